@@ -1,0 +1,157 @@
+"""Shared machinery of every ``tcr`` command: lazy sub-commands, ``--json``, exit codes.
+
+Sub-command groups are imported only when named, so ``tcr --help`` does not pay for numpy,
+pkcs11 or pyscard. Every deliberate library error (:class:`tcr_kit.errors.TcrError`) becomes
+one line on stderr and its documented exit code; with ``--json`` the same code and message
+are also printed as a JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from tcr_kit.errors import ExitCode, TcrError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# click >= 8.2 raises this when a group is called without a sub-command.
+_NO_ARGS_IS_HELP: type[click.UsageError] = getattr(
+    click.exceptions, "NoArgsIsHelpError", click.exceptions.UsageError
+)
+
+_state: dict[str, bool] = {"json": False, "quiet": False}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are ``module:attribute`` strings, imported on use."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        # name -> (import path "module:attr", one-line help shown by --help)
+        self._lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self._lazy:
+            module_name, attr = self._lazy[name][0].split(":")
+            cmd = getattr(importlib.import_module(module_name), attr)
+            if not isinstance(cmd, click.Command):
+                raise TypeError(f"{module_name}:{attr} is not a click command")
+            return cmd
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Show help for lazy commands without importing them.
+        rows = [(name, self._lazy[name][1]) for name in sorted(self._lazy)]
+        rows += [
+            (name, cmd.get_short_help_str())
+            for name, cmd in sorted(self.commands.items())
+            if name not in self._lazy and not cmd.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(sorted(rows))
+
+
+def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        _state["json"] = True
+    return value
+
+
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        _state["quiet"] = True
+    return value
+
+
+def json_option(f: F) -> F:
+    """``--json``: machine-readable output on stdout (errors too, with their exit code)."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=True,
+        callback=_set_json,
+        help="Print a JSON object on stdout instead of a human table.",
+    )(f)
+
+
+def quiet_option(f: F) -> F:
+    """``--quiet``: no progress or warnings on stderr."""
+    return click.option(
+        "--quiet", "-q", is_flag=True, callback=_set_quiet, help="No progress or warnings."
+    )(f)
+
+
+def json_mode() -> bool:
+    return _state["json"]
+
+
+def emit_json(obj: Any) -> None:
+    """Print one JSON document on stdout."""
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def warn(message: str) -> None:
+    """A warning on stderr (silenced by --quiet)."""
+    if not _state["quiet"]:
+        click.echo(f"warning: {message}", err=True)
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (silenced by --quiet); never on stdout."""
+    if not _state["quiet"]:
+        click.echo(message, err=True)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain aligned text table."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _report_error(code: int, message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    if _state["json"]:
+        emit_json({"ok": False, "exit_code": int(code), "error": message})
+
+
+def run(group: click.Command) -> None:
+    """Run ``group`` and turn every deliberate error into one line and its exit code."""
+    try:
+        group.main(standalone_mode=False)
+    except TcrError as exc:
+        _report_error(exc.exit_code, str(exc))
+        sys.exit(int(exc.exit_code))
+    except _NO_ARGS_IS_HELP as exc:
+        click.echo(str(exc.format_message()), err=True)
+        sys.exit(int(ExitCode.USAGE))
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        _report_error(ExitCode.USAGE, f"{exc.format_message()}{hint}")
+        sys.exit(int(ExitCode.USAGE))
+    except click.ClickException as exc:
+        _report_error(exc.exit_code or ExitCode.FAILURE, exc.format_message())
+        sys.exit(exc.exit_code or int(ExitCode.FAILURE))
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(int(ExitCode.FAILURE))
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(int(ExitCode.FAILURE))
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)

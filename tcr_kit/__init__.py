@@ -1,0 +1,8 @@
+"""tcr-kit: threshold credential management for high-assurance key ceremonies.
+
+The library never prompts, never prints and never imports the CLI. Heavy modules (numpy,
+pkcs11, pyscard) are imported lazily by the code that needs them so that ``tcr --help``
+starts fast.
+"""
+
+__version__ = "0.1.0"
