@@ -9,6 +9,7 @@ from tcr_kit import __version__
 
 # name -> ("module:attribute", one-line help). Imported only when the command is used.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "card": ("cli.card:card", "Enrol, check, rotate and wipe TCR smartcards and tokens."),
     "shares": ("cli.shares:shares", "Split secrets into shares, combine, inspect, convert."),
 }
 
