@@ -680,6 +680,13 @@ def select_shares(
         warnings.append("threshold 1: every single share reveals the secret")
     distinct_indices = {s.header.index for s in unique}
     if len(distinct_indices) < threshold:
+        by_index: dict[int, NativeShare] = {}
+        for s in unique:
+            first = by_index.setdefault(s.header.index, s)
+            if first is not s:
+                rejected[s.source] = (
+                    f"claims index {s.header.index} like {first.source} but differs from it"
+                )
         _raise_short(len(distinct_indices), threshold, rejected)
     found = _find_consistent(unique, threshold)
     if found is None:
