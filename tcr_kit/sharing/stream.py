@@ -1,0 +1,246 @@
+"""Streaming Shamir kernels over GF(2^8): split and combine chunk by chunk.
+
+Secrets may be files of many GiB, so nothing here holds more than a chunk per share. The
+kernels are pure functions of their inputs (plus random bytes for the split) and know no file
+format; the format modules drive them, hash what they read and write, and frame the shares.
+
+Two choices make the split fast without changing what it computes:
+
+* **Random shares first.** A random polynomial of degree m-1 with f(0) = S is the same thing
+  as m-1 uniformly random values at m-1 fixed non-zero points: the Vandermonde map between
+  coefficients and values is a bijection. So the first m-1 shares *are* random bytes (no
+  multiplication at all) and each remaining share is the Lagrange combination of the m known
+  points, costing m multiplications per byte instead of (m-1) Horner steps for every share.
+* **Two bytes per look-up.** Multiplying a chunk by a constant is a table look-up; with a
+  65,536-entry ``uint16`` table built from the 256-entry one, numpy maps two bytes per element.
+
+Random bytes for the coefficients come from :class:`BulkRandom`, AES-256 in counter mode keyed
+from the OS CSPRNG (through :func:`tcr_kit.secrets.random_bytes`), the construction of NIST's
+CTR_DRBG without reseeding: reading GiBs from ``/dev/urandom`` would dominate the run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tcr_kit.secrets import random_bytes
+from tcr_kit.sharing.gf256 import Field
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+CHUNK_SIZE = 1 << 20
+"""Bytes per share per chunk: large enough to amortise numpy calls, small enough for memory."""
+
+
+def _np() -> Any:
+    import numpy  # imported lazily to keep `tcr --help` fast
+
+    return numpy
+
+
+class BulkRandom:
+    """A CSPRNG for bulk coefficient bytes: AES-256-CTR under a key from the OS.
+
+    Every instance draws a fresh key and nonce from :func:`random_bytes`, so the randomness
+    hook used for test vectors controls this too.
+    """
+
+    def __init__(self) -> None:
+        from Crypto.Cipher import AES
+
+        key = random_bytes(32)
+        nonce = random_bytes(8)
+        self._cipher = AES.new(key, AES.MODE_CTR, nonce=nonce)
+
+    def fill(self, buf: bytearray | memoryview) -> None:
+        """Overwrite ``buf`` with random bytes."""
+        view = memoryview(buf).cast("B")
+        view[:] = bytes(len(view))
+        self._cipher.encrypt(view, output=view)
+
+
+class _Tables:
+    """numpy look-up tables ``c * x`` for one field: 8-bit and 16-bit (two bytes at once)."""
+
+    def __init__(self, field: Field) -> None:
+        self.field = field
+        self._t8: dict[int, npt.NDArray[np.uint8]] = {}
+        self._t16: dict[int, npt.NDArray[np.uint16]] = {}
+
+    def t8(self, c: int) -> npt.NDArray[np.uint8]:
+        table = self._t8.get(c)
+        if table is None:
+            numpy = _np()
+            table = numpy.frombuffer(self.field.mul_table(c), dtype=numpy.uint8)
+            self._t8[c] = table
+        return table
+
+    def t16(self, c: int) -> npt.NDArray[np.uint16]:
+        table = self._t16.get(c)
+        if table is None:
+            numpy = _np()
+            small = self.t8(c).astype(numpy.uint16)
+            # Index i = hi * 256 + lo of a uint16 element; each byte is multiplied on its own,
+            # so the byte order of the platform does not matter.
+            table = ((small[:, None] << 8) | small[None, :]).ravel()
+            self._t16[c] = table
+        return table
+
+
+_tables_cache: dict[int, _Tables] = {}
+
+
+def _tables(field: Field) -> _Tables:
+    tables = _tables_cache.get(field.poly)
+    if tables is None:
+        tables = _Tables(field)
+        _tables_cache[field.poly] = tables
+    return tables
+
+
+def _as_u8(data: bytes | bytearray | memoryview) -> npt.NDArray[np.uint8]:
+    numpy = _np()
+    return numpy.frombuffer(data, dtype=numpy.uint8)  # type: ignore[no-any-return]
+
+
+def linear_combination(
+    tables: _Tables,
+    coefficients: Sequence[int],
+    inputs: Sequence[bytes | bytearray | memoryview],
+    out: npt.NDArray[np.uint8],
+    scratch: npt.NDArray[np.uint8],
+) -> None:
+    """``out = sum(c_i * inputs_i)`` byte-wise, all inputs ``len(out)`` bytes long."""
+    numpy = _np()
+    size = len(out)
+    even = size & ~1
+    out16 = out[:even].view(numpy.uint16)
+    scratch16 = scratch[:even].view(numpy.uint16)
+    first = True
+    for coefficient, data in zip(coefficients, inputs, strict=True):
+        if coefficient == 0:
+            continue
+        src = _as_u8(data)
+        if len(src) != size:
+            raise ValueError("inputs of different lengths")
+        target16, target = (out16, out) if first else (scratch16, scratch)
+        if coefficient == 1:
+            target[:size] = src
+        else:
+            numpy.take(tables.t16(coefficient), src[:even].view(numpy.uint16), out=target16)
+            if size & 1:
+                target[even] = tables.t8(coefficient)[src[even]]
+        if not first:
+            numpy.bitwise_xor(out, scratch[:size], out=out)
+        first = False
+    if first:
+        out[:] = 0
+
+
+class SplitKernel:
+    """Computes the shares of one chunk of secret for fixed x values and threshold."""
+
+    def __init__(self, field: Field, xs: Sequence[int], threshold: int) -> None:
+        if not 1 <= threshold <= len(xs) <= 255:
+            raise ValueError("need 1 <= threshold <= number of shares <= 255")
+        if len(set(xs)) != len(xs) or not all(1 <= x <= 255 for x in xs):
+            raise ValueError("x values must be distinct and in 1..255")
+        self.field = field
+        self.xs = list(xs)
+        self.threshold = threshold
+        self._tables = _tables(field)
+        # Known points: (0, secret) and the first m-1 shares (random). Every further share is
+        # the Lagrange combination of those m points evaluated at its own x.
+        known = [0, *self.xs[: threshold - 1]]
+        self._derived = [field.lagrange_coefficients(known, at=x) for x in self.xs[threshold - 1 :]]
+
+    @property
+    def random_bytes_per_byte(self) -> int:
+        """Random bytes the kernel consumes per secret byte."""
+        return self.threshold - 1
+
+    def random_arrays(self, size: int, rng: BulkRandom) -> list[npt.NDArray[np.uint8]]:
+        """Fresh random values for the first m-1 shares of a ``size``-byte chunk.
+
+        Drawn by the caller, in order, so that a deterministic randomness hook gives
+        deterministic shares even when chunks are processed on several threads.
+        """
+        numpy = _np()
+        arrays = []
+        for _ in range(self.threshold - 1):
+            buf = numpy.empty(size, dtype=numpy.uint8)
+            rng.fill(memoryview(buf))
+            arrays.append(buf)
+        return arrays
+
+    def process(
+        self,
+        secret: bytes | bytearray | memoryview,
+        randoms: Sequence[npt.NDArray[np.uint8]],
+    ) -> list[npt.NDArray[np.uint8]]:
+        """The share chunks (one array per x, in order) of this secret chunk."""
+        numpy = _np()
+        size = len(secret)
+        if len(randoms) != self.threshold - 1 or any(len(r) != size for r in randoms):
+            raise ValueError("need threshold-1 random arrays of the chunk's size")
+        outputs: list[npt.NDArray[np.uint8]] = list(randoms)
+        known_inputs: list[bytes | bytearray | memoryview] = [
+            secret,
+            *(memoryview(o) for o in outputs),  # type: ignore[arg-type]
+        ]
+        scratch = numpy.empty(size, dtype=numpy.uint8)
+        for coefficients in self._derived:
+            out = numpy.empty(size, dtype=numpy.uint8)
+            linear_combination(self._tables, coefficients, known_inputs, out, scratch)
+            outputs.append(out)
+        return outputs
+
+
+class CombineKernel:
+    """Interpolates f(0) chunk by chunk from shares at fixed x values."""
+
+    def __init__(self, field: Field, xs: Sequence[int]) -> None:
+        if not xs or len(set(xs)) != len(xs) or not all(1 <= x <= 255 for x in xs):
+            raise ValueError("x values must be distinct and in 1..255")
+        self.field = field
+        self.xs = list(xs)
+        self.coefficients = field.lagrange_coefficients(self.xs, at=0)
+        self._tables = _tables(field)
+
+    def process(
+        self,
+        chunks: Sequence[bytes | bytearray | memoryview],
+        out: npt.NDArray[np.uint8] | None = None,
+    ) -> npt.NDArray[np.uint8]:
+        """The secret chunk; ``out`` may be a preallocated array of the right size."""
+        numpy = _np()
+        size = len(chunks[0])
+        if out is None:
+            out = numpy.empty(size, dtype=numpy.uint8)
+        scratch = numpy.empty(size, dtype=numpy.uint8)
+        linear_combination(self._tables, self.coefficients, chunks, out, scratch)
+        return out
+
+
+def split_small(field: Field, secret: bytes, xs: Sequence[int], threshold: int) -> list[bytes]:
+    """Split a short value (keys, tags) with coefficients from :func:`random_bytes`.
+
+    Horner evaluation of a random polynomial, in pure Python: the reference the streaming
+    kernel is tested against, and what integrity keys use.
+    """
+    if not 1 <= threshold <= len(xs) <= 255:
+        raise ValueError("need 1 <= threshold <= number of shares <= 255")
+    if len(set(xs)) != len(xs) or not all(1 <= x <= 255 for x in xs):
+        raise ValueError("x values must be distinct and in 1..255")
+    coefficients = [random_bytes(len(secret)) for _ in range(threshold - 1)]
+    shares = []
+    for x in xs:
+        shares.append(
+            bytes(
+                field.eval_poly([s, *(c[i] for c in coefficients)], x) for i, s in enumerate(secret)
+            )
+        )
+    return shares
