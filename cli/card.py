@@ -18,7 +18,7 @@ import click
 
 from cli.app import emit_json, json_option, progress, quiet_option, table, warn
 from tcr_kit.cards.errors import PinFileRefused
-from tcr_kit.errors import InputError, TcrError
+from tcr_kit.errors import FileExistsRefused, InputError, TcrError
 from tcr_kit.secrets import SecretBuffer, wipe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -435,6 +435,8 @@ def enrol(
     except OSError as exc:
         raise InputError(f"{share_path}: cannot read: {exc.strerror}") from None
     prepared = prepare_share(share, str(share_path))
+    if record_path.exists() and not force:
+        raise FileExistsRefused(str(record_path))
     sel = selector(pkcs11_module, token_label, token_serial, reader)
     c = open_selected(sel, force=force, wait=wait)
     try:
@@ -624,6 +626,8 @@ def wipe_cmd(
     """Remove the share, keys and metadata from a card (irreversible). Stdin: the PIN."""
     from tcr_kit.cards.enrol import match_record, wipe_card
 
+    if not (dry_run or yes or sys.stdin.isatty()):
+        raise click.UsageError("wipe needs a typed 'yes' at a terminal; use --yes in scripts")
     rec = _load_record(record)
     sel = selector(pkcs11_module, token_label, token_serial, reader)
     c = open_selected(sel, force=force, wait=wait, who=_who(rec))
@@ -707,6 +711,8 @@ def rotate(
     rec = _load_record(record)
     old_sel = selector(pkcs11_module, old_token_label, old_token_serial, old_reader)
     new_sel = selector(pkcs11_module, new_token_label, new_token_serial, new_reader)
+    if not (yes or sys.stdin.isatty()):
+        raise click.UsageError("rotate wipes the old card: use --yes in scripts")
     old = cards.open_card(old_sel, allow_last_try=force)
     try:
         new = cards.open_card(new_sel, allow_last_try=force)

@@ -144,7 +144,7 @@ class Pkcs11Card:
         self._want = (
             f"label '{token_label}'" if token_label is not None else f"serial {token_serial}"
         )
-        lib = load_module(module_path)
+        lib = self._lib = load_module(module_path)
         self._slot, self._token = self._find(lib, token_label, token_serial)
         if self._slot is None:
             lib.reinitialize()  # a token created by another process appears only now
@@ -195,6 +195,18 @@ class Pkcs11Card:
             final_try=bool(flags & CKF_USER_PIN_FINAL_TRY),
         )
 
+    def _drop_leaked_session(self) -> None:
+        # python-pkcs11 (0.10) opens the session, then logs in, and does not close the
+        # session when C_Login fails. The leaked read-only session would then block an SO
+        # login (CKR_SESSION_READ_ONLY_EXISTS). We hold no other session between calls, so
+        # C_Finalize + C_Initialize is a safe way to close it.
+        self._lib.reinitialize()
+        self._slot, self._token = self._find(
+            self._lib,
+            _text(self._token.label),
+            None,
+        )
+
     @contextmanager
     def _session(self, pin: SecretBuffer | None = None, rw: bool = False) -> Iterator[Any]:
         import pkcs11.exceptions as px
@@ -207,11 +219,13 @@ class Pkcs11Card:
                 kwargs["user_pin"] = bytes(pin.view()).decode("utf-8")
             session = self._token.open(**kwargs)
         except px.PinIncorrect:
+            self._drop_leaked_session()
             after = self.pin_status()
             if after.blocked:
                 raise PinBlocked() from None
             raise PinIncorrect(1 if after.final_try else None) from None
         except px.PinLocked:
+            self._drop_leaked_session()
             raise PinBlocked() from None
         except px.PKCS11Error as exc:
             raise _map_pkcs11(exc, f"token {self._want}") from None
@@ -302,8 +316,10 @@ class Pkcs11Card:
         try:
             session = self._token.open(rw=True, so_pin=bytes(puk.view()).decode())
         except px.PinIncorrect:
+            self._drop_leaked_session()
             raise PinIncorrect(None, "SO PIN") from None
         except px.PinLocked:
+            self._drop_leaked_session()
             raise PinBlocked("SO PIN") from None
         except px.PKCS11Error as exc:
             raise _map_pkcs11(exc, f"token {self._want}") from None

@@ -8,6 +8,7 @@ Anything else is stored as an opaque byte string, described by its SHA-256 diges
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ def prepare_share(data: bytes, source: str = "") -> PreparedShare:
     if not data:
         raise InputError(f"{source or 'share'}: empty share")
     native = _native()
-    if native is not None and (data.startswith(b"TCRS") or data.lstrip().startswith(b"TCR1")):
+    if native is not None and native.looks_like(data[:64]):
         share = native.decode_share(data, source)
         compact = bytes(share.encode_compact())
         ref = ShareRef(
@@ -53,10 +54,12 @@ def prepare_share(data: bytes, source: str = "") -> PreparedShare:
             threshold=int(share.threshold),
             count=int(share.count),
             label=share.label or None,
-            digest=hashlib.sha256(compact).hexdigest(),
+            digest=bytes(share.digest()).hex(),
             length=len(compact),
         )
         stored = compact
+        if not hmac.compare_digest(hashlib.sha256(stored).hexdigest(), ref.digest):
+            raise ValueError("native share digest is not SHA-256 of its compact form")
     else:
         stored = bytes(data)
         ref = ShareRef(
