@@ -87,7 +87,7 @@ class PcscCard:
         )
 
     def location(self) -> str:
-        return f"reader '{self.reader}'"
+        return self.reader
 
     def pin_status(self) -> PinStatus:
         left = self.applet.pin_tries_left()
