@@ -135,8 +135,8 @@ def wait_option(f: F) -> F:
 def selector(module: str | None, label: str | None, serial: str | None, reader: str | None):  # type: ignore[no-untyped-def]
     from tcr_kit.cards.enrol import CardSelector
 
-    if reader is not None and (module or label or serial):
-        raise click.UsageError("give either --reader or a PKCS#11 token, not both")
+    if reader is not None and (label or serial):
+        raise click.UsageError("give either a reader or a PKCS#11 token, not both")
     if reader is None and module is None:
         raise click.UsageError("select a card: --reader NAME, or --pkcs11-module PATH with a token")
     if reader is None and (label is None) == (serial is None):

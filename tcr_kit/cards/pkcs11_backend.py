@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from tcr_kit.cards.base import CardState, CardStatus, PinStatus, check_new_pin, guard_pin_attempt
-from tcr_kit.cards.envelope import hkdf, seal, unseal
 from tcr_kit.cards.errors import (
     AlreadyEnrolled,
     CardError,
@@ -382,6 +381,8 @@ class Pkcs11Card:
         from Crypto.PublicKey import ECC
         from pkcs11 import Attribute, ObjectClass
 
+        from tcr_kit.cards.envelope import hkdf, seal
+
         if meta.keys is None:
             raise ValueError("PKCS#11 metadata names its keys")
         card_pub = ECC.import_key(bytes.fromhex(meta.keys.share_encryption.public_key_der))
@@ -416,6 +417,8 @@ class Pkcs11Card:
 
     def read_credential(self, pin: SecretBuffer) -> SecretBuffer:
         from pkcs11 import KDF, Attribute, KeyType, ObjectClass
+
+        from tcr_kit.cards.envelope import hkdf, unseal
 
         with self._session(pin) as session:
             _state, meta = self._state(session)

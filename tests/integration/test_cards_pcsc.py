@@ -257,3 +257,30 @@ def test_cli_wipe_and_list(vcards: Cards, readers: list[str], tmp_path: Path) ->
         assert card.status().state == "blank"
     finally:
         card.close()
+
+
+def test_cli_rotate_from_a_pcsc_card_to_a_pkcs11_token(
+    vcards: Cards, readers: list[str], new_token: Callable[..., tuple[str, str]], tmp_path: Path
+) -> None:
+    from tests.integration.conftest import MODULE
+
+    vc = vcards("6666666666666666")
+    reader = insert(vc, readers)
+    share = split_bytes(b"z" * 32, 2, 3)[0]
+    record = _enrol_lib(reader, share.encode_compact(), tmp_path)
+    label, serial = new_token()
+    proc = run_tcr(
+        ["card", "rotate", "--old-reader", reader, "--pkcs11-module", MODULE,
+         "--new-token-label", label, "--record", str(record),
+         "--new-record", str(tmp_path / "new.json"), "--yes"],
+        stdin=f"bea-pin-5\n{TRANSPORT_PIN}\ntoken-pin-5\ntoken-pin-5\n",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    new = load_record(tmp_path / "new.json")
+    assert new.card.serial == serial and new.share == load_record(record).share
+    assert new.tcr.id == "tcr-5"
+    card = PcscCard(reader)
+    try:
+        assert card.status().state == "blank"
+    finally:
+        card.close()
