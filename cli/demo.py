@@ -136,7 +136,7 @@ def run_demo(demo: Demo) -> None:
             "demo HSM activation",
         ]
     )
-    shares = sorted(shares_dir.iterdir())
+    shares = sorted(shares_dir.glob("*.share-*"))
     print(
         "  share 1 reads:\n"
         + "".join(f"    {line}\n" for line in shares[0].read_text().splitlines())

@@ -469,6 +469,33 @@ class SplitManifest:
     def set_id_hex(self) -> str:
         return self.set_id.hex()
 
+    def record(self, files: Sequence[str] = ()) -> dict[str, object]:
+        """The manifest as a JSON-ready dict (no secret): what a ceremony records."""
+        shares: list[dict[str, object]] = []
+        for index, digest in enumerate(self.share_digests, 1):
+            entry: dict[str, object] = {"index": index, "sha256": digest.hex()}
+            if files:
+                entry["file"] = files[index - 1]
+            shares.append(entry)
+        return {
+            "manifest": "tcr-kit share set",
+            "manifest_version": 1,
+            "format_version": FORMAT_VERSION,
+            "set_id": self.set_id_hex,
+            "threshold": self.threshold,
+            "count": self.count,
+            "secret_length": self.secret_length,
+            "label": self.label,
+            "shares": shares,
+        }
+
+
+def canonical_json(obj: object) -> bytes:
+    """Sorted keys, no insignificant white space, UTF-8: the bytes a manifest hash covers."""
+    import json
+
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
 
 def _check_split_args(threshold: int, count: int) -> None:
     if not 1 <= count <= 255:
