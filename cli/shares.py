@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 import click
 
 from cli.app import emit_json, json_option, progress, quiet_option, table, warn
+from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.errors import InputError, TcrError
 from tcr_kit.sharing import files, native
 from tcr_kit.sharing.result import CombineResult
@@ -41,10 +42,6 @@ def _open_input(name: str) -> tuple[BinaryIO, str | None]:
     if mode & 0o077:
         warn(f"{path} is readable by others (mode {mode:04o}); secrets belong in 0600 files")
     return fh, str(path)
-
-
-def _fingerprint(digest: bytes) -> dict[str, str]:
-    return {"sha256": digest.hex()}
 
 
 @shares.command()
@@ -138,7 +135,7 @@ def split(
         warn(message)
     m = outcome.manifest
     rows = [
-        {"index": i, "file": str(p), **_fingerprint(d)}
+        {"index": i, "file": str(p), "share_sha256": d.hex()}
         for i, (p, d) in enumerate(zip(outcome.paths, m.share_digests, strict=True), 1)
     ]
     if as_json:
@@ -153,6 +150,9 @@ def split(
                 "secret_length": m.secret_length,
                 "label": m.label,
                 "shares": rows,
+                "manifest": str(outcome.manifest_path),
+                "manifest_sha256": outcome.manifest_digest.hex(),
+                "manifest_pgp_words": digest_words(outcome.manifest_digest)[1],
             }
         )
         return
@@ -161,7 +161,12 @@ def split(
         f"secret {m.secret_length} bytes, {outcome.encoding} encoding"
         + (f", label {m.label!r}" if m.label else "")
     )
-    click.echo(table(rows, ["index", "file", "sha256"]))
+    click.echo(table(rows, ["index", "file", "share_sha256"]))
+    if outcome.manifest_path is not None:
+        hexdigest, words = digest_words(outcome.manifest_digest)
+        click.echo(f"manifest {outcome.manifest_path}")
+        click.echo(f"  SHA-256: {hexdigest}")
+        click.echo(f"  PGP Words: {words}")
 
 
 def _report_combine(result: CombineResult, output: str, as_json: bool) -> None:
@@ -208,13 +213,16 @@ def combine(
     """Recover a secret from SHARE_FILES; nothing is written unless they verify."""
     if as_json and output == "-":
         raise click.UsageError("--json needs stdout: use --output FILE with it")
+    kept = []
     for path in share_files:
-        if fmt == "auto":
-            detected = files.detect_format(path)
-        else:
-            detected = fmt
+        detected = files.detect_format(path) if fmt == "auto" else fmt
+        if detected == files.MANIFEST:
+            warn(f"{path} is a share-set manifest, not a share; ignored")
+            continue
         if detected != "native":
             raise InputError(f"{path}: format {detected} is not supported here")
+        kept.append(path)
+    share_files = tuple(kept)
     if output == "-":
         result = files.combine_native_to(share_files, None, sys.stdout.buffer)
         sys.stdout.buffer.flush()
@@ -239,6 +247,10 @@ def inspect(share_files: tuple[Path, ...], as_json: bool) -> None:
         row: dict[str, Any] = {"file": str(path)}
         try:
             row["format"] = files.detect_format(path)
+            if row["format"] == files.MANIFEST:
+                row["checksum"] = "-"
+                rows.append(row)
+                continue
             share = native.open_share_file(path, str(path))
             h = share.header
             row.update(

@@ -7,6 +7,7 @@ share files back.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ TEXT_AUTO_LIMIT = 256
 """Secrets up to this many bytes get text shares by default (paper-friendly)."""
 
 NATIVE = "native"
+MANIFEST = "manifest"
+"""Not a share: the public record a split writes beside the shares."""
 
 
 def share_stem(input_name: str | None) -> str:
@@ -30,6 +33,11 @@ def share_stem(input_name: str | None) -> str:
     if not input_name or input_name == "-":
         return "secret"
     return Path(input_name).name
+
+
+def manifest_name(stem: str) -> str:
+    """``<stem>.manifest.json``: the share set's public record, written beside the shares."""
+    return f"{stem}.manifest.json"
 
 
 def native_share_name(stem: str, index: int, text: bool) -> str:
@@ -64,6 +72,8 @@ class SplitOutcome:
     paths: list[Path]
     encoding: str
     warnings: list[str] = field(default_factory=list)
+    manifest_path: Path | None = None
+    manifest_digest: bytes = b""
 
 
 def split_native_to_dir(
@@ -102,7 +112,9 @@ def split_native_to_dir(
     if threshold == 1:
         warnings.append("threshold 1: every single share reveals the secret")
     paths = [out_dir / native_share_name(stem, i, text) for i in range(1, count + 1)]
-    with atomic_outputs(paths, force=force) as handles:
+    manifest_path = out_dir / manifest_name(stem)
+    with atomic_outputs([*paths, manifest_path], force=force) as all_handles:
+        handles, manifest_handle = all_handles[:-1], all_handles[-1]
         if text:
             sinks = [io.BytesIO() for _ in handles]
             manifest = native.split_stream(source, threshold, count, sinks, label=label)
@@ -114,7 +126,12 @@ def split_native_to_dir(
                 del buf
         else:
             manifest = native.split_stream(source, threshold, count, handles, label=label)
-    return SplitOutcome(manifest, paths, encoding, warnings)
+        record = manifest.record([p.name for p in paths])
+        manifest_bytes = native.canonical_json(record) + b"\n"
+        manifest_handle.write(manifest_bytes)
+    return SplitOutcome(
+        manifest, paths, encoding, warnings, manifest_path, hashlib.sha256(manifest_bytes).digest()
+    )
 
 
 def detect_format(path: Path) -> str:
@@ -126,6 +143,8 @@ def detect_format(path: Path) -> str:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     if native.looks_like(head):
         return NATIVE
+    if head.startswith(b'{"count":') and b'"manifest":"tcr-kit share set"' in head:
+        return MANIFEST
     raise UnknownFormatError(f"{path}: not a share file in any known format")
 
 

@@ -289,37 +289,50 @@ class NativeShare:
     def open_fd(self) -> int | None:
         return os.open(self._path, os.O_RDONLY) if self._path is not None else None
 
-    def check(self) -> None:
-        """Read the share once: compute its payload digest and verify its own CRC.
-
-        Raises :class:`ShareChecksumError` when the CRC does not match.
-        """
+    def crc_ok(self) -> bool:
+        """Whether the share's own CRC-32 matches (reads a file-backed share once)."""
         if self._crc_ok is None:
             crc = 0
-            digest = hashlib.sha256()
-            payload_start = self._payload_offset
-            payload_end = payload_start + self.header.secret_length
+            covered = self.header.body_length - 4
             position = 0
             for block in self.iter_body():
-                crc = zlib.crc32(block[: max(0, self.header.body_length - 4 - position)], crc)
-                lo = max(payload_start - position, 0)
-                hi = min(payload_end - position, len(block))
-                if lo < hi:
-                    digest.update(memoryview(block)[lo:hi])
+                crc = zlib.crc32(memoryview(block)[: max(0, covered - position)], crc)
                 position += len(block)
             self._crc_ok = crc == self.header.crc
-            self._digest = digest.digest()
-        if not self._crc_ok:
+        return self._crc_ok
+
+    def check(self) -> None:
+        """Verify the share's own checksum; raises :class:`ShareChecksumError`."""
+        if not self.crc_ok():
             raise ShareChecksumError(
                 self.source, "checksum mismatch: the share was mistyped or corrupted"
             )
 
     @property
     def payload_digest(self) -> bytes:
-        self.check()
+        """SHA-256 of the payload (what the tag covers); computed once."""
         if self._digest is None:
-            raise RuntimeError("digest missing after check")
+            digest = hashlib.sha256()
+            if self._data is not None:
+                start = self._payload_offset
+                digest.update(memoryview(self._data)[start : start + self.header.secret_length])
+            else:
+                fd = self.open_fd()
+                try:
+                    for offset in range(0, self.header.secret_length, CHUNK_SIZE):
+                        size = min(CHUNK_SIZE, self.header.secret_length - offset)
+                        digest.update(self.read_payload(fd, offset, size))
+                finally:
+                    if fd is not None:
+                        os.close(fd)
+            self._digest = digest.digest()
         return self._digest
+
+    def _reject_reason(self, reason: str) -> str:
+        """``reason``, unless the share's own checksum explains the fault better."""
+        if not self.crc_ok():
+            return "checksum mismatch: the share was mistyped or corrupted"
+        return reason
 
     def tag_input(self) -> bytes:
         return (
@@ -369,6 +382,7 @@ def _from_body(body: bytes, source: str, *, check_crc: bool = True) -> NativeSha
     head, _ = _parse_head(body, source)
     header = _parse_trailer(head, body[-_TRAILER:], len(body), source)
     share = NativeShare(header, source, data=bytes(body))
+    share._crc_ok = True if check_crc else None
     return share
 
 
@@ -454,6 +468,33 @@ class SplitManifest:
     @property
     def set_id_hex(self) -> str:
         return self.set_id.hex()
+
+    def record(self, files: Sequence[str] = ()) -> dict[str, object]:
+        """The manifest as a JSON-ready dict (no secret): what a ceremony records."""
+        shares: list[dict[str, object]] = []
+        for index, digest in enumerate(self.share_digests, 1):
+            entry: dict[str, object] = {"index": index, "sha256": digest.hex()}
+            if files:
+                entry["file"] = files[index - 1]
+            shares.append(entry)
+        return {
+            "manifest": "tcr-kit share set",
+            "manifest_version": 1,
+            "format_version": FORMAT_VERSION,
+            "set_id": self.set_id_hex,
+            "threshold": self.threshold,
+            "count": self.count,
+            "secret_length": self.secret_length,
+            "label": self.label,
+            "shares": shares,
+        }
+
+
+def canonical_json(obj: object) -> bytes:
+    """Sorted keys, no insignificant white space, UTF-8: the bytes a manifest hash covers."""
+    import json
+
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _check_split_args(threshold: int, count: int) -> None:
@@ -552,7 +593,7 @@ def split_stream(
                 length += n
                 randoms = kernel.random_arrays(n, rng)
                 pending.append((pool.submit(kernel.process, chunk, randoms), chunk))  # type: ignore[arg-type]
-                if len(pending) >= 3:
+                if len(pending) >= 2:
                     done, secret_chunk = pending.popleft()
                     write(done.result())
                     wipe(secret_chunk)
@@ -640,27 +681,22 @@ def select_shares(
             _raise_short(0, 1, rejected)
         raise NotEnoughSharesError(0, 1, "no shares given")
     warnings: list[str] = []
-    sound: list[NativeShare] = []
-    for share in shares:
-        try:
-            share.check()
-        except ShareError as exc:
-            rejected[share.source] = exc.reason
-            continue
-        sound.append(share)
+    sound = list(shares)
     if sound:
         set_id = _majority([s.header.set_id for s in sound])
         same_set = [s for s in sound if s.header.set_id == set_id]
         for s in sound:
             if s.header.set_id != set_id:
-                rejected[s.source] = (
+                rejected[s.source] = s._reject_reason(
                     f"belongs to share set {s.header.set_id_hex}, not {set_id.hex()}"
                 )
         signature = _header_signature(_majority_header(same_set))
         candidates = []
         for s in same_set:
             if _header_signature(s.header) != signature:
-                rejected[s.source] = "its threshold, count, label or length disagree with the set"
+                rejected[s.source] = s._reject_reason(
+                    "its threshold, count, label or length disagree with the set"
+                )
             else:
                 candidates.append(s)
     else:
@@ -684,11 +720,20 @@ def select_shares(
         for s in unique:
             first = by_index.setdefault(s.header.index, s)
             if first is not s:
-                rejected[s.source] = (
+                rejected[s.source] = s._reject_reason(
                     f"claims index {s.header.index} like {first.source} but differs from it"
                 )
         _raise_short(len(distinct_indices), threshold, rejected)
     found = _find_consistent(unique, threshold)
+    if found is None:
+        corrupt = [s for s in unique if not s.crc_ok()]
+        for s in corrupt:
+            rejected[s.source] = "checksum mismatch: the share was mistyped or corrupted"
+        if corrupt:
+            good = [s for s in unique if s not in corrupt]
+            if len({s.header.index for s in good}) < threshold:
+                _raise_short(len({s.header.index for s in good}), threshold, rejected)
+            found = _find_consistent(good, threshold)
     if found is None:
         if len(unique) == threshold:
             message = (
@@ -710,13 +755,13 @@ def select_shares(
             continue
         expected_kshare = _FIELD.interpolate(points, at=s.header.index)
         if not hmac.compare_digest(expected_kshare, s.header.kshare) or not s.tag_matches(key):
-            rejected[s.source] = (
+            rejected[s.source] = s._reject_reason(
                 "inconsistent with the other shares of the set (substituted or tampered)"
             )
         else:
             verified.append(s)
     for s in unique:
-        if s.source in rejected and s not in verified:
+        if s.source in rejected and s not in verified and s.crc_ok():
             if any(v.header.index == s.header.index for v in verified):
                 rejected[s.source] = (
                     f"claims index {s.header.index} like {_source_of(verified, s)} "
@@ -777,6 +822,28 @@ def _find_consistent(
     return None
 
 
+def _digest_of(share: NativeShare) -> bytes:
+    return share.payload_digest
+
+
+def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
+    """Hash file-backed payloads on two threads while this thread imports numpy.
+
+    hashlib releases the GIL on large buffers, so the import (a good part of a combine's
+    fixed cost) overlaps the hashing instead of adding to it.
+    """
+    pending = [s for s in shares if s._digest is None]
+    if not pending:
+        return
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(_digest_of, s) for s in pending]
+        from tcr_kit.sharing.stream import _np
+
+        _np()
+        for future in futures:
+            future.result()
+
+
 def combine_stream(
     shares: Sequence[NativeShare],
     sink: BinaryIO | Callable[[memoryview], object],
@@ -785,6 +852,7 @@ def combine_stream(
     """Verify the shares, then stream the secret to ``sink``; nothing is written unless the
     shares agree. The returned result's ``secret`` is empty (the secret went to the sink).
     """
+    _prefetch_digests(shares)
     selection = select_shares(shares, rejected_early)
     write = sink if callable(sink) else sink.write
     chosen = selection.chosen

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-CHUNK_SIZE = 1 << 20
+CHUNK_SIZE = 1 << 18
 """Bytes per share per chunk: large enough to amortise numpy calls, small enough for memory."""
 
 

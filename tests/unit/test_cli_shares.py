@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -43,6 +44,9 @@ def split_set(tmp_path: Path) -> tuple[Path, list[Path]]:
     report = json.loads(proc.stdout)
     assert report["threshold"] == 3 and report["count"] == 5
     paths = [Path(s["file"]) for s in report["shares"]]
+    manifest = Path(report["manifest"])
+    assert hashlib.sha256(manifest.read_bytes()).hexdigest() == report["manifest_sha256"]
+    assert len(report["manifest_pgp_words"].split()) == 32
     return secret, paths
 
 
@@ -152,6 +156,7 @@ def test_inspect_reports_metadata_and_never_the_secret(
     assert proc.returncode == 0
     report = json.loads(proc.stdout)
     assert [s["index"] for s in report["shares"]] == [1, 2, 3, 4, 5]
+    assert all(len(s["sha256"]) == 64 for s in report["shares"])
     assert all(s["checksum"] == "ok" for s in report["shares"])
     assert secret.read_bytes() not in proc.stdout + proc.stderr
 
