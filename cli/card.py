@@ -201,6 +201,18 @@ def _facts(status: Any) -> dict[str, Any]:
     if status.keys is not None:
         out["share_key_fingerprint"] = status.keys.share_encryption.fingerprint
         out["signing_key_fingerprint"] = status.keys.signing.fingerprint
+    return with_words(out)
+
+
+def with_words(facts: dict[str, Any]) -> dict[str, Any]:
+    """Add PGP words next to every digest and fingerprint, the way people compare them."""
+    from tcr_kit.audit.pgpwords import digest_words
+
+    out: dict[str, Any] = {}
+    for key, value in facts.items():
+        out[key] = value
+        if key in ("share_digest", "share_key_fingerprint", "signing_key_fingerprint") and value:
+            out[f"{key}_words"] = digest_words(bytes.fromhex(value))[1]
     return out
 
 
@@ -450,6 +462,7 @@ def enrol(
             "index": prepared.ref.index,
             "record": str(record_path),
         }
+        plan = with_words(plan)
         if dry_run:
             if as_json:
                 emit_json({"ok": True, "dry_run": True, "plan": plan})
@@ -498,6 +511,7 @@ def enrol(
     if rec.keys is not None:
         out["share_key_fingerprint"] = rec.keys.share_encryption.fingerprint
         out["signing_key_fingerprint"] = rec.keys.signing.fingerprint
+    out = with_words(out)
     if as_json:
         emit_json(out)
     else:

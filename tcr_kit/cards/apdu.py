@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from tcr_kit.cards.errors import CardError, CardRemoved, MiddlewareMissing, NoCard, ReaderNotFound
 
 SCARD_E_TIMEOUT = 0x8010000A
+SCARD_E_SHARING_VIOLATION = 0x8010000B
 SCARD_E_UNKNOWN_READER = 0x80100009
 SCARD_E_NO_SMARTCARD = 0x8010000C
 SCARD_E_READER_UNAVAILABLE = 0x80100017
@@ -52,6 +53,8 @@ def _check(rc: Any, what: str, reader: str = "") -> None:
         raise ReaderNotFound("no smartcard reader is connected")
     if code in (SCARD_E_UNKNOWN_READER, SCARD_E_READER_UNAVAILABLE):
         raise ReaderNotFound(f"{where}: no such reader")
+    if code == SCARD_E_SHARING_VIOLATION:
+        raise CardError(f"{where}: the card is in use by another program")
     if code == SCARD_E_NO_SMARTCARD:
         raise NoCard(f"{where}: no card in the reader")
     if code in (SCARD_W_REMOVED_CARD, SCARD_W_RESET_CARD, SCARD_W_UNPOWERED_CARD):
