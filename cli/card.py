@@ -301,6 +301,9 @@ def list_cmd(
         row["set"] = row.get("set_id") or ""
         row["index"] = row.get("index") or ""
         row["pin"] = row.get("pin_tries") or ""
+        for key, value in list(row.items()):
+            if value is None:
+                row[key] = ""
     click.echo(
         table(
             rows, ["backend", "location", "serial", "label", "state", "set", "index", "tcr", "pin"]
@@ -362,13 +365,12 @@ def check(
     if as_json:
         emit_json({"ok": True, **facts, "notes": result.notes})
         return
-    _print_facts(facts)
+    facts["result"] = (
+        "OK: share intact" if result.share_intact else "OK (share not read: no PIN given)"
+    )
     for note in result.notes:
         warn(note)
-    click.echo(
-        "result    "
-        + ("OK: share intact" if result.share_intact else "OK (share not read: no PIN)")
-    )
+    _print_facts(facts)
 
 
 @card.command()
