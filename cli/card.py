@@ -7,12 +7,13 @@ that must be mode 0600. Never from argv or the environment.
 
 from __future__ import annotations
 
+import hmac
 import os
 import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,6 +21,9 @@ from cli.app import emit_json, json_option, progress, quiet_option, table, warn
 from tcr_kit.cards.errors import PinFileRefused
 from tcr_kit.errors import FileExistsRefused, InputError, TcrError
 from tcr_kit.secrets import SecretBuffer, wipe
+
+if TYPE_CHECKING:
+    from tcr_kit.cards.enrol import CardSelector
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,7 +74,7 @@ def read_secret(what: str, path: Path | None = None, *, confirm: bool = False) -
         value = _stdin_line(what)
         if confirm:
             again = _stdin_line(f"{what} (again)")
-            same = bytes(value.view()) == bytes(again.view())
+            same = hmac.compare_digest(bytes(value.view()), bytes(again.view()))
             again.wipe()
             if not same:
                 value.wipe()
@@ -132,7 +136,9 @@ def wait_option(f: F) -> F:
     )(f)
 
 
-def selector(module: str | None, label: str | None, serial: str | None, reader: str | None):  # type: ignore[no-untyped-def]
+def selector(
+    module: str | None, label: str | None, serial: str | None, reader: str | None
+) -> CardSelector:
     from tcr_kit.cards.enrol import CardSelector
 
     if reader is not None and (label or serial):

@@ -208,6 +208,13 @@ class PcscCard:
         state, _meta = self._meta()
         if state == "blank":
             return
+        keyfile = self._read_keyfile()
+        at = _slot_offset(SLOT_PUK)
+        if not any(keyfile[at : at + SLOT_LEN]):
+            raise CredentialCorrupt(
+                "the PIN is reset, but this card was enrolled without a PUK slot: its share"
+                " cannot be recovered; wipe and re-enrol it"
+            )
         with self._content_key(puk, (SLOT_PUK,)) as ck:
             self._write_slot(SLOT_PIN, new_pin, ck)
             self._write_slot(SLOT_PENDING, None, ck)

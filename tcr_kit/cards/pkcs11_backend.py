@@ -200,11 +200,7 @@ class Pkcs11Card:
         # login (CKR_SESSION_READ_ONLY_EXISTS). We hold no other session between calls, so
         # C_Finalize + C_Initialize is a safe way to close it.
         self._lib.reinitialize()
-        self._slot, self._token = self._find(
-            self._lib,
-            _text(self._token.label),
-            None,
-        )
+        self._slot, self._token = self._find(self._lib, None, _text(self._token.serial))
 
     @contextmanager
     def _session(self, pin: SecretBuffer | None = None, rw: bool = False) -> Iterator[Any]:

@@ -284,3 +284,32 @@ def test_cli_rotate_from_a_pcsc_card_to_a_pkcs11_token(
         assert card.status().state == "blank"
     finally:
         card.close()
+
+
+def test_unblock_of_a_card_enrolled_without_puk_slot_says_the_share_is_lost(
+    vcards: Cards, readers: list[str], tmp_path: Path
+) -> None:
+    from tcr_kit.cards.errors import CredentialCorrupt
+
+    vc = vcards("7777777777777777")
+    reader = insert(vc, readers)
+    card = PcscCard(reader)
+    try:
+        enrol(
+            card,
+            b"no puk slot",
+            tcr=TcrRef(name="C", id="tcr-7"),
+            current_pin=pin(TRANSPORT_PIN),
+            new_pin=pin("cee-pin-7"),
+            record_path=tmp_path / "r.json",
+        )
+    finally:
+        card.close()
+    card = PcscCard(reader)
+    try:
+        with pytest.raises(CredentialCorrupt, match="without a PUK slot"):
+            card.unblock(pin(PUK), pin("new-pin-77"))
+        assert card.pin_status().tries_left is None  # verified with the new PIN
+    finally:
+        card.close()
+    assert vc.pin_tries() == 3
