@@ -702,6 +702,13 @@ def wipe_cmd(
     help="Where to write the new card's enrolment record.",
 )
 @click.option("--no-puk", is_flag=True, help="PC/SC new card: no PUK recovery slot.")
+@click.option(
+    "--swap-timeout",
+    type=float,
+    default=120.0,
+    metavar="SECONDS",
+    help="One reader for both cards: how long to wait for each card swap.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask before wiping the old card.")
 @click.option("--force", is_flag=True, help="Overwrite --new-record; allow the last PIN try.")
 @json_option
@@ -717,6 +724,7 @@ def rotate(
     record: Path | None,
     new_record: Path,
     no_puk: bool,
+    swap_timeout: float,
     yes: bool,
     force: bool,
     as_json: bool,
@@ -724,53 +732,83 @@ def rotate(
 ) -> None:
     """Move a share to a new card, verify it there, then wipe the old card (one step).
 
+    With --old-reader and --new-reader naming the same reader, the command asks for the
+    cards to be swapped (old out, new in; then new out, old in to wipe it) and waits.
+
     \b
     Stdin order: old card's PIN, new card's transport PIN, new PIN, new PIN again,
     and for a PC/SC new card its PUK.
     """
     from tcr_kit.cards import enrol as cards
+    from tcr_kit.cards.apdu import wait_for_card
 
     rec = _load_record(record)
     old_sel = selector(pkcs11_module, old_token_label, old_token_serial, old_reader)
     new_sel = selector(pkcs11_module, new_token_label, new_token_serial, new_reader)
     if not (yes or sys.stdin.isatty()):
         raise click.UsageError("rotate wipes the old card: use --yes in scripts")
-    old = cards.open_card(old_sel, allow_last_try=force)
+    one_reader = old_sel.reader is not None and old_sel.reader == new_sel.reader
+    if not one_reader and old_sel == new_sel:
+        raise click.UsageError("the old and the new card are the same selection")
+    _confirm("rotate the share to the new card, then wipe the old card", yes)
+    secrets: list[SecretBuffer] = []
     try:
-        new = cards.open_card(new_sel, allow_last_try=force)
-        try:
-            _confirm(f"rotate then wipe {old.identity().describe()}", yes)
-            secrets: list[SecretBuffer] = []
+        old_pin = read_secret("PIN of the old card", None)
+        secrets.append(old_pin)
+        transport = read_secret("Current (transport) PIN of the new card", None)
+        secrets.append(transport)
+        new_pin = read_secret("New PIN for the new card", None, confirm=True)
+        secrets.append(new_pin)
+        puk = None
+        if new_sel.reader is not None and not no_puk:
+            puk = read_secret("PUK of the new card (staff)", None)
+            secrets.append(puk)
+        kwargs: dict[str, Any] = {
+            "new_current_pin": transport,
+            "new_pin": new_pin,
+            "record_path": new_record,
+            "old_record": rec,
+            "puk": puk,
+            "force": force,
+        }
+        if one_reader:
+            reader = str(old_sel.reader)
+            seen: list[str] = []
+
+            def swap(take_out: str, put_in: str) -> None:
+                progress(f"remove {take_out} from {reader} ...")
+                wait_for_card(reader, swap_timeout, present=False)
+                progress(f"insert {put_in} into {reader} ...")
+                wait_for_card(reader, swap_timeout, present=True)
+
+            def open_old() -> Any:
+                if seen:
+                    swap("the new card", f"the old card ({seen[0]}) to wipe it")
+                card_ = cards.open_card(old_sel, allow_last_try=force)
+                if not seen:
+                    seen.append(card_.identity().describe())
+                return card_
+
+            def open_new() -> Any:
+                swap(f"the old card ({seen[0]})", "the new card")
+                return cards.open_card(new_sel, allow_last_try=force)
+
+            progress("reading the share from the old card ...")
+            result = cards.rotate_cards(open_old, open_new, old_pin, **kwargs)
+        else:
+            old = cards.open_card(old_sel, allow_last_try=force)
             try:
-                old_pin = read_secret("PIN of the old card", None)
-                secrets.append(old_pin)
-                transport = read_secret("Current (transport) PIN of the new card", None)
-                secrets.append(transport)
-                new_pin = read_secret("New PIN for the new card", None, confirm=True)
-                secrets.append(new_pin)
-                puk = None
-                if new_sel.reader is not None and not no_puk:
-                    puk = read_secret("PUK of the new card (staff)", None)
-                    secrets.append(puk)
-                progress("reading the share from the old card, enrolling the new one ...")
-                result = cards.rotate(
-                    old,
-                    old_pin,
-                    new,
-                    new_current_pin=transport,
-                    new_pin=new_pin,
-                    record_path=new_record,
-                    old_record=rec,
-                    puk=puk,
-                    force=force,
-                )
+                new = cards.open_card(new_sel, allow_last_try=force)
+                try:
+                    progress("reading the share from the old card, enrolling the new one ...")
+                    result = cards.rotate(old, old_pin, new, **kwargs)
+                finally:
+                    new.close()
             finally:
-                for s in secrets:
-                    s.wipe()
-        finally:
-            new.close()
+                old.close()
     finally:
-        old.close()
+        for s in secrets:
+            s.wipe()
     out = {
         "ok": True,
         "new_record": str(new_record),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -292,4 +293,76 @@ def rotate(
     old_card.wipe(old_pin)
     if old_card.status().state != "blank":
         raise CredentialCorrupt("the old card is not blank after the wipe")
+    return result
+
+
+def rotate_cards(
+    open_old: Callable[[], Card],
+    open_new: Callable[[], Card],
+    old_pin: SecretBuffer,
+    *,
+    new_current_pin: SecretBuffer,
+    new_pin: SecretBuffer,
+    record_path: Path,
+    old_record: EnrolmentRecord | None = None,
+    tcr: TcrRef | None = None,
+    puk: SecretBuffer | None = None,
+    force: bool = False,
+) -> EnrolResult:
+    """:func:`rotate` for cards that are not present at the same time (one reader).
+
+    ``open_old`` is called twice (to read the share, then to wipe the old card) and
+    ``open_new`` once; each card is closed after use, so the callables may ask for a card
+    swap and wait for it. The share is held in memory, wiped at the end. The old card is
+    wiped only after the new card verified, and only if it is the same old card again.
+    """
+    old = open_old()
+    try:
+        old_status = old.status()
+        if old_record is not None:
+            match_record(old_status, old_record)
+        if old_status.meta is None or old_status.state != "enrolled":
+            raise NotEnrolled(f"{old_status.identity.describe()} holds no committed enrolment")
+        old_meta = old_status.meta
+        share = old.read_credential(old_pin)
+    finally:
+        old.close()
+    try:
+        new = open_new()
+        try:
+            if new.identity() == old_status.identity:
+                raise WrongCard(
+                    f"{old_status.identity.describe()} is the old card; insert the new card"
+                )
+            result = enrol(
+                new,
+                bytes(share.view()),
+                tcr=tcr or old_meta.tcr,
+                current_pin=new_current_pin,
+                new_pin=new_pin,
+                record_path=record_path,
+                puk=puk,
+                force=force,
+                source="share on the old card",
+            )
+        finally:
+            new.close()
+    finally:
+        share.wipe()
+    if not hmac.compare_digest(result.record.share.digest, old_meta.share.digest):
+        raise CredentialCorrupt("the new card's share digest differs from the old card's")
+    old = open_old()
+    try:
+        again = old.status()
+        if again.identity != old_status.identity or again.meta != old_meta:
+            raise WrongCard(
+                f"to finish the rotation insert the old card ({old_status.identity.describe()});"
+                f" inserted {again.identity.describe()}. The new card is enrolled and recorded;"
+                " wipe the old card with 'tcr card wipe'"
+            )
+        old.wipe(old_pin)
+        if old.status().state != "blank":
+            raise CredentialCorrupt("the old card is not blank after the wipe")
+    finally:
+        old.close()
     return result

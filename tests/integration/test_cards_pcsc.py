@@ -313,3 +313,54 @@ def test_unblock_of_a_card_enrolled_without_puk_slot_says_the_share_is_lost(
     finally:
         card.close()
     assert vc.pin_tries() == 3
+
+
+def test_cli_rotate_with_one_reader_waits_for_each_card_swap(
+    vcards: Cards, readers: list[str], tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import ROOT
+
+    old_vc, new_vc = vcards("8888888888888888"), vcards("9999999999999999")
+    reader = insert(old_vc, readers)
+    record = _enrol_lib(reader, b"one reader rotation", tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "card", "rotate", "--old-reader", reader,
+         "--new-reader", reader, "--record", str(record), "--new-record",
+         str(tmp_path / "new.json"), "--yes", "--swap-timeout", "20"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.write(f"bea-pin-5\n{TRANSPORT_PIN}\nnew-bea-55\nnew-bea-55\n{PUK}\n")
+    proc.stdin.close()
+    steps = {
+        "remove the old card": old_vc.remove,
+        "insert the new card": lambda: insert(new_vc, readers),
+        "remove the new card": new_vc.remove,
+        "insert the old card": lambda: insert(old_vc, readers),
+    }
+    seen = []
+    try:
+        for line in proc.stderr:
+            for prompt, action in steps.items():
+                if line.startswith(prompt):
+                    seen.append(prompt)
+                    action()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert seen == list(steps)
+    new_rec = load_record(tmp_path / "new.json")
+    assert new_rec.card.serial == "9999999999999999"
+    card = PcscCard(reader)  # the old card is back in the reader, now blank
+    try:
+        assert card.identity().serial == "8888888888888888"
+        assert card.status().state == "blank"
+    finally:
+        card.close()
