@@ -6,9 +6,11 @@ skips only on a developer machine without the stack.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,8 +66,33 @@ def readers() -> list[str]:
         raise
 
 
+READERS_LOCK = Path("/tmp/tcr-kit-vpcd-readers.lock")
+"""The two vpcd readers are one per machine: test runs in other worktrees take turns."""
+
+
 @pytest.fixture
-def vcards(readers: list[str], tmp_path: Path) -> Iterator[Callable[[str], VirtualCard]]:
+def readers_lock() -> Iterator[None]:
+    """Hold the machine-wide lock on the virtual readers for one test (waits up to 3 min)."""
+    fd = os.open(READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail("the virtual readers stayed busy (another test run?)")
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@pytest.fixture
+def vcards(
+    readers: list[str], readers_lock: None, tmp_path: Path
+) -> Iterator[Callable[[str], VirtualCard]]:
     """Blank virtual cards (by serial); every card still in a reader is pulled at the end."""
     made: list[VirtualCard] = []
 
