@@ -58,9 +58,8 @@ def test_ssss_split_our_combine_hex(
     result = ssss.combine(shares[1:][:threshold], threshold=threshold, diffusion=diffusion)
     assert bytes(result.secret.raw) == secret
     # All shares, including those beyond the threshold, are consistent.
-    assert bytes(ssss.combine(shares, threshold=threshold, diffusion=diffusion).secret.raw) == (
-        secret
-    )
+    everything = ssss.combine(shares, threshold=threshold, diffusion=diffusion)
+    assert bytes(everything.secret.raw) == secret
 
 
 @pytest.mark.parametrize("diffusion", [True, False], ids=["diffusion", "D"])
@@ -89,7 +88,8 @@ def test_padded_security_level_both_directions(require_tool: Callable[[str], str
     out = _run(split_tool, ["-t", "2", "-n", "3", "-s", "256"], "pin 1234\n")
     shares = [ssss.parse(t, f"s{i}") for i, t in enumerate(out.stdout.split())]
     assert all(s.bits == 256 for s in shares)
-    assert bytes(ssss.combine(shares[:2], threshold=2, hex=False).secret.raw) == b"pin 1234"
+    result = ssss.combine(shares[:2], threshold=2, hex=False)
+    assert bytes(result.secret.raw) == b"pin 1234"
 
     ours = ssss.split(b"pin 1234", 2, 3, bits=256, hex=False)
     out = _run(combine_tool, ["-t", "2"], "\n".join(ours[1:]) + "\n")
