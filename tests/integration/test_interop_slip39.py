@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
+
 import pytest
 from shamir_mnemonic import combine_mnemonics, generate_mnemonics
 
@@ -42,3 +45,21 @@ def test_reference_multi_group_set_our_combine() -> None:
     shares = [slip39.parse(m, f"m{i}") for i, m in enumerate(chosen)]
     result = slip39.combine(shares)
     assert bytes(result.secret.raw) == secret and result.verified
+
+
+def test_reference_cli_create_our_combine(require_tool: Callable[[str], str]) -> None:
+    shamir_cli = require_tool("shamir")
+    secret_hex = "000102030405060708090a0b0c0d0e0f"
+    out = subprocess.run(
+        [shamir_cli, "create", "3of5", "-S", secret_hex, "-p", "TREZOR", "-E", "0"],
+        capture_output=True,
+        text=True,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    ).stdout
+    mnemonics = [line for line in out.splitlines() if len(line.split()) >= 20]
+    assert len(mnemonics) == 5
+    shares = [slip39.parse(m, f"m{i}") for i, m in enumerate(mnemonics)]
+    result = slip39.combine(shares[2:], passphrase=b"TREZOR")
+    assert bytes(result.secret.raw).hex() == secret_hex and result.verified
