@@ -147,8 +147,12 @@ def split_stream(
                 raise FileExistsRefused(str(path))
     if force:
         for path in paths:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise OperationalError(f"{path}: cannot replace: {exc.strerror}") from exc
     kernel = SplitKernel(field(GFSHARE_POLY), xs, threshold)
     rng = BulkRandom()
     fds: list[int] = []
