@@ -120,3 +120,20 @@ def test_ssss_combine_with_wrong_threshold_agrees_with_ours(
     out = _run(combine_tool, ["-t", "3", "-x"], "\n".join(texts[:3]) + "\n")
     ours = ssss.combine([ssss.parse(t, t) for t in texts[:3]])
     assert bytes.fromhex(out.stderr.strip()) == bytes(ours.secret.raw) != b"0123456789abcdef"
+
+
+@pytest.mark.parametrize("diffusion", [True, False], ids=["diffusion", "D"])
+def test_hex_secret_with_leading_zero_bytes_both_directions(
+    require_tool: Callable[[str], str], diffusion: bool
+) -> None:
+    split_tool, combine_tool = require_tool("ssss-split"), require_tool("ssss-combine")
+    secret = bytes(3) + b"\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d"
+    flags = ["-x"] + ([] if diffusion else ["-D"])
+    ours = ssss.split(secret, 2, 3, diffusion=diffusion)
+    out = _run(combine_tool, ["-t", "2", *flags], "\n".join(ours[:2]) + "\n")
+    assert bytes.fromhex(out.stderr.strip()) == secret
+    out = _run(split_tool, ["-t", "2", "-n", "3", *flags], secret.hex() + "\n")
+    shares = [ssss.parse(t, t) for t in out.stdout.split()]
+    assert {s.bits for s in shares} == {128}
+    result = ssss.combine(shares[1:], threshold=2, diffusion=diffusion)
+    assert bytes(result.secret.raw) == secret
