@@ -221,7 +221,14 @@ def combine(shares: Sequence[VaultShare], *, threshold: int | None = None) -> Co
             f"{', '.join(culprits)} disagree with {', '.join(s.source for s in base)}",
             culprits,
         )
-    secret = bytearray(gf.interpolate(points, at=0))
+    # Interpolate straight into a wipeable buffer (no immutable copy of the secret).
+    secret = bytearray(len(first.value))
+    for coefficient, (_, y) in zip(
+        gf.lagrange_coefficients([x for x, _ in points], at=0), points, strict=True
+    ):
+        table = gf.mul_table(coefficient)
+        for i, byte in enumerate(y):
+            secret[i] ^= table[byte]
     if extra:
         warnings.append(
             f"{len(extra)} share(s) beyond the threshold agree with the others: the shares "
