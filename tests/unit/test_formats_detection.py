@@ -49,3 +49,17 @@ def test_gfshare_force_refuses_to_replace_a_directory(tmp_path: Path) -> None:
     (tmp_path / "s.001").mkdir()
     with pytest.raises(OperationalError):
         gfshare.split_stream(io.BytesIO(b"abc"), 2, 2, tmp_path, "s", force=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # tcr-kit native text share, spaces removed (Crockford base32 is base64-safe) ...
+        "TCRS0400CRPMD2B5T6AWE3Y1YZN8M0G0C8C1SKAC",
+        # ... and the hex of a native compact share (magic 89 54 43 52).
+        "895443520100626a89a8959a5a36030701094b4d462d5720534d4bd106cb3882e1b0dc95",
+    ],
+)
+def test_native_share_prefixes_are_not_claimed(text: str) -> None:
+    assert vault.parse(text, "explicit").index > 0  # decodable as Vault if asked ...
+    assert _claims(text) == set()  # ... but left to the native reader in detection

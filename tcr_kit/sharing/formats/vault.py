@@ -133,8 +133,24 @@ def _disambiguate(shares: Sequence[VaultShare]) -> list[VaultShare]:
     return resolved
 
 
+NATIVE_TEXT_PREFIX = "TCRS"
+"""tcr-kit's native text shares start with this (Crockford base32 is also base64-safe)."""
+NATIVE_COMPACT_MAGIC_HEX = "89544352"
+"""tcr-kit's native compact shares start with these bytes (``\\x89TCR``)."""
+
+
 def looks_like(text: str) -> bool:
-    """True if ``text`` decodes as a Vault share (hex or canonical base64, x byte non-zero)."""
+    """True if ``text`` decodes as a Vault share (hex or canonical base64, x byte non-zero).
+
+    Auto-detection only: text carrying tcr-kit's native prefixes (``TCRS``, or hex of the
+    compact magic ``89544352``) is left to the native reader even if it would decode;
+    :func:`parse` still reads it when the caller names the Vault format.
+    """
+    stripped = text.strip()
+    if stripped[:4].upper() == NATIVE_TEXT_PREFIX or stripped[:8].lower() == (
+        NATIVE_COMPACT_MAGIC_HEX
+    ):
+        return False
     try:
         parse(text, "")
     except ShareError:
