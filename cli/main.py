@@ -1,30 +1,53 @@
-"""Entry point of the ``tcr`` command."""
+"""Entry point of the ``tcr`` command.
+
+``tcr --help`` and ``tcr --version`` are answered without importing click (about 50 ms of
+the start-up): the text is rendered from the same command table and root docstring that the
+click group uses, and a test checks that both render identically.
+"""
 
 from __future__ import annotations
 
-import click
+import sys
 
-from cli.app import LazyGroup, run
-from tcr_kit import __version__
-
-# name -> ("module:attribute", one-line help). Imported only when the command is used.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "shares": ("cli.shares:shares", "Split secrets into shares, combine, inspect, convert."),
-}
+from cli.commands import COMMANDS, ROOT_DOC
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="tcr")
-def tcr() -> None:
-    """tcr-kit: threshold credentials for key ceremonies.
-
-    \b
-    Exit codes: 0 ok, 1 operational failure, 2 usage error,
-    3 integrity failure, 4 quorum not met.
-    """
+def static_help(width: int = 80) -> str:
+    """The root help text, exactly as click renders it for this group."""
+    lines = ["Usage: tcr [OPTIONS] COMMAND [ARGS]...", ""]
+    paragraphs = ROOT_DOC.split("\n\n")
+    for paragraph in paragraphs:
+        if paragraph.startswith("\b\n"):
+            lines += ["  " + line for line in paragraph[2:].splitlines()]
+        else:
+            lines.append("  " + " ".join(paragraph.split()))
+        lines.append("")
+    options = [
+        ("--version", "Show the version and exit."),
+        ("-h, --help", "Show this message and exit."),
+    ]
+    lines.append("Options:")
+    pad = max(len(name) for name, _ in options)
+    lines += [f"  {name.ljust(pad)}  {text}" for name, text in options]
+    lines += ["", "Commands:"]
+    pad = max(len(name) for name in COMMANDS)
+    lines += [f"  {name.ljust(pad)}  {COMMANDS[name][1]}" for name in sorted(COMMANDS)]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
+    args = sys.argv[1:]
+    if args in (["--help"], ["-h"]):
+        sys.stdout.write(static_help())
+        return
+    if args == ["--version"]:
+        from tcr_kit import __version__
+
+        sys.stdout.write(f"tcr, version {__version__}\n")
+        return
+    from cli.app import run
+    from cli.root import tcr
+
     run(tcr)
 
 

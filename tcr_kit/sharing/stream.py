@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-CHUNK_SIZE = 1 << 20
+CHUNK_SIZE = 1 << 18
 """Bytes per share per chunk: large enough to amortise numpy calls, small enough for memory."""
 
 
@@ -162,17 +162,31 @@ class SplitKernel:
         """Random bytes the kernel consumes per secret byte."""
         return self.threshold - 1
 
+    def random_arrays(self, size: int, rng: BulkRandom) -> list[npt.NDArray[np.uint8]]:
+        """Fresh random values for the first m-1 shares of a ``size``-byte chunk.
+
+        Drawn by the caller, in order, so that a deterministic randomness hook gives
+        deterministic shares even when chunks are processed on several threads.
+        """
+        numpy = _np()
+        arrays = []
+        for _ in range(self.threshold - 1):
+            buf = numpy.empty(size, dtype=numpy.uint8)
+            rng.fill(memoryview(buf))
+            arrays.append(buf)
+        return arrays
+
     def process(
-        self, secret: bytes | bytearray | memoryview, rng: BulkRandom
+        self,
+        secret: bytes | bytearray | memoryview,
+        randoms: Sequence[npt.NDArray[np.uint8]],
     ) -> list[npt.NDArray[np.uint8]]:
         """The share chunks (one array per x, in order) of this secret chunk."""
         numpy = _np()
         size = len(secret)
-        outputs: list[npt.NDArray[np.uint8]] = []
-        for _ in range(self.threshold - 1):
-            buf = numpy.empty(size, dtype=numpy.uint8)
-            rng.fill(memoryview(buf))
-            outputs.append(buf)
+        if len(randoms) != self.threshold - 1 or any(len(r) != size for r in randoms):
+            raise ValueError("need threshold-1 random arrays of the chunk's size")
+        outputs: list[npt.NDArray[np.uint8]] = list(randoms)
         known_inputs: list[bytes | bytearray | memoryview] = [
             secret,
             *(memoryview(o) for o in outputs),  # type: ignore[arg-type]

@@ -166,7 +166,7 @@ def split_stream(
             filled = _fill(source, view)
             if not filled:
                 break
-            chunks = kernel.process(view[:filled], rng)
+            chunks = kernel.process(view[:filled], kernel.random_arrays(filled, rng))
             for fd, path, chunk in zip(fds, paths, chunks, strict=True):
                 _write_all(fd, chunk.data, path)
             # The first threshold - 1 chunks are random; the rest combine the secret: wipe all.

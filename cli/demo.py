@@ -1,0 +1,261 @@
+"""The end-to-end demo behind ``scripts/demo.sh``: a ceremony's secret-sharing steps, run for
+real with the ``tcr`` command and the peer tools, printed as a transcript a reviewer can
+follow. Every step states what it expects; the demo stops with exit 1 if reality differs.
+
+Outputs go to one folder (``--out``, default ``demo-out/<UTC time>``), which the demo names
+at the start and the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tcr_kit.clock import utcnow
+from tcr_kit.fileio import atomic_output
+from tcr_kit.secrets import random_bytes
+
+TCR = [sys.executable, "-m", "cli.main"]
+
+
+class DemoFailed(Exception):
+    pass
+
+
+class Demo:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.step_no = 0
+
+    def step(self, title: str) -> None:
+        self.step_no += 1
+        print(f"\n== step {self.step_no}: {title}")
+
+    def run(
+        self,
+        args: list[str | Path],
+        *,
+        expect: int = 0,
+        tcr: bool = True,
+        stdin: bytes | None = None,
+        show_stdout: bool = True,
+    ) -> subprocess.CompletedProcess[bytes]:
+        shown = ["tcr", *map(str, args)] if tcr else list(map(str, args))
+        print("$ " + " ".join(shlex.quote(str(a)).replace(str(self.out) + "/", "") for a in shown))
+        cmd = [*TCR, *map(str, args)] if tcr else list(map(str, args))
+        proc = subprocess.run(cmd, cwd=self.out, input=stdin, capture_output=True, check=False)
+        if show_stdout and proc.stdout:
+            sys.stdout.write(proc.stdout.decode(errors="replace"))
+        if proc.stderr:
+            sys.stdout.write(
+                "".join(
+                    f"  [stderr] {line}\n"
+                    for line in proc.stderr.decode(errors="replace").splitlines()
+                )
+            )
+        print(
+            f"  -> exit {proc.returncode}"
+            + ("" if proc.returncode == expect else f" (expected {expect})")
+        )
+        if proc.returncode != expect:
+            raise DemoFailed(f"step {self.step_no}: exit {proc.returncode}, expected {expect}")
+        return proc
+
+    def expect_same(self, a: Path, b: Path) -> None:
+        da, db = sha256(a), sha256(b)
+        print(f"  sha256 {a.name}: {da}\n  sha256 {b.name}: {db}")
+        if da != db:
+            raise DemoFailed(f"step {self.step_no}: {a.name} and {b.name} differ")
+        print("  identical: ok")
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="tcr-kit end-to-end demo")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (must not exist)")
+    args = parser.parse_args(argv)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    out = (args.out or Path("demo-out") / stamp).resolve()
+    try:
+        out.mkdir(parents=True)
+    except FileExistsError:
+        print(f"error: {out} already exists; choose another --out", file=sys.stderr)
+        return 2
+    demo = Demo(out)
+    print(f"tcr-kit demo, {utcnow().isoformat()} — all outputs in {out}")
+    try:
+        run_demo(demo)
+    except DemoFailed as exc:
+        print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(f"\nDemo complete: every step behaved as expected. Outputs: {out}")
+    return 0
+
+
+def run_demo(demo: Demo) -> None:
+    out = demo.out
+    for tool in ("ssss-split", "ssss-combine", "gfsplit", "gfcombine"):
+        if not shutil.which(tool):
+            raise DemoFailed(f"{tool} is not installed (scripts/setup.sh installs it)")
+
+    demo.step("generate a 32-byte activation secret (0600 file)")
+    secret = out / "activation-secret.bin"
+    with atomic_output(secret) as fh:
+        fh.write(random_bytes(32))
+    print(f"  wrote {secret.name}, sha256 {sha256(secret)}")
+
+    demo.step("split it 3-of-5 into native text shares")
+    shares_dir = out / "shares"
+    shares_dir.mkdir()
+    demo.run(
+        [
+            "shares",
+            "split",
+            "--threshold",
+            "3",
+            "--count",
+            "5",
+            "--input",
+            secret.name,
+            "--output-dir",
+            "shares",
+            "--label",
+            "demo HSM activation",
+        ]
+    )
+    shares = sorted(shares_dir.glob("*.share-*"))
+    print(
+        "  share 1 reads:\n"
+        + "".join(f"    {line}\n" for line in shares[0].read_text().splitlines())
+    )
+
+    demo.step("inspect the shares (metadata and checksums, never the secret)")
+    demo.run(["shares", "inspect", *[f"shares/{p.name}" for p in shares]])
+
+    demo.step("combine any 3 shares (1, 3, 5)")
+    demo.run(
+        [
+            "shares",
+            "combine",
+            "--output",
+            "recovered.bin",
+            *[f"shares/{shares[i].name}" for i in (0, 2, 4)],
+        ]
+    )
+    demo.expect_same(secret, out / "recovered.bin")
+
+    demo.step("two shares are not enough: exit 4, no output")
+    demo.run(
+        [
+            "shares",
+            "combine",
+            "--output",
+            "never.bin",
+            *[f"shares/{shares[i].name}" for i in (0, 1)],
+        ],
+        expect=4,
+    )
+
+    demo.step("a mistyped share is caught and named: exit 3")
+    typo_dir = out / "typo"
+    typo_dir.mkdir()
+    text = shares[1].read_text()
+    pos = 14
+    wrong = "7" if text[pos] != "7" else "8"
+    typo = typo_dir / shares[1].name
+    typo.write_text(text[:pos] + wrong + text[pos + 1 :])
+    typo.chmod(0o600)
+    print(f"  changed symbol {pos + 1} of share 2 from {text[pos]!r} to {wrong!r}")
+    demo.run(
+        [
+            "shares",
+            "combine",
+            "--output",
+            "never.bin",
+            f"shares/{shares[0].name}",
+            f"typo/{typo.name}",
+            f"shares/{shares[3].name}",
+        ],
+        expect=3,
+    )
+
+    demo.step("with a spare share, the bad one is named and the secret still recovered")
+    demo.run(
+        [
+            "shares",
+            "combine",
+            "--output",
+            "recovered-with-spare.bin",
+            f"shares/{shares[0].name}",
+            f"typo/{typo.name}",
+            f"shares/{shares[3].name}",
+            f"shares/{shares[4].name}",
+        ]
+    )
+    demo.expect_same(secret, out / "recovered-with-spare.bin")
+    if (out / "never.bin").exists():
+        raise DemoFailed("a failed combine left an output file")
+
+    demo.step("a forged share (valid checksum, altered data) is refused, never a wrong secret")
+    forged = forge_share(shares[2], out / "forged")
+    demo.run(
+        [
+            "shares",
+            "combine",
+            "--output",
+            "never.bin",
+            f"shares/{shares[0].name}",
+            f"shares/{shares[1].name}",
+            f"forged/{forged.name}",
+        ],
+        expect=3,
+    )
+
+    _peer_round_trips(demo, secret)
+
+
+def forge_share(path: Path, folder: Path) -> Path:
+    """Re-encode a share with one payload bit flipped and its CRC recomputed."""
+    from tcr_kit.sharing import native
+
+    share = native.open_share_file(path)
+    body = bytearray(share.body())
+    payload_at = len(share.header.head_bytes()) + native.KEY_SIZE
+    body[payload_at] ^= 0x01
+    import struct
+    import zlib
+
+    body[-4:] = struct.pack(">I", zlib.crc32(bytes(body[:-4])))
+    forged = native.decode_share(native.MAGIC + bytes(body), "forged")
+    folder.mkdir()
+    target = folder / path.name
+    with atomic_output(target) as fh:
+        fh.write(forged.encode_text().encode() + b"\n")
+    print(f"  flipped one payload bit of share 3 and fixed its CRC -> {target.name}")
+    return target
+
+
+def _peer_round_trips(demo: Demo, secret: Path) -> None:
+    """ssss and gfshare round trips (added when the interop formats land)."""
+    from cli import shares as shares_cli
+
+    if "ssss" not in shares_cli.FORMATS:
+        return
+
+
+if __name__ == "__main__":
+    os.umask(0o077)
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Share files on disk: naming, format detection and the split/combine jobs the CLI runs.
+
+The CLI parses options and prints; this module does everything between: it picks the
+encoding, names the files, writes them atomically (all or none, 0600) and reads any mix of
+share files back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from tcr_kit.errors import InputError
+from tcr_kit.fileio import atomic_output, atomic_outputs
+from tcr_kit.sharing import native
+from tcr_kit.sharing.errors import ShareError, UnknownFormatError
+from tcr_kit.sharing.result import CombineResult
+
+TEXT_AUTO_LIMIT = 256
+"""Secrets up to this many bytes get text shares by default (paper-friendly)."""
+
+NATIVE = "native"
+MANIFEST = "manifest"
+"""Not a share: the public record a split writes beside the shares."""
+
+
+def share_stem(input_name: str | None) -> str:
+    """The name shares are derived from: the input file's name, or ``secret`` for stdin."""
+    if not input_name or input_name == "-":
+        return "secret"
+    return Path(input_name).name
+
+
+def manifest_name(stem: str) -> str:
+    """``<stem>.manifest.json``: the share set's public record, written beside the shares."""
+    return f"{stem}.manifest.json"
+
+
+def native_share_name(stem: str, index: int, text: bool) -> str:
+    """``<stem>.share-NNN.txt`` (text) or ``<stem>.share-NNN.tcrs`` (compact)."""
+    return f"{stem}.share-{index:03d}.{'txt' if text else 'tcrs'}"
+
+
+class _Prefixed(io.RawIOBase):
+    """A readable stream that first yields ``prefix`` then the rest of ``rest``."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        if self._prefix:
+            n = min(len(buf), len(self._prefix))
+            buf[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        return self._rest.readinto(buf)  # type: ignore[attr-defined, no-any-return]
+
+
+@dataclass
+class SplitOutcome:
+    """A finished split: the manifest and the files written, in index order."""
+
+    manifest: native.SplitManifest
+    paths: list[Path]
+    encoding: str
+    warnings: list[str] = field(default_factory=list)
+    manifest_path: Path | None = None
+    manifest_digest: bytes = b""
+
+
+def split_native_to_dir(
+    source: BinaryIO,
+    threshold: int,
+    count: int,
+    out_dir: Path,
+    stem: str,
+    *,
+    label: str | None = None,
+    encoding: str = "auto",
+    force: bool = False,
+) -> SplitOutcome:
+    """Split ``source`` into native share files in ``out_dir``; all files appear or none.
+
+    ``encoding`` is ``text``, ``compact`` or ``auto`` (text for secrets up to
+    :data:`TEXT_AUTO_LIMIT` bytes).
+    """
+    if encoding not in {"auto", "text", "compact"}:
+        raise ValueError("encoding must be auto, text or compact")
+    if not out_dir.is_dir():
+        raise InputError(f"{out_dir}: no such directory")
+    if encoding == "auto":
+        head = bytearray(TEXT_AUTO_LIMIT + 1)
+        n = source.readinto(head)  # type: ignore[attr-defined]
+        while n and n < len(head):
+            more = source.readinto(memoryview(head)[n:])  # type: ignore[attr-defined]
+            if not more:
+                break
+            n += more
+        encoding = "text" if n <= TEXT_AUTO_LIMIT else "compact"
+        source = io.BufferedReader(_Prefixed(bytes(head[:n]), source))
+        head[:] = bytes(len(head))
+    text = encoding == "text"
+    warnings = []
+    if threshold == 1:
+        warnings.append("threshold 1: every single share reveals the secret")
+    paths = [out_dir / native_share_name(stem, i, text) for i in range(1, count + 1)]
+    manifest_path = out_dir / manifest_name(stem)
+    with atomic_outputs([*paths, manifest_path], force=force) as all_handles:
+        handles, manifest_handle = all_handles[:-1], all_handles[-1]
+        if text:
+            sinks = [io.BytesIO() for _ in handles]
+            manifest = native.split_stream(source, threshold, count, sinks, label=label)
+            for sink, handle in zip(sinks, handles, strict=True):
+                share = native.decode_share(sink.getvalue())
+                handle.write(share.encode_text().encode("ascii") + b"\n")
+                buf = sink.getbuffer()
+                buf[:] = bytes(len(buf))
+                del buf
+        else:
+            manifest = native.split_stream(source, threshold, count, handles, label=label)
+        record = manifest.record([p.name for p in paths])
+        manifest_bytes = native.canonical_json(record) + b"\n"
+        manifest_handle.write(manifest_bytes)
+    return SplitOutcome(
+        manifest, paths, encoding, warnings, manifest_path, hashlib.sha256(manifest_bytes).digest()
+    )
+
+
+def detect_format(path: Path) -> str:
+    """The format of a share file, from its content (and name, for gfshare)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    if native.looks_like(head):
+        return NATIVE
+    if head.startswith(b'{"count":') and b'"manifest":"tcr-kit share set"' in head:
+        return MANIFEST
+    raise UnknownFormatError(f"{path}: not a share file in any known format")
+
+
+def open_native(paths: Sequence[Path]) -> tuple[list[native.NativeShare], dict[str, str]]:
+    """Open native share files (text or compact), naming each by its path.
+
+    A share too damaged to parse does not stop the others: it is returned in the second
+    value (path -> reason) so that a combine can go on with the rest and name it.
+    """
+    shares: list[native.NativeShare] = []
+    rejected: dict[str, str] = {}
+    for p in paths:
+        try:
+            shares.append(native.open_share_file(p, str(p)))
+        except ShareError as exc:
+            rejected[str(p)] = exc.reason
+    return shares, rejected
+
+
+def combine_native_to(
+    paths: Sequence[Path], output: Path | None, sink: BinaryIO | None, *, force: bool = False
+) -> CombineResult:
+    """Verify native shares and write the secret to ``output`` (0600, atomic) or ``sink``."""
+    shares, rejected = open_native(paths)
+    if output is None:
+        if sink is None:
+            raise ValueError("need an output path or a sink")
+        return native.combine_stream(shares, sink, rejected)
+    # Select first, so that a failed verification creates no file at all.
+    native.select_shares(shares, rejected)
+    with atomic_output(output, force=force) as handle:
+        return native.combine_stream(shares, handle, rejected)

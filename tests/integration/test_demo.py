@@ -1,0 +1,33 @@
+"""The README's main-job command keeps working: the demo runs end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_runs_end_to_end_and_names_its_folder(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.demo", "--out", str(out)],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    stdout = proc.stdout.decode()
+    assert proc.returncode == 0, stdout + proc.stderr.decode()
+    assert str(out) in stdout
+    assert "Demo complete" in stdout
+    assert (out / "recovered.bin").read_bytes() == (out / "activation-secret.bin").read_bytes()
+    assert not (out / "never.bin").exists()
+
+
+def test_demo_refuses_an_existing_folder(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.demo", "--out", str(tmp_path)],
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert b"already exists" in proc.stderr
