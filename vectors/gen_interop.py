@@ -5,7 +5,7 @@
     python vectors/gen_interop.py --check    # compare the committed file with a fresh build
 
 Randomness comes from SHAKE-256 over a fixed seed through ``tcr_kit.secrets.random_source``,
-so a fresh build is byte-for-byte the committed file (``tests/unit/test_vectors.py`` checks
+so a fresh build is byte-for-byte the committed file (``tests/unit/test_vectors_interop.py`` checks
 that without any peer binary). When writing, every ssss vector is combined by the real
 ``ssss-combine``, every gfshare vector by the real ``gfcombine``, the gfshare GF(2^8)
 multiplication tables are computed by ``gfcombine`` itself and the SLIP-39 vectors by the
