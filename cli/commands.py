@@ -12,5 +12,6 @@ Exit codes: 0 ok, 1 operational failure, 2 usage error,
 
 # name -> ("module:attribute", one-line help). Imported only when the command is used.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "card": ("cli.card:card", "Enrol, check, rotate and wipe TCR smartcards and tokens."),
     "shares": ("cli.shares:shares", "Split secrets into shares, combine, inspect, convert."),
 }

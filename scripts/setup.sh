@@ -10,6 +10,7 @@ DEB_PACKAGES=(
   softhsm2 opensc                          # PKCS#11 tokens standing in for cards and HSMs
   pcscd libpcsclite-dev swig               # PC/SC stack (dev + swig only if pyscard builds)
   vsmartcard-vpcd vsmartcard-vpicc         # virtual readers and virtual cards
+  python3-virtualsmartcard                 # the library our test card fixture builds on
   python3-venv
 )
 

@@ -1,0 +1,98 @@
+"""Errors of the card layer, each under one family of :mod:`tcr_kit.errors`.
+
+Operational (exit 1): the card, reader, middleware or token is missing, removed or refuses.
+Integrity (exit 3): the card or its content is not the one expected (wrong card, another
+share set, a digest that does not match the record). Usage (exit 2): an unusable PIN file
+or PIN.
+"""
+
+from __future__ import annotations
+
+from tcr_kit.errors import InputError, IntegrityError, OperationalError
+
+
+class CardError(OperationalError):
+    """A card, token, reader or its middleware failed."""
+
+
+class MiddlewareMissing(CardError):
+    """The PKCS#11 module cannot be loaded, or pcscd is not running."""
+
+
+class ReaderNotFound(CardError):
+    """No reader (or no token) matches the selection."""
+
+
+class NoCard(CardError):
+    """The reader is empty, or no card arrived before the timeout."""
+
+
+class CardRemoved(CardError):
+    """The card was pulled (or reset) while it was being used."""
+
+    def __init__(self, what: str = "card") -> None:
+        super().__init__(f"{what} was removed during the operation; nothing was committed")
+
+
+class ApduError(CardError):
+    """The card answered a status word the operation cannot go on with."""
+
+    def __init__(self, sw: int, context: str) -> None:
+        super().__init__(f"{context}: card answered status word {sw:04X}")
+        self.sw = sw
+
+
+class PinIncorrect(CardError):
+    """The PIN was wrong; ``attempts_left`` is ``None`` where the card cannot tell."""
+
+    def __init__(self, attempts_left: int | None, what: str = "PIN") -> None:
+        if attempts_left is None:
+            msg = f"wrong {what} (this token does not report how many tries are left)"
+        else:
+            msg = f"wrong {what}: {attempts_left} tries left"
+        super().__init__(msg)
+        self.attempts_left = attempts_left
+
+
+class PinBlocked(CardError):
+    """The PIN (or PUK) has no tries left; the card must be unblocked (or replaced)."""
+
+    def __init__(self, what: str = "PIN") -> None:
+        super().__init__(f"{what} is blocked: no tries left (unblock with the PUK / SO PIN)")
+
+
+class LastTryRefused(CardError):
+    """Only one PIN try is left and the caller did not force the attempt."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "only one PIN try is left: refusing to spend it (use --force if you are sure)"
+        )
+
+
+class NotEnrolled(CardError):
+    """The card holds no committed enrolment."""
+
+
+class AlreadyEnrolled(CardError):
+    """The card already holds a committed enrolment (wipe it first)."""
+
+
+class WrongCard(IntegrityError):
+    """The card is not the one named by the enrolment record."""
+
+
+class ForeignShareSet(IntegrityError):
+    """The card belongs to another share set than the one expected."""
+
+
+class CredentialCorrupt(IntegrityError):
+    """The credential on the card fails authentication or its digest check."""
+
+
+class PinFileRefused(InputError):
+    """A PIN file is readable by others, missing or malformed."""
+
+
+class BadPin(InputError):
+    """A new PIN does not meet the profile's length or character rules."""

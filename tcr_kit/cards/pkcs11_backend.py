@@ -1,0 +1,541 @@
+"""The PKCS#11 adapter: a token (SoftHSM2, OpenSC, ykcs11, ...) as a TCR card.
+
+Profile ``tcr-pkcs11-v1`` (see docs/card-profiles.md): on the token, objects labelled
+
+* ``tcr-kex``: EC P-256 key pair generated on the token; private half sensitive,
+  non-extractable, DERIVE only. The share is encrypted to it (ECDH-ES + HKDF + AES-GCM).
+* ``tcr-sign``: EC P-256 key pair generated on the token, SIGN only (custody attestations).
+* ``tcr-share``: private data object, ``TCRK || v1 || enrolment id || ephemeral point ||
+  nonce || tag || ciphertext``. Invisible without login.
+* ``tcr-meta``: public data object, the :class:`CardMeta` JSON.
+* ``tcr-commit``: public data object holding the enrolment id; created last, removed first.
+
+``pkcs11`` is imported inside functions so that importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tcr_kit.cards.base import CardState, CardStatus, PinStatus, check_new_pin, guard_pin_attempt
+from tcr_kit.cards.errors import (
+    AlreadyEnrolled,
+    CardError,
+    CardRemoved,
+    CredentialCorrupt,
+    MiddlewareMissing,
+    NotEnrolled,
+    PinBlocked,
+    PinIncorrect,
+    ReaderNotFound,
+    WrongCard,
+)
+from tcr_kit.cards.record import CardIdentity, CardKeys, CardMeta, KeyRef
+from tcr_kit.secrets import SecretBuffer, random_bytes
+
+LABEL_KEX = "tcr-kex"
+"""Label of the share-encryption (ECDH) key pair."""
+LABEL_SIGN = "tcr-sign"
+"""Label of the signing key pair."""
+LABEL_SHARE = "tcr-share"
+"""Label of the private data object holding the encrypted share."""
+LABEL_META = "tcr-meta"
+"""Label of the public data object holding the card metadata."""
+LABEL_COMMIT = "tcr-commit"
+"""Label of the commit marker, written last."""
+ALL_LABELS = (LABEL_COMMIT, LABEL_SHARE, LABEL_META, LABEL_KEX, LABEL_SIGN)
+"""Every label this profile owns, in the order a wipe removes them."""
+APPLICATION = "tcr-kit"
+"""CKA_APPLICATION of our data objects."""
+BLOB_MAGIC = b"TCRK\x01"
+"""Header of the encrypted share blob, version 1."""
+HKDF_INFO = b"tcr-kit pkcs11 share v1"
+
+# PKCS#11 token flags (CK_TOKEN_INFO.flags)
+CKF_USER_PIN_COUNT_LOW = 0x00010000
+CKF_USER_PIN_FINAL_TRY = 0x00020000
+CKF_USER_PIN_LOCKED = 0x00040000
+
+_libs: dict[str, Any] = {}
+
+
+def load_module(module_path: str) -> Any:
+    """Load (once per process) the PKCS#11 module at ``module_path``."""
+    if module_path in _libs:
+        return _libs[module_path]
+    if not os.path.isfile(module_path):
+        raise MiddlewareMissing(f"PKCS#11 module {module_path}: no such file")
+    try:
+        import pkcs11
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise MiddlewareMissing(f"python-pkcs11 is not installed: {exc}") from None
+    try:
+        lib = pkcs11.lib(module_path)
+    except Exception as exc:
+        raise MiddlewareMissing(
+            f"PKCS#11 module {module_path}: cannot be loaded ({type(exc).__name__})"
+        ) from None
+    _libs[module_path] = lib
+    return lib
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value).strip().rstrip("\x00").strip()
+
+
+def list_tokens(module_path: str) -> list[tuple[str, Any]]:
+    """Every initialised token of a module, as ``(slot description, token)`` pairs."""
+    lib = load_module(module_path)
+    lib.reinitialize()
+    out = []
+    for slot in lib.get_slots(token_present=True):
+        token = slot.get_token()
+        if token.flags & 0x400:  # CKF_TOKEN_INITIALIZED
+            out.append((f"{module_path} slot {slot.slot_id:#x}", token))
+    return out
+
+
+def _public_der(pub: Any) -> bytes:
+    from pkcs11.util.ec import encode_ec_public_key
+
+    return bytes(encode_ec_public_key(pub))
+
+
+def _key_ref(der: bytes) -> KeyRef:
+    return KeyRef(
+        algorithm="ec-p256",
+        public_key_der=der.hex(),
+        fingerprint=hashlib.sha256(der).hexdigest(),
+    )
+
+
+def _map_pkcs11(exc: BaseException, what: str) -> CardError:
+    name = type(exc).__name__
+    if name in {"TokenNotPresent", "DeviceRemoved", "SessionClosed", "SessionHandleInvalid"}:
+        return CardRemoved(what)
+    if name == "PinLocked":
+        return PinBlocked()
+    return CardError(f"{what}: PKCS#11 error {name}")
+
+
+class Pkcs11Card:
+    """A PKCS#11 token found by label or serial."""
+
+    def __init__(
+        self,
+        module_path: str,
+        *,
+        token_label: str | None = None,
+        token_serial: str | None = None,
+        allow_last_try: bool = False,
+    ) -> None:
+        if (token_label is None) == (token_serial is None):
+            raise ValueError("give exactly one of token_label and token_serial")
+        self.module_path = module_path
+        self.allow_last_try = allow_last_try
+        self._want = (
+            f"label '{token_label}'" if token_label is not None else f"serial {token_serial}"
+        )
+        lib = self._lib = load_module(module_path)
+        self._slot, self._token = self._find(lib, token_label, token_serial)
+        if self._slot is None:
+            lib.reinitialize()  # a token created by another process appears only now
+            self._slot, self._token = self._find(lib, token_label, token_serial)
+        if self._slot is None:
+            raise ReaderNotFound(f"no PKCS#11 token with {self._want} in {module_path}")
+
+    @staticmethod
+    def _find(lib: Any, label: str | None, serial: str | None) -> tuple[Any, Any]:
+        matches = []
+        for slot in lib.get_slots(token_present=True):
+            token = slot.get_token()
+            if (label is not None and _text(token.label) == label) or (
+                serial is not None and _text(token.serial) == serial
+            ):
+                matches.append((slot, token))
+        if len(matches) > 1:
+            raise ReaderNotFound(f"{len(matches)} tokens match; select one by serial")
+        return matches[0] if matches else (None, None)
+
+    # -- identity and status -------------------------------------------------------------
+
+    def identity(self) -> CardIdentity:
+        t = self._token
+        return CardIdentity(
+            backend="pkcs11",
+            serial=_text(t.serial),
+            label=_text(t.label),
+            model=_text(t.model),
+            manufacturer=_text(t.manufacturer_id),
+        )
+
+    def location(self) -> str:
+        return f"{self.module_path} slot {self._slot.slot_id:#x}"
+
+    def _flags(self) -> int:
+        try:
+            return int(self._slot.get_token().flags)
+        except Exception as exc:
+            raise _map_pkcs11(exc, "token") from None
+
+    def pin_status(self) -> PinStatus:
+        flags = self._flags()
+        return PinStatus(
+            tries_left=None,
+            blocked=bool(flags & CKF_USER_PIN_LOCKED),
+            count_low=bool(flags & CKF_USER_PIN_COUNT_LOW),
+            final_try=bool(flags & CKF_USER_PIN_FINAL_TRY),
+        )
+
+    def _drop_leaked_session(self) -> None:
+        # python-pkcs11 (0.10) opens the session, then logs in, and does not close the
+        # session when C_Login fails. The leaked read-only session would then block an SO
+        # login (CKR_SESSION_READ_ONLY_EXISTS). We hold no other session between calls, so
+        # C_Finalize + C_Initialize is a safe way to close it.
+        self._lib.reinitialize()
+        self._slot, self._token = self._find(self._lib, None, _text(self._token.serial))
+
+    @contextmanager
+    def _session(self, pin: SecretBuffer | None = None, rw: bool = False) -> Iterator[Any]:
+        import pkcs11.exceptions as px
+
+        if pin is not None:
+            guard_pin_attempt(self.pin_status(), self.allow_last_try)
+        try:
+            kwargs: dict[str, Any] = {"rw": rw}
+            if pin is not None:
+                kwargs["user_pin"] = bytes(pin.view()).decode("utf-8")
+            session = self._token.open(**kwargs)
+        except px.PinIncorrect:
+            self._drop_leaked_session()
+            after = self.pin_status()
+            if after.blocked:
+                raise PinBlocked() from None
+            raise PinIncorrect(1 if after.final_try else None) from None
+        except px.PinLocked:
+            self._drop_leaked_session()
+            raise PinBlocked() from None
+        except px.PKCS11Error as exc:
+            raise _map_pkcs11(exc, f"token {self._want}") from None
+        try:
+            yield session
+        except px.PKCS11Error as exc:
+            raise _map_pkcs11(exc, f"token {self._want}") from None
+        finally:
+            try:
+                session.close()
+            except px.PKCS11Error:
+                pass
+
+    @staticmethod
+    def _objects(session: Any, label: str) -> list[Any]:
+        from pkcs11 import Attribute
+
+        return list(session.get_objects({Attribute.LABEL: label}))
+
+    @staticmethod
+    def _data(session: Any, label: str) -> bytes | None:
+        from pkcs11 import Attribute, ObjectClass
+
+        objs = list(
+            session.get_objects({Attribute.LABEL: label, Attribute.CLASS: ObjectClass.DATA})
+        )
+        if len(objs) != 1:
+            return None
+        return bytes(objs[0][Attribute.VALUE])
+
+    def _public_keys(self, session: Any) -> CardKeys | None:
+        from pkcs11 import Attribute, ObjectClass
+
+        found: dict[str, KeyRef] = {}
+        for label in (LABEL_KEX, LABEL_SIGN):
+            pubs = list(
+                session.get_objects(
+                    {Attribute.LABEL: label, Attribute.CLASS: ObjectClass.PUBLIC_KEY}
+                )
+            )
+            if len(pubs) != 1:
+                return None
+            found[label] = _key_ref(_public_der(pubs[0]))
+        return CardKeys(share_encryption=found[LABEL_KEX], signing=found[LABEL_SIGN])
+
+    def _state(self, session: Any) -> tuple[CardState, CardMeta | None]:
+        meta_raw = self._data(session, LABEL_META)
+        commit = self._data(session, LABEL_COMMIT)
+        others = any(self._objects(session, label) for label in (LABEL_KEX, LABEL_SIGN))
+        if meta_raw is None:
+            return ("pending" if (others or commit is not None) else "blank"), None
+        try:
+            meta = CardMeta.from_bytes(meta_raw)
+        except ValueError:
+            return "pending", None
+        if commit is not None and hmac.compare_digest(commit, bytes.fromhex(meta.enrolment_id)):
+            return "enrolled", meta
+        return "pending", meta
+
+    def status(self) -> CardStatus:
+        with self._session() as session:
+            state, meta = self._state(session)
+            keys = self._public_keys(session)
+        return CardStatus(
+            identity=self.identity(),
+            location=self.location(),
+            state=state,
+            meta=meta,
+            pin=self.pin_status(),
+            keys=keys,
+        )
+
+    # -- PIN management ------------------------------------------------------------------
+
+    def verify_pin(self, pin: SecretBuffer) -> None:
+        with self._session(pin):
+            pass
+
+    def change_pin(self, old: SecretBuffer, new: SecretBuffer) -> None:
+        check_new_pin(new)
+        with self._session(old, rw=True) as session:
+            session.set_pin(bytes(old.view()).decode(), bytes(new.view()).decode())
+
+    def unblock(self, puk: SecretBuffer, new_pin: SecretBuffer) -> None:
+        import pkcs11.exceptions as px
+
+        check_new_pin(new_pin)
+        try:
+            session = self._token.open(rw=True, so_pin=bytes(puk.view()).decode())
+        except px.PinIncorrect:
+            self._drop_leaked_session()
+            raise PinIncorrect(None, "SO PIN") from None
+        except px.PinLocked:
+            self._drop_leaked_session()
+            raise PinBlocked("SO PIN") from None
+        except px.PKCS11Error as exc:
+            raise _map_pkcs11(exc, f"token {self._want}") from None
+        try:
+            session.init_pin(bytes(new_pin.view()).decode())
+        except px.PKCS11Error as exc:
+            raise _map_pkcs11(exc, f"token {self._want}") from None
+        finally:
+            session.close()
+
+    # -- enrolment -------------------------------------------------------------------------
+
+    def begin_enrolment(
+        self, pin: SecretBuffer, puk: SecretBuffer | None, enrolment_id: str
+    ) -> CardKeys:
+        from pkcs11 import Attribute, KeyType, MechanismFlag
+        from pkcs11.util.ec import encode_named_curve_parameters
+
+        with self._session(pin, rw=True) as session:
+            state, meta = self._state(session)
+            if state == "enrolled":
+                raise AlreadyEnrolled(
+                    f"{self.identity().describe()} is already enrolled"
+                    f" (enrolment {meta.enrolment_id if meta else '?'}); wipe it first"
+                )
+            self._delete_ours(session)
+            params = session.create_domain_parameters(
+                KeyType.EC,
+                {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
+                local=True,
+            )
+            refs: dict[str, KeyRef] = {}
+            key_id = bytes.fromhex(enrolment_id)
+            for label, caps in (
+                (LABEL_KEX, MechanismFlag.DERIVE),
+                (LABEL_SIGN, MechanismFlag.SIGN | MechanismFlag.VERIFY),
+            ):
+                pub, _priv = params.generate_keypair(
+                    id=key_id,
+                    label=label,
+                    store=True,
+                    capabilities=caps,
+                    public_template={Attribute.PRIVATE: False, Attribute.TOKEN: True},
+                    private_template={
+                        Attribute.SENSITIVE: True,
+                        Attribute.EXTRACTABLE: False,
+                        Attribute.PRIVATE: True,
+                        Attribute.TOKEN: True,
+                    },
+                )
+                refs[label] = _key_ref(_public_der(pub))
+        return CardKeys(share_encryption=refs[LABEL_KEX], signing=refs[LABEL_SIGN])
+
+    def _delete_ours(self, session: Any) -> None:
+        for label in ALL_LABELS:
+            for obj in self._objects(session, label):
+                obj.destroy()
+
+    def write_credential(self, pin: SecretBuffer, share: bytes, meta: CardMeta) -> None:
+        from Crypto.PublicKey import ECC
+        from pkcs11 import Attribute, ObjectClass
+
+        from tcr_kit.cards.envelope import hkdf, seal
+
+        if meta.keys is None:
+            raise ValueError("PKCS#11 metadata names its keys")
+        card_pub = ECC.import_key(bytes.fromhex(meta.keys.share_encryption.public_key_der))
+        eph = ECC.generate(curve="P-256", randfunc=random_bytes)
+        shared_point = card_pub.pointQ * eph.d
+        shared = bytearray(int(shared_point.x).to_bytes(32, "big"))
+        eph_point = bytes(eph.public_key().export_key(format="raw"))
+        header = BLOB_MAGIC + bytes.fromhex(meta.enrolment_id) + eph_point
+        key = hkdf(shared, eph_point, HKDF_INFO + bytes.fromhex(meta.enrolment_id))
+        try:
+            blob = header + seal(key, share, header)
+        finally:
+            shared[:] = bytes(len(shared))
+            key[:] = bytes(len(key))
+        with self._session(pin, rw=True) as session:
+            for label, value, private in (
+                (LABEL_SHARE, blob, True),
+                (LABEL_META, meta.to_bytes(), False),
+            ):
+                for obj in self._objects(session, label):
+                    obj.destroy()
+                session.create_object(
+                    {
+                        Attribute.CLASS: ObjectClass.DATA,
+                        Attribute.LABEL: label,
+                        Attribute.APPLICATION: APPLICATION,
+                        Attribute.VALUE: value,
+                        Attribute.TOKEN: True,
+                        Attribute.PRIVATE: private,
+                    }
+                )
+
+    def read_credential(self, pin: SecretBuffer) -> SecretBuffer:
+        from pkcs11 import KDF, Attribute, KeyType, ObjectClass
+
+        from tcr_kit.cards.envelope import hkdf, unseal
+
+        with self._session(pin) as session:
+            _state, meta = self._state(session)
+            if meta is None:
+                raise NotEnrolled(f"{self.identity().describe()} holds no enrolment")
+            blob = self._data(session, LABEL_SHARE)
+            if blob is None:
+                raise NotEnrolled(f"{self.identity().describe()} holds no share")
+            privs = list(
+                session.get_objects(
+                    {Attribute.LABEL: LABEL_KEX, Attribute.CLASS: ObjectClass.PRIVATE_KEY}
+                )
+            )
+            if len(privs) != 1:
+                raise CredentialCorrupt("the share-encryption key is missing from the token")
+            hlen = len(BLOB_MAGIC) + 16 + 65
+            header = blob[:hlen]
+            if not header.startswith(BLOB_MAGIC) or header[5:21] != bytes.fromhex(
+                meta.enrolment_id
+            ):
+                raise CredentialCorrupt("the encrypted share does not belong to this enrolment")
+            eph_point = header[21:hlen]
+            derived = privs[0].derive_key(
+                KeyType.GENERIC_SECRET,
+                256,
+                mechanism_param=(KDF.NULL, None, eph_point),
+                template={
+                    Attribute.SENSITIVE: False,
+                    Attribute.EXTRACTABLE: True,
+                    Attribute.TOKEN: False,
+                },
+            )
+            shared = bytearray(derived[Attribute.VALUE])
+            derived.destroy()
+        key = hkdf(shared, eph_point, HKDF_INFO + bytes.fromhex(meta.enrolment_id))
+        shared[:] = bytes(len(shared))
+        try:
+            out = unseal(key, blob[hlen:], header, "share on the token")
+        finally:
+            key[:] = bytes(len(key))
+        digest = hashlib.sha256(out.view()).hexdigest()
+        if not hmac.compare_digest(digest, meta.share.digest):
+            out.wipe()
+            raise CredentialCorrupt("the share on the token does not match its digest")
+        return out
+
+    def verify_keys(self, pin: SecretBuffer, meta: CardMeta) -> None:
+        from pkcs11 import Attribute, ObjectClass
+
+        if meta.keys is None:
+            raise CredentialCorrupt("metadata names no keys")
+        with self._session(pin) as session:
+            keys = self._public_keys(session)
+            if keys != meta.keys:
+                raise WrongCard("the token's public keys differ from its enrolment metadata")
+            for label in (LABEL_KEX, LABEL_SIGN):
+                privs = list(
+                    session.get_objects(
+                        {Attribute.LABEL: label, Attribute.CLASS: ObjectClass.PRIVATE_KEY}
+                    )
+                )
+                if len(privs) != 1:
+                    raise CredentialCorrupt(f"private key {label} missing")
+                p = privs[0]
+                if not (
+                    p[Attribute.SENSITIVE]
+                    and not p[Attribute.EXTRACTABLE]
+                    and p[Attribute.NEVER_EXTRACTABLE]
+                    and p[Attribute.LOCAL]
+                ):
+                    raise CredentialCorrupt(
+                        f"private key {label} is extractable or was not generated on the token"
+                    )
+
+    def commit(self, pin: SecretBuffer, meta: CardMeta) -> None:
+        from pkcs11 import Attribute, ObjectClass
+
+        with self._session(pin, rw=True) as session:
+            for obj in self._objects(session, LABEL_COMMIT):
+                obj.destroy()
+            session.create_object(
+                {
+                    Attribute.CLASS: ObjectClass.DATA,
+                    Attribute.LABEL: LABEL_COMMIT,
+                    Attribute.APPLICATION: APPLICATION,
+                    Attribute.VALUE: bytes.fromhex(meta.enrolment_id),
+                    Attribute.TOKEN: True,
+                    Attribute.PRIVATE: False,
+                }
+            )
+
+    def wipe(self, pin: SecretBuffer) -> None:
+        with self._session(pin, rw=True) as session:
+            self._delete_ours(session)
+
+    # -- signing ---------------------------------------------------------------------------
+
+    def signing_public_key(self) -> KeyRef:
+        """The TCR's signing public key (no PIN needed)."""
+        with self._session() as session:
+            keys = self._public_keys(session)
+        if keys is None:
+            raise NotEnrolled(f"{self.identity().describe()} has no signing key")
+        return keys.signing
+
+    def sign(self, pin: SecretBuffer, data: bytes) -> bytes:
+        """ECDSA P-256 over SHA-256 of ``data`` with the card's signing key; DER signature."""
+        from pkcs11 import Attribute, Mechanism, ObjectClass
+        from pkcs11.util.ec import encode_ecdsa_signature
+
+        digest = hashlib.sha256(data).digest()
+        with self._session(pin) as session:
+            privs = list(
+                session.get_objects(
+                    {Attribute.LABEL: LABEL_SIGN, Attribute.CLASS: ObjectClass.PRIVATE_KEY}
+                )
+            )
+            if len(privs) != 1:
+                raise NotEnrolled(f"{self.identity().describe()} has no signing key")
+            raw = privs[0].sign(digest, mechanism=Mechanism.ECDSA)
+        return bytes(encode_ecdsa_signature(raw))
+
+    def close(self) -> None:
+        """Nothing to release: sessions are opened per operation."""

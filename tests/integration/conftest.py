@@ -1,0 +1,114 @@
+"""Fixtures bringing up the real card stack: SoftHSM2 tokens, pcscd, our virtual cards.
+
+With ``TCR_REQUIRE_STACK=1`` (scripts/test.sh, CI) a missing component fails the test; it
+skips only on a developer machine without the stack.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.stack import (
+    SOFTHSM_MODULE,
+    VPCD_PORTS,
+    SoftHsm,
+    StackMissing,
+    VirtualCard,
+    ensure_pcscd,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("TCR_REQUIRE_STACK") == "1":
+        pytest.fail(f"card stack component missing: {what}", pytrace=False)
+    pytest.skip(f"card stack component missing: {what}")
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
+    """A private SoftHSM2 token directory for the whole session (set before loading)."""
+    try:
+        hsm = SoftHsm(tmp_path_factory.mktemp("softhsm"))
+    except StackMissing as exc:
+        _missing(str(exc))
+    os.environ["SOFTHSM2_CONF"] = str(hsm.conf)
+    return hsm
+
+
+@pytest.fixture
+def new_token(softhsm: SoftHsm) -> Callable[[str], tuple[str, str]]:
+    """Make a fresh token; returns (label, serial). Labels are unique per test run."""
+
+    def make(prefix: str = "TCR") -> tuple[str, str]:
+        label = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        return label, softhsm.new_token(label)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def readers() -> list[str]:
+    try:
+        return ensure_pcscd()
+    except StackMissing as exc:
+        _missing(str(exc))
+        raise
+
+
+@pytest.fixture
+def vcards(readers: list[str], tmp_path: Path) -> Iterator[Callable[[str], VirtualCard]]:
+    """Blank virtual cards (by serial); every card still in a reader is pulled at the end."""
+    made: list[VirtualCard] = []
+
+    def make(serial: str) -> VirtualCard:
+        card = VirtualCard(tmp_path, serial)
+        made.append(card)
+        return card
+
+    yield make
+    for card in made:
+        card.remove()
+
+
+def insert(card: VirtualCard, readers: list[str], slot: int = 0) -> str:
+    card.insert(readers[slot], VPCD_PORTS[slot])
+    return readers[slot]
+
+
+def run_tcr(
+    args: list[str], stdin: str = "", env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``tcr`` command in a subprocess."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=60,
+    )
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The stderr of a failed command: exactly one line starting 'error:', no traceback."""
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+MODULE = SOFTHSM_MODULE
