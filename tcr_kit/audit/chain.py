@@ -106,6 +106,13 @@ class VerifyReport:
     keys: dict[str, KeyRecord] = field(default_factory=dict)
 
 
+def as_bytes(value: object) -> bytes:
+    """A BLOB column's value as bytes (SQL edits can turn a BLOB into TEXT)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode("utf-8")
+
+
 def event_hash(body: bytes) -> bytes:
     return hashlib.sha256(EVENT_DOMAIN + body).digest()
 
@@ -272,7 +279,7 @@ class AuditLog:
             (first, last if last is not None else 2**62),
         )
         for row in cur:
-            yield StoredEvent(int(row[0]), bytes(row[1]), str(row[2]), str(row[3]))
+            yield StoredEvent(int(row[0]), as_bytes(row[1]), str(row[2]), str(row[3]))
 
     def events_about(self, subject: str) -> Iterator[dict[str, Any]]:
         """Parsed bodies of events naming ``subject`` (index column; bodies are parsed)."""
@@ -281,13 +288,16 @@ class AuditLog:
             ("%|" + subject.replace("%", "\\%").replace("_", "\\_") + "|%",),
         )
         for (body,) in cur:
-            parsed = parse_canonical(bytes(body))
+            try:
+                parsed = parse_canonical(as_bytes(body))
+            except ValueError:
+                continue
             if isinstance(parsed, dict) and subject in parsed.get("subjects", []):
                 yield parsed
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         return [
-            StoredCheckpoint(int(r[0]), bytes(r[1]), str(r[2]))
+            StoredCheckpoint(int(r[0]), as_bytes(r[1]), str(r[2]))
             for r in self._conn.execute(
                 "SELECT seq, body, signature FROM audit_checkpoint ORDER BY seq"
             )

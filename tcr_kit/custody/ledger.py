@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from tcr_kit.audit import chain as audit_chain
 from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
-from tcr_kit.audit.chain import AuditLog, StoredEvent, VerifyReport
+from tcr_kit.audit.chain import AuditLog, StoredEvent, VerifyReport, as_bytes
 from tcr_kit.audit.signing import ED25519, Signer, key_id
 from tcr_kit.audit.verify import Progress, verify_log
 from tcr_kit.clock import isoformat, utcnow
@@ -318,7 +318,7 @@ class Ledger:
         if row is None:
             return None
         try:
-            return model.model_validate_json(bytes(row[0]))
+            return model.model_validate_json(as_bytes(row[0]))
         except ValidationError as exc:
             raise LedgerIntegrityError(
                 f"ledger row {table.name}/{key} is not a valid record: {exc.errors()[0]['msg']}"
@@ -335,7 +335,7 @@ class Ledger:
         out = []
         for key, doc in self._conn.execute(f"SELECT key, doc FROM {table.name} ORDER BY key"):  # noqa: S608
             try:
-                out.append(model.model_validate_json(bytes(doc)))
+                out.append(model.model_validate_json(as_bytes(doc)))
             except ValidationError:
                 raise LedgerIntegrityError(
                     f"ledger row {table.name}/{key} is not a valid record"
@@ -392,7 +392,7 @@ class Ledger:
         ).fetchone()
         if row is None:
             raise NotFound(f"attestation {digest_hex} is not in the ledger")
-        return remote.parse(bytes(row[0]), f"ledger attestation {digest_hex}")
+        return remote.parse(as_bytes(row[0]), f"ledger attestation {digest_hex}")
 
     def _next_id(self, model: type[BaseModel], prefix: str) -> str:
         table = self._table_of(model)
@@ -1147,7 +1147,7 @@ class Ledger:
                         f"ledger row {name}/{key} was never written by an audited change "
                         "(inserted behind the tool's back)"
                     )
-                if bytes(doc) != expected[1]:
+                if as_bytes(doc) != expected[1]:
                     raise LedgerIntegrityError(
                         f"ledger row {name}/{key} differs from audit event {expected[0]} "
                         "(edited behind the tool's back)"
@@ -1156,7 +1156,7 @@ class Ledger:
             if table is not None and table.columns:
                 cols = ", ".join(table.columns)
                 for row in self._conn.execute(f"SELECT key, doc, {cols} FROM {name}"):  # noqa: S608
-                    doc = parse_canonical(bytes(row[1]))
+                    doc = parse_canonical(as_bytes(row[1]))
                     for i, fieldname in enumerate(table.columns.values()):
                         if row[2 + i] != doc.get(fieldname):
                             raise LedgerIntegrityError(
