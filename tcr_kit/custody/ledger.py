@@ -52,6 +52,12 @@ from tcr_kit.custody.models import (
     ShareSet,
     Shipment,
 )
+from tcr_kit.custody.models import (
+    build as _build,
+)
+from tcr_kit.custody.models import (
+    revalidate as _revalidate,
+)
 from tcr_kit.custody.remote import SignedAttestation
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
 
@@ -1259,24 +1265,3 @@ def _discrepancy_message(serial: str, opened: Sequence[Discrepancy]) -> str:
 def normalise_serial(serial: str) -> str:
     """Bag serials are compared upper-case without surrounding space."""
     return serial.strip().upper()
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ()))
-    return f"{where}: {err.get('msg')}" if where else str(err.get("msg"))
-
-
-def _build(model: type[M], **values: Any) -> M:
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        raise InputError(f"{model.__name__.lower()}: {_first_error(exc)}") from None
-
-
-def _revalidate(record: M) -> M:
-    """``model_copy(update=...)`` skips validation: run it again."""
-    try:
-        return type(record).model_validate(record.model_dump())
-    except ValidationError as exc:
-        raise InputError(f"{type(record).__name__.lower()}: {_first_error(exc)}") from None

@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from tcr_kit.custody.lifecycle import BagState, CredentialState
+from tcr_kit.errors import InputError
+
+M = TypeVar("M", bound=BaseModel)
 
 SCHEMA_VERSION = 1
 
@@ -331,3 +342,25 @@ class SealAttestation(Record):
     note: Text | None = None
     algorithm: Literal["ed25519"] = "ed25519"
     public_key: PublicKeyHex
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    return f"{where}: {err.get('msg')}" if where else str(err.get("msg"))
+
+
+def build(model: type[M], **values: Any) -> M:
+    """Construct a record; a validation failure becomes one-line :class:`InputError`."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise InputError(f"{model.__name__.lower()}: {_first_error(exc)}") from None
+
+
+def revalidate(record: M) -> M:
+    """Validate again (``model_copy(update=...)`` skips validation); ``InputError`` if bad."""
+    try:
+        return type(record).model_validate(record.model_dump())
+    except ValidationError as exc:
+        raise InputError(f"{type(record).__name__.lower()}: {_first_error(exc)}") from None
