@@ -181,7 +181,12 @@ class Ledger:
         *,
         create: bool = True,
         timeout: float = 30.0,
+        synchronous: str = "FULL",
     ) -> Ledger:
+        """Open (and migrate) a ledger. ``synchronous="FULL"`` syncs every commit to disk
+        (survives power loss); ``"NORMAL"`` is faster and still survives a killed process."""
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be FULL or NORMAL")
         p = Path(path) if path is not None else default_ledger_path()
         if not p.exists():
             if not create:
@@ -191,7 +196,7 @@ class Ledger:
             conn = sqlite3.connect(str(p), timeout=timeout, isolation_level=None)
             conn.execute("PRAGMA foreign_keys = ON")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         except sqlite3.DatabaseError as exc:
             raise OperationalError(f"{p}: cannot open ledger: {exc}") from None
