@@ -1140,11 +1140,25 @@ class Ledger:
                 progress=(lambda d, _t: progress(d, total)) if progress else None,
                 workers=workers,
             )
+            self._check_index_columns()
             self._check_tables(latest)
             self._check_key_table(report)
         finally:
             self._conn.execute("COMMIT")
         return report
+
+    def _check_index_columns(self) -> None:
+        """``kind`` and ``subjects`` (used to find a bag's history) must match the body."""
+        for seq, body, kind, subjects in self._conn.execute(
+            "SELECT seq, body, kind, subjects FROM audit_event ORDER BY seq"
+        ):
+            parsed = parse_canonical(as_bytes(body))
+            expected = "|" + "|".join(parsed.get("subjects", [])) + "|"
+            if kind != parsed.get("kind") or subjects != expected:
+                raise LedgerIntegrityError(
+                    f"audit event {seq}: its kind/subjects index columns disagree with the "
+                    "signed body (edited behind the tool's back)"
+                )
 
     def _check_tables(self, latest: dict[tuple[str, str], tuple[int, bytes]]) -> None:
         seen: set[tuple[str, str]] = set()

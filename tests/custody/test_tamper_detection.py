@@ -175,6 +175,10 @@ def test_swapped_events_are_located(tmp_path: Path) -> None:
             "audit_key row",
         ),
         (
+            lambda c: c.execute("UPDATE audit_event SET subjects = '|x|' WHERE seq = 9"),
+            "audit event 9: its kind/subjects",
+        ),
+        (
             lambda c: c.execute(
                 "UPDATE audit_checkpoint SET body = replace(body, '\"v\":1', '\"v\":1 ')"
             ),
@@ -189,6 +193,7 @@ def test_swapped_events_are_located(tmp_path: Path) -> None:
         "insert-person",
         "delete-person",
         "edit-key-owner",
+        "edit-history-index",
         "edit-checkpoint",
     ],
 )
