@@ -97,8 +97,11 @@ def report_change(ledger: Ledger, summary: str, dry_run: bool, data: dict[str, A
         click.echo("dry run: nothing was changed")
 
 
-def progress_callback() -> Callable[[int, int], None]:
+def progress_callback(min_total: int = 4000) -> Callable[[int, int], None]:
+    """Progress on stderr for verifications big enough to take a second or more."""
+
     def report(done: int, total: int) -> None:
-        progress(f"verified signatures: {done}/{total}")
+        if total >= min_total:
+            progress(f"verified signatures: {done}/{total}")
 
     return report

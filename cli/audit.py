@@ -96,6 +96,7 @@ def _parse_time(value: str | None) -> datetime | None:
 @click.option("--ceremony", type=int, help="Events naming this ceremony number.")
 @click.option("--since", help="Events at or after this UTC time (ISO 8601).")
 @click.option("--until", help="Events before this UTC time (ISO 8601).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @json_option
 def export(
     ledger_path: Path | None,
@@ -103,6 +104,7 @@ def export(
     ceremony: int | None,
     since: str | None,
     until: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Write a self-contained transcript (events, keys, checkpoints); never overwrites."""
@@ -138,7 +140,7 @@ def export(
     with open_ledger(ledger_path) as led:
         progress("building transcript")
         doc = build_transcript(led.audit, select, description)
-    file_hash = write_transcript(doc, output)
+    file_hash = write_transcript(doc, output, force=force)
     hex_, words = digest_words(bytes.fromhex(file_hash))
     data = {
         "ok": True,

@@ -38,6 +38,7 @@ def remote() -> None:
     help="Your signing key file (0600).",
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @json_option
 def seal(
     holder: str,
@@ -48,6 +49,7 @@ def seal(
     note: str | None,
     key_file: Path,
     output: Path,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Sign a seal attestation for a bag you just sealed; read the fingerprint aloud."""
@@ -62,7 +64,7 @@ def seal(
         photo_sha256=[hashlib.sha256(p.read_bytes()).hexdigest() for p in photos],
         note=note,
     )
-    lib.write(signed, output)
+    lib.write(signed, output, force=force)
     _show(signed, str(output), as_json)
 
 

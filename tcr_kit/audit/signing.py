@@ -7,6 +7,7 @@ A smartcard that signs on-card implements :class:`Signer` too (``algorithm``,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -130,21 +131,34 @@ class SoftwareEd25519Signer:
             raise OperationalError(f"{path}: cannot read key file: {exc.strerror}") from None
 
 
-def write_new_file(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    """Create ``path`` exclusively (never overwrite) with ``mode`` and write ``data``."""
+def write_new_file(
+    path: str | os.PathLike[str], data: bytes, mode: int = 0o644, *, force: bool = False
+) -> None:
+    """Create ``path`` exclusively (``O_EXCL``) with ``mode`` and write ``data``.
+
+    With ``force`` an existing file is replaced atomically (written beside it, then renamed);
+    key files are never written with ``force``.
+    """
+    target = os.fspath(path)
+    temp = f"{target}.tmp-{os.getpid()}" if force else target
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError:
-        raise FileExistsRefused(str(path)) from None
+        raise FileExistsRefused(target) from None
     except OSError as exc:
-        raise OperationalError(f"{path}: cannot create: {exc.strerror}") from None
+        raise OperationalError(f"{target}: cannot create: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if force:
+            os.replace(temp, target)
     except OSError as exc:
-        raise OperationalError(f"{path}: cannot write: {exc.strerror}") from None
+        if force:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        raise OperationalError(f"{target}: cannot write: {exc.strerror}") from None
 
 
 def verify_signature(algorithm: str, public_key: bytes, data: bytes, signature: bytes) -> None:

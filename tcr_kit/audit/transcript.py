@@ -78,12 +78,14 @@ def build_transcript(
     }
 
 
-def write_transcript(transcript: dict[str, Any], path: str | os.PathLike[str]) -> str:
+def write_transcript(
+    transcript: dict[str, Any], path: str | os.PathLike[str], *, force: bool = False
+) -> str:
     """Write ``transcript`` to a new file; returns the file's SHA-256 hex."""
     import hashlib
 
     data = (json.dumps(transcript, indent=1, sort_keys=True) + "\n").encode("ascii")
-    write_new_file(path, data, mode=0o644)
+    write_new_file(path, data, mode=0o644, force=force)
     return hashlib.sha256(data).hexdigest()
 
 

@@ -97,9 +97,9 @@ def seal(
     return signed
 
 
-def write(signed: SignedAttestation, path: str | os.PathLike[str]) -> None:
-    """Write the attestation to a new file (never overwrites)."""
-    write_new_file(path, signed.to_bytes(), mode=0o644)
+def write(signed: SignedAttestation, path: str | os.PathLike[str], *, force: bool = False) -> None:
+    """Write the attestation to a new file (``force`` replaces an existing one)."""
+    write_new_file(path, signed.to_bytes(), mode=0o644, force=force)
 
 
 def parse(data: bytes, source: str = "attestation") -> SignedAttestation:

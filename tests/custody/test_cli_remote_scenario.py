@@ -209,6 +209,8 @@ def test_cli_remote_seal_ship_receive_inspect_open_reseal_export_and_verify_offl
     assert offline["selected_events"] >= 1
     assert offline["events"] <= live["events"]
     tcr("audit", "export", "--output", "ceremony55.json", code=1)
+    tcr("audit", "export", "--output", "ceremony55.json", "--force")
+    tcr("audit", "verify", "--transcript", "ceremony55.json")
 
 
 def test_cli_mismatched_serial_exits_3_and_blocks_opening(tcr: Tcr) -> None:
