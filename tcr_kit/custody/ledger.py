@@ -9,6 +9,7 @@ hash chain and that every row is exactly what the last event about it says.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sqlite3
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -162,6 +163,28 @@ def _key_str(value: Any) -> str:
     return str(value)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialised(method: Callable[Concatenate[Ledger, P], R]) -> Callable[Concatenate[Ledger, P], R]:
+    """Run a change with the write lock held from its first read to its commit, so checks
+    (state, existence, numbering) and writes cannot interleave with another writer."""
+
+    @functools.wraps(method)
+    def wrapper(self: Ledger, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if self._conn.in_transaction:
+            return method(self, *args, **kwargs)
+        self._begin()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+
+    return wrapper
+
+
 class Ledger:
     """An open ledger. Use :meth:`open`; close with :meth:`close` or ``with``."""
 
@@ -244,6 +267,12 @@ class Ledger:
         return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     # -- the write path --------------------------------------------------------------------
+    def _begin(self) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(f"{self.path}: ledger is busy: {exc}") from None
+
     @contextmanager
     def _change(
         self,
@@ -256,10 +285,8 @@ class Ledger:
     ) -> Iterator[None]:
         """One transaction: the body's writes (via :meth:`_put`) plus one audit event."""
         self.last_events = []
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise OperationalError(f"{self.path}: ledger is busy: {exc}") from None
+        if not self._conn.in_transaction:
+            self._begin()
         try:
             self._records = []
             self._require_actor(actor)
@@ -435,6 +462,7 @@ class Ledger:
         finally:
             self._records = None
 
+    @_serialised
     def add_person(self, actor: Actor, person: Person, *, dry_run: bool = False) -> Person:
         self._require_staff(actor)
         if self._get_or_none(Person, person.id) is not None:
@@ -452,6 +480,7 @@ class Ledger:
             self._put(person)
         return person
 
+    @_serialised
     def retire_person(self, actor: Actor, pid: str, *, dry_run: bool = False) -> Person:
         self._require_staff(actor)
         person = self.person(pid)
@@ -480,12 +509,14 @@ class Ledger:
             raise InputError(f"{what} {pid} is retired")
 
     # -- credentials and share sets -------------------------------------------------------------
+    @_serialised
     def add_share_set(self, actor: Actor, share_set: ShareSet, *, dry_run: bool = False) -> None:
         if self._get_or_none(ShareSet, share_set.id) is not None:
             raise InputError(f"share set {share_set.id} already exists")
         with self._change(actor, "share-set.add", [f"share-set:{share_set.id}"], dry_run=dry_run):
             self._put(share_set)
 
+    @_serialised
     def add_credential(
         self, actor: Actor, credential: Credential, *, dry_run: bool = False
     ) -> Credential:
@@ -504,6 +535,7 @@ class Ledger:
             self._put(credential)
         return credential
 
+    @_serialised
     def record_enrolment(
         self, actor: Actor, credential_id: str, record_json: str, *, dry_run: bool = False
     ) -> Credential:
@@ -529,6 +561,7 @@ class Ledger:
             self._put(updated)
         return updated
 
+    @_serialised
     def credential_action(
         self,
         actor: Actor,
@@ -564,6 +597,7 @@ class Ledger:
             creds.append(_revalidate(cred.model_copy(update={"state": state, "bag": serial})))
         return creds
 
+    @_serialised
     def seal_bag(
         self,
         actor: Actor,
@@ -607,6 +641,7 @@ class Ledger:
         if self._get_or_none(Bag, serial) is not None:
             raise InputError(f"bag serial {serial} is already in the ledger (a bag is used once)")
 
+    @_serialised
     def record_remote_seal(
         self, actor: Actor, signed: SignedAttestation, *, dry_run: bool = False
     ) -> Bag:
@@ -645,6 +680,7 @@ class Ledger:
                 self._put(cred)
         return bag
 
+    @_serialised
     def ship_bag(
         self,
         actor: Actor,
@@ -684,6 +720,7 @@ class Ledger:
             self._put(shipment)
         return shipment
 
+    @_serialised
     def receive_bag(
         self,
         actor: Actor,
@@ -806,6 +843,7 @@ class Ledger:
                 self._put(d)
         return opened
 
+    @_serialised
     def store_bag(
         self, actor: Actor, serial: str, *, location: Location, dry_run: bool = False
     ) -> Bag:
@@ -816,6 +854,7 @@ class Ledger:
             self._put(stored)
         return stored
 
+    @_serialised
     def inspect_bag(
         self,
         actor: Actor,
@@ -885,6 +924,7 @@ class Ledger:
             raise DiscrepancyOpened(_discrepancy_message(bag.serial, opened), opened)
         return inspection
 
+    @_serialised
     def open_bag(
         self,
         actor: Actor,
@@ -967,6 +1007,7 @@ class Ledger:
         if person.retired or not set(person.roles) & {Role.IW, Role.CA}:
             raise InputError(f"{override_by} cannot override: only an IW or CA can")
 
+    @_serialised
     def reseal_bag(
         self,
         actor: Actor,
@@ -1015,6 +1056,7 @@ class Ledger:
                 self._put(cred)
         return new
 
+    @_serialised
     def bag_action(
         self,
         actor: Actor,
@@ -1051,6 +1093,7 @@ class Ledger:
         return updated
 
     # -- discrepancies and ceremonies ---------------------------------------------------------
+    @_serialised
     def add_discrepancy(
         self,
         actor: Actor,
@@ -1077,6 +1120,7 @@ class Ledger:
         )
         return opened[0]
 
+    @_serialised
     def resolve_discrepancy(
         self, actor: Actor, did: str, resolution: str, *, dry_run: bool = False
     ) -> Discrepancy:
@@ -1099,6 +1143,7 @@ class Ledger:
             self._put(resolved)
         return resolved
 
+    @_serialised
     def add_ceremony(self, actor: Actor, ceremony: Ceremony, *, dry_run: bool = False) -> None:
         if self._get_or_none(Ceremony, ceremony.number) is not None:
             raise InputError(f"ceremony {ceremony.number} already exists")

@@ -73,3 +73,28 @@ def test_two_writers_at_once_serialise_without_loss(tmp_path: Path) -> None:
             assert {f"{prefix}-{i}" for i in range(25)} <= ids
         report = led.verify(workers=1)
         assert report.events == before + 75
+
+
+def test_racing_writers_never_both_use_one_bag_serial(tmp_path: Path) -> None:
+    ledger, key = _setup(tmp_path)
+    n = 15
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), str(ledger), str(key), "ca-1", p, str(n), "race"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in ("X", "Y")
+    ]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        outputs.append(out)
+    for i in range(n):
+        winners = [o for o in outputs if f"won RACE-{i}\n" in o]
+        assert len(winners) == 1, i
+    with Ledger.open(ledger, create=False) as led:
+        assert len(led.bags()) == n
+        led.verify(workers=1)
