@@ -4,6 +4,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tcr_kit.audit.chain import AuditIntegrityError, AuditLog, ensure_schema
 from tcr_kit.audit.signing import SignatureInvalid, SoftwareEd25519Signer, verify_signature
@@ -99,3 +101,71 @@ def test_key_file_is_0600_exclusive_and_passphrase_protected(tmp_path: Path) -> 
     loaded = SoftwareEd25519Signer.load(path, passphrase=b"correct horse")
     assert loaded.public_key_bytes() == ADMIN.public_key_bytes()
     assert "PRIVATE" not in repr(loaded)
+
+
+def test_transcript_with_an_edited_event_is_refused_naming_it(tmp_path: Path) -> None:
+    import json
+
+    _, log = _log()
+    out = tmp_path / "t.json"
+    write_transcript(build_transcript(log), out)
+    doc = json.loads(out.read_text())
+    doc["events"][4]["body"] = doc["events"][4]["body"].replace('"i":2', '"i":7')
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    with pytest.raises(AuditIntegrityError) as info:
+        verify_transcript(edited)
+    assert info.value.seq == 5
+
+
+def test_transcript_with_a_dropped_event_is_refused(tmp_path: Path) -> None:
+    import json
+
+    _, log = _log()
+    out = tmp_path / "t.json"
+    write_transcript(build_transcript(log), out)
+    doc = json.loads(out.read_text())
+    del doc["events"][2]
+    dropped = tmp_path / "dropped.json"
+    dropped.write_text(json.dumps(doc))
+    with pytest.raises(AuditIntegrityError, match="event 3: missing"):
+        verify_transcript(dropped)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(max_size=8),
+        lambda c: (
+            st.lists(c, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "format",
+                        "version",
+                        "events",
+                        "checkpoints",
+                        "selection",
+                        "head",
+                        "seq",
+                        "body",
+                    ]
+                ),
+                c,
+                max_size=4,
+            )
+        ),
+        max_leaves=12,
+    )
+)
+def test_transcript_reader_refuses_garbage_with_a_tcr_error(doc: object) -> None:
+    import json
+    import tempfile
+
+    from tcr_kit.errors import TcrError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.json"
+        path.write_text(json.dumps(doc))
+        with pytest.raises(TcrError):
+            verify_transcript(path)
