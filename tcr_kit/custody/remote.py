@@ -59,8 +59,8 @@ class SignedAttestation:
         pub = bytes.fromhex(self.attestation.public_key)
         if expected_public_key is not None and pub != expected_public_key:
             raise IntegrityError(
-                f"attestation for bag {self.attestation.bag_serial} is signed by a key that is "
-                f"not the one registered for {self.attestation.holder}"
+                f"attestation for bag {self.attestation.bag_serial} is signed by a key other "
+                f"than the expected (registered) key of {self.attestation.holder}"
             )
         verify_signature(self.attestation.algorithm, pub, self.digest, self.signature)
 
