@@ -212,3 +212,29 @@ def show_key(key_file: Path, as_json: bool) -> None:
     click.echo(f"public key: {pub.hex()}")
     click.echo(f"SHA-256:    {hex_}")
     click.echo(f"PGP Words:  {words}")
+
+
+@roster.command("rekey")
+@ledger_option
+@actor_options
+@click.argument("pid")
+@click.option("--public-key", required=True, help="The new Ed25519 public key (64 hex).")
+@dry_run_option
+@json_option
+def rekey(
+    ledger_path: Path | None,
+    actor_id: str,
+    key_file: Path,
+    pid: str,
+    public_key: str,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Replace a person's signing key (the old key is revoked in the audit log)."""
+    try:
+        raw = bytes.fromhex(public_key)
+    except ValueError:
+        raise click.BadParameter("not hex", param_hint="--public-key") from None
+    with open_ledger(ledger_path) as led:
+        led.replace_key(actor(actor_id, key_file), pid, raw, dry_run=dry_run)
+        report_change(led, f"new signing key for {pid}; old key revoked", dry_run, {"person": pid})

@@ -34,6 +34,7 @@ EVENT_DOMAIN = b"tcr-kit/audit/event/v1\n"
 CHECKPOINT_DOMAIN = b"tcr-kit/audit/checkpoint/v1\n"
 GENESIS_PREV = "0" * 64
 KEY_ADD = "audit.key.add"
+KEY_REVOKE = "audit.key.revoke"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_event (
@@ -50,7 +51,8 @@ CREATE TABLE IF NOT EXISTS audit_key (
     algorithm  TEXT NOT NULL,
     public_key TEXT NOT NULL,
     owner      TEXT NOT NULL,
-    added_seq  INTEGER NOT NULL
+    added_seq  INTEGER NOT NULL,
+    revoked_seq INTEGER
 );
 CREATE TABLE IF NOT EXISTS audit_checkpoint (
     seq       INTEGER PRIMARY KEY,
@@ -94,6 +96,7 @@ class KeyRecord:
     public_key: bytes
     owner: str
     added_seq: int
+    revoked_seq: int | None = None
 
 
 @dataclass
@@ -145,13 +148,14 @@ class AuditLog:
     def key_for(self, signer: Signer) -> KeyRecord | None:
         kid = key_id(signer.public_key_bytes())
         row = self._conn.execute(
-            "SELECT key_id, algorithm, public_key, owner, added_seq FROM audit_key "
+            "SELECT key_id, algorithm, public_key, owner, added_seq, revoked_seq FROM audit_key "
             "WHERE key_id = ?",
             (kid,),
         ).fetchone()
         if row is None:
             return None
-        return KeyRecord(row[0], row[1], bytes.fromhex(row[2]), row[3], int(row[4]))
+        revoked = None if row[5] is None else int(row[5])
+        return KeyRecord(row[0], row[1], bytes.fromhex(row[2]), row[3], int(row[4]), revoked)
 
     def append(
         self,
@@ -172,6 +176,10 @@ class AuditLog:
             )
         if record.owner != actor:
             raise InputError(f"signing key {record.key_id} belongs to {record.owner}, not {actor}")
+        if record.revoked_seq is not None:
+            raise InputError(
+                f"signing key {record.key_id} was revoked at event {record.revoked_seq}"
+            )
         return self._append(signer, actor, kind, payload, subjects, time)
 
     def register_key(
@@ -213,6 +221,27 @@ class AuditLog:
         )
         return event
 
+    def revoke_key(
+        self, registrar: Signer, registrar_actor: str, kid: str, *, time: datetime | None = None
+    ) -> StoredEvent:
+        """Revoke key ``kid``: no event or checkpoint after this one may be signed by it."""
+        row = self._conn.execute(
+            "SELECT revoked_seq FROM audit_key WHERE key_id = ?", (kid,)
+        ).fetchone()
+        if row is None:
+            raise InputError(f"key {kid} is not registered")
+        if row[0] is not None:
+            raise InputError(f"key {kid} is already revoked")
+        if key_id(registrar.public_key_bytes()) == kid:
+            raise InputError("a key cannot revoke itself; another registered key must")
+        event = self.append(
+            registrar, registrar_actor, KEY_REVOKE, {"key_id": kid}, [f"key:{kid}"], time=time
+        )
+        self._conn.execute(
+            "UPDATE audit_key SET revoked_seq = ? WHERE key_id = ?", (event.seq, kid)
+        )
+        return event
+
     def _append(
         self,
         signer: Signer,
@@ -250,8 +279,9 @@ class AuditLog:
 
     def checkpoint(self, signer: Signer, *, time: datetime | None = None) -> StoredCheckpoint:
         """Sign the current head (by a registered key)."""
-        if self.key_for(signer) is None:
-            raise InputError("checkpoint signer's key is not registered")
+        record = self.key_for(signer)
+        if record is None or record.revoked_seq is not None:
+            raise InputError("checkpoint signer's key is not registered, or revoked")
         seq, head = self.head()
         if seq == 0:
             raise InputError("nothing to checkpoint: the log is empty")

@@ -63,6 +63,7 @@ def build_transcript(
                 "public_key": k.public_key.hex(),
                 "owner": k.owner,
                 "registered_at_event": k.added_seq,
+                "revoked_at_event": k.revoked_seq,
             }
             for k in report.keys.values()
         ],

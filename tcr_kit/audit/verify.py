@@ -10,12 +10,14 @@ import hmac
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import (
     GENESIS_PREV,
     KEY_ADD,
+    KEY_REVOKE,
     AuditIntegrityError,
     KeyRecord,
     StoredCheckpoint,
@@ -180,6 +182,10 @@ def _check_event(
         found = keys.get(kid)
         if found is None:
             raise AuditIntegrityError(seq, f"signed by key {kid}, not registered before it")
+        if found.revoked_seq is not None:
+            raise AuditIntegrityError(
+                seq, f"signed by key {kid}, revoked at event {found.revoked_seq}"
+            )
         signer = found
     if signer.owner != actor:
         raise AuditIntegrityError(seq, f"actor {actor} signed with the key of {signer.owner}")
@@ -188,6 +194,11 @@ def _check_event(
     except ValueError:
         raise AuditIntegrityError(seq, "signature is not hex") from None
     jobs.append((seq, signer.public_key, digest, signature))
+    if body.get("kind") == KEY_REVOKE:
+        target = keys.get(str(payload.get("key_id")))
+        if target is None or target.revoked_seq is not None or target.key_id == kid:
+            raise AuditIntegrityError(seq, "malformed key revocation")
+        keys[target.key_id] = replace(target, revoked_seq=seq)
     if new_key is not None:
         keys[new_key.key_id] = new_key
         key_seq[new_key.key_id] = seq
@@ -217,6 +228,8 @@ def _check_checkpoint(
     key = keys.get(kid)
     if key is None or key_seq[kid] > cp.seq:
         raise fail(f"signed by key {kid}, not registered at that point")
+    if key.revoked_seq is not None and key.revoked_seq <= cp.seq:
+        raise fail(f"signed by key {kid}, revoked at event {key.revoked_seq}")
     try:
         signature = bytes.fromhex(cp.signature)
     except ValueError:

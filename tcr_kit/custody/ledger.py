@@ -494,6 +494,35 @@ class Ledger:
             self._put(_revalidate(updated))
         return updated
 
+    @_serialised
+    def replace_key(
+        self, actor: Actor, pid: str, public_key: bytes, *, dry_run: bool = False
+    ) -> Person:
+        """Give ``pid`` a new signing key (lost key, or a card key replacing a software key):
+        the old key is revoked and the new one registered, in one change."""
+        self._require_staff(actor)
+        person = self.person(pid)
+        if actor.person == pid:
+            raise InputError("another staff member must replace your key")
+        if len(public_key) != 32:
+            raise InputError("an Ed25519 public key is 32 bytes")
+        updated = _revalidate(
+            person.model_copy(update={"public_key": public_key.hex(), "key_algorithm": ED25519})
+        )
+        with self._change(actor, "person.rekey", [f"person:{pid}"], dry_run=dry_run):
+            if person.public_key is not None:
+                old = key_id(bytes.fromhex(person.public_key))
+                self.last_events.append(self.audit.revoke_key(actor.signer, actor.person, old))
+            if self._conn.execute(
+                "SELECT 1 FROM audit_key WHERE key_id = ?", (key_id(public_key),)
+            ).fetchone():
+                raise InputError("that public key is already registered")
+            self.last_events.append(
+                self.audit.register_key(actor.signer, actor.person, public_key, pid, ED25519)
+            )
+            self._put(updated)
+        return updated
+
     def _require_staff(self, actor: Actor) -> None:
         person = self._get_or_none(Person, actor.person)
         if person is not None and not set(person.roles) & STAFF_ROLES:
@@ -1243,13 +1272,13 @@ class Ledger:
 
     def _check_key_table(self, report: VerifyReport) -> None:
         rows = {
-            r[0]: (r[1], r[2], r[3], int(r[4]))
+            r[0]: (r[1], r[2], r[3], int(r[4]), None if r[5] is None else int(r[5]))
             for r in self._conn.execute(
-                "SELECT key_id, algorithm, public_key, owner, added_seq FROM audit_key"
+                "SELECT key_id, algorithm, public_key, owner, added_seq, revoked_seq FROM audit_key"
             )
         }
         expected = {
-            k.key_id: (k.algorithm, k.public_key.hex(), k.owner, k.added_seq)
+            k.key_id: (k.algorithm, k.public_key.hex(), k.owner, k.added_seq, k.revoked_seq)
             for k in report.keys.values()
         }
         if rows != expected:

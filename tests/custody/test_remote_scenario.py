@@ -192,3 +192,19 @@ def test_status_shows_a_tcr_where_their_credential_is(world: World, tmp_path: Pa
     assert item["bag"] == "TEB-1001"
     assert item["bag_state"] == "in-transit"
     assert item["location"].startswith("in-transit shipment=S-0001")
+
+
+def test_replaced_key_revokes_the_old_one_and_the_new_one_signs(world: World) -> None:
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.custody.ledger import Actor
+    from tcr_kit.errors import InputError
+
+    card_like = SoftwareEd25519Signer.generate()
+    world.ledger.replace_key(world.sa, "ca-1", card_like.public_key_bytes())
+    with pytest.raises(InputError, match="not the one registered"):
+        world.ledger.seal_bag(world.ca, "TEB-3003", ["CO3-KEY"], witness="iw-1", location=SAFE)
+    world.ledger.seal_bag(
+        Actor("ca-1", card_like), "TEB-3003", ["CO3-KEY"], witness="iw-1", location=SAFE
+    )
+    report = world.ledger.verify()
+    assert sum(1 for k in report.keys.values() if k.revoked_seq is not None) == 1

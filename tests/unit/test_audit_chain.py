@@ -169,3 +169,26 @@ def test_transcript_reader_refuses_garbage_with_a_tcr_error(doc: object) -> None
         path.write_text(json.dumps(doc))
         with pytest.raises(TcrError):
             verify_transcript(path)
+
+
+def test_revoked_key_cannot_append_and_a_forged_later_event_is_located() -> None:
+    _, log = _log(1)
+    (kid,) = [k for k in (log.key_for(CA),) if k is not None]
+    log.revoke_key(ADMIN, "admin", kid.key_id)
+    with pytest.raises(InputError, match="revoked"):
+        log.append(CA, "ca-1", "test.step", {})
+    verify_log(log.events())
+    # Someone still holding the revoked key writes behind the tool's back:
+    rogue = log._append(CA, "ca-1", "test.step", {"i": 99}, [], None)
+    with pytest.raises(AuditIntegrityError) as info:
+        verify_log(log.events())
+    assert info.value.seq == rogue.seq
+    assert "revoked" in str(info.value)
+
+
+def test_a_key_cannot_revoke_itself() -> None:
+    _, log = _log(0)
+    record = log.key_for(CA)
+    assert record is not None
+    with pytest.raises(InputError):
+        log.revoke_key(CA, "ca-1", record.key_id)
