@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,10 +49,20 @@ def dry_run_option(f: F) -> F:
     )(f)
 
 
-def open_ledger(path: Path | None, *, create: bool = False) -> Ledger:
-    from tcr_kit.custody.ledger import Ledger
+@contextmanager
+def open_ledger(path: Path | None, *, create: bool = False) -> Iterator[Ledger]:
+    """Open the ledger for one command; SQLite failures become one-line tcr-kit errors."""
+    import sqlite3
 
-    return Ledger.open(path, create=create)
+    from tcr_kit.custody.ledger import Ledger, sqlite_error
+
+    led = Ledger.open(path, create=create)
+    try:
+        yield led
+    except sqlite3.Error as exc:
+        raise sqlite_error(led.path, exc) from None
+    finally:
+        led.close()
 
 
 def read_passphrase(prompt: str, *, confirm: bool = False) -> bytes:

@@ -72,6 +72,14 @@ class NotFound(InputError):
     """No such person, credential, bag, ... in the ledger (exit 2)."""
 
 
+def sqlite_error(path: Path, exc: sqlite3.Error) -> OperationalError | IntegrityError:
+    """The tcr-kit error for an SQLite failure: locked/busy/IO is operational (exit 1),
+    a damaged file is an integrity failure (exit 3)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return OperationalError(f"{path}: ledger: {exc}")
+    return LedgerIntegrityError(f"{path}: ledger damaged: {exc}")
+
+
 class DiscrepancyOpened(IntegrityError):
     """The action was recorded (or refused) and opened discrepancies (exit 3)."""
 
@@ -221,8 +229,10 @@ class Ledger:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:
             raise OperationalError(f"{p}: cannot open ledger: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise LedgerIntegrityError(f"{p}: not a usable ledger: {exc}") from None
         if str(mode).lower() != "wal":
             conn.close()
             raise OperationalError(f"{p}: could not switch the ledger to WAL mode")
@@ -250,8 +260,10 @@ class Ledger:
                     self._conn.execute("ROLLBACK")
                     raise
                 version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:
             raise OperationalError(f"{self.path}: cannot read ledger: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise LedgerIntegrityError(f"{self.path}: not a usable ledger: {exc}") from None
 
     def close(self) -> None:
         self._conn.close()

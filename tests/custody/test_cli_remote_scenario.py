@@ -328,3 +328,19 @@ def test_real_process_reports_one_line_and_exit_code(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith("error:") and proc.stderr.count("\n") == 1
+
+
+def test_a_file_that_is_not_a_ledger_exits_3(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"\x13" * 4096)
+    env = dict(os.environ, TCR_LEDGER=str(junk))
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", "audit", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        check=False,
+    )
+    assert proc.returncode == 3
+    assert "not a usable ledger" in proc.stderr
