@@ -687,6 +687,19 @@ def discrepancy_list(ledger_path: Path | None, open_only: bool, as_json: bool) -
     click.echo(table(rows, ["id", "status", "category", "severity", "objects", "description"]))
 
 
+@discrepancy.command("summary")
+@ledger_option
+@json_option
+def discrepancy_summary(ledger_path: Path | None, as_json: bool) -> None:
+    """Counts by year, category, severity and status."""
+    with open_ledger(ledger_path) as led:
+        rows = led.discrepancy_summary()
+    if as_json:
+        emit_json({"ok": True, "summary": rows})
+        return
+    click.echo(table(rows, ["year", "category", "severity", "status", "count"]))
+
+
 @discrepancy.command("resolve")
 @ledger_option
 @actor_options

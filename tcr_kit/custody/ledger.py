@@ -428,6 +428,18 @@ class Ledger:
             if (not open_only or d.status == "open") and (about is None or about in d.objects)
         ]
 
+    def discrepancy_summary(self) -> list[dict[str, Any]]:
+        """Counts by year opened, category, severity and status (for the community's
+        "discrepancies over the years" question), sorted."""
+        counts: dict[tuple[int, str, str, str], int] = {}
+        for d in self._all(Discrepancy):
+            key = (d.opened_at.year, d.category.value, d.severity.value, d.status)
+            counts[key] = counts.get(key, 0) + 1
+        return [
+            {"year": y, "category": c, "severity": sev, "status": st, "count": n}
+            for (y, c, sev, st), n in sorted(counts.items())
+        ]
+
     def discrepancy(self, did: str) -> Discrepancy:
         return self._get(Discrepancy, did, "discrepancy")
 

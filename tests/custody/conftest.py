@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,13 @@ def make_world(path: Path) -> World:
         ),
     )
     return World(path, ledger, sa, ca, iw, tcr)
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A temporary directory removed after the test (pytest's own keeps recent ones)."""
+    with tempfile.TemporaryDirectory(prefix="tcr-custody-") as name:
+        yield Path(name)
 
 
 @pytest.fixture

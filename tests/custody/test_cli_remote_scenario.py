@@ -235,6 +235,10 @@ def test_cli_mismatched_serial_exits_3_and_blocks_opening(tcr: Tcr) -> None:
         "bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", "--witness", "iw-1", code=3
     )
     assert "open discrepancies D-0001" in err
+    summary = json.loads(tcr("discrepancy", "summary", "--json"))["summary"]
+    assert [(r["category"], r["status"], r["count"]) for r in summary] == [
+        ("serial-mismatch", "open", 1)
+    ]
 
 
 def test_cli_tampered_bag_exits_3_until_iw_overrides(tcr: Tcr) -> None:
