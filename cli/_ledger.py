@@ -29,7 +29,22 @@ def ledger_option(f: F) -> F:
     )(f)
 
 
+_context: dict[str, int | None] = {"ceremony": None}
+
+
+def _set_ceremony(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    _context["ceremony"] = value
+
+
 def actor_options(f: F) -> F:
+    f = click.option(
+        "--ceremony",
+        type=click.IntRange(min=1),
+        envvar="TCR_CEREMONY",
+        expose_value=False,
+        callback=_set_ceremony,
+        help="Tag this change with a ceremony number. Env: TCR_CEREMONY.",
+    )(f)
     f = click.option(
         "--key",
         "key_file",
@@ -57,6 +72,7 @@ def open_ledger(path: Path | None, *, create: bool = False) -> Iterator[Ledger]:
     from tcr_kit.custody.ledger import Ledger, sqlite_error
 
     led = Ledger.open(path, create=create)
+    led.ceremony_number = _context["ceremony"]
     try:
         yield led
     except sqlite3.Error as exc:

@@ -353,7 +353,6 @@ def bag_store(
 )
 @click.option("--photo-sha256", "photo_hashes", multiple=True)
 @click.option("--witness", required=True)
-@click.option("--ceremony", type=int)
 @click.option("--step")
 @dry_run_option
 @json_option
@@ -367,7 +366,6 @@ def bag_inspect(
     photos: tuple[Path, ...],
     photo_hashes: tuple[str, ...],
     witness: str,
-    ceremony: int | None,
     step: str | None,
     dry_run: bool,
     as_json: bool,
@@ -387,7 +385,6 @@ def bag_inspect(
             checklist=checklist,
             witness=witness,
             photo_sha256=_photo_hashes(photos, photo_hashes),
-            ceremony=ceremony,
             step=step,
             dry_run=dry_run,
         )
@@ -638,7 +635,6 @@ def discrepancy() -> None:
 @click.option("--severity", required=True, type=click.Choice(["low", "medium", "high", "critical"]))
 @click.option("--description", required=True)
 @click.option("--object", "objects", multiple=True, help="e.g. bag:TEB-1, credential:X")
-@click.option("--ceremony", type=int)
 @click.option("--step")
 @dry_run_option
 @json_option
@@ -650,7 +646,6 @@ def discrepancy_add(
     severity: str,
     description: str,
     objects: tuple[str, ...],
-    ceremony: int | None,
     step: str | None,
     dry_run: bool,
     as_json: bool,
@@ -665,7 +660,6 @@ def discrepancy_add(
             severity=Severity(severity),
             description=description,
             objects=list(objects),
-            ceremony=ceremony,
             step=step,
             dry_run=dry_run,
         )

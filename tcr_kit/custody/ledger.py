@@ -203,6 +203,9 @@ class Ledger:
         self._records: list[dict[str, Any]] | None = None
         self.last_events: list[StoredEvent] = []
         """Events appended (or, in a dry run, that would have been) by the last change."""
+        self.ceremony_number: int | None = None
+        """When set, every change is tagged with this ceremony number (payload ``ceremony``,
+        subject ``ceremony:N``), so a ceremony's transcript can be exported."""
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -306,6 +309,10 @@ class Ledger:
             payload: dict[str, Any] = {"records": self._records}
             if extra:
                 payload.update(extra)
+            if self.ceremony_number is not None:
+                payload["ceremony"] = self.ceremony_number
+                if f"ceremony:{self.ceremony_number}" not in subjects:
+                    subjects = [*subjects, f"ceremony:{self.ceremony_number}"]
             event = self.audit.append(actor.signer, actor.person, kind, payload, subjects)
             self.last_events.append(event)
             self._conn.execute("ROLLBACK" if dry_run else "COMMIT")
@@ -927,6 +934,7 @@ class Ledger:
         bag = self.bag(serial)
         self._require_person(witness, "witness")
         state = bag_transition(bag.serial, bag.state, BagAction.INSPECT, actor.person, witness)
+        ceremony = ceremony if ceremony is not None else self.ceremony_number
         inspection = _build(
             Inspection,
             id=self._next_id(Inspection, "I"),
@@ -1159,6 +1167,7 @@ class Ledger:
         step: str | None = None,
         dry_run: bool = False,
     ) -> Discrepancy:
+        ceremony = ceremony if ceremony is not None else self.ceremony_number
         opened = self._record_with_discrepancies(
             actor,
             "discrepancy.open",

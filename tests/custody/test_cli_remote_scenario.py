@@ -184,10 +184,12 @@ def test_cli_remote_seal_ship_receive_inspect_open_reseal_export_and_verify_offl
         "--ceremony",
         "55",
     )
-    tcr("bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", "--witness", "iw-1")
+    c55 = ("--ceremony", "55")
+    tcr("bag", "open", "TEB-1001", *CA, *c55, "--serial-read", "TEB-1001", "--witness", "iw-1")
     tcr(
         "bag",
         "reseal",
+        *c55,
         "TEB-1001",
         "TEB-2002",
         *CA,
@@ -206,6 +208,13 @@ def test_cli_remote_seal_ship_receive_inspect_open_reseal_export_and_verify_offl
     live = json.loads(tcr("audit", "verify", "--json"))
     tcr("audit", "export", "--output", "ceremony55.json", "--ceremony", "55")
     offline = json.loads(tcr("audit", "verify", "--transcript", "ceremony55.json", "--json"))
+    transcript = json.loads((tcr.tmp / "ceremony55.json").read_text())
+    selected = [
+        json.loads(e["body"])["kind"]
+        for e in transcript["events"]
+        if e["seq"] in transcript["selection"]["seqs"]
+    ]
+    assert selected == ["bag.inspect", "bag.open", "bag.reseal"]
     assert offline["selected_events"] >= 1
     assert offline["events"] <= live["events"]
     tcr("audit", "export", "--output", "ceremony55.json", code=1)
