@@ -106,7 +106,7 @@ def main() -> int:
                 )
             )
         results["tcr split"] = (min(t[0] for t in timings), max(t[1] for t in timings))
-        tcr_shares = sorted(str(p) for p in tcr_dir.iterdir())[:threshold]
+        tcr_shares = sorted(str(p) for p in tcr_dir.glob("*.share-*"))[:threshold]
         tcr_out = work / "tcr.out"
         timings = []
         for _ in range(args.repeat):

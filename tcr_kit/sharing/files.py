@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,14 @@ def share_stem(input_name: str | None) -> str:
     if not input_name or input_name == "-":
         return "secret"
     return Path(input_name).name
+
+
+_SHARE_SUFFIX = re.compile(r"\.(?:(?:share|ssss|vault|slip39)-\d{3}\.(?:txt|tcrs)|\d{3})$")
+
+
+def stem_of_share(path: Path) -> str:
+    """The stem a share file was named from (``secret.bin.share-001.txt`` -> ``secret.bin``)."""
+    return _SHARE_SUFFIX.sub("", path.name) or "secret"
 
 
 def manifest_name(stem: str) -> str:
@@ -138,13 +147,21 @@ def detect_format(path: Path) -> str:
     """The format of a share file, from its content (and name, for gfshare)."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(512)
+            head = fh.read(4096)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     if native.looks_like(head):
         return NATIVE
     if head.startswith(b'{"count":') and b'"manifest":"tcr-kit share set"' in head:
         return MANIFEST
+    from tcr_kit.sharing import foreign
+    from tcr_kit.sharing.formats import gfshare
+
+    text_format = foreign.sniff_text(path, head)
+    if text_format is not None:
+        return text_format
+    if gfshare.looks_like_path(path):
+        return "gfshare"
     raise UnknownFormatError(f"{path}: not a share file in any known format")
 
 

@@ -130,7 +130,11 @@ def linear_combination(
         if coefficient == 1:
             target[:size] = src
         else:
-            numpy.take(tables.t16(coefficient), src[:even].view(numpy.uint16), out=target16)
+            # mode="clip" skips numpy's bounds check (a uint16 index cannot leave a 65,536-entry
+            # table), which makes the look-up about a third faster.
+            numpy.take(
+                tables.t16(coefficient), src[:even].view(numpy.uint16), out=target16, mode="clip"
+            )
             if size & 1:
                 target[even] = tables.t8(coefficient)[src[even]]
         if not first:

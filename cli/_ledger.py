@@ -1,0 +1,134 @@
+"""Options and helpers shared by the custody, roster, remote and audit commands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from cli.app import emit_json, json_mode, progress
+
+if TYPE_CHECKING:
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.custody.ledger import Actor, Ledger
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def ledger_option(f: F) -> F:
+    return click.option(
+        "--ledger",
+        "ledger_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Ledger file (default: $TCR_LEDGER, else $XDG_DATA_HOME/tcr-kit/ledger.sqlite).",
+    )(f)
+
+
+_context: dict[str, int | None] = {"ceremony": None}
+
+
+def _set_ceremony(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    _context["ceremony"] = value
+
+
+def actor_options(f: F) -> F:
+    f = click.option(
+        "--ceremony",
+        type=click.IntRange(min=1),
+        envvar="TCR_CEREMONY",
+        expose_value=False,
+        callback=_set_ceremony,
+        help="Tag this change with a ceremony number. Env: TCR_CEREMONY.",
+    )(f)
+    f = click.option(
+        "--key",
+        "key_file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        envvar="TCR_KEY",
+        required=True,
+        help="Your Ed25519 key file (0600). Env: TCR_KEY (a path, never the key).",
+    )(f)
+    return click.option(
+        "--as", "actor_id", envvar="TCR_AS", required=True, help="Your roster id. Env: TCR_AS."
+    )(f)
+
+
+def dry_run_option(f: F) -> F:
+    return click.option(
+        "--dry-run", is_flag=True, help="Show what would be recorded; change nothing."
+    )(f)
+
+
+@contextmanager
+def open_ledger(path: Path | None, *, create: bool = False) -> Iterator[Ledger]:
+    """Open the ledger for one command; SQLite failures become one-line tcr-kit errors."""
+    import sqlite3
+
+    from tcr_kit.custody.ledger import Ledger, sqlite_error
+
+    led = Ledger.open(path, create=create)
+    led.ceremony_number = _context["ceremony"]
+    try:
+        yield led
+    except sqlite3.Error as exc:
+        raise sqlite_error(led.path, exc) from None
+    finally:
+        led.close()
+
+
+def read_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
+    """Hidden prompt on a terminal; one line from stdin otherwise. Never argv or env."""
+    if sys.stdin.isatty():
+        value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+        return str(value).encode("utf-8")
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n").encode("utf-8")
+
+
+def load_signer(key_file: Path) -> SoftwareEd25519Signer:
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+
+    passphrase = None
+    if SoftwareEd25519Signer.is_encrypted(key_file):
+        passphrase = read_passphrase(f"Passphrase for {key_file}")
+    return SoftwareEd25519Signer.load(key_file, passphrase)
+
+
+def actor(actor_id: str, key_file: Path) -> Actor:
+    from tcr_kit.custody.ledger import Actor
+
+    return Actor(actor_id, load_signer(key_file))
+
+
+def report_change(ledger: Ledger, summary: str, dry_run: bool, data: dict[str, Any]) -> None:
+    """Print what was (or would be) recorded, with the audit events' hashes."""
+    from tcr_kit.audit.canonical import parse_canonical
+
+    events = []
+    for event in ledger.last_events:
+        body = parse_canonical(event.body)
+        events.append({"seq": event.seq, "kind": body["kind"], "hash": event.hash})
+    if json_mode():
+        emit_json({"ok": True, "dry_run": dry_run, "summary": summary, "events": events, **data})
+        return
+    prefix = "dry run: would record" if dry_run else "recorded"
+    click.echo(f"{prefix}: {summary}")
+    for e in events:
+        click.echo(f"  audit event {e['seq']} {e['kind']} sha256 {e['hash']}")
+    if dry_run:
+        click.echo("dry run: nothing was changed")
+
+
+def progress_callback(min_total: int = 4000) -> Callable[[int, int], None]:
+    """Progress on stderr for verifications big enough to take a second or more."""
+
+    def report(done: int, total: int) -> None:
+        if total >= min_total:
+            progress(f"verified signatures: {done}/{total}")
+
+    return report

@@ -1,0 +1,199 @@
+"""``tcr audit``: verify the log (live or from a transcript), export, checkpoint, head."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli._ledger import actor, actor_options, ledger_option, open_ledger, progress_callback
+from cli.app import emit_json, json_option, progress, quiet_option
+
+
+@click.group()
+def audit() -> None:
+    """The signed, hash-chained audit log."""
+
+
+@audit.command("verify")
+@ledger_option
+@click.option(
+    "--transcript",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Verify an exported transcript offline, from the file alone.",
+)
+@click.option("--expect-head", help="The head hash (hex) you were told; must match.")
+@click.option("--workers", type=int, help="Processes for signature checks (default: CPUs).")
+@quiet_option
+@json_option
+def verify(
+    ledger_path: Path | None,
+    transcript: Path | None,
+    expect_head: str | None,
+    workers: int | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Recompute the chain and every signature; name the first bad event."""
+    from tcr_kit.audit.pgpwords import digest_words
+
+    selection: list[int] | None = None
+    if transcript is not None:
+        from tcr_kit.audit.transcript import verify_transcript
+
+        result = verify_transcript(
+            transcript, expect_head=expect_head, progress=progress_callback(), workers=workers
+        )
+        report = result.report
+        selection = result.selection
+        source = str(transcript)
+    else:
+        with open_ledger(ledger_path) as led:
+            report = led.verify(
+                expect_head=expect_head, progress=progress_callback(), workers=workers
+            )
+            source = str(led.path)
+    hex_, words = digest_words(bytes.fromhex(report.head))
+    data: dict[str, Any] = {
+        "ok": True,
+        "source": source,
+        "events": report.events,
+        "checkpoints": report.checkpoints,
+        "keys": len(report.keys),
+        "head": hex_,
+        "head_words": words,
+    }
+    if selection is not None:
+        data["selected_events"] = len(selection)
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(
+        f"verified: {source}: {report.events} events, {report.checkpoints} checkpoints, "
+        f"{len(report.keys)} keys"
+    )
+    click.echo(f"head (event {report.events}) SHA-256: {hex_}")
+    click.echo(f"PGP Words: {words}")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from datetime import UTC
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not ISO 8601") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@audit.command("export")
+@ledger_option
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--ceremony", type=int, help="Events naming this ceremony number.")
+@click.option("--since", help="Events at or after this UTC time (ISO 8601).")
+@click.option("--until", help="Events before this UTC time (ISO 8601).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@json_option
+def export(
+    ledger_path: Path | None,
+    output: Path,
+    ceremony: int | None,
+    since: str | None,
+    until: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Write a self-contained transcript (events, keys, checkpoints); never overwrites."""
+    from tcr_kit.audit.pgpwords import digest_words
+    from tcr_kit.audit.transcript import build_transcript, write_transcript
+
+    start, end = _parse_time(since), _parse_time(until)
+
+    def select(body: dict[str, Any]) -> bool:
+        when = datetime.fromisoformat(str(body["time"]).replace("Z", "+00:00"))
+        if start is not None and when < start:
+            return False
+        if end is not None and when >= end:
+            return False
+        if ceremony is not None:
+            payload = body.get("payload", {})
+            mentioned = f"ceremony:{ceremony}" in body.get("subjects", []) or any(
+                isinstance(r, dict)
+                and isinstance(r.get("doc"), dict)
+                and r["doc"].get("ceremony") == ceremony
+                for r in payload.get("records", [])
+            )
+            if not mentioned:
+                return False
+        return True
+
+    parts = []
+    if ceremony is not None:
+        parts.append(f"ceremony {ceremony}")
+    if since or until:
+        parts.append(f"from {since or 'start'} until {until or 'now'}")
+    description = ", ".join(parts) or "whole log"
+    with open_ledger(ledger_path) as led:
+        progress("building transcript")
+        doc = build_transcript(led.audit, select, description)
+    file_hash = write_transcript(doc, output, force=force)
+    hex_, words = digest_words(bytes.fromhex(file_hash))
+    data = {
+        "ok": True,
+        "file": str(output),
+        "selection": description,
+        "selected_events": len(doc["selection"]["seqs"]),
+        "events": len(doc["events"]),
+        "sha256": hex_,
+        "words": words,
+        "head": doc["head"],
+    }
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(
+        f"wrote {output}: {data['selected_events']} selected of {data['events']} events "
+        f"({description})"
+    )
+    click.echo(f"SHA-256:   {hex_}")
+    click.echo(f"PGP Words: {words}")
+
+
+@audit.command("checkpoint")
+@ledger_option
+@actor_options
+@json_option
+def checkpoint(ledger_path: Path | None, actor_id: str, key_file: Path, as_json: bool) -> None:
+    """Sign the current head of the log."""
+    from tcr_kit.audit.pgpwords import digest_words
+
+    with open_ledger(ledger_path) as led:
+        led.checkpoint(actor(actor_id, key_file))
+        seq, head = led.audit.head()
+    hex_, words = digest_words(bytes.fromhex(head))
+    if as_json:
+        emit_json({"ok": True, "seq": seq, "head": hex_, "words": words})
+        return
+    click.echo(f"checkpoint at event {seq}: {hex_}")
+    click.echo(f"PGP Words: {words}")
+
+
+@audit.command("head")
+@ledger_option
+@json_option
+def head(ledger_path: Path | None, as_json: bool) -> None:
+    """Print the head of the log as hex and PGP words (to read aloud or publish)."""
+    from tcr_kit.audit.pgpwords import digest_words
+
+    with open_ledger(ledger_path) as led:
+        seq, value = led.audit.head()
+    hex_, words = digest_words(bytes.fromhex(value))
+    if as_json:
+        emit_json({"ok": True, "seq": seq, "head": hex_, "words": words})
+        return
+    click.echo(f"event {seq} SHA-256: {hex_}")
+    click.echo(f"PGP Words: {words}")

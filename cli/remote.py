@@ -1,0 +1,120 @@
+"""``tcr remote``: a TCR at home seals a bag and signs an attestation; anyone verifies it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from cli._ledger import ledger_option, load_signer, open_ledger
+from cli.app import emit_json, json_option
+
+if TYPE_CHECKING:
+    from tcr_kit.custody.remote import SignedAttestation
+
+
+@click.group()
+def remote() -> None:
+    """Remote participation: seal attestations signed by a TCR."""
+
+
+@remote.command("seal")
+@click.option("--holder", required=True, help="Your roster id.")
+@click.option("--serial", required=True, help="The bag's pre-printed serial, as read aloud.")
+@click.option("--contents", multiple=True, required=True, help="Credential ids in the bag.")
+@click.option("--kind", default="TEB", show_default=True)
+@click.option(
+    "--photo", "photos", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--note")
+@click.option(
+    "--key",
+    "key_file",
+    envvar="TCR_KEY",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Your signing key file (0600).",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@json_option
+def seal(
+    holder: str,
+    serial: str,
+    contents: tuple[str, ...],
+    kind: str,
+    photos: tuple[Path, ...],
+    note: str | None,
+    key_file: Path,
+    output: Path,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Sign a seal attestation for a bag you just sealed; read the fingerprint aloud."""
+    from tcr_kit.custody import remote as lib
+
+    signed = lib.seal(
+        load_signer(key_file),
+        holder=holder,
+        bag_serial=serial,
+        contents=[c for item in contents for c in item.split(",") if c],
+        bag_kind=kind,
+        photo_sha256=[hashlib.sha256(p.read_bytes()).hexdigest() for p in photos],
+        note=note,
+    )
+    lib.write(signed, output, force=force)
+    _show(signed, str(output), as_json)
+
+
+@remote.command("verify")
+@click.argument("attestation", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--public-key", help="Expected signer public key (hex).")
+@click.option("--use-ledger", is_flag=True, help="Check against the holder's registered key.")
+@ledger_option
+@json_option
+def verify(
+    attestation: Path,
+    public_key: str | None,
+    use_ledger: bool,
+    ledger_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Verify an attestation's signature (and, with a key or the ledger, its signer)."""
+    from tcr_kit.custody import remote as lib
+
+    signed = lib.load(attestation)
+    expected = bytes.fromhex(public_key) if public_key else None
+    if use_ledger:
+        with open_ledger(ledger_path) as led:
+            registered = led.person(signed.attestation.holder).public_key
+        if registered is None:
+            raise click.ClickException(f"{signed.attestation.holder} has no registered key")
+        expected = bytes.fromhex(registered)
+    signed.verify(expected)
+    _show(signed, str(attestation), as_json, verified=True)
+
+
+def _show(signed: SignedAttestation, path: str, as_json: bool, verified: bool = False) -> None:
+    hex_, words = signed.fingerprint
+    att = signed.attestation
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "file": path,
+                "verified": verified or None,
+                "attestation": att.model_dump(mode="json"),
+                "sha256": hex_,
+                "words": words,
+            }
+        )
+        return
+    click.echo(f"attestation: {path}{' (signature verified)' if verified else ''}")
+    click.echo(f"bag:         {att.bag_serial} ({att.bag_kind})")
+    click.echo(f"holder:      {att.holder}")
+    click.echo(f"contents:    {', '.join(att.contents)}")
+    click.echo(f"sealed at:   {att.sealed_at.isoformat().replace('+00:00', 'Z')}")
+    click.echo(f"SHA-256:     {hex_}")
+    click.echo(f"PGP Words:   {words}")

@@ -1,0 +1,181 @@
+"""Who signs: a small :class:`Signer` protocol, software Ed25519 keys in 0600 files, and
+signature verification that raises.
+
+A smartcard that signs on-card implements :class:`Signer` too (``algorithm``,
+``public_key_bytes()``, ``sign(data)``); nothing here assumes the private key is in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from tcr_kit.errors import FileExistsRefused, InputError, IntegrityError, OperationalError
+
+ED25519 = "ed25519"
+"""The only algorithm name currently defined (RFC 8032 pure Ed25519, 32-byte raw keys)."""
+
+_PBKDF2_ITERATIONS = 200_000
+
+
+class SignatureInvalid(IntegrityError):
+    """A signature does not verify under the named public key."""
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Anything that can sign: a software key here, a card later."""
+
+    @property
+    def algorithm(self) -> str:
+        """Algorithm name, e.g. ``"ed25519"``."""
+        ...
+
+    def public_key_bytes(self) -> bytes:
+        """The raw public key (32 bytes for Ed25519)."""
+        ...
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data`` (the whole message; Ed25519 hashes it itself)."""
+        ...
+
+
+def key_id(public_key: bytes) -> str:
+    """The identifier of a public key: first 16 bytes of its SHA-256, as 32 hex digits."""
+    return hashlib.sha256(public_key).digest()[:16].hex()
+
+
+class SoftwareEd25519Signer:
+    """An Ed25519 private key held in process memory (loaded from a 0600 file)."""
+
+    __slots__ = ("_key", "_public")
+
+    def __init__(self, key: object) -> None:
+        from Crypto.PublicKey import ECC
+
+        if not isinstance(key, ECC.EccKey) or key.curve != "Ed25519" or not key.has_private():
+            raise ValueError("not an Ed25519 private key")
+        self._key = key
+        self._public: bytes = key.public_key().export_key(format="raw")
+
+    @property
+    def algorithm(self) -> str:
+        return ED25519
+
+    def public_key_bytes(self) -> bytes:
+        return self._public
+
+    def sign(self, data: bytes) -> bytes:
+        from Crypto.Signature import eddsa
+
+        return bytes(eddsa.new(self._key, "rfc8032").sign(data))
+
+    def __repr__(self) -> str:
+        return f"<SoftwareEd25519Signer key_id={key_id(self._public)}>"
+
+    @classmethod
+    def generate(cls) -> SoftwareEd25519Signer:
+        from Crypto.PublicKey import ECC
+
+        return cls(ECC.generate(curve="ed25519"))
+
+    def save(self, path: str | os.PathLike[str], passphrase: bytes | None = None) -> None:
+        """Write the private key as PKCS#8 PEM to a new 0600 file (``O_EXCL``).
+
+        With ``passphrase`` the file is encrypted (PBKDF2-HMAC-SHA512, AES-256-CBC).
+        """
+        if passphrase:
+            pem = self._key.export_key(
+                format="PEM",
+                passphrase=bytes(passphrase),
+                protection="PBKDF2WithHMAC-SHA512AndAES256-CBC",
+                prot_params={"iteration_count": _PBKDF2_ITERATIONS},
+            )
+        else:
+            pem = self._key.export_key(format="PEM")
+        write_new_file(path, pem.encode("ascii"), mode=0o600)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], passphrase: bytes | None = None
+    ) -> SoftwareEd25519Signer:
+        """Load a key file; refuses a file readable by group or others."""
+        from Crypto.PublicKey import ECC
+
+        p = Path(path)
+        try:
+            st = p.stat()
+            data = p.read_bytes()
+        except OSError as exc:
+            raise OperationalError(f"{p}: cannot read key file: {exc.strerror}") from None
+        if os.name == "posix" and st.st_mode & 0o077:
+            raise OperationalError(f"{p}: key file is readable by others; chmod 600 it")
+        if b"ENCRYPTED" in data and not passphrase:
+            raise InputError(f"{p}: key file is passphrase-protected; a passphrase is needed")
+        try:
+            key = ECC.import_key(data, passphrase=passphrase or None)
+        except (ValueError, IndexError, TypeError):
+            raise InputError(f"{p}: not an Ed25519 key file, or wrong passphrase") from None
+        if key.curve != "Ed25519":
+            raise InputError(f"{p}: key is {key.curve}, expected Ed25519")
+        return cls(key)
+
+    @staticmethod
+    def is_encrypted(path: str | os.PathLike[str]) -> bool:
+        try:
+            return b"ENCRYPTED" in Path(path).read_bytes()[:64]
+        except OSError as exc:
+            raise OperationalError(f"{path}: cannot read key file: {exc.strerror}") from None
+
+
+def write_new_file(
+    path: str | os.PathLike[str], data: bytes, mode: int = 0o644, *, force: bool = False
+) -> None:
+    """Create ``path`` exclusively (``O_EXCL``) with ``mode`` and write ``data``.
+
+    With ``force`` an existing file is replaced atomically (written beside it, then renamed);
+    key files are never written with ``force``.
+    """
+    target = os.fspath(path)
+    temp = f"{target}.tmp-{os.getpid()}" if force else target
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise FileExistsRefused(target) from None
+    except OSError as exc:
+        raise OperationalError(f"{target}: cannot create: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if force:
+            os.replace(temp, target)
+    except OSError as exc:
+        if force:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        raise OperationalError(f"{target}: cannot write: {exc.strerror}") from None
+
+
+def verify_signature(algorithm: str, public_key: bytes, data: bytes, signature: bytes) -> None:
+    """Raise :class:`SignatureInvalid` unless ``signature`` over ``data`` verifies."""
+    if algorithm != ED25519:
+        raise SignatureInvalid(f"unsupported signature algorithm {algorithm!r}")
+    if not signature_ok(public_key, data, signature):
+        raise SignatureInvalid(f"signature does not verify under key {key_id(public_key)}")
+
+
+def signature_ok(public_key: bytes, data: bytes, signature: bytes) -> bool:
+    """Ed25519 check as a bool (for batch verification that reports positions itself)."""
+    from Crypto.Signature import eddsa
+
+    try:
+        pub = eddsa.import_public_key(public_key)
+        eddsa.new(pub, "rfc8032").verify(data, signature)
+    except (ValueError, TypeError):
+        return False
+    return True

@@ -1,0 +1,239 @@
+"""Recompute the chain and every signature; name the first bad event.
+
+Works on any iterable of stored events (a live SQLite log or a transcript file), so the
+offline check needs nothing but the file.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from tcr_kit.audit.canonical import parse_canonical
+from tcr_kit.audit.chain import (
+    GENESIS_PREV,
+    KEY_ADD,
+    KEY_REVOKE,
+    AuditIntegrityError,
+    KeyRecord,
+    StoredCheckpoint,
+    StoredEvent,
+    VerifyReport,
+    checkpoint_hash,
+    event_hash,
+)
+from tcr_kit.audit.signing import ED25519, key_id
+
+Progress = Callable[[int, int], None]
+_PARALLEL_THRESHOLD = 4000
+_CHUNK = 2000
+
+SigJob = tuple[int, bytes, bytes, bytes]  # seq, public key, message (hash), signature
+
+
+def _first_bad_signature(jobs: Sequence[SigJob]) -> int | None:
+    """Worker: the seq of the first job whose signature fails, or None."""
+    from Crypto.Signature import eddsa
+
+    cache: dict[bytes, Any] = {}
+    for seq, pub, message, signature in jobs:
+        try:
+            verifier = cache.get(pub)
+            if verifier is None:
+                verifier = eddsa.new(eddsa.import_public_key(pub), "rfc8032")
+                cache[pub] = verifier
+            verifier.verify(message, signature)
+        except (ValueError, TypeError):
+            return seq
+    return None
+
+
+def _check_signatures(
+    jobs: list[SigJob], progress: Progress | None, workers: int | None
+) -> int | None:
+    total = len(jobs)
+    chunks = [jobs[i : i + _CHUNK] for i in range(0, total, _CHUNK)]
+    nworkers = workers if workers is not None else (os.cpu_count() or 1)
+    bad: list[int] = []
+    done = 0
+    if nworkers > 1 and total >= _PARALLEL_THRESHOLD:
+        with ProcessPoolExecutor(max_workers=nworkers) as pool:
+            for chunk, result in zip(chunks, pool.map(_first_bad_signature, chunks), strict=True):
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+                if result is not None:
+                    bad.append(result)
+    else:
+        for chunk in chunks:
+            result = _first_bad_signature(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+            if result is not None:
+                bad.append(result)
+                break
+    return min(bad) if bad else None
+
+
+def verify_log(
+    events: Iterable[StoredEvent],
+    checkpoints: Iterable[StoredCheckpoint] = (),
+    *,
+    expect_head: str | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Verify a whole log from event 1. Raises :class:`AuditIntegrityError` naming the first
+    bad event (or checkpoint); returns a report otherwise."""
+    report = VerifyReport()
+    keys: dict[str, KeyRecord] = {}
+    key_seq: dict[str, int] = {}
+    hashes: list[str] = [GENESIS_PREV]
+    jobs: list[SigJob] = []
+    chain_error: AuditIntegrityError | None = None
+    prev = GENESIS_PREV
+    expected = 1
+    for event in events:
+        try:
+            prev = _check_event(event, expected, prev, keys, key_seq, jobs)
+        except AuditIntegrityError as exc:
+            chain_error = exc
+            break
+        hashes.append(prev)
+        expected += 1
+    bad_sig = _check_signatures(jobs, progress, workers) if jobs else None
+    if bad_sig is not None and (chain_error is None or bad_sig <= chain_error.seq):
+        raise AuditIntegrityError(
+            bad_sig, "signature does not verify (event altered, or signed by another key)"
+        )
+    if chain_error is not None:
+        raise chain_error
+    report.events = expected - 1
+    report.head = prev
+    report.keys = keys
+    for cp in checkpoints:
+        _check_checkpoint(cp, hashes, keys, key_seq)
+        report.checkpoints += 1
+    if expect_head is not None and not hmac.compare_digest(expect_head.lower(), prev):
+        raise AuditIntegrityError(
+            report.events, f"head {prev} is not the expected {expect_head}", what="head at event"
+        )
+    return report
+
+
+def _check_event(
+    event: StoredEvent,
+    expected: int,
+    prev: str,
+    keys: dict[str, KeyRecord],
+    key_seq: dict[str, int],
+    jobs: list[SigJob],
+) -> str:
+    seq = expected
+    if event.seq != expected:
+        if event.seq > expected:
+            raise AuditIntegrityError(expected, f"missing (next row is {event.seq}: deleted?)")
+        raise AuditIntegrityError(expected, f"row numbered {event.seq} out of order")
+    digest = event_hash(event.body)
+    if not hmac.compare_digest(digest.hex(), event.hash.lower()):
+        raise AuditIntegrityError(seq, "content does not match its recorded hash (edited?)")
+    try:
+        body = parse_canonical(event.body)
+    except ValueError as exc:
+        raise AuditIntegrityError(seq, f"body is not canonical JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise AuditIntegrityError(seq, "body is not a JSON object")
+    if body.get("v") != 1:
+        raise AuditIntegrityError(seq, f"unknown format version {body.get('v')!r}")
+    if body.get("seq") != seq:
+        raise AuditIntegrityError(seq, f"body says seq {body.get('seq')} (moved or reordered?)")
+    if body.get("prev") != prev:
+        raise AuditIntegrityError(
+            seq, f"does not follow event {seq - 1} (inserted, deleted or reordered before it?)"
+        )
+    kid = body.get("key_id")
+    actor = body.get("actor")
+    payload = body.get("payload")
+    if not isinstance(kid, str) or not isinstance(actor, str) or not isinstance(payload, dict):
+        raise AuditIntegrityError(seq, "malformed event fields")
+    new_key: KeyRecord | None = None
+    if body.get("kind") == KEY_ADD:
+        try:
+            pub = bytes.fromhex(str(payload["public_key"]))
+            algorithm = str(payload["algorithm"])
+            owner = str(payload["owner"])
+        except (KeyError, ValueError):
+            raise AuditIntegrityError(seq, "malformed key registration") from None
+        if algorithm != ED25519 or len(pub) != 32 or payload.get("key_id") != key_id(pub):
+            raise AuditIntegrityError(seq, "malformed key registration")
+        new_key = KeyRecord(key_id(pub), algorithm, pub, owner, seq)
+        if new_key.key_id in keys:
+            raise AuditIntegrityError(seq, "key registered twice")
+    if seq == 1:
+        if new_key is None or new_key.key_id != kid or new_key.owner != actor:
+            raise AuditIntegrityError(1, "the first event must be a self-signed key registration")
+        signer = new_key
+    else:
+        found = keys.get(kid)
+        if found is None:
+            raise AuditIntegrityError(seq, f"signed by key {kid}, not registered before it")
+        if found.revoked_seq is not None:
+            raise AuditIntegrityError(
+                seq, f"signed by key {kid}, revoked at event {found.revoked_seq}"
+            )
+        signer = found
+    if signer.owner != actor:
+        raise AuditIntegrityError(seq, f"actor {actor} signed with the key of {signer.owner}")
+    try:
+        signature = bytes.fromhex(event.signature)
+    except ValueError:
+        raise AuditIntegrityError(seq, "signature is not hex") from None
+    jobs.append((seq, signer.public_key, digest, signature))
+    if body.get("kind") == KEY_REVOKE:
+        target = keys.get(str(payload.get("key_id")))
+        if target is None or target.revoked_seq is not None or target.key_id == kid:
+            raise AuditIntegrityError(seq, "malformed key revocation")
+        keys[target.key_id] = replace(target, revoked_seq=seq)
+    if new_key is not None:
+        keys[new_key.key_id] = new_key
+        key_seq[new_key.key_id] = seq
+    return digest.hex()
+
+
+def _check_checkpoint(
+    cp: StoredCheckpoint,
+    hashes: list[str],
+    keys: dict[str, KeyRecord],
+    key_seq: dict[str, int],
+) -> None:
+    def fail(reason: str) -> AuditIntegrityError:
+        return AuditIntegrityError(cp.seq, reason, what="checkpoint at event")
+
+    try:
+        body = parse_canonical(cp.body)
+    except ValueError as exc:
+        raise fail(f"not canonical JSON: {exc}") from None
+    if not isinstance(body, dict) or body.get("seq") != cp.seq or body.get("v") != 1:
+        raise fail("malformed checkpoint")
+    if cp.seq >= len(hashes):
+        raise fail(f"covers event {cp.seq} but the log ends at {len(hashes) - 1} (truncated?)")
+    if not hmac.compare_digest(str(body.get("head")), hashes[cp.seq]):
+        raise fail(f"head differs from the recomputed hash of event {cp.seq}")
+    kid = str(body.get("key_id"))
+    key = keys.get(kid)
+    if key is None or key_seq[kid] > cp.seq:
+        raise fail(f"signed by key {kid}, not registered at that point")
+    if key.revoked_seq is not None and key.revoked_seq <= cp.seq:
+        raise fail(f"signed by key {kid}, revoked at event {key.revoked_seq}")
+    try:
+        signature = bytes.fromhex(cp.signature)
+    except ValueError:
+        raise fail("signature is not hex") from None
+    job = (cp.seq, key.public_key, checkpoint_hash(cp.body), signature)
+    if _first_bad_signature([job]) is not None:
+        raise fail("signature does not verify")

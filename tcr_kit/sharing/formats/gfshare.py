@@ -1,0 +1,314 @@
+"""libgfshare (``gfsplit`` / ``gfcombine``): file shares, streamed.
+
+Facts of the format (libgfshare 2.0 manual pages and behaviour, confirmed by the integration
+tests against the Debian binaries):
+
+* GF(2^8) with x^8 + x^4 + x^3 + x^2 + 1 (0x11D); every byte of the file is shared on its own
+  with a random polynomial of degree t - 1 whose constant term is the secret byte.
+* One file per share, named ``<stem>.<NNN>`` with NNN the share's x value in three decimal
+  digits (001..255); the content is the raw y bytes, as long as the secret. gfsplit draws
+  the x values at random; tcr-kit writes x = 1..n.
+* Nothing else: no header, no threshold, no checksum. Combining fewer shares than the
+  threshold, or a share of another set, gives garbage without an error.
+
+Files may be many GiB: both directions stream chunk by chunk through the kernels of
+:mod:`tcr_kit.sharing.stream`, holding one chunk per share in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from tcr_kit.errors import FileExistsRefused, OperationalError
+from tcr_kit.secrets import SecretBuffer, wipe
+from tcr_kit.sharing.errors import (
+    DuplicateShareError,
+    ForeignShareError,
+    InconsistentSharesError,
+    NotEnoughSharesError,
+    ShareError,
+)
+from tcr_kit.sharing.gf256 import GFSHARE_POLY, field
+from tcr_kit.sharing.result import CombineResult
+from tcr_kit.sharing.stream import CHUNK_SIZE, BulkRandom, CombineKernel, SplitKernel
+
+FORMAT_NAME = "gfshare"
+"""Name of this format in auto-detection and reports."""
+
+MAX_SHARES = 255
+"""x values are the non-zero bytes."""
+
+SHARE_MODE = 0o600
+"""Share files are readable by their owner only."""
+
+_NAME_RE = re.compile(r"^(?P<stem>.+)\.(?P<index>[0-9]{3})$")
+
+
+def share_name(basename: str, index: int) -> str:
+    """The file name gfsplit gives share ``index`` of ``basename``."""
+    return f"{basename}.{index:03d}"
+
+
+def index_from_name(path: Path | str) -> int:
+    """The x value a share file's name carries (``secret.bin.042`` -> 42).
+
+    Raises :class:`ShareError` naming the file when the name has no valid ``.NNN`` suffix.
+    """
+    name = Path(path).name
+    match = _NAME_RE.match(name)
+    if match is None:
+        raise ShareError(str(path), "gfshare share names end in .NNN (the share number)")
+    index = int(match["index"])
+    if not 1 <= index <= MAX_SHARES:
+        raise ShareError(str(path), f"share number {index} is outside 1..255")
+    return index
+
+
+def looks_like_path(path: Path | str) -> bool:
+    """True if ``path`` is named like a gfshare share (and is not a directory)."""
+    try:
+        index_from_name(path)
+    except ShareError:
+        return False
+    return not Path(path).is_dir()
+
+
+def _check_parameters(threshold: int, count: int, basename: str) -> None:
+    if not 2 <= threshold <= count:
+        raise ValueError("gfshare needs 2 <= threshold <= count")
+    if count > MAX_SHARES:
+        raise ValueError(f"at most {MAX_SHARES} shares in GF(2^8)")
+    if not basename or "/" in basename or basename in {".", ".."} or "\0" in basename:
+        raise ValueError("basename must be a plain file name")
+
+
+def _open_exclusive(path: Path) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(path, flags, SHARE_MODE)
+    except FileExistsError:
+        raise FileExistsRefused(str(path)) from None
+    except OSError as exc:
+        raise OperationalError(f"{path}: cannot create: {exc.strerror}") from exc
+
+
+def _write_all(fd: int, data: memoryview, path: Path) -> None:
+    try:
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]
+    except OSError as exc:
+        raise OperationalError(f"{path}: write failed: {exc.strerror}") from exc
+
+
+def _fill(source: BinaryIO, view: memoryview) -> int:
+    """Read up to ``len(view)`` bytes into ``view`` (in place when the stream allows it)."""
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        total = 0
+        while total < len(view):
+            got = readinto(view[total:])
+            if not got:
+                break
+            total += int(got)
+        return total
+    data = source.read(len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
+def split_stream(
+    source: BinaryIO,
+    threshold: int,
+    count: int,
+    out_dir: Path,
+    basename: str,
+    *,
+    force: bool = False,
+) -> list[Path]:
+    """Split everything ``source`` yields into ``count`` share files in ``out_dir``.
+
+    Shares are ``out_dir/basename.001`` .. ``.NNN`` (x = 1..count), created with O_EXCL and
+    mode 0600. Existing files are refused (:class:`FileExistsRefused`) unless ``force``, which
+    removes them first. On any error the share files written so far are removed.
+    """
+    _check_parameters(threshold, count, basename)
+    out_dir = Path(out_dir)
+    xs = list(range(1, count + 1))
+    paths = [out_dir / share_name(basename, x) for x in xs]
+    for path in paths:
+        if path.exists() or path.is_symlink():
+            if not force:
+                raise FileExistsRefused(str(path))
+    if force:
+        for path in paths:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise OperationalError(f"{path}: cannot replace: {exc.strerror}") from exc
+    kernel = SplitKernel(field(GFSHARE_POLY), xs, threshold)
+    rng = BulkRandom()
+    fds: list[int] = []
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    done = False
+    try:
+        for path in paths:
+            fds.append(_open_exclusive(path))
+        while True:
+            filled = _fill(source, view)
+            if not filled:
+                break
+            chunks = kernel.process(view[:filled], kernel.random_arrays(filled, rng))
+            for fd, path, chunk in zip(fds, paths, chunks, strict=True):
+                _write_all(fd, chunk.data, path)
+            # The first threshold - 1 chunks are random; the rest combine the secret: wipe all.
+            for chunk in chunks:
+                chunk.fill(0)
+        for fd in fds:
+            os.fsync(fd)
+        done = True
+    finally:
+        wipe(buffer)
+        for fd in fds:
+            os.close(fd)
+        if not done:
+            for path in paths[: len(fds)]:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+    return paths
+
+
+def _read_exact(handle: BinaryIO, size: int, path: Path) -> bytes:
+    data = handle.read(size)
+    if len(data) != size:
+        raise ShareError(str(path), "share file changed length while being read")
+    return data
+
+
+def combine_paths(
+    paths: Sequence[Path],
+    sink: BinaryIO,
+    *,
+    threshold: int | None = None,
+) -> CombineResult:
+    """Interpolate the secret from gfshare share files and stream it into ``sink``.
+
+    The returned result's ``secret`` is empty (the secret went to ``sink``). gfshare shares
+    do not record their threshold: pass ``threshold`` to have too few shares refused and the
+    shares beyond it checked against the others; without it every share is used.
+    """
+    if threshold is not None and threshold < 2:
+        raise ValueError("gfshare thresholds are at least 2")
+    warnings: list[str] = []
+    rejected: dict[str, str] = {}
+    chosen: list[tuple[int, Path]] = []
+    seen: dict[int, Path] = {}
+    for raw_path in paths:
+        path = Path(raw_path)
+        index = index_from_name(path)
+        previous = seen.get(index)
+        if previous is not None:
+            if previous.resolve() == path.resolve():
+                rejected[str(path)] = f"same file as {previous}"
+                continue
+            raise DuplicateShareError(str(path), f"share number {index} also given as {previous}")
+        seen[index] = path
+        chosen.append((index, path))
+    need = threshold if threshold is not None else 2
+    if len(chosen) < need:
+        raise NotEnoughSharesError(len(chosen), need)
+    sizes: list[int] = []
+    for _, path in chosen:
+        try:
+            sizes.append(path.stat().st_size)
+        except OSError as exc:
+            raise OperationalError(f"{path}: cannot read: {exc.strerror}") from exc
+    first_path = chosen[0][1]
+    for (_, path), size in zip(chosen, sizes, strict=True):
+        if size != sizes[0]:
+            raise ForeignShareError(
+                str(path), f"{size} bytes, but {first_path} has {sizes[0]}: not the same set"
+            )
+    if threshold is None:
+        warnings.append(
+            "gfshare shares do not record their threshold: if fewer shares than the threshold "
+            "were given, the output is wrong and nothing can tell."
+        )
+        base, extra = chosen, []
+    else:
+        base, extra = chosen[:threshold], chosen[threshold:]
+    gf = field(GFSHARE_POLY)
+    kernel = CombineKernel(gf, [x for x, _ in base])
+    import numpy
+
+    checks = [
+        (
+            path,
+            [
+                numpy.frombuffer(gf.mul_table(c), dtype=numpy.uint8)
+                for c in gf.lagrange_coefficients([x for x, _ in base], at=x_extra)
+            ],
+        )
+        for x_extra, path in extra
+    ]
+    culprits: list[str] = []
+    handles: list[BinaryIO] = []
+    try:
+        for _, path in chosen:
+            try:
+                handles.append(path.open("rb"))
+            except OSError as exc:
+                raise OperationalError(f"{path}: cannot open: {exc.strerror}") from exc
+        remaining = sizes[0]
+        while remaining:
+            size = min(CHUNK_SIZE, remaining)
+            chunks = [_read_exact(h, size, p) for h, (_, p) in zip(handles, chosen, strict=True)]
+            base_chunks = chunks[: len(base)]
+            for (path, tables), data in zip(checks, chunks[len(base) :], strict=True):
+                if str(path) in culprits:
+                    continue
+                expected = numpy.zeros(size, dtype=numpy.uint8)
+                for table, chunk in zip(tables, base_chunks, strict=True):
+                    expected ^= table[numpy.frombuffer(chunk, dtype=numpy.uint8)]
+                if not numpy.array_equal(expected, numpy.frombuffer(data, dtype=numpy.uint8)):
+                    culprits.append(str(path))
+            if culprits:
+                raise InconsistentSharesError(
+                    f"shares do not lie on one polynomial of threshold {threshold}: "
+                    f"{', '.join(culprits)} disagree with "
+                    f"{', '.join(str(p) for _, p in base)}",
+                    culprits,
+                )
+            out = kernel.process(base_chunks)
+            try:
+                sink.write(out.data)
+            finally:
+                out.fill(0)
+            remaining -= size
+        for handle, (_, path) in zip(handles, chosen, strict=True):
+            if handle.read(1):
+                raise ShareError(str(path), "share file grew while being read")
+    finally:
+        for handle in handles:
+            handle.close()
+    if extra:
+        warnings.append(
+            f"{len(extra)} share(s) beyond the threshold agree with the others: the shares "
+            "are consistent, which is not a proof that the output is right."
+        )
+    warnings.append("gfshare shares carry no checksum or digest: the output cannot be verified.")
+    return CombineResult(
+        secret=SecretBuffer(0),
+        verified=False,
+        used=[str(p) for _, p in chosen],
+        rejected=rejected,
+        warnings=warnings,
+    )

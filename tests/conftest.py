@@ -1,0 +1,39 @@
+"""Shared fixtures for every test package.
+
+``require_tool(name)`` finds an external program (ssss-split, gfcombine, softhsm2-util, ...)
+on ``PATH``. When it is missing the test is skipped on a developer machine, but **fails** when
+``TCR_REQUIRE_STACK=1`` (set by ``scripts/test.sh`` and CI): integration tests against real
+components must never skip silently there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+
+import pytest
+
+REQUIRE_STACK_ENV = "TCR_REQUIRE_STACK"
+
+
+def stack_required() -> bool:
+    """True when missing external components must fail the run instead of skipping."""
+    return os.environ.get(REQUIRE_STACK_ENV, "") not in {"", "0"}
+
+
+def find_tool(name: str) -> str:
+    """Absolute path of ``name``; fails or skips the calling test when it is absent."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"required tool {name!r} is not on PATH"
+        if stack_required():
+            pytest.fail(f"{message} and {REQUIRE_STACK_ENV}=1", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def require_tool() -> Callable[[str], str]:
+    """``require_tool("gfsplit")`` -> absolute path, or fail/skip as :func:`find_tool` says."""
+    return find_tool
