@@ -102,15 +102,27 @@ def list_tokens(module_path: str) -> list[tuple[str, Any]]:
     return out
 
 
-def _public_der(pub: Any) -> bytes:
+ED25519_OID = "1.3.101.112"
+"""id-Ed25519 (RFC 8410)."""
+ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+"""DER SubjectPublicKeyInfo of an Ed25519 key, up to the 32 key bytes."""
+
+
+def _key_ref(pub: Any) -> KeyRef:
+    """The public half of a key pair on the token, as DER SPKI and its fingerprint."""
+    from pkcs11 import Attribute, KeyType
     from pkcs11.util.ec import encode_ec_public_key
 
-    return bytes(encode_ec_public_key(pub))
-
-
-def _key_ref(der: bytes) -> KeyRef:
+    if pub[Attribute.KEY_TYPE] == KeyType.EC_EDWARDS:
+        point = bytes(pub[Attribute.EC_POINT])
+        raw = point[2:] if len(point) == 34 and point[:2] == b"\x04\x20" else point
+        if len(raw) != 32:
+            raise CardError("the token returned a malformed Ed25519 public key")
+        der, algorithm = ED25519_SPKI_PREFIX + raw, "ed25519"
+    else:
+        der, algorithm = bytes(encode_ec_public_key(pub)), "ec-p256"
     return KeyRef(
-        algorithm="ec-p256",
+        algorithm=algorithm,  # type: ignore[arg-type]
         public_key_der=der.hex(),
         fingerprint=hashlib.sha256(der).hexdigest(),
     )
@@ -263,7 +275,7 @@ class Pkcs11Card:
             )
             if len(pubs) != 1:
                 return None
-            found[label] = _key_ref(_public_der(pubs[0]))
+            found[label] = _key_ref(pubs[0])
         return CardKeys(share_encryption=found[LABEL_KEX], signing=found[LABEL_SIGN])
 
     def _state(self, session: Any) -> tuple[CardState, CardMeta | None]:
@@ -330,9 +342,20 @@ class Pkcs11Card:
     def begin_enrolment(
         self, pin: SecretBuffer, puk: SecretBuffer | None, enrolment_id: str
     ) -> CardKeys:
-        from pkcs11 import Attribute, KeyType, MechanismFlag
+        import pkcs11.exceptions as px
+        from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag
         from pkcs11.util.ec import encode_named_curve_parameters
 
+        key_id = bytes.fromhex(enrolment_id)
+        templates = {
+            "public_template": {Attribute.PRIVATE: False, Attribute.TOKEN: True},
+            "private_template": {
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False,
+                Attribute.PRIVATE: True,
+                Attribute.TOKEN: True,
+            },
+        }
         with self._session(pin, rw=True) as session:
             state, meta = self._state(session)
             if state == "enrolled":
@@ -341,32 +364,32 @@ class Pkcs11Card:
                     f" (enrolment {meta.enrolment_id if meta else '?'}); wipe it first"
                 )
             self._delete_ours(session)
-            params = session.create_domain_parameters(
+            p256 = session.create_domain_parameters(
                 KeyType.EC,
                 {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
                 local=True,
             )
-            refs: dict[str, KeyRef] = {}
-            key_id = bytes.fromhex(enrolment_id)
-            for label, caps in (
-                (LABEL_KEX, MechanismFlag.DERIVE),
-                (LABEL_SIGN, MechanismFlag.SIGN | MechanismFlag.VERIFY),
-            ):
-                pub, _priv = params.generate_keypair(
-                    id=key_id,
-                    label=label,
-                    store=True,
-                    capabilities=caps,
-                    public_template={Attribute.PRIVATE: False, Attribute.TOKEN: True},
-                    private_template={
-                        Attribute.SENSITIVE: True,
-                        Attribute.EXTRACTABLE: False,
-                        Attribute.PRIVATE: True,
-                        Attribute.TOKEN: True,
-                    },
+            kex, _ = p256.generate_keypair(
+                id=key_id, label=LABEL_KEX, store=True, capabilities=MechanismFlag.DERIVE,
+                **templates,
+            )  # fmt: skip
+            sign_caps = MechanismFlag.SIGN | MechanismFlag.VERIFY
+            try:  # Ed25519 where the token has it (the audit log's algorithm) ...
+                ed = session.create_domain_parameters(
+                    KeyType.EC_EDWARDS,
+                    {Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID)},
+                    local=True,
                 )
-                refs[label] = _key_ref(_public_der(pub))
-        return CardKeys(share_encryption=refs[LABEL_KEX], signing=refs[LABEL_SIGN])
+                sign, _ = ed.generate_keypair(
+                    id=key_id, label=LABEL_SIGN, store=True, capabilities=sign_caps,
+                    mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN, **templates,
+                )  # fmt: skip
+            except px.PKCS11Error:  # ... else ECDSA on P-256
+                sign, _ = p256.generate_keypair(
+                    id=key_id, label=LABEL_SIGN, store=True, capabilities=sign_caps,
+                    **templates,
+                )  # fmt: skip
+            return CardKeys(share_encryption=_key_ref(kex), signing=_key_ref(sign))
 
     def _delete_ours(self, session: Any) -> None:
         for label in ALL_LABELS:
@@ -521,11 +544,15 @@ class Pkcs11Card:
         return keys.signing
 
     def sign(self, pin: SecretBuffer, data: bytes) -> bytes:
-        """ECDSA P-256 over SHA-256 of ``data`` with the card's signing key; DER signature."""
-        from pkcs11 import Attribute, Mechanism, ObjectClass
+        """Sign ``data`` with the card's signing key.
+
+        Ed25519 keys give a 64-byte RFC 8032 signature of ``data``; P-256 keys a DER ECDSA
+        signature over SHA-256 of ``data`` (hashed on the host, so tokens without
+        ``CKM_ECDSA_SHA256`` work).
+        """
+        from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
         from pkcs11.util.ec import encode_ecdsa_signature
 
-        digest = hashlib.sha256(data).digest()
         with self._session(pin) as session:
             privs = list(
                 session.get_objects(
@@ -534,7 +561,9 @@ class Pkcs11Card:
             )
             if len(privs) != 1:
                 raise NotEnrolled(f"{self.identity().describe()} has no signing key")
-            raw = privs[0].sign(digest, mechanism=Mechanism.ECDSA)
+            if privs[0][Attribute.KEY_TYPE] == KeyType.EC_EDWARDS:
+                return bytes(privs[0].sign(data, mechanism=Mechanism.EDDSA))
+            raw = privs[0].sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA)
         return bytes(encode_ecdsa_signature(raw))
 
     def close(self) -> None:

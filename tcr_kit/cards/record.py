@@ -65,11 +65,17 @@ class ShareRef(_Model):
 class KeyRef(_Model):
     """A key pair generated on the card; only the public half leaves it."""
 
-    algorithm: Literal["ec-p256"]
+    algorithm: Literal["ec-p256", "ed25519"]
+    """``ec-p256``: ECDH or ECDSA over SHA-256 on P-256; ``ed25519``: RFC 8032 Ed25519."""
     public_key_der: Annotated[str, Field(pattern=r"^[0-9a-f]+$")]
     """SubjectPublicKeyInfo, DER, hex."""
     fingerprint: Sha256Hex
     """SHA-256 of the DER public key."""
+
+    def public_key_raw(self) -> bytes:
+        """The raw public key: 32 bytes (Ed25519) or the 65-byte uncompressed point (P-256)."""
+        der = bytes.fromhex(self.public_key_der)
+        return der[-32:] if self.algorithm == "ed25519" else der[-65:]
 
 
 class CardKeys(_Model):

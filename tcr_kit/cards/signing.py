@@ -1,15 +1,24 @@
 """The TCR's signing key: sign on the card, verify anywhere with the recorded public key.
 
-Signatures are ECDSA P-256 over SHA-256 of the message, DER-encoded (RFC 3279), the key
-identified by the SHA-256 fingerprint of its DER SubjectPublicKeyInfo. Only the PKCS#11
-profile holds a signing key.
+Enrolment generates the signing key on the token as Ed25519 where the token supports it
+(SoftHSM2 does; the audit log's algorithm) and otherwise as ECDSA P-256. The key is named
+by the SHA-256 fingerprint of its DER SubjectPublicKeyInfo in the enrolment record.
+
+* Ed25519: RFC 8032 signature (64 bytes) of the message.
+* ECDSA P-256: DER signature (RFC 3279) over SHA-256 of the message.
+
+:class:`CardSigner` has the shape of :class:`tcr_kit.audit.signing.Signer` (``algorithm``,
+``public_key_bytes()``, ``sign(data)``), so the custody ledger and audit log can sign with a
+card exactly as with a software key. Only the PKCS#11 profile holds a signing key.
 """
 
 from __future__ import annotations
 
+from types import TracebackType
+
 from Crypto.Hash import SHA256
 from Crypto.PublicKey import ECC
-from Crypto.Signature import DSS
+from Crypto.Signature import DSS, eddsa
 
 from tcr_kit.cards.base import Card
 from tcr_kit.cards.errors import NotEnrolled
@@ -17,34 +26,94 @@ from tcr_kit.cards.record import KeyRef
 from tcr_kit.errors import IntegrityError
 from tcr_kit.secrets import SecretBuffer
 
+ALGORITHM_NAMES = {"ed25519": "ed25519", "ec-p256": "ecdsa-p256-sha256"}
+"""Record algorithm -> the name a :class:`CardSigner` reports (the audit log's naming)."""
+
 
 class SignatureInvalid(IntegrityError):
     """A signature does not verify under the given public key."""
+
+
+def _pkcs11(card: Card) -> object:
+    from tcr_kit.cards.pkcs11_backend import Pkcs11Card
+
+    if not isinstance(card, Pkcs11Card):
+        raise NotEnrolled("only PKCS#11 cards hold a signing key (profile tcr-pkcs11-v1)")
+    return card
 
 
 def signing_key(card: Card) -> KeyRef:
     """The card's signing public key (no PIN needed)."""
     from tcr_kit.cards.pkcs11_backend import Pkcs11Card
 
-    if not isinstance(card, Pkcs11Card):
-        raise NotEnrolled("only PKCS#11 cards hold a signing key (profile tcr-pkcs11-v1)")
-    return card.signing_public_key()
+    c = _pkcs11(card)
+    assert isinstance(c, Pkcs11Card)  # noqa: S101 - checked by _pkcs11
+    return c.signing_public_key()
 
 
 def sign_with_card(card: Card, pin: SecretBuffer, data: bytes) -> bytes:
-    """Sign ``data`` with the card's signing key; returns a DER ECDSA signature."""
+    """Sign ``data`` with the card's signing key (see the module doc for the formats)."""
     from tcr_kit.cards.pkcs11_backend import Pkcs11Card
 
-    if not isinstance(card, Pkcs11Card):
-        raise NotEnrolled("only PKCS#11 cards hold a signing key (profile tcr-pkcs11-v1)")
-    return card.sign(pin, data)
+    c = _pkcs11(card)
+    assert isinstance(c, Pkcs11Card)  # noqa: S101 - checked by _pkcs11
+    return c.sign(pin, data)
 
 
 def verify_signature(key: KeyRef, data: bytes, signature: bytes) -> None:
     """Raise :class:`SignatureInvalid` unless ``signature`` over ``data`` verifies under ``key``."""
-    public = ECC.import_key(bytes.fromhex(key.public_key_der))
-    verifier = DSS.new(public, "fips-186-3", encoding="der")
     try:
-        verifier.verify(SHA256.new(data), signature)
-    except ValueError:
+        if key.algorithm == "ed25519":
+            eddsa.new(eddsa.import_public_key(key.public_key_raw()), "rfc8032").verify(
+                data, signature
+            )
+        else:
+            public = ECC.import_key(bytes.fromhex(key.public_key_der))
+            DSS.new(public, "fips-186-3", encoding="der").verify(SHA256.new(data), signature)
+    except (ValueError, TypeError):
         raise SignatureInvalid(f"signature does not verify under key {key.fingerprint}") from None
+
+
+class CardSigner:
+    """A card's signing key as a signer object; holds the PIN until :meth:`close`.
+
+    Each :meth:`sign` logs in to the token, signs and logs out. The PIN is kept in a
+    :class:`SecretBuffer` that :meth:`close` (or leaving ``with``) wipes.
+    """
+
+    def __init__(self, card: Card, pin: SecretBuffer) -> None:
+        self._card = card
+        self._key = signing_key(card)
+        self._pin = SecretBuffer(bytearray(pin.view()))
+
+    @property
+    def algorithm(self) -> str:
+        return ALGORITHM_NAMES[self._key.algorithm]
+
+    @property
+    def key(self) -> KeyRef:
+        return self._key
+
+    def public_key_bytes(self) -> bytes:
+        """32 raw bytes (Ed25519) or the 65-byte uncompressed point (P-256)."""
+        return self._key.public_key_raw()
+
+    def sign(self, data: bytes) -> bytes:
+        return sign_with_card(self._card, self._pin, data)
+
+    def close(self) -> None:
+        self._pin.wipe()
+
+    def __enter__(self) -> CardSigner:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<CardSigner {self.algorithm} key {self._key.fingerprint[:16]}>"

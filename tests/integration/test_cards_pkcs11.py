@@ -92,6 +92,8 @@ def test_keys_are_generated_on_card_non_extractable_and_sign(
     label, _ = new_token()
     rec = _enrol(label, b"opaque share bytes", tmp_path, 1)
     assert rec.keys is not None and rec.share.format == "opaque"
+    assert rec.keys.signing.algorithm == "ed25519"  # SoftHSM2 has Ed25519
+    assert rec.keys.share_encryption.algorithm == "ec-p256"
     card = Pkcs11Card(MODULE, token_label=label)
     card.verify_keys(pin("tcr-pin-1"), card.status().meta)  # type: ignore[arg-type]
     sig = sign_with_card(card, pin("tcr-pin-1"), b"custody attestation")
@@ -100,6 +102,21 @@ def test_keys_are_generated_on_card_non_extractable_and_sign(
         verify_signature(rec.keys.signing, b"another attestation", sig)
     with pytest.raises(SignatureInvalid):
         verify_signature(rec.keys.share_encryption, b"custody attestation", sig)
+
+
+def test_card_signer_signs_for_the_audit_log(new_token: NewToken, tmp_path: Path) -> None:
+    from tcr_kit.audit.signing import Signer
+    from tcr_kit.audit.signing import verify_signature as audit_verify
+    from tcr_kit.cards.signing import CardSigner
+
+    label, _ = new_token()
+    rec = _enrol(label, b"signer share", tmp_path, 1)
+    with CardSigner(Pkcs11Card(MODULE, token_label=label), pin("tcr-pin-1")) as signer:
+        assert isinstance(signer, Signer)
+        assert signer.algorithm == "ed25519" and signer.key == rec.keys.signing  # type: ignore[union-attr]
+        sig = signer.sign(b"event 42")
+        audit_verify(signer.algorithm, signer.public_key_bytes(), b"event 42", sig)
+        assert "tcr-pin-1" not in repr(signer)
 
 
 def test_enrolling_an_enrolled_card_is_refused(new_token: NewToken, tmp_path: Path) -> None:

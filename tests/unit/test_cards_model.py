@@ -129,3 +129,25 @@ def test_prepare_share_canonicalises_native_shares_and_describes_opaque_ones() -
         prepare_share(b"")
     with pytest.raises(InputError):
         prepare_share(b"x" * 5000)
+
+
+def test_verify_signature_handles_ecdsa_p256_keys_from_tokens_without_ed25519() -> None:
+    import hashlib
+
+    from Crypto.Hash import SHA256
+    from Crypto.PublicKey import ECC
+    from Crypto.Signature import DSS
+
+    from tcr_kit.cards.record import KeyRef
+    from tcr_kit.cards.signing import SignatureInvalid, verify_signature
+
+    key = ECC.generate(curve="P-256")
+    der = key.public_key().export_key(format="DER")
+    ref = KeyRef(
+        algorithm="ec-p256", public_key_der=der.hex(), fingerprint=hashlib.sha256(der).hexdigest()
+    )
+    sig = DSS.new(key, "fips-186-3", encoding="der").sign(SHA256.new(b"msg"))
+    verify_signature(ref, b"msg", sig)
+    with pytest.raises(SignatureInvalid):
+        verify_signature(ref, b"other", sig)
+    assert ref.public_key_raw()[0] == 4 and len(ref.public_key_raw()) == 65
