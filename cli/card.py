@@ -8,8 +8,6 @@ that must be mode 0600. Never from argv or the environment.
 from __future__ import annotations
 
 import hmac
-import os
-import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +16,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from cli.app import emit_json, json_option, progress, quiet_option, table, warn
-from tcr_kit.cards.errors import PinFileRefused
 from tcr_kit.errors import FileExistsRefused, InputError, TcrError
 from tcr_kit.secrets import SecretBuffer, wipe
 
@@ -32,19 +29,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _from_file(path: Path) -> SecretBuffer:
+    from tcr_kit.fileio import check_private_file
+
+    check_private_file(path)  # refuses a file others can read or write
     try:
-        st = os.stat(path)
+        with open(path, "rb") as f:
+            raw = bytearray(f.read())
     except OSError as exc:
-        raise PinFileRefused(f"{path}: cannot read PIN file: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise PinFileRefused(f"{path}: PIN file is not a regular file")
-    if st.st_mode & 0o077:
-        raise PinFileRefused(
-            f"{path}: PIN file is accessible by group or others"
-            f" (mode {stat.S_IMODE(st.st_mode):04o}); run chmod 600 on it"
-        )
-    with open(path, "rb") as f:
-        raw = bytearray(f.read())
+        raise InputError(f"{path}: cannot read PIN file: {exc.strerror}") from None
     return _strip(raw)
 
 
@@ -238,8 +230,9 @@ def card() -> None:
 
     \b
     Exit codes: 0 ok; 1 card, reader or middleware problem (removed card, wrong PIN,
-    blocked PIN, last try refused, pcscd down, bad module path); 2 usage (bad option,
-    PIN file readable by others); 3 integrity (wrong card, other share set, damaged share).
+    blocked PIN, last try refused, pcscd down, bad module path, PIN file readable by
+    others); 2 usage (bad option, bad new PIN, malformed record); 3 integrity (wrong
+    card, other share set, damaged share).
     """
 
 

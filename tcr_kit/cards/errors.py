@@ -2,8 +2,9 @@
 
 Operational (exit 1): the card, reader, middleware or token is missing, removed or refuses.
 Integrity (exit 3): the card or its content is not the one expected (wrong card, another
-share set, a digest that does not match the record). Usage (exit 2): an unusable PIN file
-or PIN.
+share set, a digest that does not match the record). Usage (exit 2): an unusable new PIN.
+(A PIN file others can read is refused by :func:`tcr_kit.fileio.check_private_file`, exit 1,
+like every other secret-holding input file.)
 """
 
 from __future__ import annotations
@@ -88,10 +89,6 @@ class ForeignShareSet(IntegrityError):
 
 class CredentialCorrupt(IntegrityError):
     """The credential on the card fails authentication or its digest check."""
-
-
-class PinFileRefused(InputError):
-    """A PIN file is readable by others, missing or malformed."""
 
 
 class BadPin(InputError):

@@ -9,14 +9,14 @@ checked against its record without the PIN.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tcr_kit.errors import FileExistsRefused, InputError, OperationalError
+from tcr_kit.errors import InputError, OperationalError
+from tcr_kit.fileio import atomic_output
 
 RECORD_FORMAT: Literal["tcr-kit.card-enrolment"] = "tcr-kit.card-enrolment"
 """The ``format`` marker of every enrolment record file."""
@@ -168,31 +168,9 @@ class EnrolmentRecord(_Model):
 
 
 def write_record(record: EnrolmentRecord, path: Path, *, force: bool = False) -> None:
-    """Write ``record`` to ``path`` exclusively (mode 0600); replace only with ``force``."""
-    data = record.to_json().encode()
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    if force and path.exists():
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            fd = os.open(tmp, flags, 0o600)
-        except FileExistsError:
-            raise FileExistsRefused(str(tmp)) from None
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        raise FileExistsRefused(str(path)) from None
-    except OSError as exc:
-        raise OperationalError(f"{path}: cannot create: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    """Write ``record`` to ``path`` (mode 0600, atomically); never over a file unless ``force``."""
+    with atomic_output(path, force=force) as out:
+        out.write(record.to_json().encode())
 
 
 def load_record(path: Path) -> EnrolmentRecord:

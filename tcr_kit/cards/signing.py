@@ -10,6 +10,7 @@ by the SHA-256 fingerprint of its DER SubjectPublicKeyInfo in the enrolment reco
 :class:`CardSigner` has the shape of :class:`tcr_kit.audit.signing.Signer` (``algorithm``,
 ``public_key_bytes()``, ``sign(data)``), so the custody ledger and audit log can sign with a
 card exactly as with a software key. Only the PKCS#11 profile holds a signing key.
+A failed verification raises the audit log's :class:`SignatureInvalid` (exit 3).
 """
 
 from __future__ import annotations
@@ -20,18 +21,22 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS, eddsa
 
+from tcr_kit.audit.signing import SignatureInvalid
 from tcr_kit.cards.base import Card
 from tcr_kit.cards.errors import NotEnrolled
 from tcr_kit.cards.record import KeyRef
-from tcr_kit.errors import IntegrityError
 from tcr_kit.secrets import SecretBuffer
+
+__all__ = [
+    "CardSigner",
+    "SignatureInvalid",
+    "sign_with_card",
+    "signing_key",
+    "verify_signature",
+]
 
 ALGORITHM_NAMES = {"ed25519": "ed25519", "ec-p256": "ecdsa-p256-sha256"}
 """Record algorithm -> the name a :class:`CardSigner` reports (the audit log's naming)."""
-
-
-class SignatureInvalid(IntegrityError):
-    """A signature does not verify under the given public key."""
 
 
 def _pkcs11(card: Card) -> object:

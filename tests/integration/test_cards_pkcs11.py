@@ -377,7 +377,7 @@ def test_cli_wrong_card_exit_3_one_line(
     assert "wrong card" in line and "tcr-1" in line
 
 
-def test_cli_world_readable_pin_file_exit_2(
+def test_cli_world_readable_pin_file_exit_1(
     new_token: NewToken, softhsm: SoftHsm, tmp_path: Path
 ) -> None:
     label, _ = new_token()
@@ -387,7 +387,7 @@ def test_cli_world_readable_pin_file_exit_2(
     pin_file.chmod(0o644)
     args = ["card", "check", "--pkcs11-module", MODULE, "--token-label", label, "--pin-file"]
     proc = run_tcr([*args, str(pin_file)], env=_env(softhsm))
-    assert proc.returncode == 2
+    assert proc.returncode == 1
     assert "chmod 600" in one_error_line(proc)
     pin_file.chmod(0o600)
     proc = run_tcr([*args, str(pin_file), "--json"], env=_env(softhsm))
