@@ -267,33 +267,23 @@ def rotate(
     puk: SecretBuffer | None = None,
     force: bool = False,
 ) -> EnrolResult:
-    """Move a share from ``old_card`` to ``new_card``, verify it there, then wipe the old card."""
-    old_status = old_card.status()
-    if old_status.identity == new_card.identity():
-        raise WrongCard("the old and the new card are the same card")
-    if old_record is not None:
-        match_record(old_status, old_record)
-    if old_status.meta is None or old_status.state != "enrolled":
-        raise NotEnrolled(f"{old_status.identity.describe()} holds no committed enrolment")
-    holder = tcr or old_status.meta.tcr
-    with old_card.read_credential(old_pin) as share:
-        result = enrol(
-            new_card,
-            bytes(share.view()),
-            tcr=holder,
-            current_pin=new_current_pin,
-            new_pin=new_pin,
-            record_path=record_path,
-            puk=puk,
-            force=force,
-            source="share on the old card",
-        )
-    if not hmac.compare_digest(result.record.share.digest, old_status.meta.share.digest):
-        raise CredentialCorrupt("the new card's share digest differs from the old card's")
-    old_card.wipe(old_pin)
-    if old_card.status().state != "blank":
-        raise CredentialCorrupt("the old card is not blank after the wipe")
-    return result
+    """Move a share from ``old_card`` to ``new_card``, verify it there, then wipe the old card.
+
+    Both cards are open (two readers, or tokens); they stay open for the caller to close.
+    """
+    return rotate_cards(
+        lambda: old_card,
+        lambda: new_card,
+        old_pin,
+        new_current_pin=new_current_pin,
+        new_pin=new_pin,
+        record_path=record_path,
+        old_record=old_record,
+        tcr=tcr,
+        puk=puk,
+        force=force,
+        close_cards=False,
+    )
 
 
 def rotate_cards(
@@ -308,13 +298,15 @@ def rotate_cards(
     tcr: TcrRef | None = None,
     puk: SecretBuffer | None = None,
     force: bool = False,
+    close_cards: bool = True,
 ) -> EnrolResult:
-    """:func:`rotate` for cards that are not present at the same time (one reader).
+    """:func:`rotate` for cards that need not be present at the same time (one reader).
 
     ``open_old`` is called twice (to read the share, then to wipe the old card) and
-    ``open_new`` once; each card is closed after use, so the callables may ask for a card
-    swap and wait for it. The share is held in memory, wiped at the end. The old card is
-    wiped only after the new card verified, and only if it is the same old card again.
+    ``open_new`` once; each card is closed after use (unless ``close_cards`` is false), so
+    the callables may ask for a card swap and wait for it. The share is held in memory and
+    wiped at the end. The old card is wiped only after the new card verified, and only if
+    it is the same old card again.
     """
     old = open_old()
     try:
@@ -326,7 +318,8 @@ def rotate_cards(
         old_meta = old_status.meta
         share = old.read_credential(old_pin)
     finally:
-        old.close()
+        if close_cards:
+            old.close()
     try:
         new = open_new()
         try:
@@ -346,7 +339,8 @@ def rotate_cards(
                 source="share on the old card",
             )
         finally:
-            new.close()
+            if close_cards:
+                new.close()
     finally:
         share.wipe()
     if not hmac.compare_digest(result.record.share.digest, old_meta.share.digest):
@@ -364,5 +358,6 @@ def rotate_cards(
         if old.status().state != "blank":
             raise CredentialCorrupt("the old card is not blank after the wipe")
     finally:
-        old.close()
+        if close_cards:
+            old.close()
     return result

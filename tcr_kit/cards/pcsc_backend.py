@@ -168,8 +168,10 @@ class PcscCard:
         finally:
             wipe(kek)
 
-    def _content_key(self, secret: SecretBuffer, slots: tuple[int, ...]) -> SecretBuffer:
-        data = self._read_keyfile()
+    def _content_key(
+        self, data: bytes, secret: SecretBuffer, slots: tuple[int, ...]
+    ) -> SecretBuffer:
+        """Unwrap the content key from the first of ``slots`` that ``secret`` opens."""
         eid, card_random = data[5:21], data[21:53]
         for slot in slots:
             at = _slot_offset(slot)
@@ -179,8 +181,10 @@ class PcscCard:
                 continue
         raise CredentialCorrupt("no key slot on the card opens with this PIN / PUK")
 
-    def _write_slot(self, slot: int, secret: SecretBuffer | None, ck: SecretBuffer) -> None:
-        data = self._read_keyfile()
+    def _write_slot(
+        self, data: bytes, slot: int, secret: SecretBuffer | None, ck: SecretBuffer
+    ) -> None:
+        """Wrap ``ck`` under ``secret`` into ``slot`` (or clear the slot for ``None``)."""
         eid, card_random = data[5:21], data[21:53]
         value = bytes(SLOT_LEN) if secret is None else self._wrap(secret, card_random, eid, ck.raw)
         self.applet.update(FID_KEY, value, _slot_offset(slot))
@@ -194,11 +198,12 @@ class PcscCard:
         if state == "blank":
             self.applet.change_reference_data(old, new)
             return
-        with self._content_key(old, (SLOT_PIN, SLOT_PENDING)) as ck:
-            self._write_slot(SLOT_PENDING, new, ck)
+        keyfile = self._read_keyfile()
+        with self._content_key(keyfile, old, (SLOT_PIN, SLOT_PENDING)) as ck:
+            self._write_slot(keyfile, SLOT_PENDING, new, ck)
             self.applet.change_reference_data(old, new)
-            self._write_slot(SLOT_PIN, new, ck)
-            self._write_slot(SLOT_PENDING, None, ck)
+            self._write_slot(keyfile, SLOT_PIN, new, ck)
+            self._write_slot(keyfile, SLOT_PENDING, None, ck)
 
     def unblock(self, puk: SecretBuffer, new_pin: SecretBuffer) -> None:
         check_new_pin(new_pin)
@@ -215,9 +220,9 @@ class PcscCard:
                 "the PIN is reset, but this card was enrolled without a PUK slot: its share"
                 " cannot be recovered; wipe and re-enrol it"
             )
-        with self._content_key(puk, (SLOT_PUK,)) as ck:
-            self._write_slot(SLOT_PIN, new_pin, ck)
-            self._write_slot(SLOT_PENDING, None, ck)
+        with self._content_key(keyfile, puk, (SLOT_PUK,)) as ck:
+            self._write_slot(keyfile, SLOT_PIN, new_pin, ck)
+            self._write_slot(keyfile, SLOT_PENDING, None, ck)
 
     # -- enrolment -------------------------------------------------------------------------
 
@@ -250,7 +255,7 @@ class PcscCard:
     def write_credential(self, pin: SecretBuffer, share: bytes, meta: CardMeta) -> None:
         self._login(pin)
         eid = bytes.fromhex(meta.enrolment_id)
-        with self._content_key(pin, (SLOT_PIN,)) as ck:
+        with self._content_key(self._read_keyfile(), pin, (SLOT_PIN,)) as ck:
             header = CRED_MAGIC + eid
             sealed = seal(ck.raw, share, header)
         blob = header + struct.pack(">H", len(sealed)) + sealed
@@ -277,7 +282,7 @@ class PcscCard:
         if length > CRED_SIZE - 23:
             raise CredentialCorrupt("EF.CRED length out of range")
         sealed = self.applet.read(FID_CRED, 23 + length)[23:]
-        with self._content_key(pin, (SLOT_PIN, SLOT_PENDING)) as ck:
+        with self._content_key(self._read_keyfile(), pin, (SLOT_PIN, SLOT_PENDING)) as ck:
             out = unseal(ck.raw, sealed, head[:21], "share on the card")
         if not hmac.compare_digest(hashlib.sha256(out.view()).hexdigest(), meta.share.digest):
             out.wipe()
