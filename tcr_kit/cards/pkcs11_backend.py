@@ -206,11 +206,8 @@ class Pkcs11Card:
             final_try=bool(flags & CKF_USER_PIN_FINAL_TRY),
         )
 
-    def _drop_leaked_session(self) -> None:
-        # python-pkcs11 (0.10) opens the session, then logs in, and does not close the
-        # session when C_Login fails. The leaked read-only session would then block an SO
-        # login (CKR_SESSION_READ_ONLY_EXISTS). We hold no other session between calls, so
-        # C_Finalize + C_Initialize is a safe way to close it.
+    def _reinitialize(self) -> None:
+        """C_Finalize + C_Initialize: closes every session this process has on the module."""
         self._lib.reinitialize()
         self._slot, self._token = self._find(self._lib, None, _text(self._token.serial))
 
@@ -226,13 +223,11 @@ class Pkcs11Card:
                 kwargs["user_pin"] = bytes(pin.view()).decode("utf-8")
             session = self._token.open(**kwargs)
         except px.PinIncorrect:
-            self._drop_leaked_session()
             after = self.pin_status()
             if after.blocked:
                 raise PinBlocked() from None
             raise PinIncorrect(1 if after.final_try else None) from None
         except px.PinLocked:
-            self._drop_leaked_session()
             raise PinBlocked() from None
         except px.PKCS11Error as exc:
             raise _map_pkcs11(exc, f"token {self._want}") from None
@@ -317,19 +312,31 @@ class Pkcs11Card:
             session.set_pin(bytes(old.view()).decode(), bytes(new.view()).decode())
 
     def unblock(self, puk: SecretBuffer, new_pin: SecretBuffer) -> None:
+        """Set a new user PIN with the SO PIN (``C_InitPIN``); the share is unaffected."""
         import pkcs11.exceptions as px
 
         check_new_pin(new_pin)
-        try:
-            session = self._token.open(rw=True, so_pin=bytes(puk.view()).decode())
-        except px.PinIncorrect:
-            self._drop_leaked_session()
-            raise PinIncorrect(None, "SO PIN") from None
-        except px.PinLocked:
-            self._drop_leaked_session()
-            raise PinBlocked("SO PIN") from None
-        except px.PKCS11Error as exc:
-            raise _map_pkcs11(exc, f"token {self._want}") from None
+        so_pin = bytes(puk.view()).decode()
+        for attempt in (1, 2):
+            try:
+                session = self._token.open(rw=True, so_pin=so_pin)
+                break
+            except px.SessionReadOnlyExists:
+                # python-pkcs11 0.10 does not close the session it opened when C_Login
+                # fails (a wrong user PIN earlier in this process); that read-only session
+                # blocks an SO login. Unblocking is a staff operation run on its own, so
+                # closing this process's sessions on the module and retrying is safe here.
+                if attempt == 2:
+                    raise CardError(
+                        "token has read-only sessions open; cannot log in as SO"
+                    ) from None
+                self._reinitialize()
+            except px.PinIncorrect:
+                raise PinIncorrect(None, "SO PIN") from None
+            except px.PinLocked:
+                raise PinBlocked("SO PIN") from None
+            except px.PKCS11Error as exc:
+                raise _map_pkcs11(exc, f"token {self._want}") from None
         try:
             session.init_pin(bytes(new_pin.view()).decode())
         except px.PKCS11Error as exc:
