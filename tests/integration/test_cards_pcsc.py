@@ -364,3 +364,36 @@ def test_cli_rotate_with_one_reader_waits_for_each_card_swap(
         assert card.status().state == "blank"
     finally:
         card.close()
+
+
+def test_cli_check_waits_for_the_named_card_to_be_inserted(
+    vcards: Cards, readers: list[str], tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import ROOT
+
+    vc = vcards("ABABABABABABABAB")
+    reader = insert(vc, readers)
+    record = _enrol_lib(reader, b"wait for me", tmp_path)
+    vc.remove()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "card", "check", "--reader", reader,
+         "--record", str(record), "--wait", "20"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith("insert the card of TCR tcr-5 (Bea Example), serial ABAB")
+        insert(vc, readers)
+        out, _err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert "record_matches" in out and "ABABABABABABABAB" in out

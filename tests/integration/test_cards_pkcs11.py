@@ -414,3 +414,52 @@ def test_cli_bad_module_path_and_missing_token_exit_1(softhsm: SoftHsm, tmp_path
 def test_cli_pin_never_taken_from_argv(softhsm: SoftHsm) -> None:
     proc = run_tcr(["card", "check", "--pin", "123456"])
     assert proc.returncode == 2
+
+
+def test_cli_pin_prompt_on_a_terminal_is_hidden(
+    new_token: NewToken, softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    import pty
+    import select
+    import sys
+    import time
+
+    from tests.integration.conftest import ROOT
+
+    label, _ = new_token()
+    _enrol(label, b"terminal share", tmp_path, 1, new_pin="typed-pin-9")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: tcr on a real terminal
+        try:
+            os.chdir(ROOT)
+            os.environ.update(PYTHONPATH=str(ROOT), SOFTHSM2_CONF=str(softhsm.conf))
+            os.execv(  # noqa: S606 - a fixed argv, no shell
+                sys.executable,
+                [sys.executable, "-m", "cli.main", "card", "check", "--pkcs11-module", MODULE,
+                 "--token-label", label, "--with-pin"],
+            )  # fmt: skip
+        finally:
+            os._exit(127)
+    out = b""
+    deadline = time.monotonic() + 30
+    sent = False
+    status = None
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            out += chunk
+        if not sent and b"PIN:" in out:
+            os.write(fd, b"typed-pin-9\n")
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert sent, out
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert b"share intact" in out
+    assert b"typed-pin-9" not in out  # never echoed
