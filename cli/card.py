@@ -32,11 +32,17 @@ def _from_file(path: Path) -> SecretBuffer:
     from tcr_kit.fileio import check_private_file
 
     check_private_file(path)  # refuses a file others can read or write
+    raw = bytearray(256)  # read straight into a buffer we can wipe
     try:
         with open(path, "rb") as f:
-            raw = bytearray(f.read())
+            n = f.readinto(raw)
+            more = f.read(1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read PIN file: {exc.strerror}") from None
+    if more:
+        wipe(raw)
+        raise InputError(f"{path}: too long for a PIN file")
+    del raw[n:]
     return _strip(raw)
 
 
@@ -44,7 +50,7 @@ def _strip(raw: bytearray) -> SecretBuffer:
     end = len(raw)
     while end and raw[end - 1] in (0x0A, 0x0D):
         end -= 1
-    out = SecretBuffer(bytearray(raw[:end]))
+    out = SecretBuffer(raw[:end])  # copies, then wipes the slice it was given
     wipe(raw)
     if not len(out):
         raise InputError("empty PIN")
