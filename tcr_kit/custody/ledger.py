@@ -827,7 +827,7 @@ class Ledger:
             dry_run=dry_run,
         )
         if opened:
-            raise DiscrepancyOpened(_discrepancy_message(bag.serial, opened), opened)
+            raise DiscrepancyOpened(_discrepancy_message(bag.serial, opened, dry_run), opened)
         return received
 
     def _attestation_problems(
@@ -982,7 +982,7 @@ class Ledger:
             dry_run=dry_run,
         )
         if opened:
-            raise DiscrepancyOpened(_discrepancy_message(bag.serial, opened), opened)
+            raise DiscrepancyOpened(_discrepancy_message(bag.serial, opened, dry_run), opened)
         return inspection
 
     @_serialised
@@ -1022,7 +1022,7 @@ class Ledger:
             )
             raise DiscrepancyOpened(
                 f"bag {bag.serial}: serial read {read!r} does not match; not opened. "
-                + _discrepancy_message(bag.serial, opened),
+                + _discrepancy_message(bag.serial, opened, dry_run),
                 opened,
             )
         blocking = self.discrepancies(open_only=True, about=f"bag:{bag.serial}")
@@ -1383,8 +1383,10 @@ def _events_tolerant(
 _LIVE_CREDENTIAL = {CredentialState.ISSUED, CredentialState.SEALED}
 
 
-def _discrepancy_message(serial: str, opened: Sequence[Discrepancy]) -> str:
+def _discrepancy_message(serial: str, opened: Sequence[Discrepancy], dry_run: bool) -> str:
     parts = "; ".join(f"{d.id} ({d.category.value}): {d.description}" for d in opened)
+    if dry_run:
+        return f"dry run, nothing recorded: bag {serial} would open discrepancy {parts}"
     return f"bag {serial}: discrepancy opened: {parts}; the bag cannot be opened until resolved"
 
 
