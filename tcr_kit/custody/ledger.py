@@ -475,11 +475,16 @@ class Ledger:
             raise InputError(f"{self.path}: ledger is already initialised")
         if not set(first.roles) & STAFF_ROLES:
             raise InputError("the first person in the ledger must be staff (CA, IW, SSC, SA)")
-        if first.public_key != signer.public_key_bytes().hex():
+        if (
+            first.public_key != signer.public_key_bytes().hex()
+            or first.key_algorithm != signer.algorithm
+        ):
             raise InputError("the first person's public key must be the signer's")
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            event = self.audit.register_key(signer, first.id, signer.public_key_bytes(), first.id)
+            event = self.audit.register_key(
+                signer, first.id, signer.public_key_bytes(), first.id, signer.algorithm
+            )
             self._records = []
             self._put(first)
             event2 = self.audit.append(
@@ -506,7 +511,9 @@ class Ledger:
                 ).fetchone():
                     raise InputError("that public key is already registered to someone")
                 self.last_events.append(
-                    self.audit.register_key(actor.signer, actor.person, pub, person.id, ED25519)
+                    self.audit.register_key(
+                        actor.signer, actor.person, pub, person.id, person.key_algorithm or ED25519
+                    )
                 )
             self._put(person)
         return person
@@ -527,7 +534,13 @@ class Ledger:
 
     @_serialised
     def replace_key(
-        self, actor: Actor, pid: str, public_key: bytes, *, dry_run: bool = False
+        self,
+        actor: Actor,
+        pid: str,
+        public_key: bytes,
+        *,
+        algorithm: str = ED25519,
+        dry_run: bool = False,
     ) -> Person:
         """Give ``pid`` a new signing key (lost key, or a card key replacing a software key):
         the old key is revoked and the new one registered, in one change."""
@@ -535,10 +548,8 @@ class Ledger:
         person = self.person(pid)
         if actor.person == pid:
             raise InputError("another staff member must replace your key")
-        if len(public_key) != 32:
-            raise InputError("an Ed25519 public key is 32 bytes")
         updated = _revalidate(
-            person.model_copy(update={"public_key": public_key.hex(), "key_algorithm": ED25519})
+            person.model_copy(update={"public_key": public_key.hex(), "key_algorithm": algorithm})
         )
         with self._change(actor, "person.rekey", [f"person:{pid}"], dry_run=dry_run):
             if person.public_key is not None:
@@ -549,7 +560,7 @@ class Ledger:
             ).fetchone():
                 raise InputError("that public key is already registered")
             self.last_events.append(
-                self.audit.register_key(actor.signer, actor.person, public_key, pid, ED25519)
+                self.audit.register_key(actor.signer, actor.person, public_key, pid, algorithm)
             )
             self._put(updated)
         return updated
