@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,12 +19,27 @@ from cli._ledger import (
 )
 from cli.app import emit_json, json_option, table
 
+if TYPE_CHECKING:
+    from tcr_kit.custody.models import Person
+
 ROLE_CHOICE = click.Choice(["CO", "RKSH", "CA", "IW", "SSC", "SA"])
+ALGORITHM_OPTION = click.option(
+    "--key-algorithm",
+    type=click.Choice(["ed25519", "ecdsa-p256-sha256"]),
+    default="ed25519",
+    show_default=True,
+    help="ecdsa-p256-sha256 for a card's signing key (public key as DER SPKI hex).",
+)
 
 
 def _person(
-    pid: str, name: str, roles: tuple[str, ...], facility: str | None, public_key: str | None
-):  # type: ignore[no-untyped-def]
+    pid: str,
+    name: str,
+    roles: tuple[str, ...],
+    facility: str | None,
+    public_key: str | None,
+    key_algorithm: str = "ed25519",
+) -> Person:
     from tcr_kit.custody.models import Person, Role
     from tcr_kit.custody.models import build as _build
 
@@ -34,7 +50,7 @@ def _person(
         roles=tuple(Role(r) for r in roles),
         facility=facility,
         public_key=public_key.lower() if public_key else None,
-        key_algorithm="ed25519" if public_key else None,
+        key_algorithm=key_algorithm if public_key else None,
     )
 
 
@@ -83,7 +99,8 @@ def init(
 @click.option("--name", required=True)
 @click.option("--role", "roles", type=ROLE_CHOICE, multiple=True, required=True)
 @click.option("--facility")
-@click.option("--public-key", help="The person's Ed25519 public key (64 hex digits).")
+@click.option("--public-key", help="The person's public key (hex).")
+@ALGORITHM_OPTION
 @dry_run_option
 @json_option
 def add(
@@ -95,11 +112,12 @@ def add(
     roles: tuple[str, ...],
     facility: str | None,
     public_key: str | None,
+    key_algorithm: str,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Add a person (and register their public key in the audit log)."""
-    person = _person(pid, name, roles, facility, public_key)
+    person = _person(pid, name, roles, facility, public_key, key_algorithm)
     with open_ledger(ledger_path) as led:
         led.add_person(actor(actor_id, key_file), person, dry_run=dry_run)
         report_change(led, f"person {pid} ({', '.join(roles)})", dry_run, {"person": pid})
@@ -218,7 +236,8 @@ def show_key(key_file: Path, as_json: bool) -> None:
 @ledger_option
 @actor_options
 @click.argument("pid")
-@click.option("--public-key", required=True, help="The new Ed25519 public key (64 hex).")
+@click.option("--public-key", required=True, help="The new public key (hex).")
+@ALGORITHM_OPTION
 @dry_run_option
 @json_option
 def rekey(
@@ -227,6 +246,7 @@ def rekey(
     key_file: Path,
     pid: str,
     public_key: str,
+    key_algorithm: str,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -236,5 +256,7 @@ def rekey(
     except ValueError:
         raise click.BadParameter("not hex", param_hint="--public-key") from None
     with open_ledger(ledger_path) as led:
-        led.replace_key(actor(actor_id, key_file), pid, raw, dry_run=dry_run)
+        led.replace_key(
+            actor(actor_id, key_file), pid, raw, algorithm=key_algorithm, dry_run=dry_run
+        )
         report_change(led, f"new signing key for {pid}; old key revoked", dry_run, {"person": pid})

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
-from tcr_kit.audit.signing import ED25519, Signer, key_id
+from tcr_kit.audit.signing import ALGORITHMS, ED25519, Signer, check_public_key, key_id
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import InputError, IntegrityError
 
@@ -194,8 +194,10 @@ class AuditLog:
     ) -> StoredEvent:
         """Register ``public_key`` for ``owner``; signed by a registered key, or by the new
         key itself when the log is empty (the log's first event)."""
-        if algorithm != ED25519:
-            raise ValueError(f"unsupported algorithm {algorithm}")
+        try:
+            check_public_key(algorithm, public_key)
+        except (ValueError, TypeError, IndexError) as exc:
+            raise InputError(f"public key for {owner}: {exc}") from None
         kid = key_id(public_key)
         if self._conn.execute("SELECT 1 FROM audit_key WHERE key_id = ?", (kid,)).fetchone():
             raise InputError(f"key {kid} is already registered")
@@ -207,7 +209,11 @@ class AuditLog:
             "public_key": public_key.hex(),
         }
         if seq == 0:
-            if registrar.public_key_bytes() != public_key or registrar_actor != owner:
+            if (
+                registrar.public_key_bytes() != public_key
+                or registrar_actor != owner
+                or registrar.algorithm != algorithm
+            ):
                 raise InputError("the first key must register itself")
             event = self._append(registrar, owner, KEY_ADD, payload, [f"key:{kid}"], time)
         else:
@@ -251,7 +257,7 @@ class AuditLog:
         subjects: Sequence[str],
         time: datetime | None,
     ) -> StoredEvent:
-        if signer.algorithm != ED25519:
+        if signer.algorithm not in ALGORITHMS:
             raise ValueError(f"unsupported algorithm {signer.algorithm}")
         seq, prev = self.head()
         body = canonical_bytes(

@@ -16,7 +16,11 @@ from typing import Protocol, runtime_checkable
 from tcr_kit.errors import FileExistsRefused, InputError, IntegrityError, OperationalError
 
 ED25519 = "ed25519"
-"""The only algorithm name currently defined (RFC 8032 pure Ed25519, 32-byte raw keys)."""
+"""RFC 8032 pure Ed25519; public key: 32 raw bytes; the message is signed as is."""
+ECDSA_P256 = "ecdsa-p256-sha256"
+"""ECDSA on P-256 over SHA-256 of the message, DER signature (RFC 3279); public key: DER
+SubjectPublicKeyInfo. This is what the cards' on-card signing key produces."""
+ALGORITHMS = frozenset({ED25519, ECDSA_P256})
 
 _PBKDF2_ITERATIONS = 200_000
 
@@ -161,21 +165,73 @@ def write_new_file(
         raise OperationalError(f"{target}: cannot write: {exc.strerror}") from None
 
 
+def check_public_key(algorithm: str, public_key: bytes) -> None:
+    """``ValueError`` unless ``public_key`` is a well-formed key for ``algorithm``."""
+    if algorithm == ED25519:
+        from Crypto.Signature import eddsa
+
+        if len(public_key) != 32:
+            raise ValueError("an Ed25519 public key is 32 raw bytes")
+        eddsa.import_public_key(public_key)
+    elif algorithm == ECDSA_P256:
+        from Crypto.PublicKey import ECC
+
+        key = ECC.import_key(public_key)
+        if key.curve not in ("NIST P-256", "p256", "P-256") or key.has_private():
+            raise ValueError("not a P-256 public key")
+    else:
+        raise ValueError(f"unsupported signature algorithm {algorithm!r}")
+
+
 def verify_signature(algorithm: str, public_key: bytes, data: bytes, signature: bytes) -> None:
     """Raise :class:`SignatureInvalid` unless ``signature`` over ``data`` verifies."""
-    if algorithm != ED25519:
+    if algorithm not in ALGORITHMS:
         raise SignatureInvalid(f"unsupported signature algorithm {algorithm!r}")
-    if not signature_ok(public_key, data, signature):
+    if not signature_ok(algorithm, public_key, data, signature):
         raise SignatureInvalid(f"signature does not verify under key {key_id(public_key)}")
 
 
-def signature_ok(public_key: bytes, data: bytes, signature: bytes) -> bool:
-    """Ed25519 check as a bool (for batch verification that reports positions itself)."""
-    from Crypto.Signature import eddsa
+class Verifier(Protocol):
+    def __call__(self, data: bytes, signature: bytes) -> bool: ...
 
+
+def make_verifier(algorithm: str, public_key: bytes) -> Verifier:
+    """A reusable check for one key (importing a key is a large part of the cost)."""
+    if algorithm == ED25519:
+        from Crypto.Signature import eddsa
+
+        ed = eddsa.new(eddsa.import_public_key(public_key), "rfc8032")
+
+        def check_ed25519(data: bytes, signature: bytes) -> bool:
+            try:
+                ed.verify(data, signature)
+            except (ValueError, TypeError):
+                return False
+            return True
+
+        return check_ed25519
+    if algorithm == ECDSA_P256:
+        from Crypto.Hash import SHA256
+        from Crypto.PublicKey import ECC
+        from Crypto.Signature import DSS
+
+        ec = DSS.new(ECC.import_key(public_key), "fips-186-3", encoding="der")
+
+        def check_ecdsa(data: bytes, signature: bytes) -> bool:
+            try:
+                ec.verify(SHA256.new(data), signature)
+            except (ValueError, TypeError):
+                return False
+            return True
+
+        return check_ecdsa
+    raise ValueError(f"unsupported signature algorithm {algorithm!r}")
+
+
+def signature_ok(algorithm: str, public_key: bytes, data: bytes, signature: bytes) -> bool:
+    """A signature check as a bool (for batch verification that reports positions itself)."""
     try:
-        pub = eddsa.import_public_key(public_key)
-        eddsa.new(pub, "rfc8032").verify(data, signature)
-    except (ValueError, TypeError):
+        verifier = make_verifier(algorithm, public_key)
+    except (ValueError, TypeError, IndexError):
         return False
-    return True
+    return verifier(data, signature)

@@ -11,7 +11,6 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from typing import Any
 
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import (
@@ -26,28 +25,27 @@ from tcr_kit.audit.chain import (
     checkpoint_hash,
     event_hash,
 )
-from tcr_kit.audit.signing import ED25519, key_id
+from tcr_kit.audit.signing import ALGORITHMS, Verifier, check_public_key, key_id, make_verifier
 
 Progress = Callable[[int, int], None]
 _PARALLEL_THRESHOLD = 4000
 _CHUNK = 2000
 
-SigJob = tuple[int, bytes, bytes, bytes]  # seq, public key, message (hash), signature
+SigJob = tuple[int, str, bytes, bytes, bytes]  # seq, algorithm, public key, message, sig
 
 
 def _first_bad_signature(jobs: Sequence[SigJob]) -> int | None:
     """Worker: the seq of the first job whose signature fails, or None."""
-    from Crypto.Signature import eddsa
-
-    cache: dict[bytes, Any] = {}
-    for seq, pub, message, signature in jobs:
-        try:
-            verifier = cache.get(pub)
-            if verifier is None:
-                verifier = eddsa.new(eddsa.import_public_key(pub), "rfc8032")
-                cache[pub] = verifier
-            verifier.verify(message, signature)
-        except (ValueError, TypeError):
+    cache: dict[tuple[str, bytes], Verifier] = {}
+    for seq, algorithm, pub, message, signature in jobs:
+        verifier = cache.get((algorithm, pub))
+        if verifier is None:
+            try:
+                verifier = make_verifier(algorithm, pub)
+            except (ValueError, TypeError, IndexError):
+                return seq
+            cache[(algorithm, pub)] = verifier
+        if not verifier(message, signature):
             return seq
     return None
 
@@ -169,7 +167,11 @@ def _check_event(
             owner = str(payload["owner"])
         except (KeyError, ValueError):
             raise AuditIntegrityError(seq, "malformed key registration") from None
-        if algorithm != ED25519 or len(pub) != 32 or payload.get("key_id") != key_id(pub):
+        try:
+            check_public_key(algorithm, pub)
+        except (ValueError, TypeError, IndexError):
+            raise AuditIntegrityError(seq, "malformed key registration") from None
+        if algorithm not in ALGORITHMS or payload.get("key_id") != key_id(pub):
             raise AuditIntegrityError(seq, "malformed key registration")
         new_key = KeyRecord(key_id(pub), algorithm, pub, owner, seq)
         if new_key.key_id in keys:
@@ -193,7 +195,7 @@ def _check_event(
         signature = bytes.fromhex(event.signature)
     except ValueError:
         raise AuditIntegrityError(seq, "signature is not hex") from None
-    jobs.append((seq, signer.public_key, digest, signature))
+    jobs.append((seq, signer.algorithm, signer.public_key, digest, signature))
     if body.get("kind") == KEY_REVOKE:
         target = keys.get(str(payload.get("key_id")))
         if target is None or target.revoked_seq is not None or target.key_id == kid:
@@ -234,6 +236,6 @@ def _check_checkpoint(
         signature = bytes.fromhex(cp.signature)
     except ValueError:
         raise fail("signature is not hex") from None
-    job = (cp.seq, key.public_key, checkpoint_hash(cp.body), signature)
+    job = (cp.seq, key.algorithm, key.public_key, checkpoint_hash(cp.body), signature)
     if _first_bad_signature([job]) is not None:
         raise fail("signature does not verify")

@@ -475,11 +475,16 @@ class Ledger:
             raise InputError(f"{self.path}: ledger is already initialised")
         if not set(first.roles) & STAFF_ROLES:
             raise InputError("the first person in the ledger must be staff (CA, IW, SSC, SA)")
-        if first.public_key != signer.public_key_bytes().hex():
+        if (
+            first.public_key != signer.public_key_bytes().hex()
+            or first.key_algorithm != signer.algorithm
+        ):
             raise InputError("the first person's public key must be the signer's")
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            event = self.audit.register_key(signer, first.id, signer.public_key_bytes(), first.id)
+            event = self.audit.register_key(
+                signer, first.id, signer.public_key_bytes(), first.id, signer.algorithm
+            )
             self._records = []
             self._put(first)
             event2 = self.audit.append(
@@ -506,7 +511,9 @@ class Ledger:
                 ).fetchone():
                     raise InputError("that public key is already registered to someone")
                 self.last_events.append(
-                    self.audit.register_key(actor.signer, actor.person, pub, person.id, ED25519)
+                    self.audit.register_key(
+                        actor.signer, actor.person, pub, person.id, person.key_algorithm or ED25519
+                    )
                 )
             self._put(person)
         return person
@@ -527,7 +534,13 @@ class Ledger:
 
     @_serialised
     def replace_key(
-        self, actor: Actor, pid: str, public_key: bytes, *, dry_run: bool = False
+        self,
+        actor: Actor,
+        pid: str,
+        public_key: bytes,
+        *,
+        algorithm: str = ED25519,
+        dry_run: bool = False,
     ) -> Person:
         """Give ``pid`` a new signing key (lost key, or a card key replacing a software key):
         the old key is revoked and the new one registered, in one change."""
@@ -535,10 +548,8 @@ class Ledger:
         person = self.person(pid)
         if actor.person == pid:
             raise InputError("another staff member must replace your key")
-        if len(public_key) != 32:
-            raise InputError("an Ed25519 public key is 32 bytes")
         updated = _revalidate(
-            person.model_copy(update={"public_key": public_key.hex(), "key_algorithm": ED25519})
+            person.model_copy(update={"public_key": public_key.hex(), "key_algorithm": algorithm})
         )
         with self._change(actor, "person.rekey", [f"person:{pid}"], dry_run=dry_run):
             if person.public_key is not None:
@@ -549,7 +560,7 @@ class Ledger:
             ).fetchone():
                 raise InputError("that public key is already registered")
             self.last_events.append(
-                self.audit.register_key(actor.signer, actor.person, public_key, pid, ED25519)
+                self.audit.register_key(actor.signer, actor.person, public_key, pid, algorithm)
             )
             self._put(updated)
         return updated
@@ -827,7 +838,7 @@ class Ledger:
             dry_run=dry_run,
         )
         if opened:
-            raise DiscrepancyOpened(_discrepancy_message(bag.serial, opened), opened)
+            raise DiscrepancyOpened(_discrepancy_message(bag.serial, opened, dry_run), opened)
         return received
 
     def _attestation_problems(
@@ -982,7 +993,7 @@ class Ledger:
             dry_run=dry_run,
         )
         if opened:
-            raise DiscrepancyOpened(_discrepancy_message(bag.serial, opened), opened)
+            raise DiscrepancyOpened(_discrepancy_message(bag.serial, opened, dry_run), opened)
         return inspection
 
     @_serialised
@@ -1022,7 +1033,7 @@ class Ledger:
             )
             raise DiscrepancyOpened(
                 f"bag {bag.serial}: serial read {read!r} does not match; not opened. "
-                + _discrepancy_message(bag.serial, opened),
+                + _discrepancy_message(bag.serial, opened, dry_run),
                 opened,
             )
         blocking = self.discrepancies(open_only=True, about=f"bag:{bag.serial}")
@@ -1383,8 +1394,10 @@ def _events_tolerant(
 _LIVE_CREDENTIAL = {CredentialState.ISSUED, CredentialState.SEALED}
 
 
-def _discrepancy_message(serial: str, opened: Sequence[Discrepancy]) -> str:
+def _discrepancy_message(serial: str, opened: Sequence[Discrepancy], dry_run: bool) -> str:
     parts = "; ".join(f"{d.id} ({d.category.value}): {d.description}" for d in opened)
+    if dry_run:
+        return f"dry run, nothing recorded: bag {serial} would open discrepancy {parts}"
     return f"bag {serial}: discrepancy opened: {parts}; the bag cannot be opened until resolved"
 
 

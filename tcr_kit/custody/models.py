@@ -41,9 +41,21 @@ DiscrepancyId = Annotated[str, StringConstraints(pattern=r"^D-[0-9]{4,}$")]
 RecordId = Annotated[str, StringConstraints(pattern=r"^[A-Z]-[0-9]{4,}$")]
 """``S-0001`` (shipment), ``I-0001`` (inspection), numbered by the ledger."""
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-PublicKeyHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+PublicKeyHex = Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-f]{2}){32,300}$")]
+"""A public key as lower-case hex: 32 raw bytes (Ed25519) or a DER SubjectPublicKeyInfo
+(ECDSA P-256, as a card's signing key)."""
+KeyAlgorithm = Literal["ed25519", "ecdsa-p256-sha256"]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+def _check_key(algorithm: str, public_key_hex: str) -> None:
+    from tcr_kit.audit.signing import check_public_key
+
+    try:
+        check_public_key(algorithm, bytes.fromhex(public_key_hex))
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ValueError(f"public key is not a valid {algorithm} key: {exc}") from None
 
 
 class Record(BaseModel):
@@ -77,7 +89,7 @@ class Person(Record):
     roles: tuple[Role, ...] = Field(min_length=1)
     facility: Name | None = None
     public_key: PublicKeyHex | None = None
-    key_algorithm: Literal["ed25519"] | None = None
+    key_algorithm: KeyAlgorithm | None = None
     retired: bool = False
 
     @model_validator(mode="after")
@@ -91,6 +103,8 @@ class Person(Record):
             raise ValueError("a Crypto Officer belongs to a facility")
         if (self.public_key is None) != (self.key_algorithm is None):
             raise ValueError("public_key and key_algorithm go together")
+        if self.public_key is not None and self.key_algorithm is not None:
+            _check_key(self.key_algorithm, self.public_key)
         return self
 
     @property
@@ -340,8 +354,13 @@ class SealAttestation(Record):
     sealed_at: AwareDatetime
     photo_sha256: tuple[Sha256Hex, ...] = ()
     note: Text | None = None
-    algorithm: Literal["ed25519"] = "ed25519"
+    algorithm: KeyAlgorithm = "ed25519"
     public_key: PublicKeyHex
+
+    @model_validator(mode="after")
+    def _key_fits_algorithm(self) -> SealAttestation:
+        _check_key(self.algorithm, self.public_key)
+        return self
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -22,7 +23,7 @@ from tcr_kit.audit.canonical import canonical_bytes
 from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.audit.signing import Signer, verify_signature, write_new_file
 from tcr_kit.clock import utcnow
-from tcr_kit.custody.models import SealAttestation
+from tcr_kit.custody.models import KeyAlgorithm, SealAttestation
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
 
 DOMAIN = b"tcr-kit/seal-attestation/v1\n"
@@ -86,7 +87,7 @@ def seal(
             sealed_at=sealed_at or utcnow(),
             photo_sha256=tuple(p.lower() for p in (photo_sha256 or [])),
             note=note,
-            algorithm="ed25519",
+            algorithm=cast(KeyAlgorithm, signer.algorithm),
             public_key=signer.public_key_bytes().hex(),
         )
     except ValidationError as exc:

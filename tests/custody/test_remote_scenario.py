@@ -208,3 +208,21 @@ def test_replaced_key_revokes_the_old_one_and_the_new_one_signs(world: World) ->
     )
     report = world.ledger.verify()
     assert sum(1 for k in report.keys.values() if k.revoked_seq is not None) == 1
+
+
+def test_dry_run_of_a_mismatched_inspection_says_so_and_records_nothing(
+    world: World, tmp_path: Path
+) -> None:
+    _remote_sealed_and_shipped(world, tmp_path)
+    world.ledger.receive_bag(world.ca, "TEB-1001", serial_read="TEB-1001", location=FACILITY)
+    with pytest.raises(DiscrepancyOpened, match="dry run, nothing recorded"):
+        world.ledger.inspect_bag(
+            world.ca,
+            "TEB-1001",
+            serial_read="TEB-1999",
+            checklist=INTACT,
+            witness="iw-1",
+            dry_run=True,
+        )
+    assert world.ledger.discrepancies() == []
+    assert world.ledger.bag("TEB-1001").state == BagState.RECEIVED
