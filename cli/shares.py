@@ -7,7 +7,7 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
 
@@ -17,10 +17,13 @@ from tcr_kit.errors import InputError, TcrError
 from tcr_kit.fileio import atomic_output, check_private_file
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing import files, native
-from tcr_kit.sharing.foreign import FOREIGN_FORMATS, ForeignOptions
 from tcr_kit.sharing.result import CombineResult
 
-FORMATS = ["native", *FOREIGN_FORMATS]
+if TYPE_CHECKING:
+    from tcr_kit.sharing.foreign import ForeignOptions
+
+FORMATS = ["native", "ssss", "vault", "slip39", "gfshare"]
+"""Share formats; the peer formats' code is imported only when one is used."""
 MAX_IN_MEMORY = 64 << 20
 """Largest secret held in memory (text formats and convert); native and gfshare stream."""
 
@@ -75,6 +78,8 @@ def _foreign_options(
     vault_encoding: str,
     passphrase_file: Path | None,
 ) -> ForeignOptions:
+    from tcr_kit.sharing.foreign import ForeignOptions
+
     passphrase = b""
     if passphrase_file is not None:
         check_private_file(passphrase_file)

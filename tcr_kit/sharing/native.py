@@ -286,6 +286,24 @@ class NativeShare:
             raise ShareError(self.source, "file shrank while reading")
         return block
 
+    def read_payload_into(self, fd: int | None, offset: int, buf: memoryview) -> memoryview:
+        """Fill ``buf`` with payload bytes from ``offset`` (no allocation for file shares)."""
+        size = len(buf)
+        if self._data is not None:
+            start = self._payload_offset + offset
+            buf[:] = memoryview(self._data)[start : start + size]
+            return buf
+        if fd is None:
+            raise ValueError("a file-backed share needs an open descriptor")
+        position = self._body_offset + self._payload_offset + offset
+        done = 0
+        while done < size:
+            n = os.preadv(fd, [buf[done:]], position + done)
+            if n <= 0:
+                raise ShareError(self.source, "file shrank while reading")
+            done += n
+        return buf
+
     def open_fd(self) -> int | None:
         return os.open(self._path, os.O_RDONLY) if self._path is not None else None
 
@@ -318,10 +336,11 @@ class NativeShare:
                 digest.update(memoryview(self._data)[start : start + self.header.secret_length])
             else:
                 fd = self.open_fd()
+                buf = memoryview(bytearray(CHUNK_SIZE))
                 try:
                     for offset in range(0, self.header.secret_length, CHUNK_SIZE):
                         size = min(CHUNK_SIZE, self.header.secret_length - offset)
-                        digest.update(self.read_payload(fd, offset, size))
+                        digest.update(self.read_payload_into(fd, offset, buf[:size]))
                 finally:
                     if fd is not None:
                         os.close(fd)
@@ -667,6 +686,31 @@ def _header_signature(h: ShareHeader) -> bytes:
     return struct.pack(">BBQ", h.threshold, h.count, h.secret_length) + h.label.encode()
 
 
+def _header_candidates(
+    shares: Sequence[NativeShare], rejected: dict[str, str]
+) -> list[NativeShare]:
+    """Shares of the majority set whose headers agree; the others go to ``rejected``."""
+    if not shares:
+        return []
+    set_id = _majority([s.header.set_id for s in shares])
+    same_set = [s for s in shares if s.header.set_id == set_id]
+    for s in shares:
+        if s.header.set_id != set_id:
+            rejected[s.source] = s._reject_reason(
+                f"belongs to share set {s.header.set_id_hex}, not {set_id.hex()}"
+            )
+    signature = _header_signature(_majority_header(same_set))
+    candidates = []
+    for s in same_set:
+        if _header_signature(s.header) != signature:
+            rejected[s.source] = s._reject_reason(
+                "its threshold, count, label or length disagree with the set"
+            )
+        else:
+            candidates.append(s)
+    return candidates
+
+
 def select_shares(
     shares: Sequence[NativeShare], rejected_early: dict[str, str] | None = None
 ) -> _Selection:
@@ -676,31 +720,13 @@ def select_shares(
     was bad, and an :class:`IntegrityError` (exit 3) naming the culprits otherwise.
     """
     rejected: dict[str, str] = dict(rejected_early or {})
+    _prefetch_digests(shares)
     if not shares:
         if rejected:
             _raise_short(0, 1, rejected)
         raise NotEnoughSharesError(0, 1, "no shares given")
     warnings: list[str] = []
-    sound = list(shares)
-    if sound:
-        set_id = _majority([s.header.set_id for s in sound])
-        same_set = [s for s in sound if s.header.set_id == set_id]
-        for s in sound:
-            if s.header.set_id != set_id:
-                rejected[s.source] = s._reject_reason(
-                    f"belongs to share set {s.header.set_id_hex}, not {set_id.hex()}"
-                )
-        signature = _header_signature(_majority_header(same_set))
-        candidates = []
-        for s in same_set:
-            if _header_signature(s.header) != signature:
-                rejected[s.source] = s._reject_reason(
-                    "its threshold, count, label or length disagree with the set"
-                )
-            else:
-                candidates.append(s)
-    else:
-        candidates = []
+    candidates = _header_candidates(shares, rejected)
     # Identical copies of one share count once.
     unique: list[NativeShare] = []
     seen: dict[tuple[int, bytes], NativeShare] = {}
@@ -844,6 +870,65 @@ def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
             future.result()
 
 
+def _stream_pass(
+    chosen: Sequence[NativeShare],
+    write: Callable[[memoryview], object],
+) -> None:
+    """Interpolate the payloads of ``chosen`` at 0, chunk by chunk, into ``write``.
+
+    Two worker threads read and combine chunks; this thread writes them in order. Buffer
+    sets are recycled: no allocation per chunk.
+    """
+    kernel = CombineKernel(_FIELD, [s.header.index for s in chosen])
+    length = chosen[0].header.secret_length
+    in_flight = 3
+    pool_sets: deque[list[memoryview]] = deque(
+        [memoryview(bytearray(CHUNK_SIZE)) for _ in chosen] for _ in range(in_flight + 1)
+    )
+    fds = [s.open_fd() for s in chosen]
+    try:
+
+        def work(offset: int, buffers: list[memoryview]) -> tuple[object, list[memoryview]]:
+            size = min(CHUNK_SIZE, length - offset)
+            blocks = [
+                s.read_payload_into(fd, offset, buf[:size])
+                for s, fd, buf in zip(chosen, fds, buffers, strict=True)
+            ]
+            return kernel.process(blocks), blocks
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending: deque[tuple[Future[tuple[object, list[memoryview]]], list[memoryview]]]
+            pending = deque()
+            offsets = iter(range(0, length, CHUNK_SIZE))
+            for offset in itertools.islice(offsets, in_flight):
+                buffers = pool_sets.popleft()
+                pending.append((pool.submit(work, offset, buffers), buffers))
+            while pending:
+                future, buffers = pending.popleft()
+                out, _ = future.result()
+                write(memoryview(out))  # type: ignore[arg-type]
+                out[:] = 0  # type: ignore[index]
+                pool_sets.append(buffers)
+                nxt = next(offsets, None)
+                if nxt is not None:
+                    buffers = pool_sets.popleft()
+                    pending.append((pool.submit(work, nxt, buffers), buffers))
+    finally:
+        for fd in fds:
+            if fd is not None:
+                os.close(fd)
+
+
+def _result(selection: _Selection) -> CombineResult:
+    return CombineResult(
+        secret=SecretBuffer(0),
+        verified=True,
+        used=[s.source for s in selection.chosen],
+        rejected=dict(selection.rejected),
+        warnings=list(selection.warnings),
+    )
+
+
 def combine_stream(
     shares: Sequence[NativeShare],
     sink: BinaryIO | Callable[[memoryview], object],
@@ -852,43 +937,9 @@ def combine_stream(
     """Verify the shares, then stream the secret to ``sink``; nothing is written unless the
     shares agree. The returned result's ``secret`` is empty (the secret went to the sink).
     """
-    _prefetch_digests(shares)
     selection = select_shares(shares, rejected_early)
-    write = sink if callable(sink) else sink.write
-    chosen = selection.chosen
-    kernel = CombineKernel(_FIELD, [s.header.index for s in chosen])
-    length = chosen[0].header.secret_length
-    fds = [s.open_fd() for s in chosen]
-    try:
-
-        def work(offset: int) -> object:
-            size = min(CHUNK_SIZE, length - offset)
-            blocks = [s.read_payload(fd, offset, size) for s, fd in zip(chosen, fds, strict=True)]
-            return kernel.process(blocks)
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            pending: deque[Future[object]] = deque()
-            offsets = iter(range(0, length, CHUNK_SIZE))
-            for offset in itertools.islice(offsets, 3):
-                pending.append(pool.submit(work, offset))
-            while pending:
-                out = pending.popleft().result()
-                write(memoryview(out))  # type: ignore[arg-type]
-                out[:] = 0  # type: ignore[index]
-                nxt = next(offsets, None)
-                if nxt is not None:
-                    pending.append(pool.submit(work, nxt))
-    finally:
-        for fd in fds:
-            if fd is not None:
-                os.close(fd)
-    return CombineResult(
-        secret=SecretBuffer(0),
-        verified=True,
-        used=[s.source for s in chosen],
-        rejected=dict(selection.rejected),
-        warnings=list(selection.warnings),
-    )
+    _stream_pass(selection.chosen, sink if callable(sink) else sink.write)
+    return _result(selection)
 
 
 def combine_shares(shares: Sequence[NativeShare]) -> CombineResult:

@@ -39,3 +39,10 @@ def test_every_registered_command_group_imports() -> None:
 
     for name in COMMANDS:
         assert tcr.get_command(None, name) is not None  # type: ignore[arg-type]
+
+
+def test_shares_format_list_names_every_peer_format() -> None:
+    import cli.shares
+    from tcr_kit.sharing.foreign import FOREIGN_FORMATS
+
+    assert sorted(cli.shares.FORMATS) == sorted(["native", *FOREIGN_FORMATS])
