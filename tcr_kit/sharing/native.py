@@ -861,7 +861,9 @@ def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
     pending = [s for s in shares if s._digest is None]
     if not pending:
         return
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # One thread per share (up to 8): SHA-256 of one share cannot be split, and with as many
+    # threads as shares the cores stay busy to the end instead of idling on the last one.
+    with ThreadPoolExecutor(max_workers=min(len(pending), 8)) as pool:
         futures = [pool.submit(_digest_of, s) for s in pending]
         from tcr_kit.sharing.stream import _np
 
