@@ -655,6 +655,23 @@ class Ledger:
             self._put(updated)
         return updated
 
+    @_serialised
+    def record_event(
+        self,
+        actor: Actor,
+        kind: str,
+        subjects: Sequence[str],
+        payload: dict[str, Any],
+        *,
+        dry_run: bool = False,
+    ) -> StoredEvent:
+        """Append a signed event that changes no record (an HSM activation, for example)."""
+        if "records" in payload:
+            raise ValueError("'records' is reserved for record changes")
+        with self._change(actor, kind, subjects, payload, dry_run=dry_run):
+            pass
+        return self.last_events[-1]
+
     # -- bags --------------------------------------------------------------------------------
     def _seal_contents(
         self, serial: str, contents: Sequence[str], actor: str, holder: str | None
