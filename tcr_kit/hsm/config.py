@@ -41,7 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tcr_kit.hsm.errors import ConfigError
 
@@ -72,15 +79,25 @@ class HsmSection(_Model):
     env: dict[Annotated[str, Field(pattern=_ENV_NAME)], str] = Field(default_factory=dict)
     """Environment the module needs, set before it is loaded (e.g. ``SOFTHSM2_CONF``)."""
 
+    @field_validator("module")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must be an absolute path")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if any(word in key for word in _FORBIDDEN_ENV):
+                raise ValueError(f"{key}: PINs and secrets never go into the environment")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> HsmSection:
-        if not self.module.startswith("/"):
-            raise ValueError("module must be an absolute path")
         if (self.token_label is None) == (self.token_serial is None):
             raise ValueError("give exactly one of token_label and token_serial")
-        for key in self.env:
-            if any(word in key for word in _FORBIDDEN_ENV):
-                raise ValueError(f"env {key}: PINs and secrets never go into the environment")
         return self
 
     def describe(self) -> str:

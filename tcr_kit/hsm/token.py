@@ -135,8 +135,13 @@ class HsmToken:
     @staticmethod
     def _find(lib: Any, section: HsmSection) -> Any:
         matches = []
+        import pkcs11.exceptions as px
+
         for slot in lib.get_slots(token_present=True):
-            token = slot.get_token()
+            try:
+                token = slot.get_token()
+            except px.PKCS11Error:  # removed while being listed
+                continue
             if not token.flags & CKF_TOKEN_INITIALIZED:
                 continue
             if (section.token_label is not None and _text(token.label) == section.token_label) or (
