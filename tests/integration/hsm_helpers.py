@@ -26,7 +26,7 @@ def write_config(
     path = folder / f"{label}.toml"
     path.write_text(
         render_config(
-            name=f"HSM {label}",
+            name=label,
             module=module or SOFTHSM_MODULE,
             token_label=label,
             share_set_id=f"set-{label}",
