@@ -38,6 +38,12 @@ def config_option(f: F) -> F:
 
 def audit_options(f: F) -> F:
     f = click.option(
+        "--ceremony",
+        type=click.IntRange(min=1),
+        envvar="TCR_CEREMONY",
+        help="Tag the ledger events with this ceremony number. Env: TCR_CEREMONY.",
+    )(f)
+    f = click.option(
         "--key",
         "key_file",
         envvar="TCR_KEY",
@@ -192,7 +198,7 @@ def _parse_card(spec: str, module: str | None) -> tuple[Any, Any, Path | None]:
 
 
 def _audit(
-    ledger_path: Path | None, actor_id: str | None, key_file: Path | None
+    ledger_path: Path | None, actor_id: str | None, key_file: Path | None, ceremony: int | None
 ) -> tuple[Ledger | None, Actor | None]:
     if actor_id is None:
         return None, None
@@ -201,7 +207,10 @@ def _audit(
     from cli._ledger import actor
     from tcr_kit.custody.ledger import Ledger
 
-    return Ledger.open(ledger_path, create=False), actor(actor_id, key_file)
+    who = actor(actor_id, key_file)
+    ledger = Ledger.open(ledger_path, create=False)
+    ledger.ceremony_number = ceremony
+    return ledger, who
 
 
 def _collect(activation: Any, shares: tuple[Path, ...], cards: list[Any]) -> Any:
@@ -273,6 +282,7 @@ def activate_cmd(
     ledger_path: Path | None,
     actor_id: str | None,
     key_file: Path | None,
+    ceremony: int | None,
     as_json: bool,
     quiet: bool,
     command: tuple[str, ...],
@@ -306,7 +316,7 @@ def activate_cmd(
         from tcr_kit.errors import FileExistsRefused
 
         raise FileExistsRefused(str(output_path))
-    ledger, actor = _audit(ledger_path, actor_id, key_file)
+    ledger, actor = _audit(ledger_path, actor_id, key_file, ceremony)
     if ledger is None:
         warn("no --as/--key: this activation is not recorded in a ledger")
     try:
@@ -403,6 +413,55 @@ def _report(activation: Any, data: dict[str, Any]) -> None:
     if "command" in data:
         click.echo(f"ran {' '.join(data['command'])}: exit {data['exit']}")
     click.echo(f"logged out; audit events: {', '.join(kinds)}")
+
+
+# -- register-set ------------------------------------------------------------------------------
+
+
+@hsm.command("register-set")
+@config_option
+@audit_options
+@click.option("--purpose", default=None, help="Purpose (default: 'activation of HSM <name>').")
+@click.option("--dry-run", is_flag=True, help="Show what would be recorded; change nothing.")
+@json_option
+def register_set_cmd(
+    config_path: Path,
+    ledger_path: Path | None,
+    actor_id: str | None,
+    key_file: Path | None,
+    ceremony: int | None,
+    purpose: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Record the config's share set (id, m, n, epoch) in the custody ledger."""
+    from cli._ledger import report_change
+    from tcr_kit.custody.models import ShareSet, build
+
+    loaded = _load(config_path)
+    if actor_id is None:
+        raise click.UsageError("register-set needs --as and --key")
+    ledger, actor = _audit(ledger_path, actor_id, key_file, ceremony)
+    assert ledger is not None and actor is not None  # noqa: S101 - --as given
+    cfg = loaded.share_set
+    share_set = build(
+        ShareSet,
+        id=cfg.id,
+        m=cfg.threshold,
+        n=cfg.count,
+        purpose=purpose or f"activation of HSM {loaded.hsm.name}",
+        epoch=cfg.epoch,
+    )
+    try:
+        ledger.add_share_set(actor, share_set, dry_run=dry_run)
+        report_change(
+            ledger,
+            f"share set {cfg.id} ({cfg.threshold}-of-{cfg.count}, epoch {cfg.epoch})",
+            dry_run,
+            {"share_set": cfg.id, "config_sha256": loaded.sha256},
+        )
+    finally:
+        ledger.close()
 
 
 # -- readiness ---------------------------------------------------------------------------------

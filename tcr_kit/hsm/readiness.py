@@ -29,7 +29,13 @@ if TYPE_CHECKING:
 Availability = Literal["available", "in-transit", "blocked", "lost"]
 Verdict = Literal["ready", "at-risk", "not-ready"]
 
-_VERIFYING_EVENTS = ("bag.inspect", "bag.receive", "credential.enrolment", "hsm.activate")
+_VERIFYING_EVENTS = (
+    "bag.inspect",
+    "bag.receive",
+    "credential.add",
+    "credential.enrolment",
+    "hsm.activate",
+)
 _OK_BAG_STATES = {"sealed", "stored", "received", "inspected", "opened"}
 
 
