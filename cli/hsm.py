@@ -415,6 +415,100 @@ def _report(activation: Any, data: dict[str, Any]) -> None:
     click.echo(f"logged out; audit events: {', '.join(kinds)}")
 
 
+# -- rekey -------------------------------------------------------------------------------------
+
+
+@hsm.command("rekey")
+@config_option
+@click.option("--share", "shares", multiple=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--card", "card_specs", multiple=True, metavar="record=FILE[,pin-file=F][,...]")
+@click.option("--pkcs11-module", metavar="PATH", help="PKCS#11 module of the TCR cards.")
+@click.option("--threshold", "-m", type=click.IntRange(1, 255), required=True)
+@click.option("--count", "-n", type=click.IntRange(1, 255), required=True)
+@click.option(
+    "--output-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="New share files (0600) and rekey-state.json; the same folder resumes a rekey.",
+)
+@click.option("--new-set-id", required=True, help="Ledger id of the new share set.")
+@click.option("--yes", is_flag=True, help="Do not ask for a typed confirmation.")
+@audit_options
+@json_option
+@quiet_option
+def rekey_cmd(
+    config_path: Path,
+    shares: tuple[Path, ...],
+    card_specs: tuple[str, ...],
+    pkcs11_module: str | None,
+    threshold: int,
+    count: int,
+    output_dir: Path,
+    new_set_id: str,
+    yes: bool,
+    ledger_path: Path | None,
+    actor_id: str | None,
+    key_file: Path | None,
+    ceremony: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Give the HSM a new activation secret split m-of-n; retire the current epoch.
+
+    The new shares are written and verified before the HSM PIN changes; re-running with
+    the same --output-dir resumes an interrupted rekey."""
+    from tcr_kit.hsm.activation import Activation, Quorum
+    from tcr_kit.hsm.rekey import STATE_NAME, RekeyResult, rekey
+
+    loaded = _load(config_path)
+    cards = [_parse_card(spec, pkcs11_module) for spec in card_specs]
+    ledger, actor = _audit(ledger_path, actor_id, key_file, ceremony)
+    if ledger is None:
+        warn("no --as/--key: the rekey is not recorded in a ledger")
+    try:
+        activation = Activation(loaded, ledger=ledger, actor=actor)
+        resuming = (output_dir / STATE_NAME).exists()
+        quorum: Quorum | list[Any] = [] if resuming else _collect(activation, shares, cards)
+
+        def confirm(result: RekeyResult) -> bool:
+            click.echo(
+                f"about to change the user PIN of {activation.token().describe()}:\n"
+                f"  retire epoch {result.old.epoch} (set {result.old.set_id})\n"
+                f"  activate epoch {result.new.epoch} (set {result.new.set_id},"
+                f" {result.threshold}-of-{result.count}), shares in {output_dir}:",
+                err=True,
+            )
+            for path, digest in zip(result.share_files, result.share_digests, strict=True):
+                click.echo(f"    {path.name}  sha256 {digest}", err=True)
+            if yes:
+                return True
+            answer = click.prompt("type yes to go on", default="", show_default=False, err=True)
+            return bool(answer == "yes")
+
+        result = rekey(
+            activation,
+            quorum if quorum else (lambda: _collect(activation, shares, cards)),
+            threshold=threshold,
+            count=count,
+            output_dir=output_dir,
+            new_share_set_id=new_set_id,
+            confirm=confirm,
+        )
+    finally:
+        if ledger is not None:
+            ledger.close()
+    if json_mode():
+        emit_json({"ok": True, **result.facts()})
+        return
+    for step in result.steps:
+        click.echo(f"  {step}")
+    click.echo(
+        f"rekeyed {loaded.hsm.name}: epoch {result.new.epoch}, set {result.new.set_id}."
+        f' Update {config_path}: [share_set] id = "{new_set_id}", epoch ='
+        f" {result.new.epoch}, threshold = {threshold}, count = {count}"
+    )
+
+
 # -- register-set ------------------------------------------------------------------------------
 
 

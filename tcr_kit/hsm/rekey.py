@@ -99,7 +99,7 @@ def _write_shares(
 
 def rekey(
     activation: Activation,
-    sources: Iterable[Source] | Quorum,
+    sources: Iterable[Source] | Quorum | Callable[[], Quorum],
     *,
     threshold: int,
     count: int,
@@ -107,7 +107,20 @@ def rekey(
     new_share_set_id: str,
     confirm: Callable[[RekeyResult], bool] | None = None,
 ) -> RekeyResult:
-    """Rekey the HSM of ``activation`` (see the module docstring)."""
+    """Rekey the HSM of ``activation`` (see the module docstring).
+
+    ``sources`` may be a callable returning the old quorum: a resumed rekey whose PIN
+    already changed then never asks for the old shares.
+    """
+
+    def old_quorum() -> Quorum:
+        nonlocal sources
+        if callable(sources):
+            sources = sources()
+        quorum = activation._collect(sources)
+        sources = quorum
+        return quorum
+
     token = activation.token()
     marker = token.marker()
     if marker is None:
@@ -135,8 +148,7 @@ def rekey(
     else:
         if not output_dir.is_dir():
             raise OperationalError(f"{output_dir}: no such directory")
-        quorum = activation._collect(sources)  # check the old quorum before writing anything
-        sources = quorum
+        old_quorum()  # check the old quorum before writing anything
         new_epoch = marker.current.epoch + 1
         set_id, files, digests = _write_shares(activation, threshold, count, output_dir, new_epoch)
         result = RekeyResult(
@@ -174,8 +186,7 @@ def rekey(
                 except SharesDoNotMatchHsm:
                     changed = False
             if not changed:
-                quorum = activation._collect(sources)
-                with activation._derive(quorum) as old_pin:
+                with activation._derive(old_quorum()) as old_pin:
                     with token.login(old_pin, rw=True) as session:
                         session.set_pin(
                             bytes(old_pin.view()).decode("ascii"),

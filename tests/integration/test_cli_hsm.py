@@ -226,3 +226,34 @@ def test_readiness_from_the_ledger_ready_at_risk_not_ready(hsm: DemoHsm, tmp_pat
     gone = run_tcr(args)
     assert gone.returncode == 4
     assert "not ready: 2 of 5 available, 3 needed; 1 more" in one_error_line(gone)
+
+
+def test_rekey_asks_first_then_resumes_and_the_new_shares_activate(
+    hsm: DemoHsm, tmp_path: Path
+) -> None:
+    new = tmp_path / "new"
+    new.mkdir()
+    old = hsm.plan.share_files
+    args = ["hsm", "rekey", "--config", str(hsm.config_path), "-m", "2", "-n", "3",
+            "--output-dir", str(new), "--new-set-id", "set-epoch-2", "-q"]  # fmt: skip
+    shares = [x for p in old[:3] for x in ("--share", str(p))]
+    refused = run_tcr([*args, *shares], stdin="no\n")
+    assert refused.returncode == 1 and "not confirmed" in refused.stderr
+    assert "retire epoch 1" in refused.stderr and "type yes" in refused.stderr
+    done = run_tcr([*args, *shares], stdin="yes\n")
+    assert done.returncode == 0, done.stderr
+    assert "resumed from" in done.stdout and "epoch 2" in done.stdout
+    text = hsm.config_path.read_text().replace("epoch = 1", "epoch = 2")
+    text = text.replace("threshold = 3", "threshold = 2").replace("count = 5", "count = 3")
+    new_config = tmp_path / "epoch2.toml"
+    new_config.write_text(text)
+    new_shares = sorted(new.glob("*share*.txt"))
+    proc = run_tcr(
+        ["hsm", "activate", "--config", str(new_config), "-q",
+         "--share", str(new_shares[2]), "--share", str(new_shares[0]), "--", "true"]
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    stale = run_tcr(
+        ["hsm", "activate", "--config", str(new_config), "-q", "--share", str(old[0]), "--", "true"]
+    )  # fmt: skip
+    assert stale.returncode == 3 and "retired epoch 1" in one_error_line(stale)
