@@ -190,13 +190,7 @@ class Quorum:
 
     def _read(self, source: Source) -> tuple[SecretBuffer, dict[str, str]]:
         if isinstance(source, ShareFile):
-            try:
-                raw = bytearray(Path(source.path).read_bytes())
-            except OSError as exc:
-                from tcr_kit.errors import OperationalError
-
-                raise OperationalError(f"{source.path}: cannot read: {exc.strerror}") from None
-            return SecretBuffer.adopt(raw), {"kind": "file", "source": str(source.path)}
+            return _read_file(Path(source.path)), {"kind": "file", "source": str(source.path)}
         if isinstance(source, InlineShare):
             return source.data, {"kind": "inline", "source": source.source}
         return self._read_card(source)
@@ -287,6 +281,29 @@ class Quorum:
                 len(self._shares),
                 self.threshold,
             )
+
+
+MAX_SHARE_FILE = 64 * 1024
+"""Largest share file an activation reads (activation secrets are small)."""
+
+
+def _read_file(path: Path) -> SecretBuffer:
+    """Read a share file straight into a wipeable buffer (no immutable copy)."""
+    from tcr_kit.errors import InputError, OperationalError
+
+    try:
+        with open(path, "rb") as fh:
+            raw = bytearray(MAX_SHARE_FILE + 1)
+            n = fh.readinto(raw)
+    except OSError as exc:
+        raise OperationalError(f"{path}: cannot read: {exc.strerror}") from None
+    buf = SecretBuffer.adopt(raw)
+    if n > MAX_SHARE_FILE:
+        buf.wipe()
+        raise InputError(f"{path}: too large for an activation share file")
+    secret = SecretBuffer(raw[:n])  # copies into a new buffer and wipes the slice
+    buf.wipe()
+    return secret
 
 
 def _source_name(source: Source) -> str:
