@@ -213,8 +213,16 @@ def _audit(
     return ledger, who
 
 
-def _collect(activation: Any, shares: tuple[Path, ...], cards: list[Any]) -> Any:
-    """Add every share file, then every card (prompting for each card's PIN by name)."""
+def _collect(
+    activation: Any,
+    shares: tuple[Path, ...],
+    cards: list[Any],
+    *,
+    interactive: bool = False,
+    module: str | None = None,
+) -> Any:
+    """Add every share file, then every card (prompting for each card's PIN by name);
+    ``interactive``: then ask for cards one by one until the quorum is complete."""
     from cli.card import read_secret
     from tcr_kit.hsm.activation import CardShare, ShareFile
 
@@ -240,7 +248,56 @@ def _collect(activation: Any, shares: tuple[Path, ...], cards: list[Any]) -> Any
         progress(
             f"share {got.index} from {got.describe()}: ok ({quorum.still_needed()} more needed)"
         )
+    if interactive:
+        _prompt_cards(quorum, module)
     return quorum
+
+
+def _ask(question: str) -> str:
+    """One answer: a prompt on a terminal, else one line of stdin (read from the same
+    binary buffer as the PINs, so answers and PINs interleave correctly)."""
+    if sys.stdin.isatty():
+        return str(click.prompt(question, default="", show_default=False, err=True)).strip()
+    click.echo(f"{question}: ", err=True, nl=False)
+    line = sys.stdin.buffer.readline().decode("utf-8", "replace").strip()
+    click.echo("", err=True)
+    return line
+
+
+def _prompt_cards(quorum: Any, module: str | None) -> None:
+    """Ask for the next card by its enrolment record until the quorum is complete. A card
+    that is refused (wrong PIN, duplicate, another set, not inserted) is named on one line
+    and the collection goes on; an empty answer stops it."""
+    from cli.card import read_secret
+    from tcr_kit.errors import TcrError
+    from tcr_kit.hsm.activation import CardShare
+
+    while not quorum.complete():
+        missing = quorum.missing_holders()
+        names = ", ".join(f"{c.id} ({c.holder or '-'})" for c in missing)
+        click.echo(
+            f"{quorum.still_needed()} more card(s) needed"
+            + (f"; not yet presented: {names}" if names else ""),
+            err=True,
+        )
+        line = _ask("enrolment record of the next card (empty to stop)")
+        if not line:
+            return
+        try:
+            selector, record, pin_file = _parse_card(f"record={line}", module)
+            assert record is not None  # noqa: S101 - record= was given
+            who = f"TCR {record.tcr.id} ({record.tcr.name}), card serial {record.card.serial}"
+            click.echo(f"insert the card of {who}", err=True)
+            pin = read_secret(f"PIN for the card of {who}", pin_file)
+            try:
+                got = quorum.add(CardShare(selector, pin, record))
+            finally:
+                pin.wipe()
+        except (TcrError, click.UsageError) as exc:
+            text = exc.format_message() if isinstance(exc, click.UsageError) else str(exc)
+            click.echo(f"refused: {text}", err=True)
+            continue
+        click.echo(f"share {got.index} from {got.describe()}: ok", err=True)
 
 
 @hsm.command(
@@ -262,6 +319,11 @@ def _collect(activation: Any, shares: tuple[Path, ...], cards: list[Any]) -> Any
     help="A TCR card, by its enrolment record (repeat). PIN: pin-file, else prompt/stdin.",
 )
 @click.option("--pkcs11-module", metavar="PATH", help="PKCS#11 module of the TCR cards.")
+@click.option(
+    "--prompt-cards",
+    is_flag=True,
+    help="Then ask for cards one at a time (by enrolment record) until m shares are in.",
+)
 @click.option("--sign-key", metavar="LABEL", help="Sign --input with this key on the HSM.")
 @click.option("--input", "input_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path))
@@ -275,6 +337,7 @@ def activate_cmd(
     shares: tuple[Path, ...],
     card_specs: tuple[str, ...],
     pkcs11_module: str | None,
+    prompt_cards: bool,
     sign_key: str | None,
     input_path: Path | None,
     output_path: Path | None,
@@ -322,7 +385,9 @@ def activate_cmd(
     try:
         activation = Activation(loaded, ledger=ledger, actor=actor)
         try:
-            quorum = _collect(activation, shares, cards)
+            quorum = _collect(
+                activation, shares, cards, interactive=prompt_cards, module=pkcs11_module
+            )
         except Exception as exc:
             from tcr_kit.errors import TcrError
 
@@ -482,8 +547,7 @@ def rekey_cmd(
                 click.echo(f"    {path.name}  sha256 {digest}", err=True)
             if yes:
                 return True
-            answer = click.prompt("type yes to go on", default="", show_default=False, err=True)
-            return bool(answer == "yes")
+            return _ask("type yes to go on") == "yes"
 
         result = rekey(
             activation,

@@ -257,3 +257,40 @@ def test_rekey_asks_first_then_resumes_and_the_new_shares_activate(
         ["hsm", "activate", "--config", str(new_config), "-q", "--share", str(old[0]), "--", "true"]
     )  # fmt: skip
     assert stale.returncode == 3 and "retired epoch 1" in one_error_line(stale)
+
+
+def test_prompt_cards_names_what_is_missing_and_goes_on_after_a_refused_card(
+    hsm: DemoHsm, new_token: NewToken, tmp_path: Path
+) -> None:
+    records = []
+    for i in (2, 3):
+        label, _ = new_token("TCR")
+        record = tmp_path / f"tcr-{i}.json"
+        enrol(
+            Pkcs11Card(MODULE, token_label=label),
+            open_share_file(hsm.plan.share_files[i - 1]).encode_compact(),
+            tcr=TcrRef(name=f"TCR {i}", id=f"tcr-{i}"),
+            current_pin=SecretBuffer(bytearray(TRANSPORT_PIN.encode())),
+            new_pin=SecretBuffer(bytearray(f"pin-of-{i}".encode())),
+            record_path=record,
+        )
+        records.append(record)
+    r2, r3 = records
+    answers = f"{r2}\nwrong-pin\n{r2}\npin-of-2\n{r2}\npin-of-2\n{r3}\npin-of-3\n"
+    proc = run_tcr(
+        ["hsm", "activate", "--config", str(hsm.config_path), "--pkcs11-module", MODULE,
+         "--share", str(hsm.plan.share_files[0]), "--prompt-cards", "--", "true"],
+        stdin=answers,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr
+    assert "2 more card(s) needed" in err and "insert the card of TCR tcr-2 (TCR 2)" in err
+    assert "refused: wrong PIN for pkcs11 card" in err
+    assert "refused: pkcs11 card" in err and "already presented" in err
+    assert "share 3 from" in err
+    stop = run_tcr(
+        ["hsm", "activate", "--config", str(hsm.config_path), "--pkcs11-module", MODULE, "-q",
+         "--share", str(hsm.plan.share_files[0]), "--prompt-cards", "--", "true"],
+        stdin="\n",
+    )  # fmt: skip
+    assert stop.returncode == 4
