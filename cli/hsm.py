@@ -220,13 +220,14 @@ def _collect(
     *,
     interactive: bool = False,
     module: str | None = None,
+    into: Any = None,
 ) -> Any:
     """Add every share file, then every card (prompting for each card's PIN by name);
     ``interactive``: then ask for cards one by one until the quorum is complete."""
     from cli.card import read_secret
     from tcr_kit.hsm.activation import CardShare, ShareFile
 
-    quorum = activation.quorum()
+    quorum = into if into is not None else activation.quorum()
     for path in shares:
         got = quorum.add(ShareFile(path))
         progress(f"share {got.index} from {path}: ok ({quorum.still_needed()} more needed)")
@@ -384,15 +385,17 @@ def activate_cmd(
         warn("no --as/--key: this activation is not recorded in a ledger")
     try:
         activation = Activation(loaded, ledger=ledger, actor=actor)
-        try:
-            quorum = _collect(
-                activation, shares, cards, interactive=prompt_cards, module=pkcs11_module
-            )
-        except Exception as exc:
-            from tcr_kit.errors import TcrError
+        from tcr_kit.errors import TcrError
 
-            if isinstance(exc, TcrError):
-                activation._event("hsm.activate", None, f"refused: {exc}", purpose="collect")
+        quorum = None
+        try:
+            quorum = activation.quorum()
+            _collect(
+                activation, shares, cards, interactive=prompt_cards, module=pkcs11_module,
+                into=quorum,
+            )  # fmt: skip
+        except TcrError as exc:
+            activation.record_refusal(quorum, exc, "collect")
             raise
         if command:
             rc = _run_child(activation, quorum, command, loaded)

@@ -368,15 +368,23 @@ class Activation:
             )
         return Quorum(self.config, marker, credentials=self._ledger_checks())
 
-    def _collect(self, sources: Iterable[Source] | Quorum) -> Quorum:
+    def _collect(self, sources: Iterable[Source] | Quorum, into: list[Quorum]) -> Quorum:
+        """The complete quorum from ``sources``; the quorum being built is put in ``into``
+        at once, so a refusal can name what was presented before it."""
         if isinstance(sources, Quorum):
             quorum = sources
+            into.append(quorum)
         else:
             quorum = self.quorum()
+            into.append(quorum)
             for source in sources:
                 quorum.add(source)
         quorum.require_complete()
         return quorum
+
+    def collect(self, sources: Iterable[Source] | Quorum) -> Quorum:
+        """Check ``sources`` and return the complete quorum (exit 4 when short)."""
+        return self._collect(sources, [])
 
     def _derive(self, quorum: Quorum) -> SecretBuffer:
         from tcr_kit.sharing.errors import NotEnoughSharesError
@@ -399,9 +407,9 @@ class Activation:
         self, sources: Iterable[Source] | Quorum, *, rw: bool = False, purpose: str = "session"
     ) -> Iterator[HsmSession]:
         """A logged-in session on the HSM, for the duration of the ``with`` block."""
-        quorum: Quorum | None = sources if isinstance(sources, Quorum) else None
+        building: list[Quorum] = []
         try:
-            quorum = self._collect(sources)
+            quorum = self._collect(sources, building)
             token = self.token()
             with self._derive(quorum) as pin, token.login(pin, rw=rw) as raw:
                 pin.wipe()
@@ -418,7 +426,8 @@ class Activation:
                         operations=[op.__dict__ for op in hsm.operations],
                     )
         except TcrError as exc:
-            self._event("hsm.activate", quorum, f"refused: {exc}", purpose=purpose)
+            partial = building[0] if building else None
+            self._event("hsm.activate", partial, f"refused: {exc}", purpose=purpose)
             raise
 
     def user_pin(self, sources: Iterable[Source] | Quorum) -> SecretBuffer:
@@ -426,9 +435,9 @@ class Activation:
 
         The caller hands it on (never through argv or the environment) and wipes it.
         """
-        quorum: Quorum | None = sources if isinstance(sources, Quorum) else None
+        building: list[Quorum] = []
         try:
-            quorum = self._collect(sources)
+            quorum = self._collect(sources, building)
             pin = self._derive(quorum)
             try:
                 with self.token().login(pin):
@@ -437,12 +446,17 @@ class Activation:
                 pin.wipe()
                 raise
         except TcrError as exc:
-            self._event("hsm.activate", quorum, f"refused: {exc}", purpose="pin-handoff")
+            partial = building[0] if building else None
+            self._event("hsm.activate", partial, f"refused: {exc}", purpose="pin-handoff")
             raise
         self._event("hsm.activate", quorum, "pin handed off", purpose="pin-handoff")
         return pin
 
     # -- audit -------------------------------------------------------------------------------
+
+    def record_refusal(self, quorum: Quorum | None, error: TcrError, purpose: str) -> None:
+        """Append a refused ``hsm.activate`` event (for callers that collect themselves)."""
+        self._event("hsm.activate", quorum, f"refused: {error}", purpose=purpose)
 
     def _event(self, kind: str, quorum: Quorum | None, outcome: str, **extra: Any) -> None:
         hsm: dict[str, Any] = {"name": self.config.hsm.name, "module": self.config.hsm.module}

@@ -117,7 +117,7 @@ def rekey(
         nonlocal sources
         if callable(sources):
             sources = sources()
-        quorum = activation._collect(sources)
+        quorum = activation.collect(sources)
         sources = quorum
         return quorum
 

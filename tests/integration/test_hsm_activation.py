@@ -87,7 +87,9 @@ def test_too_few_shares_is_exit_4_saying_how_many_more(hsm: DemoHsm) -> None:
     assert caught.value.exit_code == ExitCode.QUORUM
     assert "1 of 3 shares presented" in str(caught.value)
     assert "2 more needed" in str(caught.value)
-    assert activation.events[-1][1]["outcome"].startswith("refused: 1 of 3")
+    refused = activation.events[-1][1]
+    assert refused["outcome"].startswith("refused: 1 of 3")
+    assert [p["index"] for p in refused["presented"]] == [2]  # names what was presented
 
 
 def test_duplicate_share_file_or_copy_is_exit_2(hsm: DemoHsm, tmp_path: Path) -> None:
