@@ -22,4 +22,5 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "discrepancy": ("cli.custody:discrepancy", "Record, list and resolve discrepancies."),
     "audit": ("cli.audit:audit", "Verify, export and checkpoint the signed audit log."),
     "status": ("cli.custody:status", "A TCR's own view of their credentials and bags."),
+    "hsm": ("cli.hsm:hsm", "Activate an HSM with m of n shares; quorum readiness."),
 }

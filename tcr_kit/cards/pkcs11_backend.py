@@ -166,8 +166,13 @@ class Pkcs11Card:
     @staticmethod
     def _find(lib: Any, label: str | None, serial: str | None) -> tuple[Any, Any]:
         matches = []
+        import pkcs11.exceptions as px
+
         for slot in lib.get_slots(token_present=True):
-            token = slot.get_token()
+            try:
+                token = slot.get_token()
+            except px.PKCS11Error:  # removed while being listed (or a broken slot)
+                continue
             if (label is not None and _text(token.label) == label) or (
                 serial is not None and _text(token.serial) == serial
             ):

@@ -588,6 +588,17 @@ class Ledger:
             self._put(share_set)
 
     @_serialised
+    def retire_share_set(self, actor: Actor, sid: str, *, dry_run: bool = False) -> ShareSet:
+        """Mark a share set retired (after a rekey replaced it)."""
+        current = self.share_set(sid)
+        if current.status == "retired":
+            raise InputError(f"share set {sid} is already retired")
+        updated = _revalidate(current.model_copy(update={"status": "retired"}))
+        with self._change(actor, "share-set.retire", [f"share-set:{sid}"], dry_run=dry_run):
+            self._put(updated)
+        return updated
+
+    @_serialised
     def add_credential(
         self, actor: Actor, credential: Credential, *, dry_run: bool = False
     ) -> Credential:
@@ -654,6 +665,23 @@ class Ledger:
         with self._change(actor, f"credential.{action.value}", subjects, extra, dry_run=dry_run):
             self._put(updated)
         return updated
+
+    @_serialised
+    def record_event(
+        self,
+        actor: Actor,
+        kind: str,
+        subjects: Sequence[str],
+        payload: dict[str, Any],
+        *,
+        dry_run: bool = False,
+    ) -> StoredEvent:
+        """Append a signed event that changes no record (an HSM activation, for example)."""
+        if "records" in payload:
+            raise ValueError("'records' is reserved for record changes")
+        with self._change(actor, kind, subjects, payload, dry_run=dry_run):
+            pass
+        return self.last_events[-1]
 
     # -- bags --------------------------------------------------------------------------------
     def _seal_contents(

@@ -1,0 +1,42 @@
+"""Activate an HSM with m share files and sign one file: an activation script.
+
+Usage: python activation_script.py HSM.toml INPUT OUTPUT.sig SHARE [SHARE ...]
+
+Exit codes are tcr-kit's: 1 operational, 2 usage, 3 integrity, 4 quorum not met.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tcr_kit.errors import TcrError
+from tcr_kit.fileio import atomic_output
+from tcr_kit.hsm.activation import Activation, ShareFile
+from tcr_kit.hsm.config import load_config
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    config, data, output, *shares = (Path(a) for a in argv)
+    try:
+        loaded = load_config(config)  # validated; loaded.sha256 goes into the audit events
+        activation = Activation(loaded)  # add ledger=..., actor=... to record in the ledger
+        with activation.session([ShareFile(p) for p in shares]) as hsm:
+            signature = hsm.sign("ksk-demo", data.read_bytes())
+        # logged out here; every share, the secret and the PIN are wiped
+        with atomic_output(output, mode=0o644) as out:  # never overwrites
+            out.write(signature)
+    except TcrError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    for kind, event in activation.events:
+        print(kind, event["outcome"], [p["index"] for p in event["presented"]])
+    print(f"config sha256 {loaded.sha256}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

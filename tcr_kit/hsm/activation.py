@@ -1,0 +1,491 @@
+"""Activate an HSM with m of n shares: the library API for activation scripts.
+
+::
+
+    from tcr_kit.hsm.activation import Activation, CardShare, ShareFile
+    from tcr_kit.hsm.config import load_config
+
+    activation = Activation(load_config(Path("hsm.toml")), ledger=ledger, actor=actor)
+    with activation.session([ShareFile(p1), CardShare(selector, pin, record), ...]) as hsm:
+        signature = hsm.sign("ksk-2026", data)
+
+Sources are share files, cards (with their PIN and, preferably, their enrolment record) or
+share bytes already in memory, in any order. Before anything reaches the HSM each share is
+decoded and checked: a share presented twice (same share, same index or same card) is
+refused (exit 2), a share of another set or of a retired epoch is refused (exit 3), fewer
+than m shares is exit 4 saying how many more are needed. The shares are combined with the
+native engine (integrity-checked: a wrong secret is never output), the HSM user PIN is
+derived from the secret (:mod:`tcr_kit.hsm.pin`) and the secret wiped at once; the PIN logs
+in a python-pkcs11 session and is wiped. On leaving the ``with`` block the session logs out
+and every buffer is wiped.
+
+Every attempt, successful or not, appends an audit event (``hsm.activate``; and
+``hsm.deactivate`` with the operations done, at the end of a session): through the custody
+ledger when one is given (signed by ``actor``), and to ``on_event`` when given. The event
+names the HSM, the configuration's SHA-256, the share set and epoch, the presented
+credentials (card identity, TCR, share index and digest, ledger credential), the outcome,
+and never the secret or the PIN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tcr_kit.clock import isoformat, utcnow
+from tcr_kit.errors import TcrError
+from tcr_kit.hsm.config import LoadedConfig
+from tcr_kit.hsm.errors import (
+    DuplicateCredential,
+    NotEnoughCredentials,
+    WrongShareSet,
+)
+from tcr_kit.hsm.pin import derive_user_pin
+from tcr_kit.hsm.token import HsmSession, HsmToken, Marker
+from tcr_kit.secrets import SecretBuffer
+
+if TYPE_CHECKING:
+    from tcr_kit.cards.enrol import CardSelector
+    from tcr_kit.cards.record import EnrolmentRecord
+    from tcr_kit.custody.ledger import Actor, Ledger
+    from tcr_kit.custody.models import Credential
+    from tcr_kit.sharing.native import NativeShare
+
+EventSink = Callable[[str, dict[str, Any]], None]
+"""``on_event(kind, payload)``: receives every audit event payload (no secrets in it)."""
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShareFile:
+    """A native share file (text or compact)."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class CardShare:
+    """A TCR card (PKCS#11 token or PC/SC card), its PIN and, preferably, its record."""
+
+    selector: CardSelector
+    pin: SecretBuffer
+    record: EnrolmentRecord | None = None
+    allow_last_try: bool = False
+
+
+@dataclass(frozen=True)
+class InlineShare:
+    """Share bytes already in memory (compact or text form); wiped once decoded."""
+
+    data: SecretBuffer
+    source: str = "share"
+
+
+Source = ShareFile | CardShare | InlineShare
+
+
+@dataclass
+class Presented:
+    """One credential that was presented, described without its secret."""
+
+    kind: str
+    """``card`` or ``file`` or ``inline``."""
+    source: str
+    set_id: str
+    index: int
+    share_digest: str
+    card_serial: str | None = None
+    card_label: str | None = None
+    tcr_id: str | None = None
+    tcr_name: str | None = None
+    credential: str | None = None
+    holder: str | None = None
+
+    def describe(self) -> str:
+        who = f" (TCR {self.tcr_id})" if self.tcr_id else ""
+        return f"{self.source}{who}, share {self.index}"
+
+    def facts(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+# -- the quorum being collected ---------------------------------------------------------------
+
+
+class Quorum:
+    """Shares collected one by one (an interactive collection, or a list of sources).
+
+    Every :meth:`add` checks the new share against the HSM's marker, the configuration, the
+    ledger and the shares already collected, and refuses it with one clear error.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        marker: Marker | None,
+        *,
+        credentials: list[Credential] | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.marker = marker
+        self._credentials = credentials or []
+        self.presented: list[Presented] = []
+        self._shares: list[NativeShare] = []
+
+    @property
+    def threshold(self) -> int:
+        return self.marker.threshold if self.marker else self.loaded.share_set.threshold
+
+    def still_needed(self) -> int:
+        return max(0, self.threshold - len(self._shares))
+
+    def complete(self) -> bool:
+        return self.still_needed() == 0
+
+    def missing_holders(self) -> list[Credential]:
+        """Ledger credentials of this share set that were not presented yet."""
+        used = {p.index for p in self.presented}
+        return [
+            c
+            for c in self._credentials
+            if c.share_index not in used and c.state.value in ("issued", "sealed")
+        ]
+
+    def add(self, source: Source) -> Presented:
+        """Read, decode and check one source; returns what was presented."""
+        from tcr_kit.sharing.errors import ShareError
+        from tcr_kit.sharing.native import decode_share
+
+        data, presented_card = self._read(source)
+        try:
+            name = presented_card.get("source", "") or _source_name(source)
+            try:
+                share = decode_share(bytes(data.view()), name)
+            except ShareError as exc:
+                raise WrongShareSet(str(exc)) from None
+        finally:
+            data.wipe()
+        presented = Presented(
+            kind=presented_card.get("kind", "file"),
+            source=name,
+            set_id=share.set_id_hex,
+            index=share.index,
+            share_digest=share.digest().hex(),
+            card_serial=presented_card.get("card_serial"),
+            card_label=presented_card.get("card_label"),
+            tcr_id=presented_card.get("tcr_id"),
+            tcr_name=presented_card.get("tcr_name"),
+        )
+        self._check(share, presented)
+        self._shares.append(share)
+        self.presented.append(presented)
+        return presented
+
+    def _read(self, source: Source) -> tuple[SecretBuffer, dict[str, str]]:
+        if isinstance(source, ShareFile):
+            return _read_file(Path(source.path)), {"kind": "file", "source": str(source.path)}
+        if isinstance(source, InlineShare):
+            return source.data, {"kind": "inline", "source": source.source}
+        return self._read_card(source)
+
+    def _read_card(self, source: CardShare) -> tuple[SecretBuffer, dict[str, str]]:
+        from tcr_kit.cards.enrol import open_card, read_share
+        from tcr_kit.cards.errors import PinIncorrect
+
+        card = open_card(source.selector, allow_last_try=source.allow_last_try)
+        try:
+            status = card.status()
+            ident = status.identity
+            for p in self.presented:
+                if p.card_serial == ident.serial:
+                    raise DuplicateCredential(
+                        f"{ident.describe()} was already presented ({p.describe()})"
+                    )
+            info = {
+                "kind": "card",
+                "source": ident.describe(),
+                "card_serial": ident.serial,
+                "card_label": ident.label or "",
+            }
+            if status.meta is not None:
+                info["tcr_id"] = status.meta.tcr.id
+                info["tcr_name"] = status.meta.tcr.name
+            try:
+                return read_share(card, source.pin, record=source.record), info
+            except PinIncorrect as exc:
+                raise PinIncorrect(exc.attempts_left, f"PIN for {ident.describe()}") from None
+        finally:
+            card.close()
+
+    def _check(self, share: NativeShare, p: Presented) -> None:
+        cfg = self.loaded.share_set
+        if self.marker is not None:
+            for old in self.marker.retired:
+                if old.set_id == share.set_id_hex:
+                    raise WrongShareSet(
+                        f"{p.describe()} belongs to retired epoch {old.epoch} (set {old.set_id});"
+                        f" {self.loaded.hsm.name} is now activated by epoch"
+                        f" {self.marker.current.epoch} (set {self.marker.current.set_id})"
+                    )
+            if share.set_id_hex != self.marker.current.set_id:
+                raise WrongShareSet(
+                    f"{p.describe()} belongs to share set {share.set_id_hex}, not to set"
+                    f" {self.marker.current.set_id} that activates {self.loaded.hsm.name}"
+                )
+        elif self._shares and share.set_id_hex != self._shares[0].set_id_hex:
+            raise WrongShareSet(
+                f"{p.describe()} belongs to share set {share.set_id_hex}, not to set"
+                f" {self._shares[0].set_id_hex} like the shares before it"
+            )
+        if share.threshold != cfg.threshold or share.count != cfg.count:
+            raise WrongShareSet(
+                f"{p.describe()} is a {share.threshold}-of-{share.count} share; the config"
+                f" says share set {cfg.id} is {cfg.threshold}-of-{cfg.count}"
+            )
+        for q, other in zip(self.presented, self._shares, strict=True):
+            if hmac.compare_digest(other.digest(), bytes.fromhex(p.share_digest)):
+                raise DuplicateCredential(f"{p.describe()} is the same share as {q.describe()}")
+            if other.index == share.index:
+                raise DuplicateCredential(
+                    f"{p.describe()} has the same index as {q.describe()} (a copy of that share)"
+                )
+        cred = next((c for c in self._credentials if c.share_index == share.index), None)
+        if cred is not None:
+            p.credential, p.holder = cred.id, cred.holder
+            if cred.state.value not in ("issued", "sealed"):
+                raise WrongShareSet(
+                    f"{p.describe()}: the ledger records credential {cred.id} as"
+                    f" {cred.state.value}; it cannot activate the HSM"
+                )
+
+    def shares(self) -> list[NativeShare]:
+        return list(self._shares)
+
+    def require_complete(self) -> None:
+        need = self.still_needed()
+        if need:
+            names = ", ".join(
+                f"{c.id} ({c.holder})" if c.holder else c.id for c in self.missing_holders()
+            )
+            more = f"; not yet presented: {names}" if names else ""
+            raise NotEnoughCredentials(
+                f"{len(self._shares)} of {self.threshold} shares presented for"
+                f" {self.loaded.hsm.name}: {need} more needed{more}",
+                len(self._shares),
+                self.threshold,
+            )
+
+
+MAX_SHARE_FILE = 64 * 1024
+"""Largest share file an activation reads (activation secrets are small)."""
+
+
+def _read_file(path: Path) -> SecretBuffer:
+    """Read a share file straight into a wipeable buffer (no immutable copy)."""
+    from tcr_kit.errors import InputError, OperationalError
+
+    try:
+        with open(path, "rb") as fh:
+            raw = bytearray(MAX_SHARE_FILE + 1)
+            n = fh.readinto(raw)
+    except OSError as exc:
+        raise OperationalError(f"{path}: cannot read: {exc.strerror}") from None
+    buf = SecretBuffer.adopt(raw)
+    if n > MAX_SHARE_FILE:
+        buf.wipe()
+        raise InputError(f"{path}: too large for an activation share file")
+    secret = SecretBuffer(raw[:n])  # copies into a new buffer and wipes the slice
+    buf.wipe()
+    return secret
+
+
+def _source_name(source: Source) -> str:
+    if isinstance(source, ShareFile):
+        return str(source.path)
+    if isinstance(source, InlineShare):
+        return source.source
+    return source.selector.describe()
+
+
+# -- the activation ---------------------------------------------------------------------------
+
+
+@dataclass
+class Activation:
+    """Activation of the HSM named by ``config`` (see the module docstring)."""
+
+    config: LoadedConfig
+    ledger: Ledger | None = None
+    actor: Actor | None = None
+    on_event: EventSink | None = None
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _token: HsmToken | None = None
+
+    def __post_init__(self) -> None:
+        if (self.ledger is None) != (self.actor is None):
+            raise ValueError("a ledger needs an actor to sign its events (and vice versa)")
+
+    def token(self) -> HsmToken:
+        """The HSM token (opening it loads the module: missing module is exit 1)."""
+        if self._token is None:
+            self._token = HsmToken.open(self.config.hsm)
+        return self._token
+
+    def _ledger_checks(self) -> list[Credential]:
+        if self.ledger is None:
+            return []
+        from tcr_kit.custody.ledger import NotFound
+
+        cfg = self.config.share_set
+        try:
+            share_set = self.ledger.share_set(cfg.id)
+        except NotFound:
+            return []
+        if share_set.status != "active":
+            raise WrongShareSet(f"share set {cfg.id} is {share_set.status} in the ledger")
+        if share_set.epoch != cfg.epoch:
+            raise WrongShareSet(
+                f"the config names epoch {cfg.epoch} of share set {cfg.id};"
+                f" the ledger records epoch {share_set.epoch}"
+            )
+        return [c for c in self.ledger.credentials() if c.share_set == cfg.id]
+
+    def quorum(self) -> Quorum:
+        """An empty quorum for this HSM, for collecting shares one at a time."""
+        token = self.token()
+        marker = token.marker()
+        if marker is not None and marker.current.epoch != self.config.share_set.epoch:
+            raise WrongShareSet(
+                f"{token.describe()} is at epoch {marker.current.epoch}; the config"
+                f" {self.config.path} says epoch {self.config.share_set.epoch}"
+            )
+        return Quorum(self.config, marker, credentials=self._ledger_checks())
+
+    def _collect(self, sources: Iterable[Source] | Quorum, into: list[Quorum]) -> Quorum:
+        """The complete quorum from ``sources``; the quorum being built is put in ``into``
+        at once, so a refusal can name what was presented before it."""
+        if isinstance(sources, Quorum):
+            quorum = sources
+            into.append(quorum)
+        else:
+            quorum = self.quorum()
+            into.append(quorum)
+            for source in sources:
+                quorum.add(source)
+        quorum.require_complete()
+        return quorum
+
+    def collect(self, sources: Iterable[Source] | Quorum) -> Quorum:
+        """Check ``sources`` and return the complete quorum (exit 4 when short)."""
+        return self._collect(sources, [])
+
+    def _derive(self, quorum: Quorum) -> SecretBuffer:
+        from tcr_kit.sharing.errors import NotEnoughSharesError
+        from tcr_kit.sharing.native import combine_shares
+
+        try:
+            result = combine_shares(quorum.shares())
+        except NotEnoughSharesError as exc:
+            raise NotEnoughCredentials(str(exc), 0, quorum.threshold) from None
+        with result.secret as secret:
+            return derive_user_pin(
+                secret,
+                bytes.fromhex(quorum.shares()[0].set_id_hex),
+                info=self.config.pin.info,
+                length=self.config.pin.length,
+            )
+
+    @contextmanager
+    def session(
+        self, sources: Iterable[Source] | Quorum, *, rw: bool = False, purpose: str = "session"
+    ) -> Iterator[HsmSession]:
+        """A logged-in session on the HSM, for the duration of the ``with`` block."""
+        building: list[Quorum] = []
+        try:
+            quorum = self._collect(sources, building)
+            token = self.token()
+            with self._derive(quorum) as pin, token.login(pin, rw=rw) as raw:
+                pin.wipe()
+                hsm = HsmSession(token, raw)
+                self._event("hsm.activate", quorum, "activated", purpose=purpose)
+                try:
+                    yield hsm
+                finally:
+                    outcome = "deactivated"
+                    self._event(
+                        "hsm.deactivate",
+                        quorum,
+                        outcome,
+                        operations=[op.__dict__ for op in hsm.operations],
+                    )
+        except TcrError as exc:
+            partial = building[0] if building else None
+            self._event("hsm.activate", partial, f"refused: {exc}", purpose=purpose)
+            raise
+
+    def user_pin(self, sources: Iterable[Source] | Quorum) -> SecretBuffer:
+        """The HSM user PIN for another program (checked by one login and logout first).
+
+        The caller hands it on (never through argv or the environment) and wipes it.
+        """
+        building: list[Quorum] = []
+        try:
+            quorum = self._collect(sources, building)
+            pin = self._derive(quorum)
+            try:
+                with self.token().login(pin):
+                    pass
+            except BaseException:
+                pin.wipe()
+                raise
+        except TcrError as exc:
+            partial = building[0] if building else None
+            self._event("hsm.activate", partial, f"refused: {exc}", purpose="pin-handoff")
+            raise
+        self._event("hsm.activate", quorum, "pin handed off", purpose="pin-handoff")
+        return pin
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def record_refusal(self, quorum: Quorum | None, error: TcrError, purpose: str) -> None:
+        """Append a refused ``hsm.activate`` event (for callers that collect themselves)."""
+        self._event("hsm.activate", quorum, f"refused: {error}", purpose=purpose)
+
+    def _event(self, kind: str, quorum: Quorum | None, outcome: str, **extra: Any) -> None:
+        hsm: dict[str, Any] = {"name": self.config.hsm.name, "module": self.config.hsm.module}
+        if self._token is not None:
+            hsm.update(self._token.facts())
+        presented = [p.facts() for p in quorum.presented] if quorum else []
+        payload: dict[str, Any] = {
+            "hsm": hsm,
+            "config_sha256": self.config.sha256,
+            "share_set": {
+                "id": self.config.share_set.id,
+                "epoch": self.config.share_set.epoch,
+                "threshold": self.config.share_set.threshold,
+                "count": self.config.share_set.count,
+            },
+            "presented": presented,
+            "outcome": outcome,
+            "at": isoformat(utcnow()),
+            **extra,
+        }
+        self.events.append((kind, payload))
+        if self.on_event is not None:
+            self.on_event(kind, payload)
+        if self.ledger is not None and self.actor is not None:
+            subjects = [f"hsm:{self.config.hsm.name}", f"share-set:{self.config.share_set.id}"]
+            subjects += [f"credential:{p['credential']}" for p in presented if "credential" in p]
+            self.ledger.record_event(self.actor, kind, subjects, payload)
+
+
+def config_digest(path: Path) -> str:
+    """SHA-256 of a file's exact bytes (hex)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,38 @@
+"""Errors of HSM activation, each under one family of :mod:`tcr_kit.errors`."""
+
+from __future__ import annotations
+
+from tcr_kit.errors import InputError, IntegrityError, OperationalError, QuorumError
+
+
+class ConfigError(InputError):
+    """The HSM configuration file is unreadable or invalid (exit 2)."""
+
+
+class HsmError(OperationalError):
+    """The HSM (its module, token or a PKCS#11 call) failed (exit 1)."""
+
+
+class DuplicateCredential(InputError):
+    """The same share or card was presented twice (exit 2)."""
+
+
+class WrongShareSet(IntegrityError):
+    """A share belongs to another share set, or to a retired epoch (exit 3)."""
+
+
+class SharesDoNotMatchHsm(IntegrityError):
+    """The rebuilt secret's PIN was refused by the HSM (exit 3)."""
+
+
+class NotEnoughCredentials(QuorumError):
+    """Fewer shares than the threshold were presented (exit 4)."""
+
+    def __init__(self, message: str, have: int, need: int) -> None:
+        super().__init__(message)
+        self.have = have
+        self.need = need
+
+    @property
+    def missing(self) -> int:
+        return self.need - self.have

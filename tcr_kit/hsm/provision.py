@@ -1,0 +1,246 @@
+"""A SoftHSM2 test or demo HSM whose user PIN comes from a fresh secret split m of n.
+
+Order matters, so that no step can lose the secret:
+
+1. generate the activation secret, split it m of n (native shares, label naming the HSM
+   and epoch), write every share file (0600, exclusive, all or none), read them back and
+   check that they recombine to the secret;
+2. create the token with ``softhsm2-util --init-token`` using *throwaway* random transport
+   PINs (softhsm2-util only takes PINs in its argv, visible to other local users for its
+   13 ms run: they are worthless once step 3 replaced them);
+3. over PKCS#11, replace the transport user PIN with the PIN derived from the secret
+   (``C_SetPIN``) and the transport SO PIN with a fresh random SO PIN, written to a 0600
+   file for the demo operator;
+4. log in with the derived PIN, store the activation marker and generate the demo signing
+   key (EC P-256, sensitive, never extractable), and read both back.
+
+A real HSM is initialised by its vendor's tooling; only steps 1 and 3 carry over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tcr_kit.errors import InputError, OperationalError
+from tcr_kit.fileio import atomic_output, atomic_outputs
+from tcr_kit.hsm.config import LoadedConfig
+from tcr_kit.hsm.errors import HsmError
+from tcr_kit.hsm.pin import derive_user_pin
+from tcr_kit.hsm.token import (
+    MARKER_APPLICATION,
+    MARKER_LABEL,
+    EpochRef,
+    HsmToken,
+    Marker,
+    load_hsm_module,
+)
+from tcr_kit.secrets import SecretBuffer, random_bytes
+
+SECRET_BYTES = 32
+"""Length of the activation secret."""
+
+
+@dataclass
+class InitPlan:
+    """What :func:`init_softhsm` does (or did)."""
+
+    hsm: str
+    token_label: str
+    threshold: int
+    count: int
+    epoch: int
+    share_files: list[Path]
+    so_pin_file: Path
+    sign_key_label: str
+    set_id: str = ""
+    token_serial: str = ""
+    public_key_der: str = ""
+    public_key_sha256: str = ""
+    share_digests: list[str] = field(default_factory=list)
+
+    def facts(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["share_files"] = [str(p) for p in self.share_files]
+        out["so_pin_file"] = str(self.so_pin_file)
+        return out
+
+
+def plan_init(
+    loaded: LoadedConfig, *, threshold: int, count: int, output_dir: Path, sign_key_label: str
+) -> InitPlan:
+    cfg = loaded.share_set
+    if (threshold, count) != (cfg.threshold, cfg.count):
+        raise InputError(
+            f"--threshold {threshold} --count {count} differ from the config's share set"
+            f" {cfg.id} ({cfg.threshold}-of-{cfg.count})"
+        )
+    if loaded.hsm.token_label is None:
+        raise InputError(f"{loaded.path}: hsm init needs hsm.token_label (the label to create)")
+    if not output_dir.is_dir():
+        raise InputError(f"{output_dir}: no such directory")
+    stem = loaded.hsm.name.replace(" ", "_")
+    files = [output_dir / f"{stem}-epoch{cfg.epoch}-share-{i:03d}.txt" for i in range(1, count + 1)]
+    return InitPlan(
+        hsm=loaded.hsm.name,
+        token_label=loaded.hsm.token_label,
+        threshold=threshold,
+        count=count,
+        epoch=cfg.epoch,
+        share_files=files,
+        so_pin_file=output_dir / f"{stem}-so-pin.txt",
+        sign_key_label=sign_key_label,
+    )
+
+
+def _random_pin(n: int = 16) -> SecretBuffer:
+    return SecretBuffer(bytearray(random_bytes(n // 2).hex().encode()))
+
+
+def init_softhsm(
+    loaded: LoadedConfig,
+    *,
+    threshold: int,
+    count: int,
+    output_dir: Path,
+    sign_key_label: str = "ksk-demo",
+    dry_run: bool = False,
+) -> InitPlan:
+    """Create the SoftHSM2 token named by ``loaded`` (see the module docstring)."""
+    from tcr_kit.sharing.native import combine_shares, decode_share, split_bytes
+
+    plan = plan_init(
+        loaded,
+        threshold=threshold,
+        count=count,
+        output_dir=output_dir,
+        sign_key_label=sign_key_label,
+    )
+    section = loaded.hsm
+    util = shutil.which("softhsm2-util")
+    if util is None:
+        raise OperationalError("softhsm2-util is not installed (scripts/setup.sh installs it)")
+    lib = load_hsm_module(section)
+    lib.reinitialize()
+    if HsmToken._find(lib, section) is not None:
+        raise HsmError(f"{section.describe()} already exists; refusing to initialise it again")
+    for path in [*plan.share_files, plan.so_pin_file]:
+        if path.exists():
+            from tcr_kit.errors import FileExistsRefused
+
+            raise FileExistsRefused(str(path))
+    if dry_run:
+        return plan
+
+    with SecretBuffer(random_bytes(SECRET_BYTES)) as secret:
+        label = f"{section.name} activation epoch {plan.epoch}"
+        shares = split_bytes(secret, threshold, count, label=label)
+        plan.set_id = shares[0].set_id_hex
+        plan.share_digests = [s.digest().hex() for s in shares]
+        with atomic_outputs(plan.share_files) as handles:
+            for handle, share in zip(handles, shares, strict=True):
+                handle.write(share.encode_text().encode() + b"\n")
+        back = [decode_share(p.read_bytes(), str(p)) for p in plan.share_files]
+        with combine_shares(back[:threshold]).secret as again:
+            if not hmac.compare_digest(bytes(again.view()), bytes(secret.view())):
+                raise HsmError("the share files read back do not recombine to the secret")
+        del shares, back
+        user_pin = derive_user_pin(
+            secret, bytes.fromhex(plan.set_id), info=loaded.pin.info, length=loaded.pin.length
+        )
+    with user_pin, _random_pin() as t_user, _random_pin() as t_so, _random_pin(24) as so_pin:
+        env = dict(os.environ)
+        env.update(section.env)
+        proc = subprocess.run(
+            [util, "--init-token", "--free", "--label", plan.token_label,
+             "--so-pin", bytes(t_so.view()).decode(), "--pin", bytes(t_user.view()).decode()],
+            env=env, capture_output=True, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            first = proc.stderr.decode(errors="replace").strip().splitlines()[:1]
+            raise HsmError(f"softhsm2-util --init-token failed: {' '.join(first)}")
+        token = HsmToken.open(section)
+        plan.token_serial = token.serial
+        with token.token.open(rw=True, user_pin=bytes(t_user.view()).decode()) as session:
+            session.set_pin(bytes(t_user.view()).decode(), bytes(user_pin.view()).decode())
+        with token.token.open(rw=True, so_pin=bytes(t_so.view()).decode()) as session:
+            session.set_pin(bytes(t_so.view()).decode(), bytes(so_pin.view()).decode())
+        with atomic_output(plan.so_pin_file) as fh:
+            fh.write(bytes(so_pin.view()) + b"\n")
+        marker = Marker(EpochRef(plan.set_id, plan.epoch), threshold, count)
+        with token.login(user_pin, rw=True) as session:
+            _store_marker(session, marker)
+            der = _generate_signing_key(session, sign_key_label)
+        plan.public_key_der = der.hex()
+        plan.public_key_sha256 = hashlib.sha256(der).hexdigest()
+        if token.marker() != marker:
+            raise HsmError("the activation marker read back differs from the one written")
+    return plan
+
+
+def _store_marker(session: Any, marker: Marker) -> None:
+    from pkcs11 import Attribute, ObjectClass
+
+    for old in session.get_objects(
+        {Attribute.LABEL: MARKER_LABEL, Attribute.CLASS: ObjectClass.DATA}
+    ):
+        old.destroy()
+    session.create_object(
+        {
+            Attribute.CLASS: ObjectClass.DATA,
+            Attribute.LABEL: MARKER_LABEL,
+            Attribute.APPLICATION: MARKER_APPLICATION,
+            Attribute.VALUE: marker.to_bytes(),
+            Attribute.TOKEN: True,
+            Attribute.PRIVATE: False,
+            Attribute.MODIFIABLE: True,
+        }
+    )
+
+
+def write_marker(token: HsmToken, pin: SecretBuffer, marker: Marker) -> None:
+    """Replace the HSM's activation marker (logged in with ``pin``), then read it back."""
+    with token.login(pin, rw=True) as session:
+        _store_marker(session, marker)
+    if token.marker() != marker:
+        raise HsmError("the activation marker read back differs from the one written")
+
+
+def _generate_signing_key(session: Any, label: str) -> bytes:
+    from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass
+    from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+
+    if list(session.get_objects({Attribute.LABEL: label})):
+        raise HsmError(f"a key labelled '{label}' already exists on the HSM")
+    params = session.create_domain_parameters(
+        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True
+    )
+    pub, _ = params.generate_keypair(
+        label=label, store=True,
+        capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+        public_template={Attribute.PRIVATE: False, Attribute.TOKEN: True},
+        private_template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
+                          Attribute.PRIVATE: True, Attribute.TOKEN: True},
+    )  # fmt: skip
+    privs = list(
+        session.get_objects({Attribute.LABEL: label, Attribute.CLASS: ObjectClass.PRIVATE_KEY})
+    )
+    if len(privs) != 1:
+        raise HsmError(f"the signing key '{label}' was not found after generation")
+    priv = privs[0]
+    checks = {
+        "SENSITIVE": priv[Attribute.SENSITIVE] is True,
+        "EXTRACTABLE=false": priv[Attribute.EXTRACTABLE] is False,
+        "NEVER_EXTRACTABLE": priv[Attribute.NEVER_EXTRACTABLE] is True,
+        "LOCAL": priv[Attribute.LOCAL] is True,
+    }
+    bad = [name for name, ok in checks.items() if not ok]
+    if bad:
+        raise HsmError(f"the signing key '{label}' lacks {', '.join(bad)} after generation")
+    return bytes(encode_ec_public_key(pub))

@@ -1,0 +1,244 @@
+"""Rekey: a new activation secret and share set for the HSM, without ever losing a secret.
+
+1. Collect m shares of the current epoch (every activation check applies).
+2. Generate the new secret, split it m'-of-n', write the share files (0600, all or none)
+   and ``rekey-state.json`` (no secret: set ids, epochs, file names, share digests), read
+   the files back and check they recombine to the new secret.
+3. Ask ``confirm`` (the CLI shows both share sets and wants a typed ``yes``).
+4. Log in with the old PIN, ``C_SetPIN`` to the new PIN; log in with the new PIN and
+   rewrite the activation marker (current = new epoch, old epoch retired); read it back.
+5. Ledger: add the new share set, retire the old one; audit event ``hsm.rekey``.
+
+Re-running with the same ``output_dir`` resumes: the state file names the new shares,
+which are reused. If the marker already names the new set only the ledger step remains;
+otherwise the new PIN is tried first (an interruption between 4a and 4b), then the old
+quorum is used. The old shares work until step 4a; the new shares exist, verified, before
+it. The state file is removed when everything is done.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tcr_kit.errors import OperationalError
+from tcr_kit.fileio import atomic_output, atomic_outputs
+from tcr_kit.hsm.activation import Activation, Quorum, Source
+from tcr_kit.hsm.errors import HsmError, SharesDoNotMatchHsm
+from tcr_kit.hsm.pin import derive_user_pin
+from tcr_kit.hsm.provision import SECRET_BYTES, write_marker
+from tcr_kit.hsm.token import EpochRef, Marker
+from tcr_kit.secrets import SecretBuffer, random_bytes
+
+STATE_NAME = "rekey-state.json"
+
+
+@dataclass
+class RekeyResult:
+    old: EpochRef
+    new: EpochRef
+    threshold: int
+    count: int
+    share_files: list[Path]
+    share_digests: list[str]
+    new_share_set_id: str
+    resumed: bool = False
+    steps: list[str] = field(default_factory=list)
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "old": self.old.__dict__,
+            "new": self.new.__dict__,
+            "threshold": self.threshold,
+            "count": self.count,
+            "share_files": [str(p) for p in self.share_files],
+            "share_digests": self.share_digests,
+            "new_share_set_id": self.new_share_set_id,
+            "resumed": self.resumed,
+            "steps": self.steps,
+        }
+
+
+def _new_pin(activation: Activation, files: list[Path], threshold: int) -> SecretBuffer:
+    from tcr_kit.sharing.native import combine_shares, open_share_file
+
+    shares = [open_share_file(p) for p in files[:threshold]]
+    with combine_shares(shares).secret as secret:
+        return derive_user_pin(
+            secret,
+            bytes.fromhex(shares[0].set_id_hex),
+            info=activation.config.pin.info,
+            length=activation.config.pin.length,
+        )
+
+
+def _write_shares(
+    activation: Activation, threshold: int, count: int, output_dir: Path, epoch: int
+) -> tuple[str, list[Path], list[str]]:
+    from tcr_kit.sharing.native import combine_shares, decode_share, split_bytes
+
+    stem = activation.config.hsm.name.replace(" ", "_")
+    files = [output_dir / f"{stem}-epoch{epoch}-share-{i:03d}.txt" for i in range(1, count + 1)]
+    with SecretBuffer(random_bytes(SECRET_BYTES)) as secret:
+        shares = split_bytes(
+            secret, threshold, count, label=f"{activation.config.hsm.name} activation epoch {epoch}"
+        )
+        with atomic_outputs(files) as handles:
+            for handle, share in zip(handles, shares, strict=True):
+                handle.write(share.encode_text().encode() + b"\n")
+        back = [decode_share(p.read_bytes(), str(p)) for p in files]
+        with combine_shares(back[:threshold]).secret as again:
+            if not hmac.compare_digest(bytes(again.view()), bytes(secret.view())):
+                raise HsmError("the new share files do not recombine to the new secret")
+    return shares[0].set_id_hex, files, [s.digest().hex() for s in shares]
+
+
+def rekey(
+    activation: Activation,
+    sources: Iterable[Source] | Quorum | Callable[[], Quorum],
+    *,
+    threshold: int,
+    count: int,
+    output_dir: Path,
+    new_share_set_id: str,
+    confirm: Callable[[RekeyResult], bool] | None = None,
+) -> RekeyResult:
+    """Rekey the HSM of ``activation`` (see the module docstring).
+
+    ``sources`` may be a callable returning the old quorum: a resumed rekey whose PIN
+    already changed then never asks for the old shares.
+    """
+
+    def old_quorum() -> Quorum:
+        nonlocal sources
+        if callable(sources):
+            sources = sources()
+        quorum = activation.collect(sources)
+        sources = quorum
+        return quorum
+
+    token = activation.token()
+    marker = token.marker()
+    if marker is None:
+        raise HsmError(f"{token.describe()} has no activation marker; it cannot be rekeyed")
+    state_path = output_dir / STATE_NAME
+    resumed = state_path.exists()
+    if resumed:
+        state = json.loads(state_path.read_text())
+        result = RekeyResult(
+            old=EpochRef(state["old_set_id"], state["old_epoch"]),
+            new=EpochRef(state["new_set_id"], state["new_epoch"]),
+            threshold=state["threshold"],
+            count=state["count"],
+            share_files=[Path(p) for p in state["files"]],
+            share_digests=state["digests"],
+            new_share_set_id=state["new_share_set_id"],
+            resumed=True,
+        )
+        if marker.current not in (result.old, result.new):
+            raise SharesDoNotMatchHsm(
+                f"{state_path} is for set {result.old.set_id} -> {result.new.set_id};"
+                f" {token.describe()} is at set {marker.current.set_id}"
+            )
+        result.steps.append(f"resumed from {state_path}; new shares reused")
+    else:
+        if not output_dir.is_dir():
+            raise OperationalError(f"{output_dir}: no such directory")
+        old_quorum()  # check the old quorum before writing anything
+        new_epoch = marker.current.epoch + 1
+        set_id, files, digests = _write_shares(activation, threshold, count, output_dir, new_epoch)
+        result = RekeyResult(
+            old=marker.current,
+            new=EpochRef(set_id, new_epoch),
+            threshold=threshold,
+            count=count,
+            share_files=files,
+            share_digests=digests,
+            new_share_set_id=new_share_set_id,
+        )
+        doc = {
+            "format": "tcr-kit.hsm-rekey-state", "version": 1,
+            "old_set_id": result.old.set_id, "old_epoch": result.old.epoch,
+            "new_set_id": set_id, "new_epoch": new_epoch, "threshold": threshold,
+            "count": count, "files": [str(p) for p in files], "digests": digests,
+            "new_share_set_id": new_share_set_id,
+        }  # fmt: skip
+        with atomic_output(state_path) as fh:
+            fh.write(json.dumps(doc, indent=2).encode() + b"\n")
+        result.steps.append(f"wrote and verified {count} new share files and {state_path}")
+
+    if marker.current != result.new:
+        if confirm is not None and not confirm(result):
+            raise OperationalError(
+                f"not confirmed: the HSM is unchanged; the new shares stay in {output_dir}"
+            )
+        with _new_pin(activation, result.share_files, result.threshold) as new_pin:
+            changed = False
+            if resumed:
+                try:
+                    with token.login(new_pin):
+                        changed = True
+                        result.steps.append("the HSM already accepts the new PIN")
+                except SharesDoNotMatchHsm:
+                    changed = False
+            if not changed:
+                with activation._derive(old_quorum()) as old_pin:
+                    with token.login(old_pin, rw=True) as session:
+                        session.set_pin(
+                            bytes(old_pin.view()).decode("ascii"),
+                            bytes(new_pin.view()).decode("ascii"),
+                        )
+                result.steps.append("changed the HSM user PIN to the one of the new shares")
+            retired = (*(r for r in marker.retired if r != result.old), result.old)
+            write_marker(
+                token, new_pin, Marker(result.new, result.threshold, result.count, retired)
+            )
+            result.steps.append(f"activation marker: epoch {result.new.epoch}, old retired")
+    _ledger_step(activation, result)
+    activation._event(
+        "hsm.rekey",
+        None,
+        f"rekeyed to epoch {result.new.epoch}",
+        old=result.old.__dict__,
+        new=result.new.__dict__,
+        new_share_set=result.new_share_set_id,
+        new_share_digests=result.share_digests,
+    )
+    state_path.unlink(missing_ok=True)
+    return result
+
+
+def _ledger_step(activation: Activation, result: RekeyResult) -> None:
+    ledger, actor = activation.ledger, activation.actor
+    if ledger is None or actor is None:
+        return
+    from tcr_kit.custody.ledger import NotFound
+    from tcr_kit.custody.models import ShareSet, build
+
+    cfg = activation.config.share_set
+    try:
+        ledger.share_set(result.new_share_set_id)
+    except NotFound:
+        ledger.add_share_set(
+            actor,
+            build(
+                ShareSet,
+                id=result.new_share_set_id,
+                m=result.threshold,
+                n=result.count,
+                purpose=f"activation of HSM {activation.config.hsm.name}",
+                epoch=result.new.epoch,
+            ),
+        )
+        result.steps.append(f"ledger: share set {result.new_share_set_id} added")
+    try:
+        old = ledger.share_set(cfg.id)
+    except NotFound:
+        return
+    if old.status == "active" and cfg.id != result.new_share_set_id:
+        ledger.retire_share_set(actor, cfg.id)
+        result.steps.append(f"ledger: share set {cfg.id} retired")

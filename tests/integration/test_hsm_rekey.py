@@ -1,0 +1,80 @@
+"""Rekey on SoftHSM2: new shares written and verified before the PIN changes, the old epoch
+retired on the HSM and in the ledger, and a re-run after an interruption completes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tcr_kit.audit.signing import SoftwareEd25519Signer
+from tcr_kit.custody.ledger import Actor, Ledger
+from tcr_kit.custody.models import Person, Role, ShareSet, build
+from tcr_kit.errors import OperationalError
+from tcr_kit.hsm.activation import Activation, ShareFile
+from tcr_kit.hsm.config import load_config
+from tcr_kit.hsm.errors import WrongShareSet
+from tcr_kit.hsm.rekey import STATE_NAME, rekey
+from tests.fixtures.stack import SoftHsm
+from tests.integration.hsm_helpers import make_hsm
+
+pytestmark = pytest.mark.integration
+
+
+def _ledger(path: Path, set_id: str) -> tuple[Ledger, Actor]:
+    key = SoftwareEd25519Signer.generate()
+    ledger = Ledger.open(path)
+    ledger.initialise(
+        build(Person, id="ca", name="CA", roles=(Role.CA,),
+              public_key=key.public_key_bytes().hex(), key_algorithm="ed25519"),
+        key,
+    )  # fmt: skip
+    actor = Actor("ca", key)
+    ledger.add_share_set(actor, build(ShareSet, id=set_id, m=3, n=5, purpose="HSM", epoch=1))
+    return ledger, actor
+
+
+def test_rekey_refused_then_resumed_retires_the_old_epoch(softhsm: SoftHsm, tmp_path: Path) -> None:
+    hsm = make_hsm(tmp_path, softhsm)
+    old_files = hsm.plan.share_files
+    ledger, actor = _ledger(tmp_path / "ledger.sqlite", hsm.loaded.share_set.id)
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    activation = Activation(hsm.loaded, ledger=ledger, actor=actor)
+    kwargs = {"threshold": 2, "count": 4, "output_dir": new_dir, "new_share_set_id": "set-e2"}
+    # Interrupted before the PIN change: the operator did not confirm.
+    with pytest.raises(OperationalError, match="not confirmed"):
+        rekey(activation, [ShareFile(p) for p in old_files[:3]], confirm=lambda r: False, **kwargs)
+    assert (new_dir / STATE_NAME).exists()
+    new_files = sorted(new_dir.glob("*share*.txt"))
+    assert len(new_files) == 4
+    # The old shares still activate the HSM.
+    with Activation(hsm.loaded).session([ShareFile(p) for p in old_files[2:]]):
+        pass
+    # Re-run: the same new shares are reused, the PIN changes, the old epoch is retired.
+    result = rekey(
+        Activation(hsm.loaded, ledger=ledger, actor=actor),
+        [ShareFile(p) for p in old_files[1:4]],
+        confirm=lambda r: True,
+        **kwargs,
+    )
+    assert result.resumed and result.new.epoch == 2
+    assert sorted(result.share_files) == new_files
+    assert not (new_dir / STATE_NAME).exists()
+    assert ledger.share_set(hsm.loaded.share_set.id).status == "retired"
+    assert ledger.share_set("set-e2").epoch == 2
+    # The new config (new set id, epoch 2, 2-of-4) activates with 2 new shares ...
+    text = hsm.config_path.read_text()
+    text = text.replace(f'id = "{hsm.loaded.share_set.id}"', 'id = "set-e2"')
+    text = text.replace("epoch = 1", "epoch = 2").replace("threshold = 3", "threshold = 2")
+    new_config = tmp_path / "new.toml"
+    new_config.write_text(text.replace("count = 5", "count = 4"))
+    with Activation(load_config(new_config), ledger=ledger, actor=actor).session(
+        [ShareFile(new_files[3]), ShareFile(new_files[0])]
+    ) as s:
+        s.sign("ksk-demo", b"after rekey")
+    # ... and an old share is refused as a retired epoch, before any PIN try.
+    with pytest.raises(WrongShareSet, match="retired epoch 1"):
+        Activation(load_config(new_config)).quorum().add(ShareFile(old_files[0]))
+    ledger.verify()
+    ledger.close()
