@@ -1,6 +1,8 @@
-"""The end-to-end demo behind ``scripts/demo.sh``: a ceremony's secret-sharing steps, run for
-real with the ``tcr`` command and the peer tools, printed as a transcript a reviewer can
-follow. Every step states what it expects; the demo stops with exit 1 if reality differs.
+"""The end-to-end demo behind ``scripts/demo.sh``: secret sharing with the peer tools, then a
+full ceremony (an HSM and seven TCR cards on SoftHSM2, custody with remote participation,
+activation by 3 of 7 cards, readiness, a verified transcript), run for real with the ``tcr``
+command and printed as a transcript a reviewer can follow. Every step states what it
+expects; the demo stops with exit 1 if reality differs.
 
 Outputs go to one folder (``--out``, default ``demo-out/<UTC time>``), which the demo names
 at the start and the end.
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_demo(demo: Demo) -> None:
     out = demo.out
-    for tool in ("ssss-split", "ssss-combine", "gfsplit", "gfcombine"):
+    for tool in ("ssss-split", "ssss-combine", "gfsplit", "gfcombine", "softhsm2-util"):
         if not shutil.which(tool):
             raise DemoFailed(f"{tool} is not installed (scripts/setup.sh installs it)")
 
@@ -118,7 +120,7 @@ def run_demo(demo: Demo) -> None:
     print(f"  wrote {secret.name}, sha256 {sha256(secret)}")
 
     demo.step("split it 3-of-5 into native text shares")
-    shares_dir = out / "shares"
+    shares_dir = out / "split"
     shares_dir.mkdir()
     demo.run(
         [
@@ -131,7 +133,7 @@ def run_demo(demo: Demo) -> None:
             "--input",
             secret.name,
             "--output-dir",
-            "shares",
+            "split",
             "--label",
             "demo HSM activation",
         ]
@@ -143,7 +145,7 @@ def run_demo(demo: Demo) -> None:
     )
 
     demo.step("inspect the shares (metadata and checksums, never the secret)")
-    demo.run(["shares", "inspect", *[f"shares/{p.name}" for p in shares]])
+    demo.run(["shares", "inspect", *[f"split/{p.name}" for p in shares]])
 
     demo.step("combine any 3 shares (1, 3, 5)")
     demo.run(
@@ -152,7 +154,7 @@ def run_demo(demo: Demo) -> None:
             "combine",
             "--output",
             "recovered.bin",
-            *[f"shares/{shares[i].name}" for i in (0, 2, 4)],
+            *[f"split/{shares[i].name}" for i in (0, 2, 4)],
         ]
     )
     demo.expect_same(secret, out / "recovered.bin")
@@ -164,7 +166,7 @@ def run_demo(demo: Demo) -> None:
             "combine",
             "--output",
             "never.bin",
-            *[f"shares/{shares[i].name}" for i in (0, 1)],
+            *[f"split/{shares[i].name}" for i in (0, 1)],
         ],
         expect=4,
     )
@@ -185,9 +187,9 @@ def run_demo(demo: Demo) -> None:
             "combine",
             "--output",
             "never.bin",
-            f"shares/{shares[0].name}",
+            f"split/{shares[0].name}",
             f"typo/{typo.name}",
-            f"shares/{shares[3].name}",
+            f"split/{shares[3].name}",
         ],
         expect=3,
     )
@@ -199,10 +201,10 @@ def run_demo(demo: Demo) -> None:
             "combine",
             "--output",
             "recovered-with-spare.bin",
-            f"shares/{shares[0].name}",
+            f"split/{shares[0].name}",
             f"typo/{typo.name}",
-            f"shares/{shares[3].name}",
-            f"shares/{shares[4].name}",
+            f"split/{shares[3].name}",
+            f"split/{shares[4].name}",
         ]
     )
     demo.expect_same(secret, out / "recovered-with-spare.bin")
@@ -217,14 +219,18 @@ def run_demo(demo: Demo) -> None:
             "combine",
             "--output",
             "never.bin",
-            f"shares/{shares[0].name}",
-            f"shares/{shares[1].name}",
+            f"split/{shares[0].name}",
+            f"split/{shares[1].name}",
             f"forged/{forged.name}",
         ],
         expect=3,
     )
 
     _peer_round_trips(demo, secret)
+
+    from cli.demo_ceremony import run_ceremony
+
+    run_ceremony(demo)
 
 
 def forge_share(path: Path, folder: Path) -> Path:

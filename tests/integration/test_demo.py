@@ -21,6 +21,12 @@ def test_demo_runs_end_to_end_and_names_its_folder(tmp_path: Path) -> None:
     assert "Demo complete" in stdout
     assert (out / "recovered.bin").read_bytes() == (out / "activation-secret.bin").read_bytes()
     assert not (out / "never.bin").exists()
+    # The ceremony part: HSM activated by 3 of 7 cards, transcript verified.
+    assert "2 of 3 shares presented for HSM-E: 1 more needed" in stdout
+    assert "signature verified with the HSM key's public half: ok" in stdout
+    assert "verdict: ready: 7 of 7 available" in stdout
+    assert (out / "zone.sig").exists() and (out / "transcript-ceremony-1.json").exists()
+    assert not list((out / "shares").glob("*share*"))  # plain shares destroyed after enrolment
 
 
 def test_demo_refuses_an_existing_folder(tmp_path: Path) -> None:
