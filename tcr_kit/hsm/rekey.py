@@ -106,12 +106,20 @@ def rekey(
     output_dir: Path,
     new_share_set_id: str,
     confirm: Callable[[RekeyResult], bool] | None = None,
+    after_step: Callable[[str], None] | None = None,
 ) -> RekeyResult:
     """Rekey the HSM of ``activation`` (see the module docstring).
 
     ``sources`` may be a callable returning the old quorum: a resumed rekey whose PIN
-    already changed then never asks for the old shares.
+    already changed then never asks for the old shares. ``after_step`` is called with the
+    name of each durable step as soon as it is done (``"state-written"``, ``"pin-changed"``,
+    ``"marker-written"``, ``"ledger-updated"``): progress reporting, and the place where
+    the tests interrupt a rekey to prove that a re-run completes it.
     """
+
+    def done(step: str) -> None:
+        if after_step is not None:
+            after_step(step)
 
     def old_quorum() -> Quorum:
         nonlocal sources
@@ -170,6 +178,7 @@ def rekey(
         with atomic_output(state_path) as fh:
             fh.write(json.dumps(doc, indent=2).encode() + b"\n")
         result.steps.append(f"wrote and verified {count} new share files and {state_path}")
+        done("state-written")
 
     if marker.current != result.new:
         if confirm is not None and not confirm(result):
@@ -193,12 +202,15 @@ def rekey(
                             bytes(new_pin.view()).decode("ascii"),
                         )
                 result.steps.append("changed the HSM user PIN to the one of the new shares")
+                done("pin-changed")
             retired = (*(r for r in marker.retired if r != result.old), result.old)
             write_marker(
                 token, new_pin, Marker(result.new, result.threshold, result.count, retired)
             )
             result.steps.append(f"activation marker: epoch {result.new.epoch}, old retired")
+            done("marker-written")
     _ledger_step(activation, result)
+    done("ledger-updated")
     activation._event(
         "hsm.rekey",
         None,

@@ -78,3 +78,60 @@ def test_rekey_refused_then_resumed_retires_the_old_epoch(softhsm: SoftHsm, tmp_
         Activation(load_config(new_config)).quorum().add(ShareFile(old_files[0]))
     ledger.verify()
     ledger.close()
+
+
+class _Interrupted(Exception):
+    """Stands for the process dying right after a durable step."""
+
+
+@pytest.mark.parametrize(
+    "step", ["state-written", "pin-changed", "marker-written", "ledger-updated"]
+)
+def test_rekey_interrupted_after_each_step_is_completed_by_a_rerun(
+    step: str, softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    hsm = make_hsm(tmp_path, softhsm)
+    old_files = hsm.plan.share_files
+    ledger, actor = _ledger(tmp_path / "ledger.sqlite", hsm.loaded.share_set.id)
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    kwargs = {"threshold": 2, "count": 3, "output_dir": new_dir, "new_share_set_id": "set-e2"}
+
+    def interrupt(done: str) -> None:
+        if done == step:
+            raise _Interrupted(done)
+
+    with pytest.raises(_Interrupted):
+        rekey(
+            Activation(hsm.loaded, ledger=ledger, actor=actor),
+            [ShareFile(p) for p in old_files[:3]],
+            confirm=lambda r: True,
+            after_step=interrupt,
+            **kwargs,
+        )
+    new_files = sorted(new_dir.glob("*share*.txt"))
+    assert len(new_files) == 3  # the new shares exist, verified, whatever the step
+    # The re-run gets the old shares only lazily: once the PIN changed it must not need them.
+    result = rekey(
+        Activation(hsm.loaded, ledger=ledger, actor=actor),
+        lambda: Activation(hsm.loaded).collect([ShareFile(p) for p in old_files[2:]]),
+        confirm=lambda r: True,
+        **kwargs,
+    )
+    assert result.resumed  # the state file outlives every step but the last
+    assert sorted(result.share_files) == new_files
+    assert not (new_dir / STATE_NAME).exists()
+    assert ledger.share_set(hsm.loaded.share_set.id).status == "retired"
+    text = hsm.config_path.read_text()
+    text = text.replace(f'id = "{hsm.loaded.share_set.id}"', 'id = "set-e2"')
+    text = text.replace("epoch = 1", "epoch = 2").replace("threshold = 3", "threshold = 2")
+    new_config = tmp_path / "new.toml"
+    new_config.write_text(text.replace("count = 5", "count = 3"))
+    with Activation(load_config(new_config)).session(
+        [ShareFile(new_files[2]), ShareFile(new_files[0])]
+    ) as s:
+        s.sign("ksk-demo", b"after an interrupted rekey")
+    with pytest.raises(WrongShareSet, match="retired epoch 1"):
+        Activation(load_config(new_config)).quorum().add(ShareFile(old_files[0]))
+    ledger.verify()
+    ledger.close()
