@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tcr_kit.errors import OperationalError
-from tcr_kit.fileio import atomic_output, atomic_outputs
+from tcr_kit.fileio import atomic_outputs
 from tcr_kit.hsm.activation import Activation, Quorum, Source
 from tcr_kit.hsm.errors import HsmError, SharesDoNotMatchHsm
 from tcr_kit.hsm.pin import derive_user_pin
@@ -77,8 +77,14 @@ def _new_pin(activation: Activation, files: list[Path], threshold: int) -> Secre
 
 
 def _write_shares(
-    activation: Activation, threshold: int, count: int, output_dir: Path, epoch: int
+    activation: Activation,
+    threshold: int,
+    count: int,
+    output_dir: Path,
+    epoch: int,
+    state: Callable[[str, list[Path], list[str]], bytes],
 ) -> tuple[str, list[Path], list[str]]:
+    """Write the new share files and the state file ``state(...)`` renders, all or none."""
     from tcr_kit.sharing.native import combine_shares, decode_share, split_bytes
 
     stem = activation.config.hsm.name.replace(" ", "_")
@@ -87,14 +93,21 @@ def _write_shares(
         shares = split_bytes(
             secret, threshold, count, label=f"{activation.config.hsm.name} activation epoch {epoch}"
         )
-        with atomic_outputs(files) as handles:
-            for handle, share in zip(handles, shares, strict=True):
+        digests = [s.digest().hex() for s in shares]
+        set_id = shares[0].set_id_hex
+        # The shares and the state file appear together or not at all, so an interrupted
+        # rekey always either resumes from its state or starts again in an empty folder.
+        with atomic_outputs([*files, output_dir / STATE_NAME]) as handles:
+            for handle, share in zip(handles, shares, strict=False):
                 handle.write(share.encode_text().encode() + b"\n")
-        back = [decode_share(p.read_bytes(), str(p)) for p in files]
-        with combine_shares(back[:threshold]).secret as again:
+            handles[-1].write(state(set_id, files, digests))
+        back_shares = [decode_share(p.read_bytes(), str(p)) for p in files]
+        if [b.digest().hex() for b in back_shares] != digests:
+            raise HsmError("the new share files read back differ from the shares written")
+        with combine_shares(back_shares[:threshold]).secret as again:
             if not hmac.compare_digest(bytes(again.view()), bytes(secret.view())):
                 raise HsmError("the new share files do not recombine to the new secret")
-    return shares[0].set_id_hex, files, [s.digest().hex() for s in shares]
+    return set_id, files, digests
 
 
 def rekey(
@@ -158,7 +171,20 @@ def rekey(
             raise OperationalError(f"{output_dir}: no such directory")
         old_quorum()  # check the old quorum before writing anything
         new_epoch = marker.current.epoch + 1
-        set_id, files, digests = _write_shares(activation, threshold, count, output_dir, new_epoch)
+
+        def state_doc(set_id: str, files: list[Path], digests: list[str]) -> bytes:
+            doc = {
+                "format": "tcr-kit.hsm-rekey-state", "version": 1,
+                "old_set_id": marker.current.set_id, "old_epoch": marker.current.epoch,
+                "new_set_id": set_id, "new_epoch": new_epoch, "threshold": threshold,
+                "count": count, "files": [str(p) for p in files], "digests": digests,
+                "new_share_set_id": new_share_set_id,
+            }  # fmt: skip
+            return json.dumps(doc, indent=2).encode() + b"\n"
+
+        set_id, files, digests = _write_shares(
+            activation, threshold, count, output_dir, new_epoch, state_doc
+        )
         result = RekeyResult(
             old=marker.current,
             new=EpochRef(set_id, new_epoch),
@@ -168,15 +194,6 @@ def rekey(
             share_digests=digests,
             new_share_set_id=new_share_set_id,
         )
-        doc = {
-            "format": "tcr-kit.hsm-rekey-state", "version": 1,
-            "old_set_id": result.old.set_id, "old_epoch": result.old.epoch,
-            "new_set_id": set_id, "new_epoch": new_epoch, "threshold": threshold,
-            "count": count, "files": [str(p) for p in files], "digests": digests,
-            "new_share_set_id": new_share_set_id,
-        }  # fmt: skip
-        with atomic_output(state_path) as fh:
-            fh.write(json.dumps(doc, indent=2).encode() + b"\n")
         result.steps.append(f"wrote and verified {count} new share files and {state_path}")
         done("state-written")
 
