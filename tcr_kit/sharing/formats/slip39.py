@@ -28,13 +28,13 @@ from shamir_mnemonic.utils import MnemonicError
 
 from tcr_kit.secrets import SecretBuffer, random_bytes
 from tcr_kit.sharing.errors import (
-    DuplicateShareError,
     ForeignShareError,
     InconsistentSharesError,
     NotEnoughSharesError,
     ShareChecksumError,
     ShareError,
 )
+from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.result import CombineResult
 
 FORMAT_NAME = "slip39"
@@ -174,9 +174,6 @@ def split(
 
 def _select(shares: Sequence[Slip39Share]) -> tuple[list[Slip39Share], dict[str, str]]:
     """Drop exact repeats, refuse foreign shares and conflicting indices."""
-    rejected: dict[str, str] = {}
-    unique: list[Slip39Share] = []
-    seen: dict[tuple[int, int], Slip39Share] = {}
     first = shares[0]
     for share in shares:
         if share.set_parameters != first.set_parameters:
@@ -185,20 +182,12 @@ def _select(shares: Sequence[Slip39Share]) -> tuple[list[Slip39Share], dict[str,
                 f"belongs to another SLIP-39 set than {first.source} "
                 "(identifier, iteration exponent or group parameters differ)",
             )
-        key = (share.group_index, share.member_index)
-        previous = seen.get(key)
-        if previous is not None:
-            if hmac.compare_digest(previous.mnemonic, share.mnemonic):
-                rejected[share.source] = f"same share as {previous.source}"
-                continue
-            raise DuplicateShareError(
-                share.source,
-                f"group {share.group_index} member {share.member_index} already given by "
-                f"{previous.source}",
-            )
-        seen[key] = share
-        unique.append(share)
-    return unique, rejected
+    return drop_repeats(
+        shares,
+        key=lambda s: (s.group_index, s.member_index),
+        same=lambda a, b: hmac.compare_digest(a.mnemonic, b.mnemonic),
+        slot=lambda s: f"group {s.group_index} member {s.member_index}",
+    )
 
 
 def _recover(selected: Sequence[Slip39Share]) -> _shamir.EncryptedMasterSecret:

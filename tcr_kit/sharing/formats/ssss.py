@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 from tcr_kit.secrets import SecretBuffer, random_bytes
 from tcr_kit.sharing.errors import (
-    DuplicateShareError,
     ForeignShareError,
     InconsistentSharesError,
     NotEnoughSharesError,
     ShareError,
 )
+from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.result import CombineResult
 
 FORMAT_NAME = "ssss"
@@ -379,20 +379,12 @@ def combine(
     if threshold is not None and threshold < 2:
         raise ValueError("ssss thresholds are at least 2")
     warnings: list[str] = []
-    rejected: dict[str, str] = {}
-    unique: list[SsssShare] = []
-    by_index: dict[int, SsssShare] = {}
-    for share in shares:
-        previous = by_index.get(share.index)
-        if previous is not None:
-            if previous.value == share.value and previous.bits == share.bits:
-                rejected[share.source] = f"same share as {previous.source}"
-                continue
-            raise DuplicateShareError(
-                share.source, f"index {share.index} already given by {previous.source}"
-            )
-        by_index[share.index] = share
-        unique.append(share)
+    unique, rejected = drop_repeats(
+        shares,
+        key=lambda s: s.index,
+        same=lambda a, b: a.value == b.value and a.bits == b.bits,
+        slot=lambda s: f"index {s.index}",
+    )
     need = threshold if threshold is not None else 2
     if len(unique) < need:
         raise NotEnoughSharesError(len(unique), need)

@@ -24,12 +24,12 @@ from typing import Literal
 
 from tcr_kit.secrets import SecretBuffer
 from tcr_kit.sharing.errors import (
-    DuplicateShareError,
     ForeignShareError,
     InconsistentSharesError,
     NotEnoughSharesError,
     ShareError,
 )
+from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.gf256 import RIJNDAEL_POLY, field
 from tcr_kit.sharing.result import CombineResult
 from tcr_kit.sharing.stream import split_small
@@ -195,20 +195,12 @@ def combine(shares: Sequence[VaultShare], *, threshold: int | None = None) -> Co
     if threshold is not None and threshold < 2:
         raise ValueError("Vault thresholds are at least 2")
     warnings: list[str] = []
-    rejected: dict[str, str] = {}
-    unique: list[VaultShare] = []
-    by_index: dict[int, VaultShare] = {}
-    for share in _disambiguate(shares):
-        previous = by_index.get(share.index)
-        if previous is not None:
-            if previous.value == share.value:
-                rejected[share.source] = f"same share as {previous.source}"
-                continue
-            raise DuplicateShareError(
-                share.source, f"x = {share.index} already given by {previous.source}"
-            )
-        by_index[share.index] = share
-        unique.append(share)
+    unique, rejected = drop_repeats(
+        _disambiguate(shares),
+        key=lambda s: s.index,
+        same=lambda a, b: a.value == b.value,
+        slot=lambda s: f"x = {s.index}",
+    )
     need = threshold if threshold is not None else 2
     if len(unique) < need:
         raise NotEnoughSharesError(len(unique), need)
