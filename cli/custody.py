@@ -11,6 +11,7 @@ import click
 from cli._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
 from cli._ledger import report_change as _report
 from cli.app import emit_json, json_option, table
+from tcr_kit.fileio import sha256_file
 
 if TYPE_CHECKING:
     from tcr_kit.custody.models import Location
@@ -50,7 +51,7 @@ def location_options(f: Any) -> Any:
 
 
 def _photo_hashes(photos: tuple[Path, ...], given: tuple[str, ...]) -> list[str]:
-    out = [hashlib.sha256(p.read_bytes()).hexdigest() for p in photos]
+    out = [sha256_file(p).hex() for p in photos]
     return out + [g.lower() for g in given]
 
 

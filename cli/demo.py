@@ -11,7 +11,6 @@ at the start and the end.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shlex
 import shutil
@@ -20,7 +19,7 @@ import sys
 from pathlib import Path
 
 from tcr_kit.clock import utcnow
-from tcr_kit.fileio import atomic_output
+from tcr_kit.fileio import atomic_output, sha256_file
 from tcr_kit.secrets import random_bytes
 
 TCR = [sys.executable, "-m", "cli.main"]
@@ -78,11 +77,7 @@ class Demo:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path).hex()
 
 
 def main(argv: list[str] | None = None) -> int:

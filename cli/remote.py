@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import click
 
 from cli._ledger import ledger_option, load_signer, open_ledger
 from cli.app import emit_json, json_option
+from tcr_kit.fileio import sha256_file
 
 if TYPE_CHECKING:
     from tcr_kit.custody.remote import SignedAttestation
@@ -61,7 +61,7 @@ def seal(
         bag_serial=serial,
         contents=[c for item in contents for c in item.split(",") if c],
         bag_kind=kind,
-        photo_sha256=[hashlib.sha256(p.read_bytes()).hexdigest() for p in photos],
+        photo_sha256=[sha256_file(p).hex() for p in photos],
         note=note,
     )
     lib.write(signed, output, force=force)

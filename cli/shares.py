@@ -14,7 +14,7 @@ import click
 from cli.app import emit_json, json_option, progress, quiet_option, table, warn
 from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.errors import InputError, TcrError
-from tcr_kit.fileio import atomic_output, check_private_file
+from tcr_kit.fileio import atomic_output, check_private_file, sha256_file
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing import files, native
 from tcr_kit.sharing.result import CombineResult
@@ -144,14 +144,11 @@ def _read_secret(source: BinaryIO) -> SecretBuffer:
     return secret
 
 
-def _file_rows(paths: list[Path], digests: list[bytes] | None = None) -> list[dict[str, Any]]:
-    import hashlib
-
-    rows = []
-    for i, path in enumerate(paths):
-        digest = digests[i] if digests else hashlib.sha256(path.read_bytes()).digest()
-        rows.append({"index": i + 1, "file": str(path), "sha256": digest.hex()})
-    return rows
+def _file_rows(paths: list[Path]) -> list[dict[str, Any]]:
+    return [
+        {"index": i, "file": str(path), "sha256": sha256_file(path).hex()}
+        for i, path in enumerate(paths, 1)
+    ]
 
 
 @shares.command()

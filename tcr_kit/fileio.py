@@ -10,6 +10,7 @@ for it (``force``), and an interrupted write leaves no file under the final name
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -99,6 +100,18 @@ def atomic_output(
     """One-file form of :func:`atomic_outputs`."""
     with atomic_outputs([path], force=force, mode=mode) as handles:
         yield handles[0]
+
+
+def sha256_file(path: Path) -> bytes:
+    """SHA-256 of a file, read in chunks (share files and photos can be large)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    return digest.digest()
 
 
 def check_private_file(path: Path) -> None:
