@@ -61,7 +61,7 @@ def main() -> int:
         for i, label in enumerate(labels[: min(5, args.rounds)]):
             t0 = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "cli.main", "card", "check", "--pkcs11-module",
+                [sys.executable, "-m", "tcr_cli.main", "card", "check", "--pkcs11-module",
                  SOFTHSM_MODULE, "--token-label", label, "--record", str(work / f"rec-{i}.json"),
                  "--quiet"],
                 check=True, env=env, capture_output=True, cwd=ROOT,

@@ -74,7 +74,7 @@ def main() -> int:
         pin = work / "pin"
         pin.write_text("bench-pin\n")
         pin.chmod(0o600)
-        cmd = [sys.executable, "-m", "cli.main", "hsm", "activate", "--config",
+        cmd = [sys.executable, "-m", "tcr_cli.main", "hsm", "activate", "--config",
                str(hsm.config_path), "--pkcs11-module", SOFTHSM_MODULE, "-q",
                *(x for _, r in records for x in ("--card", f"record={r},pin-file={pin}")),
                "--", "true"]  # fmt: skip

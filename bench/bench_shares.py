@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TCR = [sys.executable, "-m", "cli.main"]
+TCR = [sys.executable, "-m", "tcr_cli.main"]
 
 
 def run(cmd: list[str], **kw: object) -> tuple[float, int]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from cli.app import emit_json, json_mode, progress
+from .app import emit_json, json_mode, progress
 
 if TYPE_CHECKING:
     from tcr_kit.audit.signing import SoftwareEd25519Signer

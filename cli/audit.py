@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from cli._ledger import actor, actor_options, ledger_option, open_ledger, progress_callback
-from cli.app import emit_json, json_option, progress, quiet_option
+from ._ledger import actor, actor_options, ledger_option, open_ledger, progress_callback
+from .app import emit_json, json_option, progress, quiet_option
 
 
 @click.group()

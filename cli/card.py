@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from cli.app import emit_json, json_option, progress, quiet_option, table, warn
 from tcr_kit.errors import FileExistsRefused, InputError, TcrError
 from tcr_kit.secrets import SecretBuffer, wipe
+
+from .app import emit_json, json_option, progress, quiet_option, table, warn
 
 if TYPE_CHECKING:
     from tcr_kit.cards.enrol import CardSelector
@@ -261,9 +262,9 @@ def list_cmd(
     from tcr_kit.cards.apdu import list_readers, reader_has_card
     from tcr_kit.cards.pcsc_backend import PcscCard
     from tcr_kit.cards.pkcs11_backend import Pkcs11Card, list_tokens
-    from tcr_kit.cards.record import load_record
+    from tcr_kit.cards.record import EnrolmentRecord, load_record
 
-    by_card = {}
+    by_card: dict[tuple[str, str], EnrolmentRecord] = {}
     for path in records:
         rec = load_record(path)
         by_card[(rec.card.backend, rec.card.serial)] = rec
@@ -295,9 +296,9 @@ def list_cmd(
             t = Pkcs11Card(pkcs11_module, token_serial=serial.strip())
             rows.append(_facts(t.status()))
     for row in rows:
-        rec = by_card.get((row.get("backend"), row.get("serial")))
-        if rec is not None:
-            row["tcr"] = f"{rec.tcr.id} ({rec.tcr.name})"
+        match = by_card.get((str(row.get("backend")), str(row.get("serial"))))
+        if match is not None:
+            row["tcr"] = f"{match.tcr.id} ({match.tcr.name})"
             row["record_matches"] = rec.enrolment_id == row.get("enrolment_id")
     if as_json:
         emit_json({"ok": True, "cards": rows})

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
-from cli._ledger import report_change as _report
-from cli.app import emit_json, json_option, table
 from tcr_kit.fileio import sha256_file
+
+from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
+from ._ledger import report_change as _report
+from .app import emit_json, json_option, table
 
 if TYPE_CHECKING:
     from tcr_kit.custody.models import Location

@@ -16,13 +16,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from tcr_kit.clock import utcnow
 from tcr_kit.fileio import atomic_output, sha256_file
 from tcr_kit.secrets import random_bytes
 
-TCR = [sys.executable, "-m", "cli.main"]
+TCR = [sys.executable, "-m", "tcr_cli.main"]
 
 
 class DemoFailed(Exception):
@@ -40,7 +41,7 @@ class Demo:
 
     def run(
         self,
-        args: list[str | Path],
+        args: Sequence[str | Path | int],
         *,
         expect: int = 0,
         tcr: bool = True,
@@ -223,7 +224,7 @@ def run_demo(demo: Demo) -> None:
 
     _peer_round_trips(demo, secret)
 
-    from cli.demo_ceremony import run_ceremony
+    from .demo_ceremony import run_ceremony
 
     run_ceremony(demo)
 

@@ -1,7 +1,7 @@
 """The ceremony part of the demo: an HSM activated by 3 of 7 TCR cards, with custody.
 
-``run_ceremony(demo)`` uses the :class:`cli.demo.Demo` helper (``demo.step``, ``demo.run``,
-``demo.out``) and raises :class:`cli.demo.DemoFailed` on any surprise. Everything lives in
+``run_ceremony(demo)`` uses the :class:`tcr_cli.demo.Demo` helper (``demo.step``, ``demo.run``,
+``demo.out``) and raises :class:`tcr_cli.demo.DemoFailed` on any surprise. Everything lives in
 ``demo.out``: a private SoftHSM2 token directory (``SOFTHSM2_CONF`` points there while the
 ceremony runs) holding the HSM and seven TCR cards, the ledger, keys, shares, records.
 
@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cli.demo import Demo, DemoFailed
 from tcr_kit.fileio import atomic_output
+
+from .demo import Demo, DemoFailed
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TRANSPORT_PIN = "123456"  # demo transport PIN of a blank card

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from cli.app import emit_json, json_mode, json_option, progress, quiet_option, table, warn
 from tcr_kit.errors import OperationalError
+
+from .app import emit_json, json_mode, json_option, progress, quiet_option, table, warn
 
 if TYPE_CHECKING:
     from tcr_kit.custody.ledger import Actor, Ledger
@@ -204,8 +205,9 @@ def _audit(
         return None, None
     if key_file is None:
         raise click.UsageError("--as needs --key (your signing key file)")
-    from cli._ledger import actor
     from tcr_kit.custody.ledger import Ledger
+
+    from ._ledger import actor
 
     who = actor(actor_id, key_file)
     ledger = Ledger.open(ledger_path, create=False)
@@ -224,8 +226,9 @@ def _collect(
 ) -> Any:
     """Add every share file, then every card (prompting for each card's PIN by name);
     ``interactive``: then ask for cards one by one until the quorum is complete."""
-    from cli.card import read_secret
     from tcr_kit.hsm.activation import CardShare, ShareFile
+
+    from .card import read_secret
 
     quorum = into if into is not None else activation.quorum()
     for path in shares:
@@ -269,9 +272,10 @@ def _prompt_cards(quorum: Any, module: str | None) -> None:
     """Ask for the next card by its enrolment record until the quorum is complete. A card
     that is refused (wrong PIN, duplicate, another set, not inserted) is named on one line
     and the collection goes on; an empty answer stops it."""
-    from cli.card import read_secret
     from tcr_kit.errors import TcrError
     from tcr_kit.hsm.activation import CardShare
+
+    from .card import read_secret
 
     while not quorum.complete():
         missing = quorum.missing_holders()
@@ -596,8 +600,9 @@ def register_set_cmd(
     as_json: bool,
 ) -> None:
     """Record the config's share set (id, m, n, epoch) in the custody ledger."""
-    from cli._ledger import report_change
     from tcr_kit.custody.models import ShareSet, build
+
+    from ._ledger import report_change
 
     loaded = _load(config_path)
     if actor_id is None:

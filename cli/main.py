@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from cli.commands import COMMANDS, ROOT_DOC
+from .commands import COMMANDS, ROOT_DOC
 
 
 def static_help(width: int = 80) -> str:
@@ -45,8 +45,8 @@ def main() -> None:
 
         sys.stdout.write(f"tcr, version {__version__}\n")
         return
-    from cli.app import run
-    from cli.root import tcr
+    from .app import run
+    from .root import tcr
 
     run(tcr)
 

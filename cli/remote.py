@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli._ledger import ledger_option, load_signer, open_ledger
-from cli.app import emit_json, json_option
 from tcr_kit.fileio import sha256_file
+
+from ._ledger import ledger_option, load_signer, open_ledger
+from .app import emit_json, json_option
 
 if TYPE_CHECKING:
     from tcr_kit.custody.remote import SignedAttestation

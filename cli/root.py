@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from cli.app import LazyGroup
-from cli.commands import COMMANDS, ROOT_DOC
 from tcr_kit import __version__
+
+from .app import LazyGroup
+from .commands import COMMANDS, ROOT_DOC
 
 
 @click.group(

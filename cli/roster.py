@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli._ledger import (
+from ._ledger import (
     actor,
     actor_options,
     dry_run_option,
@@ -17,7 +17,7 @@ from cli._ledger import (
     read_passphrase,
     report_change,
 )
-from cli.app import emit_json, json_option, table
+from .app import emit_json, json_option, table
 
 if TYPE_CHECKING:
     from tcr_kit.custody.models import Person

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
 
-from cli.app import emit_json, json_option, progress, quiet_option, table, warn
 from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.errors import InputError, TcrError
 from tcr_kit.fileio import atomic_output, check_private_file, sha256_file
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing import files, native
 from tcr_kit.sharing.result import CombineResult
+
+from .app import emit_json, json_option, progress, quiet_option, table, warn
 
 if TYPE_CHECKING:
     from tcr_kit.sharing.foreign import ForeignOptions
@@ -621,9 +622,9 @@ def convert(
     for source, why in result.rejected.items():
         warn(f"{source} rejected: {why}")
     stem = files.stem_of_share(paths[0])
-    with secret, io.BytesIO(secret.view()) as source:
+    with secret, io.BytesIO(secret.view()) as plain:
         _split_converted(
-            source,
+            plain,
             secret,
             to_fmt,
             new_m,
@@ -636,7 +637,7 @@ def convert(
             as_json,
             options,
         )
-        with source.getbuffer() as copy:
+        with plain.getbuffer() as copy:
             wipe(copy)
     warn(
         f"a new share set was made from {len(result.used)} {detected} shares; "

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cli import app
-from cli.main import main
+from tcr_cli import app
+from tcr_cli.main import main
 
 
 class Tcr:
@@ -332,7 +332,7 @@ def test_cli_tampered_ledger_exits_3_naming_the_event(tcr: Tcr) -> None:
 def test_real_process_reports_one_line_and_exit_code(tmp_path: Path) -> None:
     env = dict(os.environ, TCR_LEDGER=str(tmp_path / "missing.sqlite"))
     proc = subprocess.run(
-        [sys.executable, "-m", "cli.main", "bag", "list"],
+        [sys.executable, "-m", "tcr_cli.main", "bag", "list"],
         env=env,
         capture_output=True,
         text=True,
@@ -348,7 +348,7 @@ def test_a_file_that_is_not_a_ledger_exits_3(tmp_path: Path) -> None:
     junk.write_bytes(b"\x13" * 4096)
     env = dict(os.environ, TCR_LEDGER=str(junk))
     proc = subprocess.run(
-        [sys.executable, "-m", "cli.main", "audit", "verify"],
+        [sys.executable, "-m", "tcr_cli.main", "audit", "verify"],
         env=env,
         capture_output=True,
         text=True,

@@ -119,7 +119,7 @@ def run_tcr(
     full_env.update(env or {})
     full_env["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "tcr_cli.main", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -328,7 +328,7 @@ def test_cli_rotate_with_one_reader_waits_for_each_card_swap(
     reader = insert(old_vc, readers)
     record = _enrol_lib(reader, b"one reader rotation", tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "card", "rotate", "--old-reader", reader,
+        [sys.executable, "-m", "tcr_cli.main", "card", "rotate", "--old-reader", reader,
          "--new-reader", reader, "--record", str(record), "--new-record",
          str(tmp_path / "new.json"), "--yes", "--swap-timeout", "20"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -380,7 +380,7 @@ def test_cli_check_waits_for_the_named_card_to_be_inserted(
     record = _enrol_lib(reader, b"wait for me", tmp_path)
     vc.remove()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "card", "check", "--reader", reader,
+        [sys.executable, "-m", "tcr_cli.main", "card", "check", "--reader", reader,
          "--record", str(record), "--wait", "20"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT,

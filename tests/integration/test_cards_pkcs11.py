@@ -435,7 +435,7 @@ def test_cli_pin_prompt_on_a_terminal_is_hidden(
             os.environ.update(PYTHONPATH=str(ROOT), SOFTHSM2_CONF=str(softhsm.conf))
             os.execv(  # noqa: S606 - a fixed argv, no shell
                 sys.executable,
-                [sys.executable, "-m", "cli.main", "card", "check", "--pkcs11-module", MODULE,
+                [sys.executable, "-m", "tcr_cli.main", "card", "check", "--pkcs11-module", MODULE,
                  "--token-label", label, "--with-pin"],
             )  # fmt: skip
         finally:

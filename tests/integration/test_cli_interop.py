@@ -16,7 +16,7 @@ Tool = Callable[[str], str]
 
 def tcr(*args: str | Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *map(str, args)],
+        [sys.executable, "-m", "tcr_cli.main", *map(str, args)],
         input=stdin,
         capture_output=True,
         timeout=120,

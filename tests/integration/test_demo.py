@@ -10,7 +10,7 @@ from pathlib import Path
 def test_demo_runs_end_to_end_and_names_its_folder(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "cli.demo", "--out", str(out)],
+        [sys.executable, "-m", "tcr_cli.demo", "--out", str(out)],
         capture_output=True,
         timeout=300,
         check=False,
@@ -31,7 +31,7 @@ def test_demo_runs_end_to_end_and_names_its_folder(tmp_path: Path) -> None:
 
 def test_demo_refuses_an_existing_folder(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "cli.demo", "--out", str(tmp_path)],
+        [sys.executable, "-m", "tcr_cli.demo", "--out", str(tmp_path)],
         capture_output=True,
         check=False,
     )

@@ -15,7 +15,7 @@ import pytest
 
 def tcr(*args: str | Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *map(str, args)],
+        [sys.executable, "-m", "tcr_cli.main", *map(str, args)],
         input=stdin,
         capture_output=True,
         timeout=120,

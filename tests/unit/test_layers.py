@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 LIBRARY = Path(__file__).resolve().parents[2] / "tcr_kit"
-FORBIDDEN_IMPORTS = {"cli", "click", "getpass"}
+FORBIDDEN_IMPORTS = {"cli", "tcr_cli", "click", "getpass"}
 
 
 def _imported_roots(path: Path) -> set[str]:
