@@ -61,6 +61,34 @@ class QuorumError(TcrError):
     exit_code = ExitCode.QUORUM
 
 
+class QuorumNotMet(QuorumError):
+    """Fewer shares or credentials than the threshold were given (exit 4).
+
+    ``have`` and ``need`` are the counts; the message is built from them, with ``detail``
+    after a semicolon. ``of`` names what the quorum would activate (an HSM): the message
+    then reads "2 of 3 shares presented for HSM-E: 1 more needed"; without it, "not enough
+    shares: 2 given, 3 needed (1 more share)".
+    """
+
+    def __init__(self, have: int, need: int, detail: str = "", *, of: str | None = None) -> None:
+        self.have = have
+        self.need = need
+        more = need - have
+        if of is None:
+            message = (
+                f"not enough shares: {have} given, {need} needed "
+                f"({more} more share{'s' if more != 1 else ''})"
+            )
+        else:
+            message = f"{have} of {need} shares presented for {of}: {more} more needed"
+        super().__init__(f"{message}; {detail}" if detail else message)
+
+    @property
+    def missing(self) -> int:
+        """How many more shares are needed."""
+        return self.need - self.have
+
+
 class FileExistsRefused(OperationalError):
     """An output path already exists and overwriting was not asked for."""
 

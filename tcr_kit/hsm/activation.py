@@ -274,12 +274,11 @@ class Quorum:
             names = ", ".join(
                 f"{c.id} ({c.holder})" if c.holder else c.id for c in self.missing_holders()
             )
-            more = f"; not yet presented: {names}" if names else ""
             raise NotEnoughCredentials(
-                f"{len(self._shares)} of {self.threshold} shares presented for"
-                f" {self.loaded.hsm.name}: {need} more needed{more}",
                 len(self._shares),
                 self.threshold,
+                f"not yet presented: {names}" if names else "",
+                of=self.loaded.hsm.name,
             )
 
 
@@ -387,14 +386,10 @@ class Activation:
         return self._collect(sources, [])
 
     def _derive(self, quorum: Quorum) -> SecretBuffer:
-        from tcr_kit.sharing.errors import NotEnoughSharesError
         from tcr_kit.sharing.native import combine_shares
 
-        try:
-            result = combine_shares(quorum.shares())
-        except NotEnoughSharesError as exc:
-            raise NotEnoughCredentials(str(exc), 0, quorum.threshold) from None
-        with result.secret as secret:
+        # Too few shares here is QuorumNotMet (NotEnoughCredentials) from the engine itself.
+        with combine_shares(quorum.shares()).secret as secret:
             return derive_user_pin(
                 secret,
                 bytes.fromhex(quorum.shares()[0].set_id_hex),

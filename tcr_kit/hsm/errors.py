@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tcr_kit.errors import InputError, IntegrityError, OperationalError, QuorumError
+from tcr_kit.errors import InputError, IntegrityError, OperationalError, QuorumNotMet
 
 
 class ConfigError(InputError):
@@ -25,14 +25,5 @@ class SharesDoNotMatchHsm(IntegrityError):
     """The rebuilt secret's PIN was refused by the HSM (exit 3)."""
 
 
-class NotEnoughCredentials(QuorumError):
-    """Fewer shares than the threshold were presented (exit 4)."""
-
-    def __init__(self, message: str, have: int, need: int) -> None:
-        super().__init__(message)
-        self.have = have
-        self.need = need
-
-    @property
-    def missing(self) -> int:
-        return self.need - self.have
+NotEnoughCredentials = QuorumNotMet
+"""Fewer shares than the threshold were presented (exit 4); the one quorum error."""

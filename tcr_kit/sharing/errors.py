@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tcr_kit.errors import InputError, IntegrityError, QuorumError
+from tcr_kit.errors import InputError, IntegrityError, QuorumNotMet
 
 
 class UnknownFormatError(InputError):
@@ -44,15 +44,4 @@ class InconsistentSharesError(IntegrityError):
         self.culprits = list(culprits)
 
 
-class NotEnoughSharesError(QuorumError):
-    """Fewer usable shares than the threshold (exit 4)."""
-
-    def __init__(self, have: int, need: int, detail: str = "") -> None:
-        self.have = have
-        self.need = need
-        more = need - have
-        message = (
-            f"not enough shares: {have} given, {need} needed "
-            f"({more} more share{'s' if more != 1 else ''})"
-        )
-        super().__init__(f"{message}; {detail}" if detail else message)
+NotEnoughSharesError = QuorumNotMet  # fewer usable shares than the threshold (exit 4)
