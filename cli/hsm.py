@@ -459,8 +459,8 @@ def _run_child(activation: Any, quorum: Any, command: tuple[str, ...], loaded: A
 
 
 def _report(activation: Any, data: dict[str, Any]) -> None:
-    kinds = [k for k, _ in activation.events]
-    last = activation.events[0][1] if activation.events else {}
+    kinds = [e.kind for e in activation.events]
+    last = activation.events[0].payload() if activation.events else {}
     presented = last.get("presented", [])
     if json_mode():
         emit_json(

@@ -32,8 +32,8 @@ def main(argv: list[str]) -> int:
     except TcrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
-    for kind, event in activation.events:
-        print(kind, event["outcome"], [p["index"] for p in event["presented"]])
+    for event in activation.events:  # typed ActivationEvent objects
+        print(event.kind, event.outcome, [p.index for p in event.presented])
     print(f"config sha256 {loaded.sha256}")
     return 0
 

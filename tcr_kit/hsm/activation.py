@@ -29,11 +29,10 @@ and never the secret or the PIN.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,7 @@ from tcr_kit.hsm.errors import (
     NotEnoughCredentials,
     WrongShareSet,
 )
+from tcr_kit.hsm.events import ACTIVATE, DEACTIVATE, ActivationEvent, HsmRef, Presented, ShareSetRef
 from tcr_kit.hsm.pin import derive_user_pin
 from tcr_kit.hsm.token import HsmSession, HsmToken, Marker
 from tcr_kit.secrets import SecretBuffer
@@ -56,8 +56,8 @@ if TYPE_CHECKING:
     from tcr_kit.custody.models import Credential
     from tcr_kit.sharing.native import NativeShare
 
-EventSink = Callable[[str, dict[str, Any]], None]
-"""``on_event(kind, payload)``: receives every audit event payload (no secrets in it)."""
+EventSink = Callable[[ActivationEvent], None]
+"""``on_event(event)``: receives every audit event (no secrets in it)."""
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -89,31 +89,6 @@ class InlineShare:
 
 
 Source = ShareFile | CardShare | InlineShare
-
-
-@dataclass
-class Presented:
-    """One credential that was presented, described without its secret."""
-
-    kind: str
-    """``card`` or ``file`` or ``inline``."""
-    source: str
-    set_id: str
-    index: int
-    share_digest: str
-    card_serial: str | None = None
-    card_label: str | None = None
-    tcr_id: str | None = None
-    tcr_name: str | None = None
-    credential: str | None = None
-    holder: str | None = None
-
-    def describe(self) -> str:
-        who = f" (TCR {self.tcr_id})" if self.tcr_id else ""
-        return f"{self.source}{who}, share {self.index}"
-
-    def facts(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 # -- the quorum being collected ---------------------------------------------------------------
@@ -183,7 +158,7 @@ class Quorum:
             tcr_id=presented_card.get("tcr_id"),
             tcr_name=presented_card.get("tcr_name"),
         )
-        self._check(share, presented)
+        presented = self._check(share, presented)
         self._shares.append(share)
         self.presented.append(presented)
         return presented
@@ -224,7 +199,8 @@ class Quorum:
         finally:
             card.close()
 
-    def _check(self, share: NativeShare, p: Presented) -> None:
+    def _check(self, share: NativeShare, p: Presented) -> Presented:
+        """``p`` with its ledger credential and holder, if the share is acceptable."""
         cfg = self.loaded.share_set
         if self.marker is not None:
             for old in self.marker.retired:
@@ -258,12 +234,13 @@ class Quorum:
                 )
         cred = next((c for c in self._credentials if c.share_index == share.index), None)
         if cred is not None:
-            p.credential, p.holder = cred.id, cred.holder
+            p = replace(p, credential=cred.id, holder=cred.holder)
             if cred.state.value not in ("issued", "sealed"):
                 raise WrongShareSet(
                     f"{p.describe()}: the ledger records credential {cred.id} as"
                     f" {cred.state.value}; it cannot activate the HSM"
                 )
+        return p
 
     def shares(self) -> list[NativeShare]:
         return list(self._shares)
@@ -324,7 +301,7 @@ class Activation:
     ledger: Ledger | None = None
     actor: Actor | None = None
     on_event: EventSink | None = None
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[ActivationEvent] = field(default_factory=list)
     _token: HsmToken | None = None
 
     def __post_init__(self) -> None:
@@ -409,20 +386,15 @@ class Activation:
             with self._derive(quorum) as pin, token.login(pin, rw=rw) as raw:
                 pin.wipe()
                 hsm = HsmSession(token, raw)
-                self._event("hsm.activate", quorum, "activated", purpose=purpose)
+                self._event(ACTIVATE, quorum, "activated", purpose=purpose)
                 try:
                     yield hsm
                 finally:
-                    outcome = "deactivated"
-                    self._event(
-                        "hsm.deactivate",
-                        quorum,
-                        outcome,
-                        operations=[op.__dict__ for op in hsm.operations],
-                    )
+                    ops = tuple(hsm.operations)
+                    self._event(DEACTIVATE, quorum, "deactivated", operations=ops)
         except TcrError as exc:
             partial = building[0] if building else None
-            self._event("hsm.activate", partial, f"refused: {exc}", purpose=purpose)
+            self._event(ACTIVATE, partial, f"refused: {exc}", purpose=purpose)
             raise
 
     def user_pin(self, sources: Iterable[Source] | Quorum) -> SecretBuffer:
@@ -442,45 +414,34 @@ class Activation:
                 raise
         except TcrError as exc:
             partial = building[0] if building else None
-            self._event("hsm.activate", partial, f"refused: {exc}", purpose="pin-handoff")
+            self._event(ACTIVATE, partial, f"refused: {exc}", purpose="pin-handoff")
             raise
-        self._event("hsm.activate", quorum, "pin handed off", purpose="pin-handoff")
+        self._event(ACTIVATE, quorum, "pin handed off", purpose="pin-handoff")
         return pin
 
     # -- audit -------------------------------------------------------------------------------
 
     def record_refusal(self, quorum: Quorum | None, error: TcrError, purpose: str) -> None:
         """Append a refused ``hsm.activate`` event (for callers that collect themselves)."""
-        self._event("hsm.activate", quorum, f"refused: {error}", purpose=purpose)
+        self._event(ACTIVATE, quorum, f"refused: {error}", purpose=purpose)
 
-    def _event(self, kind: str, quorum: Quorum | None, outcome: str, **extra: Any) -> None:
-        hsm: dict[str, Any] = {"name": self.config.hsm.name, "module": self.config.hsm.module}
+    def _event(self, kind: str, quorum: Quorum | None, outcome: str, **fields: Any) -> None:
+        hsm = HsmRef(self.config.hsm.name, self.config.hsm.module)
         if self._token is not None:
-            hsm.update(self._token.facts())
-        presented = [p.facts() for p in quorum.presented] if quorum else []
-        payload: dict[str, Any] = {
-            "hsm": hsm,
-            "config_sha256": self.config.sha256,
-            "share_set": {
-                "id": self.config.share_set.id,
-                "epoch": self.config.share_set.epoch,
-                "threshold": self.config.share_set.threshold,
-                "count": self.config.share_set.count,
-            },
-            "presented": presented,
-            "outcome": outcome,
-            "at": isoformat(utcnow()),
-            **extra,
-        }
-        self.events.append((kind, payload))
+            hsm = replace(hsm, token_label=self._token.label, token_serial=self._token.serial)
+        cfg = self.config.share_set
+        event = ActivationEvent(
+            kind=kind,
+            hsm=hsm,
+            config_sha256=self.config.sha256,
+            share_set=ShareSetRef(cfg.id, cfg.epoch, cfg.threshold, cfg.count),
+            presented=tuple(quorum.presented) if quorum else (),
+            outcome=outcome,
+            at=isoformat(utcnow()),
+            **fields,
+        )
+        self.events.append(event)
         if self.on_event is not None:
-            self.on_event(kind, payload)
+            self.on_event(event)
         if self.ledger is not None and self.actor is not None:
-            subjects = [f"hsm:{self.config.hsm.name}", f"share-set:{self.config.share_set.id}"]
-            subjects += [f"credential:{p['credential']}" for p in presented if "credential" in p]
-            self.ledger.record_event(self.actor, kind, subjects, payload)
-
-
-def config_digest(path: Path) -> str:
-    """SHA-256 of a file's exact bytes (hex)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            self.ledger.record_event(self.actor, kind, event.subjects, event.payload())

@@ -29,6 +29,7 @@ from tcr_kit.errors import OperationalError
 from tcr_kit.fileio import atomic_outputs
 from tcr_kit.hsm.activation import Activation, Quorum, Source
 from tcr_kit.hsm.errors import HsmError, SharesDoNotMatchHsm
+from tcr_kit.hsm.events import REKEY
 from tcr_kit.hsm.pin import derive_user_pin
 from tcr_kit.hsm.provision import SECRET_BYTES, write_marker
 from tcr_kit.hsm.token import EpochRef, Marker
@@ -229,13 +230,13 @@ def rekey(
     _ledger_step(activation, result)
     done("ledger-updated")
     activation._event(
-        "hsm.rekey",
+        REKEY,
         None,
         f"rekeyed to epoch {result.new.epoch}",
-        old=result.old.__dict__,
-        new=result.new.__dict__,
+        old=result.old,
+        new=result.new,
         new_share_set=result.new_share_set_id,
-        new_share_digests=result.share_digests,
+        new_share_digests=tuple(result.share_digests),
     )
     state_path.unlink(missing_ok=True)
     return result

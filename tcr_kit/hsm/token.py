@@ -224,8 +224,10 @@ class HsmToken:
         return self._session(pin, rw=rw)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SignRecord:
+    """One signature made in a session (no data, no signature: their SHA-256)."""
+
     key_label: str
     input_sha256: str
     signature_sha256: str

@@ -27,6 +27,7 @@ from tcr_kit.hsm.errors import (
     SharesDoNotMatchHsm,
     WrongShareSet,
 )
+from tcr_kit.hsm.events import ActivationEvent
 from tcr_kit.hsm.pin import derive_user_pin
 from tcr_kit.hsm.provision import write_marker
 from tcr_kit.hsm.readiness import readiness
@@ -60,13 +61,14 @@ def test_any_three_share_files_in_any_order_activate_and_sign(hsm: DemoHsm) -> N
         signature = s.sign("ksk-demo", data)
         der = s.public_key_der("ksk-demo")
     DSS.new(ECC.import_key(der), "fips-186-3", encoding="der").verify(SHA256.new(data), signature)
-    kinds = [k for k, _ in activation.events]
+    kinds = [e.kind for e in activation.events]
     assert kinds == ["hsm.activate", "hsm.deactivate"]
-    first = activation.events[0][1]
-    assert first["outcome"] == "activated"
-    assert first["config_sha256"] == hsm.loaded.sha256
-    assert sorted(p["index"] for p in first["presented"]) == [1, 3, 5]
-    assert activation.events[1][1]["operations"][0]["key_label"] == "ksk-demo"
+    first = activation.events[0]
+    assert first.outcome == "activated" and not first.refused
+    assert first.config_sha256 == hsm.loaded.sha256
+    assert sorted(p.index for p in first.presented) == [1, 3, 5]
+    operations = activation.events[1].operations
+    assert operations is not None and operations[0].key_label == "ksk-demo"
 
 
 def test_the_session_is_logged_out_after_the_block(hsm: DemoHsm) -> None:
@@ -87,9 +89,9 @@ def test_too_few_shares_is_exit_4_saying_how_many_more(hsm: DemoHsm) -> None:
     assert caught.value.exit_code == ExitCode.QUORUM
     assert "1 of 3 shares presented" in str(caught.value)
     assert "2 more needed" in str(caught.value)
-    refused = activation.events[-1][1]
-    assert refused["outcome"].startswith("refused: 1 of 3")
-    assert [p["index"] for p in refused["presented"]] == [2]  # names what was presented
+    refused = activation.events[-1]
+    assert refused.refused and refused.outcome.startswith("refused: 1 of 3")
+    assert [p.index for p in refused.presented] == [2]  # names what was presented
 
 
 def test_duplicate_share_file_or_copy_is_exit_2(hsm: DemoHsm, tmp_path: Path) -> None:
@@ -151,7 +153,7 @@ def test_rebuilt_secret_the_hsm_rejects_is_exit_3(
         with activation.session(sources):
             pass
     assert caught.value.exit_code == ExitCode.INTEGRITY
-    assert activation.events[-1][1]["outcome"].startswith("refused: the shares do not match")
+    assert activation.events[-1].outcome.startswith("refused: the shares do not match")
 
 
 def test_missing_module_is_exit_1_one_line(softhsm: SoftHsm, tmp_path: Path) -> None:
@@ -213,14 +215,23 @@ def test_cards_and_files_mixed_with_ledger_events_that_never_hold_the_secret(
     ]  # fmt: skip
     with activation.session(sources) as s:
         s.sign("ksk-demo", b"zone")
-    presented = activation.events[0][1]["presented"]
-    assert [p["index"] for p in presented] == [4, 1, 2]
-    assert presented[0]["tcr_id"] == "tcr-4" and presented[0]["credential"] == "card-4"
-    assert presented[0]["card_serial"] == cards[1][1]
+    presented = activation.events[0].presented
+    assert [p.index for p in presented] == [4, 1, 2]
+    assert presented[0].tcr_id == "tcr-4" and presented[0].credential == "card-4"
+    assert presented[0].card_serial == cards[1][1]
     ledger.verify()
     events = ledger.history("hsm:" + hsm.loaded.hsm.name)
     assert [e["kind"] for e in events] == ["hsm.activate", "hsm.deactivate"]
     assert "credential:card-4" in events[0]["subjects"]
+    # The ledger stores exactly the typed event's payload (beside its own "records": []),
+    # and reads back as the same event.
+    stored = dict(events[0]["payload"])
+    assert stored.pop("records") == []
+    assert stored == activation.events[0].payload()
+    assert (
+        ActivationEvent.from_payload(events[1]["kind"], events[1]["payload"])
+        == (activation.events[1])
+    )
     # Neither the secret nor the derived PIN appears anywhere in the ledger file.
     with combine_shares([open_share_file(p) for p in hsm.plan.share_files[:3]]).secret as secret:
         raw_secret = bytes(secret.view())
