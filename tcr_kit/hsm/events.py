@@ -107,6 +107,17 @@ class ActivationEvent:
         out = [f"hsm:{self.hsm.name}", f"share-set:{self.share_set.id}"]
         return out + [f"credential:{p.credential}" for p in self.presented if p.credential]
 
+    def describe(self) -> list[str]:
+        """The HSM and each presented share, line by line (as ``tcr hsm activate`` shows)."""
+        lines = [
+            f"activated HSM {self.hsm.name} (token '{self.hsm.token_label}'"
+            f" serial {self.hsm.token_serial}) with {len(self.presented)} shares:"
+        ]
+        for p in self.presented:
+            who = f"TCR {p.tcr_id}" if p.tcr_id is not None else p.holder
+            lines.append(f"  share {p.index}  {p.source}  ({who or '-'})  sha256 {p.share_digest}")
+        return lines
+
     def payload(self) -> dict[str, Any]:
         """The JSON object stored in the ledger (the unchanged audit format)."""
         out: dict[str, Any] = {

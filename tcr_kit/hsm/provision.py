@@ -59,6 +59,7 @@ class InitPlan:
     share_files: list[Path]
     so_pin_file: Path
     sign_key_label: str
+    config_sha256: str = ""
     set_id: str = ""
     token_serial: str = ""
     public_key_der: str = ""
@@ -70,6 +71,31 @@ class InitPlan:
         out["share_files"] = [str(p) for p in self.share_files]
         out["so_pin_file"] = str(self.so_pin_file)
         return out
+
+    def describe(self, loaded: LoadedConfig, *, dry_run: bool = False) -> list[str]:
+        """What was done (or, ``dry_run``, what would be done), line by line."""
+        from tcr_kit.audit.pgpwords import digest_words
+
+        what = f"{loaded.hsm.describe()}, secret {self.threshold}-of-{self.count}"
+        if dry_run:
+            return [
+                f"dry run: would create {what}",
+                *(f"  would write {path} (0600)" for path in self.share_files),
+                f"  would write {self.so_pin_file} (0600, demo SO PIN)",
+                f"  would generate EC P-256 signing key '{self.sign_key_label}' on the HSM",
+                "dry run: nothing was changed",
+            ]
+        digests = zip(self.share_files, self.share_digests, strict=True)
+        return [
+            f"created {loaded.hsm.describe()} serial {self.token_serial}",
+            f"  share set {loaded.share_set.id} epoch {self.epoch}: native set {self.set_id},"
+            f" {self.threshold}-of-{self.count}",
+            *(f"  {path}  sha256 {digest}" for path, digest in digests),
+            f"  signing key '{self.sign_key_label}' public key sha256 {self.public_key_sha256}",
+            f"    {digest_words(bytes.fromhex(self.public_key_sha256))[1]}",
+            f"  config sha256 {loaded.sha256}",
+            f"  demo SO PIN in {self.so_pin_file} (0600)",
+        ]
 
 
 def plan_init(
@@ -96,6 +122,7 @@ def plan_init(
         share_files=files,
         so_pin_file=output_dir / f"{stem}-so-pin.txt",
         sign_key_label=sign_key_label,
+        config_sha256=loaded.sha256,
     )
 
 

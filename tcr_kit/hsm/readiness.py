@@ -78,6 +78,31 @@ class Readiness:
         out["credentials"] = [c.__dict__ for c in self.credentials]
         return out
 
+    def headline(self) -> str:
+        return (
+            f"{self.hsm}: share set {self.share_set} epoch {self.epoch},"
+            f" {self.threshold}-of-{self.count}, margin {self.margin}"
+        )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per credential, for a table with the columns :data:`ROW_COLUMNS`."""
+        return [
+            {
+                "credential": c.credential,
+                "share": c.share_index or "-",
+                "holder": c.holder or "-",
+                "status": c.availability,
+                "where": c.location,
+                "last verified": (c.last_verified or "never")[:19].replace("T", " ")
+                + (" UTC" if c.last_verified else ""),
+            }
+            for c in self.credentials
+        ]
+
+
+ROW_COLUMNS = ["credential", "share", "holder", "status", "where", "last verified"]
+"""The columns of :meth:`Readiness.rows`."""
+
 
 def _last_verified(ledger: Ledger, cid: str, bag: str | None) -> tuple[str | None, str | None]:
     best: tuple[str, str] | None = None

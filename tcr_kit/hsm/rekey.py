@@ -63,6 +63,28 @@ class RekeyResult:
             "steps": self.steps,
         }
 
+    def describe_change(self, token: str, output_dir: Path) -> list[str]:
+        """What the confirmation is asked for: both share sets and every new share."""
+        return [
+            f"about to change the user PIN of {token}:",
+            f"  retire epoch {self.old.epoch} (set {self.old.set_id})",
+            f"  activate epoch {self.new.epoch} (set {self.new.set_id},"
+            f" {self.threshold}-of-{self.count}), shares in {output_dir}:",
+            *(
+                f"    {path.name}  sha256 {digest}"
+                for path, digest in zip(self.share_files, self.share_digests, strict=True)
+            ),
+        ]
+
+    def describe(self, hsm_name: str, config_path: Path) -> list[str]:
+        """The steps done, and what to change in the configuration now."""
+        return [
+            *(f"  {step}" for step in self.steps),
+            f"rekeyed {hsm_name}: epoch {self.new.epoch}, set {self.new.set_id}."
+            f' Update {config_path}: [share_set] id = "{self.new_share_set_id}", epoch ='
+            f" {self.new.epoch}, threshold = {self.threshold}, count = {self.count}",
+        ]
+
 
 def _new_pin(activation: Activation, files: list[Path], threshold: int) -> SecretBuffer:
     from tcr_kit.sharing.native import combine_shares, open_share_file

@@ -1,0 +1,129 @@
+"""Options and operator I/O shared by the ``tcr hsm`` commands."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import click
+
+from .app import json_option, progress, quiet_option, warn
+
+if TYPE_CHECKING:
+    from tcr_kit.custody.ledger import Actor, Ledger
+    from tcr_kit.hsm.collect import CardSpec, Prompts
+
+F = TypeVar("F", bound=Callable[..., Any])
+FILE = click.Path(dir_okay=False, path_type=Path)
+FOLDER = click.Path(file_okay=False, path_type=Path)
+
+# fmt: off
+config_option = click.option("--config", "config_path", required=True, type=FILE,
+                             help="HSM configuration (TOML); its SHA-256 goes into the audit log.")
+ledger_option = click.option("--ledger", "ledger_path", type=FILE, default=None,
+                             help="Ledger file (default: $TCR_LEDGER, else the per-user ledger).")
+
+
+def source_options(f: F) -> F:
+    """``--share``, ``--card`` and ``--pkcs11-module``."""
+    f = click.option("--pkcs11-module", metavar="PATH", help="PKCS#11 module of the TCR cards.")(f)
+    f = click.option("--card", "card_specs", multiple=True,
+                     metavar="record=FILE[,pin-file=F][,label=L|serial=S|reader=R]",
+                     help="A TCR card, by its enrolment record (repeat). PIN: pin-file, else"
+                     " prompt/stdin.")(f)
+    return click.option("--share", "shares", multiple=True, type=FILE,
+                        help="A share file (repeat).")(f)
+
+
+def split_options(f: F) -> F:
+    f = click.option("--count", "-n", type=click.IntRange(1, 255), required=True)(f)
+    return click.option("--threshold", "-m", type=click.IntRange(1, 255), required=True)(f)
+
+
+def audit_options(f: F) -> F:
+    """``--ledger --as --key --ceremony``, given to the command as one ``audit: Audit``."""
+
+    @functools.wraps(f)
+    def command(*args: Any, ledger_path: Any, actor_id: Any, key_file: Any, ceremony: Any,
+                **kw: Any) -> Any:
+        return f(*args, audit=Audit(ledger_path, actor_id, key_file, ceremony), **kw)
+
+    g = click.option("--ceremony", type=click.IntRange(min=1), envvar="TCR_CEREMONY",
+                     help="Tag the ledger events with this ceremony number. Env: TCR_CEREMONY.")(
+                         command)
+    g = click.option("--key", "key_file", envvar="TCR_KEY", type=FILE,
+                     help="Your Ed25519 key file (with --as). Env: TCR_KEY.")(g)
+    g = click.option("--as", "actor_id", envvar="TCR_AS",
+                     help="Record the activation in the ledger as this roster id. Env: TCR_AS.")(g)
+    return cast(F, ledger_option(g))
+# fmt: on
+
+
+def output_options(f: F) -> F:
+    """``--json`` and ``--quiet`` (read through :func:`json_mode`, not as arguments)."""
+
+    @functools.wraps(f)
+    def command(*args: Any, as_json: bool, quiet: bool, **kw: Any) -> Any:
+        return f(*args, **kw)
+
+    return cast(F, json_option(quiet_option(command)))
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Where and as whom a command records its events."""
+
+    ledger_path: Path | None
+    actor_id: str | None
+    key_file: Path | None
+    ceremony: int | None
+
+    def open(self) -> tuple[Ledger | None, Actor | None]:
+        """The ledger and the actor, or ``(None, None)`` without ``--as``."""
+        if self.actor_id is None:
+            return None, None
+        if self.key_file is None:
+            raise click.UsageError("--as needs --key (your signing key file)")
+        from tcr_kit.custody.ledger import Ledger
+
+        from ._ledger import actor
+
+        who = actor(self.actor_id, self.key_file)
+        ledger = Ledger.open(self.ledger_path, create=False)
+        ledger.ceremony_number = self.ceremony
+        return ledger, who
+
+
+def parse_cards(specs: tuple[str, ...], module: str | None) -> list[CardSpec]:
+    from tcr_kit.hsm.collect import CardSpecError, parse_card_spec
+
+    try:
+        return [parse_card_spec(spec, module) for spec in specs]
+    except CardSpecError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def ask(question: str) -> str:
+    """One answer: a prompt on a terminal, else one line of stdin (read from the same
+    binary buffer as the PINs, so answers and PINs interleave correctly)."""
+    if sys.stdin.isatty():
+        return str(click.prompt(question, default="", show_default=False, err=True)).strip()
+    click.echo(f"{question}: ", err=True, nl=False)
+    line = sys.stdin.buffer.readline().decode("utf-8", "replace").strip()
+    click.echo("", err=True)
+    return line
+
+
+def prompts() -> Prompts:
+    from tcr_kit.hsm.collect import Prompts
+
+    from .card import read_secret
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    return Prompts(read_pin=read_secret, progress=progress, warn=warn, ask=ask, say=say)
