@@ -95,3 +95,15 @@ class FileExistsRefused(OperationalError):
     def __init__(self, path: str) -> None:
         super().__init__(f"{path}: already exists; refusing to overwrite (use --force)")
         self.path = path
+
+
+__all__ = [
+    "ExitCode",
+    "FileExistsRefused",
+    "InputError",
+    "IntegrityError",
+    "OperationalError",
+    "QuorumError",
+    "QuorumNotMet",
+    "TcrError",
+]

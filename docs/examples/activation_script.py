@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 
 from tcr_kit.errors import TcrError
-from tcr_kit.fileio import atomic_output
-from tcr_kit.hsm.activation import Activation, ShareFile
-from tcr_kit.hsm.config import load_config
+from tcr_kit.hsm import Activation, ShareFile, SignRequest, load_config
 
 
 def main(argv: list[str]) -> int:
@@ -23,17 +21,17 @@ def main(argv: list[str]) -> int:
     config, data, output, *shares = (Path(a) for a in argv)
     try:
         loaded = load_config(config)  # validated; loaded.sha256 goes into the audit events
+        # Reads INPUT and refuses an existing OUTPUT now, before any share is read.
+        request = SignRequest.prepare("ksk-demo", data, output)
         activation = Activation(loaded)  # add ledger=..., actor=... to record in the ledger
-        with activation.session([ShareFile(p) for p in shares]) as hsm:
-            signature = hsm.sign("ksk-demo", data.read_bytes())
-        # logged out here; every share, the secret and the PIN are wiped
-        with atomic_output(output, mode=0o644) as out:  # never overwrites
-            out.write(signature)
+        signed = request.sign(activation, [ShareFile(p) for p in shares])
+        # logged out; every share, the secret and the PIN are wiped; OUTPUT written atomically
     except TcrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     for event in activation.events:  # typed ActivationEvent objects
         print(event.kind, event.outcome, [p.index for p in event.presented])
+    print(f"signature sha256 {signed.signature_sha256}")
     print(f"config sha256 {loaded.sha256}")
     return 0
 

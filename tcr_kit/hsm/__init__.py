@@ -1,22 +1,86 @@
-"""HSM activation with m of n TCR credentials.
+"""HSM activation with m of n TCR credentials: the public API for activation scripts.
 
-Public entry points:
+Import these names from the package (``from tcr_kit.hsm import Activation, load_config``);
+the modules behind them may move. What each module holds:
 
-* :mod:`tcr_kit.hsm.config`: :class:`~tcr_kit.hsm.config.HsmConfig` and
-  :func:`~tcr_kit.hsm.config.load_config` (TOML, validated; its SHA-256 goes into every
-  audit event).
-* :mod:`tcr_kit.hsm.activation`: :class:`~tcr_kit.hsm.activation.Activation`, the sources
-  :class:`~tcr_kit.hsm.activation.ShareFile`, :class:`~tcr_kit.hsm.activation.CardShare`
-  and :class:`~tcr_kit.hsm.activation.InlineShare`, the incremental
-  :class:`~tcr_kit.hsm.activation.Quorum`, and the logged-in
-  :class:`~tcr_kit.hsm.token.HsmSession`.
-* :mod:`tcr_kit.hsm.pin`: :func:`~tcr_kit.hsm.pin.derive_user_pin`, the documented
-  derivation of the HSM user PIN from the activation secret.
-* :mod:`tcr_kit.hsm.provision`: :func:`~tcr_kit.hsm.provision.init_softhsm`, a SoftHSM2
-  test or demo HSM whose user PIN comes from a fresh secret split m of n.
-* :mod:`tcr_kit.hsm.readiness`: :func:`~tcr_kit.hsm.readiness.readiness`, the quorum
-  readiness view from the custody ledger.
-* :mod:`tcr_kit.hsm.errors`: the errors, each under one family of :mod:`tcr_kit.errors`.
+* ``config``: :func:`load_config` (TOML, validated; its SHA-256 goes into every audit
+  event), :class:`HsmConfig`, :class:`LoadedConfig`.
+* ``activation``: :class:`Activation`, the sources :class:`ShareFile`, :class:`CardShare`
+  and :class:`InlineShare`, the incremental :class:`Quorum`; sessions are
+  :class:`HsmSession` (``token``).
+* ``events``: :class:`ActivationEvent`, the typed audit events, and :class:`Presented`.
+* ``collect``: :func:`collect` a quorum from share files and card specs through
+  :class:`Prompts` callables (the library never prints or prompts); :func:`parse_card_spec`.
+* ``handoff``: :func:`run_with_pin` hands the HSM user PIN to a child over an inherited
+  pipe named by ``$TCR_PIN_FD``; the child calls :func:`receive_pin`.
+* ``signing``: :class:`SignRequest` (sign one file), :class:`SignedFile`.
+* ``pin``: :func:`derive_user_pin`, the documented derivation of the HSM user PIN.
+* ``readiness``: :func:`readiness`, the quorum readiness view from the custody ledger.
+* ``register``: :func:`register_share_set` records the config's share set in the ledger.
+* ``provision``: :func:`init_softhsm`, a SoftHSM2 test or demo HSM; ``rekey``:
+  :func:`rekey`, a new secret and share set for the HSM.
+* ``errors``: each under one family of :mod:`tcr_kit.errors`; too few shares is
+  :class:`tcr_kit.errors.QuorumNotMet`, here also named :data:`NotEnoughCredentials`.
 
 ``pkcs11`` is imported only when a token is opened.
 """
+
+from tcr_kit.hsm.activation import Activation, CardShare, InlineShare, Quorum, ShareFile, Source
+from tcr_kit.hsm.collect import CardSpec, CardSpecError, Prompts, collect, parse_card_spec
+from tcr_kit.hsm.config import HsmConfig, LoadedConfig, load_config
+from tcr_kit.hsm.errors import (
+    ConfigError,
+    DuplicateCredential,
+    HsmError,
+    NotEnoughCredentials,
+    SharesDoNotMatchHsm,
+    WrongShareSet,
+)
+from tcr_kit.hsm.events import ActivationEvent, Presented
+from tcr_kit.hsm.handoff import PIN_FD_ENV, receive_pin, run_with_pin
+from tcr_kit.hsm.pin import derive_user_pin
+from tcr_kit.hsm.provision import InitPlan, init_softhsm
+from tcr_kit.hsm.readiness import Readiness, readiness
+from tcr_kit.hsm.register import register_share_set
+from tcr_kit.hsm.rekey import RekeyResult, rekey
+from tcr_kit.hsm.signing import SignedFile, SignRequest
+from tcr_kit.hsm.token import HsmSession
+
+__all__ = [
+    "PIN_FD_ENV",
+    "Activation",
+    "ActivationEvent",
+    "CardShare",
+    "CardSpec",
+    "CardSpecError",
+    "ConfigError",
+    "DuplicateCredential",
+    "HsmConfig",
+    "HsmError",
+    "HsmSession",
+    "InitPlan",
+    "InlineShare",
+    "LoadedConfig",
+    "NotEnoughCredentials",
+    "Presented",
+    "Prompts",
+    "Quorum",
+    "Readiness",
+    "RekeyResult",
+    "ShareFile",
+    "SharesDoNotMatchHsm",
+    "SignRequest",
+    "SignedFile",
+    "Source",
+    "WrongShareSet",
+    "collect",
+    "derive_user_pin",
+    "init_softhsm",
+    "load_config",
+    "parse_card_spec",
+    "readiness",
+    "receive_pin",
+    "register_share_set",
+    "rekey",
+    "run_with_pin",
+]

@@ -30,7 +30,6 @@ MARKER_APPLICATION = "tcr-kit"
 """CKA_APPLICATION of the marker object."""
 
 CKF_TOKEN_INITIALIZED = 0x400
-CKF_USER_PIN_COUNT_LOW = 0x00010000
 CKF_USER_PIN_FINAL_TRY = 0x00020000
 CKF_USER_PIN_LOCKED = 0x00040000
 
@@ -82,9 +81,6 @@ class Marker:
             ) from None
 
 
-_env_applied: dict[str, str] = {}
-
-
 def load_hsm_module(section: HsmSection) -> Any:
     """Set the module's environment, then load it (once per process; re-initialised when the
     environment changed since)."""
@@ -95,7 +91,6 @@ def load_hsm_module(section: HsmSection) -> Any:
         if os.environ.get(key) != value:
             os.environ[key] = value
             changed = True
-        _env_applied[key] = value
     try:
         lib = load_module(section.module)
     except MiddlewareMissing as exc:
