@@ -3,6 +3,8 @@ and the guide's copy of it kept identical to the file."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import os
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS
 
+import tcr_kit.hsm
 from tests.fixtures.stack import SoftHsm
 from tests.integration.conftest import ROOT
 from tests.integration.hsm_helpers import make_hsm
@@ -27,6 +30,27 @@ def test_the_guide_shows_the_script_that_is_tested() -> None:
     start = guide.index("```python\n# docs/examples/activation_script.py\n") + len("```python\n")
     block = guide[start : guide.index("```", start)]
     assert block.split("\n", 1)[1] == SCRIPT.read_text()
+
+
+def test_the_script_imports_only_names_of_the_public_api() -> None:
+    tree = ast.parse(SCRIPT.read_text())
+    imported = [
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tcr_kit")
+        for alias in node.names
+    ]
+    assert imported
+    for module, name in imported:
+        assert module in ("tcr_kit.hsm", "tcr_kit.errors")
+        assert name in importlib.import_module(module).__all__
+
+
+def test_every_public_name_is_importable_and_in_the_guide() -> None:
+    guide = GUIDE.read_text()
+    for name in tcr_kit.hsm.__all__:
+        assert getattr(tcr_kit.hsm, name) is not None
+        assert f"`{name}`" in guide, name
 
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
