@@ -60,14 +60,17 @@ def run_with_pin(
     """
     if not command:
         raise ValueError("no command to run")
-    pin = activation.user_pin(sources)
-    read_fd, write_fd = os.pipe()
-    try:
-        with pin:
+    with activation.user_pin(sources) as pin:  # wiped on leaving the block
+        read_fd, write_fd = os.pipe()
+        try:
             os.write(write_fd, pin.view())
             os.write(write_fd, b"\n")
-        os.close(write_fd)
-        write_fd = -1
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+    try:
         env = child_environment(activation.config.hsm, read_fd)
         try:
             proc = subprocess.run(list(command), pass_fds=(read_fd,), env=env, check=False)
@@ -75,8 +78,6 @@ def run_with_pin(
             raise OperationalError(f"{command[0]}: cannot run: {exc.strerror}") from None
         return proc.returncode
     finally:
-        if write_fd >= 0:
-            os.close(write_fd)
         os.close(read_fd)
 
 
