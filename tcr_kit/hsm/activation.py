@@ -2,8 +2,7 @@
 
 ::
 
-    from tcr_kit.hsm.activation import Activation, CardShare, ShareFile
-    from tcr_kit.hsm.config import load_config
+    from tcr_kit.hsm import Activation, CardShare, ShareFile, load_config
 
     activation = Activation(load_config(Path("hsm.toml")), ledger=ledger, actor=actor)
     with activation.session([ShareFile(p1), CardShare(selector, pin, record), ...]) as hsm:
@@ -20,8 +19,9 @@ in a python-pkcs11 session and is wiped. On leaving the ``with`` block the sessi
 and every buffer is wiped.
 
 Every attempt, successful or not, appends an audit event (``hsm.activate``; and
-``hsm.deactivate`` with the operations done, at the end of a session): through the custody
-ledger when one is given (signed by ``actor``), and to ``on_event`` when given. The event
+``hsm.deactivate`` with the operations done, at the end of a session), a typed
+:class:`~tcr_kit.hsm.events.ActivationEvent` in ``events``: through the custody ledger when
+one is given (signed by ``actor``), and to ``on_event`` when given. The event
 names the HSM, the configuration's SHA-256, the share set and epoch, the presented
 credentials (card identity, TCR, share index and digest, ledger credential), the outcome,
 and never the secret or the PIN.
