@@ -1,13 +1,11 @@
 """``tcr shares``: split, combine, inspect and convert secret shares.
 
-Parsing and printing only: the jobs are :mod:`tcr_kit.sharing.dispatch` and
+Parsing and printing only: the jobs are in :mod:`tcr_kit.sharing.dispatch` and
 :mod:`tcr_kit.sharing.convert`; peer-format code is imported only when a peer format is used.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,38 +14,44 @@ from typing import Any, BinaryIO, TypeVar
 import click
 
 from tcr_kit.audit.pgpwords import digest_words
-from tcr_kit.errors import ExitCode, InputError, TcrError
-from tcr_kit.fileio import check_private_file, sha256_file
+from tcr_kit.errors import InputError
 from tcr_kit.sharing import dispatch, files
 from tcr_kit.sharing.convert import recorded_size, recover_secret, split_secret
-from tcr_kit.sharing.formats.base import ForeignOptions
+from tcr_kit.sharing.dispatch import open_secret_file
+from tcr_kit.sharing.errors import ShareFilesRejected
+from tcr_kit.sharing.formats.base import ForeignOptions, read_passphrase_file
 from tcr_kit.sharing.result import CombineResult
 
 from .app import emit_json, json_option, progress, quiet_option, table, warn
 
 FORMATS = list(dispatch.FORMATS)
 """Share formats; the peer formats' code is imported only when one is used."""
-INSPECT_COLUMNS = [
-    "file",
-    "format",
-    "set_id",
-    "index",
-    "threshold",
-    "count",
-    "secret_length",
-    "label",
-    "checksum",
-]
+INSPECT_COLUMNS = "file format set_id index threshold count secret_length label checksum".split()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ShareFilesFailed(TcrError):
-    """Some share files failed ``inspect``: the worst of their exit codes."""
+def _share_files(f: F) -> F:
+    path = click.Path(dir_okay=False, path_type=Path)
+    return click.argument("share_files", nargs=-1, required=True, type=path)(f)
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = ExitCode(exit_code)
+
+def _size_option(name: str, short: str, **kw: Any) -> Callable[[F], F]:
+    return click.option(name, short, type=click.IntRange(1, 255), **kw)
+
+
+def _out_dir_option(help: str) -> Callable[[F], F]:
+    path = click.Path(file_okay=False, path_type=Path)
+    return click.option("--output-dir", "-o", type=path, required=True, help=help)
+
+
+def _encoding_option(**kw: Any) -> Callable[[F], F]:
+    choice = click.Choice(["auto", "text", "compact"])
+    return click.option("--encoding", type=choice, default="auto", show_default=True, **kw)
+
+
+def _format_option(name: str, dest: str, *extra: str, **kw: Any) -> Callable[[F], F]:
+    return click.option(name, dest, type=click.Choice([*extra, *FORMATS]), **kw)
 
 
 @click.group()
@@ -57,35 +61,19 @@ def shares() -> None:
 
 def format_options(f: F) -> F:
     """Options of the peer formats, shared by split, combine and convert."""
+    encodings, path = click.Choice(["base64", "hex"]), click.Path(dir_okay=False, path_type=Path)
     options = [
-        click.option(
-            "--ssss-token",
-            default=None,
-            metavar="TOKEN",
-            help="ssss: token prefix of every share (ssss-split -w).",
-        ),
-        click.option(
-            "--ssss-no-diffusion", is_flag=True, help="ssss: without the diffusion layer (ssss -D)."
-        ),
-        click.option(
-            "--ssss-ascii",
-            is_flag=True,
-            help="ssss: ASCII mode (the secret is text; ssss without -x).",
-        ),
-        click.option(
-            "--vault-encoding",
-            type=click.Choice(["base64", "hex"]),
-            default="base64",
-            show_default=True,
-            help="Vault: how unseal keys are written.",
-        ),
-        click.option(
-            "--passphrase-file",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            help="SLIP-39: file (0600) holding the passphrase.",
-        ),
-    ]
+        click.option("--ssss-token", default=None, metavar="TOKEN",
+                     help="ssss: token prefix of every share (ssss-split -w)."),
+        click.option("--ssss-no-diffusion", is_flag=True,
+                     help="ssss: without the diffusion layer (ssss -D)."),
+        click.option("--ssss-ascii", is_flag=True,
+                     help="ssss: ASCII mode (the secret is text; ssss without -x)."),
+        click.option("--vault-encoding", type=encodings, default="base64", show_default=True,
+                     help="Vault: how unseal keys are written."),
+        click.option("--passphrase-file", type=path, default=None,
+                     help="SLIP-39: file (0600) holding the passphrase."),
+    ]  # fmt: skip
     for option in reversed(options):
         f = option(f)
     return f
@@ -98,56 +86,30 @@ def _foreign_options(
     vault_encoding: str,
     passphrase_file: Path | None,
 ) -> ForeignOptions:
-    passphrase = b""
-    if passphrase_file is not None:
-        check_private_file(passphrase_file)
-        passphrase = passphrase_file.read_bytes().rstrip(b"\r\n")
     return ForeignOptions(
         ssss_token=ssss_token,
         ssss_diffusion=not ssss_no_diffusion,
         ssss_hex=not ssss_ascii,
         vault_encoding=vault_encoding,
-        slip39_passphrase=passphrase,
+        slip39_passphrase=read_passphrase_file(passphrase_file) if passphrase_file else b"",
     )
 
 
 def _open_input(name: str) -> BinaryIO:
-    """The secret's byte stream; warns when a secret file is readable by others."""
-    if name == "-":
-        if sys.stdin.isatty():
-            raise InputError(
-                "refusing to read a secret typed on a terminal through --input -; "
-                "put it in a 0600 file or pipe it in"
-            )
-        return sys.stdin.buffer
-    path = Path(name)
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    st = os.fstat(fh.fileno())
-    if not stat.S_ISREG(st.st_mode) and not stat.S_ISFIFO(st.st_mode):
-        fh.close()
-        raise InputError(f"{path}: not a regular file")
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        warn(
-            f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
-            "secrets belong in 0600 files"
+    """The secret's byte stream: a file (warns when others may read it) or a pipe."""
+    if name != "-":
+        return open_secret_file(Path(name), on_warning=warn)
+    if sys.stdin.isatty():
+        raise InputError(
+            "refusing to read a secret typed on a terminal through --input -; "
+            "put it in a 0600 file or pipe it in"
         )
-    return fh
+    return sys.stdin.buffer
 
 
 @shares.command()
-@click.option(
-    "--threshold",
-    "-m",
-    type=click.IntRange(1, 255),
-    required=True,
-    help="Shares needed to recover the secret (m).",
-)
-@click.option(
-    "--count", "-n", type=click.IntRange(1, 255), required=True, help="Shares to make (n)."
-)
+@_size_option("--threshold", "-m", required=True, help="Shares needed to recover the secret (m).")
+@_size_option("--count", "-n", required=True, help="Shares to make (n).")
 @click.option(
     "--input",
     "-i",
@@ -156,21 +118,9 @@ def _open_input(name: str) -> BinaryIO:
     metavar="FILE",
     help="Secret file, or - for stdin (a pipe).",
 )
-@click.option(
-    "--output-dir",
-    "-o",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Directory for the share files (one per share, 0600).",
-)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="native", show_default=True)
-@click.option(
-    "--encoding",
-    type=click.Choice(["auto", "text", "compact"]),
-    default="auto",
-    show_default=True,
-    help="Native shares: text for paper, compact for files/cards.",
-)
+@_out_dir_option("Directory for the share files (one per share, 0600).")
+@_format_option("--format", "fmt", default="native", show_default=True)
+@_encoding_option(help="Native shares: text for paper, compact for files/cards.")
 @click.option("--label", default=None, help="A label stored in every native share.")
 @format_options
 @click.option("--force", is_flag=True, help="Overwrite existing share files.")
@@ -200,108 +150,54 @@ def split(
     if dry_run:
         names = dispatch.planned_share_names(fmt, stem, count, encoding)
         would_write = [str(output_dir / n) for n in names]
-        _report_dry_run(input_name, would_write, fmt, threshold, count, as_json)
+        existing = [p for p in would_write if Path(p).exists()]
+        if as_json:
+            plan = {"dry_run": True, "format": fmt, "threshold": threshold, "count": count}
+            emit_json({**plan, "would_write": would_write, "already_exist": existing})
+            return
+        click.echo(f"would split {input_name} {threshold}-of-{count} ({fmt}) into:")
+        for name in would_write:
+            exists = "  (exists: would be refused without --force)" if name in existing else ""
+            click.echo(f"  {name}{exists}")
         return
     options = _foreign_options(**format_opts)
     source = _open_input(input_name)
     try:
         outcome = dispatch.split_to_dir(
-            fmt,
-            source,
-            threshold,
-            count,
-            output_dir,
-            stem,
-            options,
-            label=label,
-            encoding=encoding,
-            force=force,
-        )
+            fmt, source, threshold, count, output_dir, stem, options,
+            label=label, encoding=encoding, force=force,
+        )  # fmt: skip
     finally:
         if source is not sys.stdin.buffer:
             source.close()
     _report_split(outcome, as_json)
 
 
-def _report_dry_run(
-    input_name: str, would_write: list[str], fmt: str, threshold: int, count: int, as_json: bool
-) -> None:
-    existing = [p for p in would_write if Path(p).exists()]
-    if as_json:
-        emit_json(
-            {
-                "dry_run": True,
-                "format": fmt,
-                "threshold": threshold,
-                "count": count,
-                "would_write": would_write,
-                "already_exist": existing,
-            }
-        )
-        return
-    click.echo(f"would split {input_name} {threshold}-of-{count} ({fmt}) into:")
-    for name in would_write:
-        click.echo(
-            f"  {name}"
-            + ("  (exists: would be refused without --force)" if name in existing else "")
-        )
-
-
 def _report_split(outcome: files.SplitOutcome | dispatch.PeerSplit, as_json: bool) -> None:
     for message in outcome.warnings:
         warn(message)
+    record = outcome.record()
     if isinstance(outcome, dispatch.PeerSplit):
-        rows = [
-            {"index": i, "file": str(path), "sha256": sha256_file(path).hex()}
-            for i, path in enumerate(outcome.paths, 1)
-        ]
-        fmt, m, n = outcome.format, outcome.threshold, outcome.count
         if as_json:
-            emit_json({"ok": True, "format": fmt, "threshold": m, "count": n, "shares": rows})
+            emit_json(record)
         else:
-            click.echo(f"{fmt} shares: {m} of {n}")
-            click.echo(table(rows, ["index", "file", "sha256"]))
+            click.echo(f"{outcome.format} shares: {outcome.threshold} of {outcome.count}")
+            click.echo(table(outcome.share_rows(), ["index", "file", "sha256"]))
         return
-    manifest = outcome.manifest
-    rows = [
-        {"index": i, "file": str(p), "share_sha256": d.hex()}
-        for i, (p, d) in enumerate(zip(outcome.paths, manifest.share_digests, strict=True), 1)
-    ]
     hexdigest, words = digest_words(outcome.manifest_digest)
     if as_json:
-        emit_json(
-            {
-                "ok": True,
-                "format": "native",
-                "encoding": outcome.encoding,
-                "set_id": manifest.set_id_hex,
-                "threshold": manifest.threshold,
-                "count": manifest.count,
-                "secret_length": manifest.secret_length,
-                "label": manifest.label,
-                "shares": rows,
-                "manifest": str(outcome.manifest_path),
-                "manifest_sha256": hexdigest,
-                "manifest_pgp_words": words,
-            }
-        )
+        emit_json({**record, "manifest_pgp_words": words})
         return
+    m = outcome.manifest
     click.echo(
-        f"share set {manifest.set_id_hex}: {manifest.threshold} of {manifest.count}, "
-        f"secret {manifest.secret_length} bytes, {outcome.encoding} encoding"
-        + (f", label {manifest.label!r}" if manifest.label else "")
+        f"share set {m.set_id_hex}: {m.threshold} of {m.count}, "
+        f"secret {m.secret_length} bytes, {outcome.encoding} encoding"
+        + (f", label {m.label!r}" if m.label else "")
     )
-    click.echo(table(rows, ["index", "file", "share_sha256"]))
+    click.echo(table(outcome.share_rows(), ["index", "file", "share_sha256"]))
     click.echo(f"manifest {outcome.manifest_path}")
     click.echo(f"  SHA-256: {hexdigest}")
     click.echo(f"  PGP Words: {words}")
-
-
-def _detect(share_files: tuple[Path, ...], fmt: str) -> dispatch.DetectedSet:
-    detected = dispatch.detect_set(share_files, fmt)
-    for message in detected.warnings:
-        warn(message)
-    return detected
 
 
 def _warn_combined(result: CombineResult) -> None:
@@ -319,22 +215,17 @@ def _warn_combined(result: CombineResult) -> None:
     metavar="FILE",
     help="Where the secret goes (0600), or - for stdout.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True
-)
-@click.option(
+@_format_option("--format", "fmt", "auto", default="auto", show_default=True)
+@_size_option(
     "--threshold",
     "-m",
-    type=click.IntRange(1, 255),
     default=None,
     help="Foreign formats: the set's threshold (required for ssss; "
     "with vault/gfshare, surplus shares are then checked).",
 )
 @format_options
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-@click.argument(
-    "share_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
-)
+@_share_files
 @json_option
 @quiet_option
 def combine(
@@ -351,52 +242,34 @@ def combine(
     before a single byte is written."""
     if as_json and output == "-":
         raise click.UsageError("--json needs stdout: use --output FILE with it")
-    detected = _detect(share_files, fmt)
+    detected = dispatch.detect_set(share_files, fmt, on_warning=warn)
     options = _foreign_options(**format_opts)
-    if output == "-":
-        result = dispatch.combine_files(
-            detected.format, detected.paths, options, threshold=threshold, sink=sys.stdout.buffer
-        )
+    to_stdout = output == "-"
+    result = dispatch.combine_files(
+        detected.format,
+        detected.paths,
+        options,
+        threshold=threshold,
+        output=None if to_stdout else Path(output),
+        sink=sys.stdout.buffer if to_stdout else None,
+        force=force,
+    )
+    if to_stdout:
         sys.stdout.buffer.flush()
-    else:
-        result = dispatch.combine_files(
-            detected.format,
-            detected.paths,
-            options,
-            threshold=threshold,
-            output=Path(output),
-            force=force,
-        )
     _warn_combined(result)
     if as_json:
-        emit_json(
-            {
-                "ok": True,
-                "format": detected.format,
-                "verified": result.verified,
-                "output": output,
-                "used": result.used,
-                "rejected": result.rejected,
-                "warnings": result.warnings,
-            }
-        )
+        emit_json({"ok": True, "format": detected.format, "output": output, **result.record()})
     else:
         state = "verified" if result.verified else "NOT verifiable"
-        progress(
-            f"secret recovered from {len(result.used)} {detected.format} shares ({state}) "
-            f"-> {output}"
-        )
+        used = f"{len(result.used)} {detected.format} shares"
+        progress(f"secret recovered from {used} ({state}) -> {output}")
 
 
 @shares.command()
-@click.argument(
-    "share_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
-)
-@click.option(
-    "--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True
-)
+@_share_files
+@_format_option("--format", "fmt", "auto", default="auto", show_default=True)
 # Not json_option: the report is the JSON answer, and a failed file must not add a second
-# JSON document to stdout; its error goes to stderr only, as in text mode.
+# JSON document to stdout; its error goes to stderr only.
 @click.option(
     "--json",
     "as_json",
@@ -416,57 +289,44 @@ def inspect(share_files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
         emit_json({"ok": worst == 0, "shares": rows})
     else:
         click.echo(table(rows, INSPECT_COLUMNS))
-    errors = [f.error for f in facts if f.error]
-    if errors:
+    if errors := [f.error for f in facts if f.error]:
         if not as_json:
             for message in errors[:-1]:
                 click.echo(f"error: {message}", err=True)
-        raise ShareFilesFailed(errors[-1], worst)
+        raise ShareFilesRejected(errors[-1], worst)
 
 
 @shares.command()
 @click.option(
     "--to", "to_fmt", type=click.Choice(FORMATS), required=True, help="Format of the new shares."
 )
-@click.option(
-    "--output-dir",
-    "-o",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Directory for the new share files.",
-)
-@click.option(
+@_out_dir_option("Directory for the new share files.")
+@_format_option(
     "--from",
     "from_fmt",
-    type=click.Choice(["auto", *FORMATS]),
+    "auto",
     default="auto",
     show_default=True,
     help="Format of the given shares.",
 )
-@click.option(
+@_size_option(
     "--threshold",
     "-m",
-    type=click.IntRange(1, 255),
     default=None,
     help="Threshold of the new set (default: the old set's, when it is known); "
     "for ssss input also the old set's threshold.",
 )
-@click.option(
+@_size_option(
     "--count",
     "-n",
-    type=click.IntRange(1, 255),
     default=None,
     help="Number of new shares (default: the old set's, when it is known).",
 )
 @click.option("--label", default=None, help="Label of new native shares.")
-@click.option(
-    "--encoding", type=click.Choice(["auto", "text", "compact"]), default="auto", show_default=True
-)
+@_encoding_option()
 @format_options
 @click.option("--force", is_flag=True, help="Overwrite existing share files.")
-@click.argument(
-    "share_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
-)
+@_share_files
 @json_option
 @quiet_option
 def convert(
@@ -489,11 +349,10 @@ def convert(
     recovers the secret in memory (never on disk), checks it where the old format allows,
     and makes a NEW share set. The old shares stay valid: retire and destroy them.
     """
-    detected = _detect(share_files, from_fmt)
+    detected = dispatch.detect_set(share_files, from_fmt, on_warning=warn)
     options = _foreign_options(**format_opts)
     old_m, old_n = recorded_size(detected)
-    new_m = threshold or old_m
-    new_n = count or old_n
+    new_m, new_n = threshold or old_m, count or old_n
     if new_m is None or new_n is None:
         raise click.UsageError(
             f"{detected.format} shares do not record the set's size: give --threshold and --count"
@@ -503,16 +362,8 @@ def convert(
     with recover_secret(detected, options, threshold=threshold) as recovered:
         _warn_combined(recovered.result)
         outcome = split_secret(
-            recovered.secret,
-            to_fmt,
-            new_m,
-            new_n,
-            output_dir,
-            recovered.stem,
-            options,
-            label=label,
-            encoding=encoding,
-            force=force,
-        )
+            recovered.secret, to_fmt, new_m, new_n, output_dir, recovered.stem, options,
+            label=label, encoding=encoding, force=force,
+        )  # fmt: skip
     _report_split(outcome, as_json)
     warn(recovered.retire_notice())

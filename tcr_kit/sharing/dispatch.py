@@ -7,13 +7,15 @@ written atomically, mode 0600; a secret held in memory is in a wipeable buffer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from tcr_kit.errors import InputError, TcrError
-from tcr_kit.fileio import atomic_output
+from tcr_kit.fileio import atomic_output, sha256_file
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing import files, native
 from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts
@@ -29,6 +31,7 @@ __all__ = [
     "detect_set",
     "inspect_file",
     "inspect_files",
+    "open_secret_file",
     "planned_share_names",
     "split_to_dir",
     "worst_exit_code",
@@ -47,8 +50,17 @@ class DetectedSet:
     warnings: list[str] = field(default_factory=list)
 
 
-def detect_set(paths: Sequence[Path], fmt: str = "auto") -> DetectedSet:
-    """One format for all share files (manifests skipped); mixed formats are refused."""
+def detect_set(
+    paths: Sequence[Path],
+    fmt: str = "auto",
+    *,
+    on_warning: Callable[[str], object] | None = None,
+) -> DetectedSet:
+    """One format for all share files (manifests skipped); mixed formats are refused.
+
+    ``on_warning`` hears each warning as it arises (also when detection then fails); the
+    result lists them too.
+    """
     kept: list[Path] = []
     warnings: list[str] = []
     seen: dict[str, Path] = {}
@@ -56,6 +68,8 @@ def detect_set(paths: Sequence[Path], fmt: str = "auto") -> DetectedSet:
         detected = files.detect_format(path) if fmt == "auto" else fmt
         if detected == files.MANIFEST:
             warnings.append(f"{path} is a share-set manifest, not a share; ignored")
+            if on_warning is not None:
+                on_warning(warnings[-1])
             continue
         seen.setdefault(detected, path)
         kept.append(path)
@@ -65,6 +79,24 @@ def detect_set(paths: Sequence[Path], fmt: str = "auto") -> DetectedSet:
     if not kept:
         raise InputError("no share files given")
     return DetectedSet(next(iter(seen)), kept, warnings)
+
+
+def open_secret_file(path: Path, *, on_warning: Callable[[str], object] | None = None) -> BinaryIO:
+    """Open a secret file (or FIFO) to split; ``on_warning`` hears if others may read it."""
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    st = os.fstat(fh.fileno())
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISFIFO(st.st_mode):
+        fh.close()
+        raise InputError(f"{path}: not a regular file")
+    if stat.S_IMODE(st.st_mode) & 0o077 and on_warning is not None:
+        on_warning(
+            f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+            "secrets belong in 0600 files"
+        )
+    return fh
 
 
 def planned_share_names(fmt: str, stem: str, count: int, encoding: str = "auto") -> list[str]:
@@ -85,6 +117,23 @@ class PeerSplit:
     count: int
     paths: list[Path]
     warnings: list[str] = field(default_factory=list)
+
+    def share_rows(self) -> list[dict[str, object]]:
+        """Index, file and SHA-256 of every share file written."""
+        return [
+            {"index": i, "file": str(path), "sha256": sha256_file(path).hex()}
+            for i, path in enumerate(self.paths, 1)
+        ]
+
+    def record(self) -> dict[str, object]:
+        """The split as a JSON-ready dict (no secret)."""
+        return {
+            "ok": True,
+            "format": self.format,
+            "threshold": self.threshold,
+            "count": self.count,
+            "shares": self.share_rows(),
+        }
 
 
 def split_to_dir(

@@ -98,6 +98,31 @@ class SplitOutcome:
     manifest_path: Path | None = None
     manifest_digest: bytes = b""
 
+    def share_rows(self) -> list[dict[str, object]]:
+        """Index, file and share digest of every share written."""
+        digests = self.manifest.share_digests
+        return [
+            {"index": i, "file": str(p), "share_sha256": d.hex()}
+            for i, (p, d) in enumerate(zip(self.paths, digests, strict=True), 1)
+        ]
+
+    def record(self) -> dict[str, object]:
+        """The split as a JSON-ready dict (no secret)."""
+        m = self.manifest
+        return {
+            "ok": True,
+            "format": NATIVE,
+            "encoding": self.encoding,
+            "set_id": m.set_id_hex,
+            "threshold": m.threshold,
+            "count": m.count,
+            "secret_length": m.secret_length,
+            "label": m.label,
+            "shares": self.share_rows(),
+            "manifest": str(self.manifest_path),
+            "manifest_sha256": self.manifest_digest.hex(),
+        }
+
 
 def split_native_to_dir(
     source: BinaryIO,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Generic, Protocol, TypeVar
 
 from tcr_kit.errors import InputError
-from tcr_kit.fileio import atomic_outputs
+from tcr_kit.fileio import atomic_outputs, check_private_file
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing.errors import ShareError, UnknownFormatError
 from tcr_kit.sharing.result import CombineResult
@@ -29,6 +29,7 @@ __all__ = [
     "PeerFormat",
     "ShareFacts",
     "TextFormat",
+    "read_passphrase_file",
     "read_secret",
     "read_text",
     "text_share_name",
@@ -159,6 +160,15 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8").strip()
     except UnicodeDecodeError as exc:
         raise ShareError(str(path), "not UTF-8 text") from exc
+
+
+def read_passphrase_file(path: Path) -> bytes:
+    """A passphrase from a file that only its owner may read (final newline dropped)."""
+    check_private_file(path)
+    try:
+        return path.read_bytes().rstrip(b"\r\n")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
 def read_secret(source: BinaryIO, limit: int = MAX_IN_MEMORY) -> SecretBuffer:
