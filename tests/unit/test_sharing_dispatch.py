@@ -160,3 +160,8 @@ def test_a_secret_file_readable_by_others_is_opened_with_a_warning(tmp_path: Pat
     assert heard and "0644" in heard[0]
     with pytest.raises(InputError, match="not a regular file"):
         dispatch.open_secret_file(Path("/dev/null"))
+
+
+def test_peer_options_never_show_the_passphrase() -> None:
+    options = ForeignOptions(slip39_passphrase=b"TREZOR")
+    assert "TREZOR" not in repr(options) and "6 bytes" in repr(options)
