@@ -160,13 +160,9 @@ def split_to_dir(
     paths = peer_format(fmt).split(
         source, threshold, count, out_dir, stem, options or ForeignOptions(), force=force
     )
-    warnings = []
-    if threshold == 1:
-        warnings.append("threshold 1: every single share reveals the secret")
-    warnings.append(
-        f"{fmt} shares carry no tcr-kit integrity data; prefer --format native for custody"
-    )
-    return PeerSplit(fmt, threshold, count, paths, warnings)
+    # Every peer format refuses threshold 1, so that warning is native's alone.
+    warning = f"{fmt} shares carry no tcr-kit integrity data; prefer --format native for custody"
+    return PeerSplit(fmt, threshold, count, paths, [warning])
 
 
 class SecretSink:

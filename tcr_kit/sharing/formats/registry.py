@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from tcr_kit.sharing.errors import UnknownFormatError
 from tcr_kit.sharing.formats.base import PeerFormat
@@ -35,6 +35,16 @@ TEXT_FORMATS: tuple[str, ...] = tuple(name for name, entry in _REGISTRY.items() 
 _DETECTION_ORDER: tuple[str, ...] = tuple(sorted(_REGISTRY, key=lambda n: _REGISTRY[n][1]))
 
 _loaded: dict[str, PeerFormat] = {}
+
+if TYPE_CHECKING:  # mypy proves that every format object implements the protocol
+    from tcr_kit.sharing.formats import gfshare, slip39, ssss, vault
+
+    _IMPLEMENTATIONS: tuple[PeerFormat, ...] = (
+        ssss.FORMAT,
+        vault.FORMAT,
+        slip39.FORMAT,
+        gfshare.FORMAT,
+    )
 
 
 def peer_format(name: str) -> PeerFormat:
