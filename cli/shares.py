@@ -17,8 +17,7 @@ from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.errors import InputError
 from tcr_kit.sharing import dispatch, files
 from tcr_kit.sharing.convert import recorded_size, recover_secret, split_secret
-from tcr_kit.sharing.dispatch import open_secret_file
-from tcr_kit.sharing.errors import ShareFilesRejected
+from tcr_kit.sharing.dispatch import ShareFilesRejected, open_secret_file
 from tcr_kit.sharing.formats.base import ForeignOptions, read_passphrase_file
 from tcr_kit.sharing.result import CombineResult
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         FORMATS,
         DetectedSet,
         PeerSplit,
+        ShareFilesRejected,
         combine_files,
         detect_set,
         inspect_file,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
         NotEnoughSharesError,
         ShareChecksumError,
         ShareError,
-        ShareFilesRejected,
         UnknownFormatError,
     )
     from tcr_kit.sharing.files import SplitOutcome, detect_format
@@ -77,6 +77,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "FORMATS",
         "DetectedSet",
         "PeerSplit",
+        "ShareFilesRejected",
         "combine_files",
         "detect_set",
         "inspect_file",
@@ -91,7 +92,6 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "NotEnoughSharesError",
         "ShareChecksumError",
         "ShareError",
-        "ShareFilesRejected",
         "UnknownFormatError",
     ),
     "tcr_kit.sharing.files": ("SplitOutcome", "detect_format"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from tcr_kit.errors import InputError, TcrError
+from tcr_kit.errors import ExitCode, InputError, TcrError
 from tcr_kit.fileio import atomic_output, sha256_file
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing import files, native
@@ -27,6 +27,7 @@ __all__ = [
     "DetectedSet",
     "PeerSplit",
     "SecretSink",
+    "ShareFilesRejected",
     "combine_files",
     "detect_set",
     "inspect_file",
@@ -240,6 +241,17 @@ def combine_files(
         with collected.take() as secret, atomic_output(output, force=force) as handle:
             handle.write(secret.view())
     return result
+
+
+class ShareFilesRejected(TcrError):
+    """Some of several share files failed a check (``tcr shares inspect``).
+
+    The message is one file's fault; ``exit_code`` is the worst among all the files' faults.
+    """
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = ExitCode(exit_code)
 
 
 def inspect_file(path: Path, fmt: str = "auto") -> ShareFacts:

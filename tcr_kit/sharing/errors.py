@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tcr_kit.errors import ExitCode, InputError, IntegrityError, QuorumError, TcrError
+from tcr_kit.errors import InputError, IntegrityError, QuorumError
 
 
 class UnknownFormatError(InputError):
@@ -42,17 +42,6 @@ class InconsistentSharesError(IntegrityError):
     def __init__(self, message: str, culprits: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.culprits = list(culprits)
-
-
-class ShareFilesRejected(TcrError):
-    """Some of several share files failed a check (``tcr shares inspect``).
-
-    The message is one file's fault; ``exit_code`` is the worst among all the files' faults.
-    """
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = ExitCode(exit_code)
 
 
 class NotEnoughSharesError(QuorumError):
