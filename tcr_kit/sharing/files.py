@@ -13,12 +13,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from tcr_kit.errors import InputError
 from tcr_kit.fileio import atomic_output, atomic_outputs
+from tcr_kit.secrets import wipe
 from tcr_kit.sharing import native
 from tcr_kit.sharing.errors import ShareError, UnknownFormatError
+from tcr_kit.sharing.formats.registry import TEXT_FORMATS, detect_peer_format
 from tcr_kit.sharing.result import CombineResult
 
 TEXT_AUTO_LIMIT = 256
@@ -36,7 +38,9 @@ def share_stem(input_name: str | None) -> str:
     return Path(input_name).name
 
 
-_SHARE_SUFFIX = re.compile(r"\.(?:(?:share|ssss|vault|slip39)-\d{3}\.(?:txt|tcrs)|\d{3})$")
+_SHARE_SUFFIX = re.compile(
+    rf"\.(?:(?:{'|'.join(('share', *TEXT_FORMATS))})-\d{{3}}\.(?:txt|tcrs)|\d{{3}})$"
+)
 
 
 def stem_of_share(path: Path) -> str:
@@ -55,9 +59,13 @@ def native_share_name(stem: str, index: int, text: bool) -> str:
 
 
 class _Prefixed(io.RawIOBase):
-    """A readable stream that first yields ``prefix`` then the rest of ``rest``."""
+    """A readable stream that first yields ``prefix`` then the rest of ``rest``.
 
-    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+    ``prefix`` is secret and owned by this object: it is wiped once read, or on close.
+    """
+
+    def __init__(self, prefix: bytearray, rest: BinaryIO) -> None:
+        self._buffer = prefix
         self._prefix = memoryview(prefix)
         self._rest = rest
 
@@ -69,8 +77,14 @@ class _Prefixed(io.RawIOBase):
             n = min(len(buf), len(self._prefix))
             buf[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
+            if not self._prefix:
+                wipe(self._buffer)
             return n
         return self._rest.readinto(buf)  # type: ignore[attr-defined, no-any-return]
+
+    def close(self) -> None:
+        wipe(self._buffer)
+        super().close()
 
 
 @dataclass
@@ -83,6 +97,31 @@ class SplitOutcome:
     warnings: list[str] = field(default_factory=list)
     manifest_path: Path | None = None
     manifest_digest: bytes = b""
+
+    def share_rows(self) -> list[dict[str, object]]:
+        """Index, file and share digest of every share written."""
+        digests = self.manifest.share_digests
+        return [
+            {"index": i, "file": str(p), "share_sha256": d.hex()}
+            for i, (p, d) in enumerate(zip(self.paths, digests, strict=True), 1)
+        ]
+
+    def record(self) -> dict[str, object]:
+        """The split as a JSON-ready dict (no secret)."""
+        m = self.manifest
+        return {
+            "ok": True,
+            "format": NATIVE,
+            "encoding": self.encoding,
+            "set_id": m.set_id_hex,
+            "threshold": m.threshold,
+            "count": m.count,
+            "secret_length": m.secret_length,
+            "label": m.label,
+            "shares": self.share_rows(),
+            "manifest": str(self.manifest_path),
+            "manifest_sha256": self.manifest_digest.hex(),
+        }
 
 
 def split_native_to_dir(
@@ -114,8 +153,9 @@ def split_native_to_dir(
                 break
             n += more
         encoding = "text" if n <= TEXT_AUTO_LIMIT else "compact"
-        source = io.BufferedReader(_Prefixed(bytes(head[:n]), source))
-        head[:] = bytes(len(head))
+        # Unbuffered: the splitter only uses readinto, and a buffer would keep secret bytes.
+        source = cast(BinaryIO, _Prefixed(head[:n], source))
+        wipe(head)
     text = encoding == "text"
     warnings = []
     if threshold == 1:
@@ -154,14 +194,9 @@ def detect_format(path: Path) -> str:
         return NATIVE
     if head.startswith(b'{"count":') and b'"manifest":"tcr-kit share set"' in head:
         return MANIFEST
-    from tcr_kit.sharing import foreign
-    from tcr_kit.sharing.formats import gfshare
-
-    text_format = foreign.sniff_text(path, head)
-    if text_format is not None:
-        return text_format
-    if gfshare.looks_like_path(path):
-        return "gfshare"
+    peer = detect_peer_format(path, head)
+    if peer is not None:
+        return peer
     raise UnknownFormatError(f"{path}: not a share file in any known format")
 
 

@@ -20,3 +20,12 @@ class CombineResult:
     used: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, object]:
+        """The report as a JSON-ready dict (never the secret)."""
+        return {
+            "verified": self.verified,
+            "used": self.used,
+            "rejected": self.rejected,
+            "warnings": self.warnings,
+        }

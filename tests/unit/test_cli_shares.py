@@ -166,3 +166,24 @@ def test_json_error_carries_exit_code(split_set: tuple[Path, list[Path]], tmp_pa
     proc = tcr("shares", "combine", "--json", "-o", tmp_path / "x", paths[0])
     assert proc.returncode == 4
     assert json.loads(proc.stdout)["exit_code"] == 4
+
+
+def test_inspect_names_every_bad_file_and_exits_with_the_worst_code(
+    split_set: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    _, paths = split_set
+    text = paths[1].read_text()
+    i = 12 if text[12] != "Z" else 13
+    paths[1].write_text(text[:i] + "Z" + text[i + 1 :])
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\xff\xfe not a share")
+    proc = tcr("shares", "inspect", junk, paths[0], paths[1])
+    assert proc.returncode == 3
+    errors = [line for line in proc.stderr.decode().splitlines() if line.startswith("error:")]
+    assert len(errors) == 2
+    assert str(junk) in errors[0] and str(paths[1]) in errors[1] and "checksum" in errors[1]
+    proc = tcr("shares", "inspect", "--json", junk, paths[0])
+    assert proc.returncode == 2
+    report = json.loads(proc.stdout)  # one JSON document: the report
+    assert report["ok"] is False
+    assert [s["checksum"] for s in report["shares"]] == ["BAD", "ok"]

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from tcr_kit.errors import FileExistsRefused, OperationalError
+from tcr_kit.errors import FileExistsRefused, InputError, OperationalError
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing.errors import (
     DuplicateShareError,
@@ -33,6 +33,7 @@ from tcr_kit.sharing.errors import (
     NotEnoughSharesError,
     ShareError,
 )
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts
 from tcr_kit.sharing.gf256 import GFSHARE_POLY, field
 from tcr_kit.sharing.result import CombineResult
 from tcr_kit.sharing.stream import CHUNK_SIZE, BulkRandom, CombineKernel, SplitKernel
@@ -312,3 +313,70 @@ def combine_paths(
         rejected=rejected,
         warnings=warnings,
     )
+
+
+# --- share files ---------------------------------------------------------------------------
+
+
+class GfshareFormat:
+    """gfshare share files (``<stem>.NNN``, raw bytes) as a :class:`PeerFormat`; streams."""
+
+    name = FORMAT_NAME
+    in_memory = False
+
+    def __repr__(self) -> str:
+        return "<GfshareFormat>"
+
+    def share_name(self, stem: str, index: int) -> str:
+        return share_name(stem, index)
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        return looks_like_path(path)
+
+    def parse(self, path: Path) -> int:
+        """The share's x value (all a gfshare share says about itself is in its name)."""
+        return index_from_name(path)
+
+    def split(
+        self,
+        source: BinaryIO,
+        threshold: int,
+        count: int,
+        out_dir: Path,
+        stem: str,
+        options: ForeignOptions,
+        *,
+        force: bool = False,
+    ) -> list[Path]:
+        if not out_dir.is_dir():
+            raise InputError(f"{out_dir}: no such directory")
+        try:
+            return split_stream(source, threshold, count, out_dir, stem, force=force)
+        except ValueError as exc:
+            raise InputError(f"gfshare: {exc}") from exc
+
+    def combine(
+        self,
+        paths: Sequence[Path],
+        sink: BinaryIO,
+        options: ForeignOptions,
+        *,
+        threshold: int | None = None,
+    ) -> CombineResult:
+        try:
+            return combine_paths(paths, sink, threshold=threshold)
+        except ValueError as exc:
+            raise InputError(f"gfshare: {exc}") from exc
+
+    def describe(self, path: Path) -> ShareFacts:
+        return ShareFacts(
+            file=str(path),
+            format=FORMAT_NAME,
+            index=index_from_name(path),
+            secret_length=path.stat().st_size,
+            checksum="none",
+        )
+
+
+FORMAT = GfshareFormat()
+"""The gfshare :class:`PeerFormat`."""

@@ -34,6 +34,7 @@ from tcr_kit.sharing.errors import (
     ShareChecksumError,
     ShareError,
 )
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat
 from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.result import CombineResult
 
@@ -298,3 +299,42 @@ def combine(
         rejected=rejected,
         warnings=warnings,
     )
+
+
+# --- share files ---------------------------------------------------------------------------
+
+
+def _split_with(
+    secret: bytearray, threshold: int, count: int, options: ForeignOptions
+) -> list[str]:
+    return split(
+        secret,
+        threshold,
+        count,
+        passphrase=options.slip39_passphrase,
+        iteration_exponent=options.slip39_iteration_exponent,
+    )
+
+
+def _combine_with(
+    shares: Sequence[Slip39Share], options: ForeignOptions, threshold: int | None
+) -> CombineResult:
+    return combine(shares, passphrase=options.slip39_passphrase)
+
+
+def _facts(share: Slip39Share, facts: ShareFacts) -> None:
+    facts.index = share.index
+    facts.set_id = f"{share.identifier:04x}"
+    facts.threshold = share.member_threshold
+    facts.checksum = "ok"  # parse verified the RS1024 checksum
+
+
+FORMAT: TextFormat[Slip39Share] = TextFormat(
+    FORMAT_NAME,
+    looks_like=looks_like,
+    parse=parse,
+    split=_split_with,
+    combine=_combine_with,
+    facts=_facts,
+)
+"""SLIP-39 mnemonic files (``<stem>.slip39-NNN.txt``) as a :class:`PeerFormat`."""

@@ -24,6 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tcr_kit.errors import InputError
 from tcr_kit.secrets import SecretBuffer, random_bytes
 from tcr_kit.sharing.errors import (
     ForeignShareError,
@@ -31,6 +32,7 @@ from tcr_kit.sharing.errors import (
     NotEnoughSharesError,
     ShareError,
 )
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat
 from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.result import CombineResult
 
@@ -455,3 +457,50 @@ def combine(
         rejected=rejected,
         warnings=warnings,
     )
+
+
+# --- share files ---------------------------------------------------------------------------
+
+
+def _split_with(
+    secret: bytearray, threshold: int, count: int, options: ForeignOptions
+) -> list[str]:
+    return split(
+        secret,
+        threshold,
+        count,
+        token=options.ssss_token,
+        diffusion=options.ssss_diffusion,
+        hex=options.ssss_hex,
+    )
+
+
+def _combine_with(
+    shares: Sequence[SsssShare], options: ForeignOptions, threshold: int | None
+) -> CombineResult:
+    if threshold is None:
+        raise InputError(
+            "ssss shares do not record their threshold: give it with --threshold "
+            "(a wrong value silently gives a wrong secret, in ssss-combine too)"
+        )
+    return combine(
+        shares, threshold=threshold, diffusion=options.ssss_diffusion, hex=options.ssss_hex
+    )
+
+
+def _facts(share: SsssShare, facts: ShareFacts) -> None:
+    facts.index = share.index
+    facts.secret_length = share.bits // 8
+    facts.label = share.token or ""
+    facts.checksum = "none"
+
+
+FORMAT: TextFormat[SsssShare] = TextFormat(
+    FORMAT_NAME,
+    looks_like=looks_like,
+    parse=parse,
+    split=_split_with,
+    combine=_combine_with,
+    facts=_facts,
+)
+"""ssss share files (``<stem>.ssss-NNN.txt``, one share a file) as a :class:`PeerFormat`."""

@@ -20,7 +20,7 @@ import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, cast
 
 from tcr_kit.secrets import SecretBuffer
 from tcr_kit.sharing.errors import (
@@ -29,6 +29,7 @@ from tcr_kit.sharing.errors import (
     NotEnoughSharesError,
     ShareError,
 )
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat
 from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.gf256 import RIJNDAEL_POLY, field
 from tcr_kit.sharing.result import CombineResult
@@ -258,3 +259,36 @@ def combine(shares: Sequence[VaultShare], *, threshold: int | None = None) -> Co
         rejected=rejected,
         warnings=warnings,
     )
+
+
+# --- share files ---------------------------------------------------------------------------
+
+
+def _split_with(
+    secret: bytearray, threshold: int, count: int, options: ForeignOptions
+) -> list[str]:
+    # split() refuses an encoding other than base64 or hex.
+    return split(secret, threshold, count, encoding=cast(Encoding, options.vault_encoding))
+
+
+def _combine_with(
+    shares: Sequence[VaultShare], options: ForeignOptions, threshold: int | None
+) -> CombineResult:
+    return combine(shares, threshold=threshold)
+
+
+def _facts(share: VaultShare, facts: ShareFacts) -> None:
+    facts.index = share.index
+    facts.secret_length = len(share.value)
+    facts.checksum = "none"
+
+
+FORMAT: TextFormat[VaultShare] = TextFormat(
+    FORMAT_NAME,
+    looks_like=looks_like,
+    parse=parse,
+    split=_split_with,
+    combine=_combine_with,
+    facts=_facts,
+)
+"""Vault unseal key files (``<stem>.vault-NNN.txt``) as a :class:`PeerFormat`."""

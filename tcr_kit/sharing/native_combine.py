@@ -1,0 +1,335 @@
+"""Combining native shares: decide which shares to trust, then stream the secret out.
+
+Nothing is written unless the shares agree: the selection verifies tags under the
+reconstructed integrity key K before a single payload byte is interpolated.
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import os
+import struct
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from tcr_kit.secrets import SecretBuffer, wipe
+from tcr_kit.sharing.errors import (
+    ForeignShareError,
+    InconsistentSharesError,
+    NotEnoughSharesError,
+    ShareChecksumError,
+    ShareError,
+)
+from tcr_kit.sharing.native_header import FIELD, ShareHeader
+from tcr_kit.sharing.native_share import NativeShare
+from tcr_kit.sharing.result import CombineResult
+from tcr_kit.sharing.stream import CHUNK_SIZE, CombineKernel
+
+__all__ = ["MAX_SUBSET_TRIALS", "Selection", "combine_shares", "combine_stream", "select_shares"]
+
+
+MAX_SUBSET_TRIALS = 20000
+"""How many m-subsets the combiner tries before giving up on locating bad shares."""
+
+
+@dataclass
+class Selection:
+    key: bytes
+    chosen: list[NativeShare]
+    verified: list[NativeShare]
+    rejected: dict[str, str]
+    warnings: list[str]
+
+
+def _majority(values: Sequence[bytes]) -> bytes:
+    counts: dict[bytes, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return max(counts, key=lambda v: counts[v])
+
+
+def _header_signature(h: ShareHeader) -> bytes:
+    return struct.pack(">BBQ", h.threshold, h.count, h.secret_length) + h.label.encode()
+
+
+def _header_candidates(
+    shares: Sequence[NativeShare], rejected: dict[str, str]
+) -> list[NativeShare]:
+    """Shares of the majority set whose headers agree; the others go to ``rejected``."""
+    if not shares:
+        return []
+    set_id = _majority([s.header.set_id for s in shares])
+    same_set = [s for s in shares if s.header.set_id == set_id]
+    for s in shares:
+        if s.header.set_id != set_id:
+            rejected[s.source] = s._reject_reason(
+                f"belongs to share set {s.header.set_id_hex}, not {set_id.hex()}"
+            )
+    signature = _header_signature(_majority_header(same_set))
+    candidates = []
+    for s in same_set:
+        if _header_signature(s.header) != signature:
+            rejected[s.source] = s._reject_reason(
+                "its threshold, count, label or length disagree with the set"
+            )
+        else:
+            candidates.append(s)
+    return candidates
+
+
+def select_shares(
+    shares: Sequence[NativeShare], rejected_early: dict[str, str] | None = None
+) -> Selection:
+    """Decide which shares to trust; name every one that is rejected and why.
+
+    Raises :class:`NotEnoughSharesError` (exit 4) when too few shares were given and none
+    was bad, and an :class:`IntegrityError` (exit 3) naming the culprits otherwise.
+    """
+    rejected: dict[str, str] = dict(rejected_early or {})
+    _prefetch_digests(shares)
+    if not shares:
+        if rejected:
+            _raise_short(0, 1, rejected)
+        raise NotEnoughSharesError(0, 1, "no shares given")
+    warnings: list[str] = []
+    candidates = _header_candidates(shares, rejected)
+    # Identical copies of one share count once.
+    unique: list[NativeShare] = []
+    seen: dict[tuple[int, bytes], NativeShare] = {}
+    for s in candidates:
+        identity = (s.header.index, s.payload_digest + s.header.kshare + s.header.tag)
+        if identity in seen:
+            warnings.append(f"{s.source} is the same share as {seen[identity].source}; used once")
+            continue
+        seen[identity] = s
+        unique.append(s)
+    threshold = candidates[0].header.threshold if candidates else shares[0].header.threshold
+    if threshold == 1:
+        warnings.append("threshold 1: every single share reveals the secret")
+    distinct_indices = {s.header.index for s in unique}
+    if len(distinct_indices) < threshold:
+        by_index: dict[int, NativeShare] = {}
+        for s in unique:
+            first = by_index.setdefault(s.header.index, s)
+            if first is not s:
+                rejected[s.source] = s._reject_reason(
+                    f"claims index {s.header.index} like {first.source} but differs from it"
+                )
+        _raise_short(len(distinct_indices), threshold, rejected)
+    found = _find_consistent(unique, threshold)
+    if found is None:
+        corrupt = [s for s in unique if not s.crc_ok()]
+        for s in corrupt:
+            rejected[s.source] = "checksum mismatch: the share was mistyped or corrupted"
+        if corrupt:
+            good = [s for s in unique if s not in corrupt]
+            if len({s.header.index for s in good}) < threshold:
+                _raise_short(len({s.header.index for s in good}), threshold, rejected)
+            found = _find_consistent(good, threshold)
+    if found is None:
+        if len(unique) == threshold:
+            message = (
+                f"the {threshold} shares do not agree: at least one is corrupted or "
+                "substituted, and with no spare share it cannot be told which; "
+                "present one more share of this set to locate it"
+            )
+        else:
+            message = (
+                f"no {threshold} of the {len(unique)} shares agree: too many are "
+                "corrupted, substituted or from different sets to recover"
+            )
+        raise InconsistentSharesError(_with_rejections(message, rejected))
+    key, chosen = found
+    points = [(s.header.index, s.header.kshare) for s in chosen]
+    verified = list(chosen)
+    for s in unique:
+        if s in chosen:
+            continue
+        expected_kshare = FIELD.interpolate(points, at=s.header.index)
+        if not hmac.compare_digest(expected_kshare, s.header.kshare) or not s.tag_matches(key):
+            rejected[s.source] = s._reject_reason(
+                "inconsistent with the other shares of the set (substituted or tampered)"
+            )
+        else:
+            verified.append(s)
+    for s in unique:
+        if s.source in rejected and s not in verified and s.crc_ok():
+            if any(v.header.index == s.header.index for v in verified):
+                rejected[s.source] = (
+                    f"claims index {s.header.index} like {_source_of(verified, s)} "
+                    "but does not match the set"
+                )
+    return Selection(
+        key, sorted(chosen, key=lambda s: s.header.index), verified, rejected, warnings
+    )
+
+
+def _source_of(verified: list[NativeShare], s: NativeShare) -> str:
+    return next(v.source for v in verified if v.header.index == s.header.index)
+
+
+def _majority_header(shares: Sequence[NativeShare]) -> ShareHeader:
+    signatures = [_header_signature(s.header) for s in shares]
+    winner = _majority(signatures)
+    return shares[signatures.index(winner)].header
+
+
+def _with_rejections(message: str, rejected: dict[str, str]) -> str:
+    if not rejected:
+        return message
+    details = "; ".join(f"{src}: {why}" for src, why in rejected.items())
+    return f"{details}; {message}"
+
+
+def _raise_short(have: int, need: int, rejected: dict[str, str]) -> None:
+    if rejected:
+        first_src, first_why = next(iter(rejected.items()))
+        message = _with_rejections(
+            f"{have} usable share{'s' if have != 1 else ''} remain, {need} needed", rejected
+        )
+        error: ShareError
+        if "belongs to share set" in first_why:
+            error = ForeignShareError(first_src, first_why)
+        elif "checksum" in first_why:
+            error = ShareChecksumError(first_src, first_why)
+        else:
+            error = ShareError(first_src, first_why)
+        error.args = (message,)
+        raise error
+    raise NotEnoughSharesError(have, need)
+
+
+def _find_consistent(
+    shares: Sequence[NativeShare], threshold: int
+) -> tuple[bytes, list[NativeShare]] | None:
+    ordered = sorted(shares, key=lambda s: s.header.index)
+    for trials, subset in enumerate(itertools.combinations(ordered, threshold)):
+        if trials >= MAX_SUBSET_TRIALS:
+            return None
+        if len({s.header.index for s in subset}) != threshold:
+            continue
+        key = FIELD.interpolate([(s.header.index, s.header.kshare) for s in subset])
+        if all(s.tag_matches(key) for s in subset):
+            return key, list(subset)
+    return None
+
+
+def _digest_of(share: NativeShare) -> bytes:
+    return share.payload_digest
+
+
+def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
+    """Hash file-backed payloads on two threads while this thread imports numpy.
+
+    hashlib releases the GIL on large buffers, so the import (a good part of a combine's
+    fixed cost) overlaps the hashing instead of adding to it.
+    """
+    pending = [s for s in shares if s._digest is None]
+    if not pending:
+        return
+    # One thread per share (up to 8): SHA-256 of one share cannot be split, and with as many
+    # threads as shares the cores stay busy to the end instead of idling on the last one.
+    with ThreadPoolExecutor(max_workers=min(len(pending), 8)) as pool:
+        futures = [pool.submit(_digest_of, s) for s in pending]
+        from tcr_kit.sharing.stream import _np
+
+        _np()
+        for future in futures:
+            future.result()
+
+
+def _stream_pass(
+    chosen: Sequence[NativeShare],
+    write: Callable[[memoryview], object],
+) -> None:
+    """Interpolate the payloads of ``chosen`` at 0, chunk by chunk, into ``write``.
+
+    Two worker threads read and combine chunks; this thread writes them in order. Buffer
+    sets are recycled: no allocation per chunk.
+    """
+    kernel = CombineKernel(FIELD, [s.header.index for s in chosen])
+    length = chosen[0].header.secret_length
+    in_flight = 3
+    pool_sets: deque[list[memoryview]] = deque(
+        [memoryview(bytearray(CHUNK_SIZE)) for _ in chosen] for _ in range(in_flight + 1)
+    )
+    fds = [s.open_fd() for s in chosen]
+    try:
+
+        def work(offset: int, buffers: list[memoryview]) -> tuple[object, list[memoryview]]:
+            size = min(CHUNK_SIZE, length - offset)
+            blocks = [
+                s.read_payload_into(fd, offset, buf[:size])
+                for s, fd, buf in zip(chosen, fds, buffers, strict=True)
+            ]
+            return kernel.process(blocks), blocks
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending: deque[tuple[Future[tuple[object, list[memoryview]]], list[memoryview]]]
+            pending = deque()
+            offsets = iter(range(0, length, CHUNK_SIZE))
+            for offset in itertools.islice(offsets, in_flight):
+                buffers = pool_sets.popleft()
+                pending.append((pool.submit(work, offset, buffers), buffers))
+            while pending:
+                future, buffers = pending.popleft()
+                out, _ = future.result()
+                write(memoryview(out))  # type: ignore[arg-type]
+                out[:] = 0  # type: ignore[index]
+                pool_sets.append(buffers)
+                nxt = next(offsets, None)
+                if nxt is not None:
+                    buffers = pool_sets.popleft()
+                    pending.append((pool.submit(work, nxt, buffers), buffers))
+    finally:
+        for fd in fds:
+            if fd is not None:
+                os.close(fd)
+
+
+def _result(selection: Selection) -> CombineResult:
+    return CombineResult(
+        secret=SecretBuffer(0),
+        verified=True,
+        used=[s.source for s in selection.chosen],
+        rejected=dict(selection.rejected),
+        warnings=list(selection.warnings),
+    )
+
+
+def combine_stream(
+    shares: Sequence[NativeShare],
+    sink: BinaryIO | Callable[[memoryview], object],
+    rejected_early: dict[str, str] | None = None,
+) -> CombineResult:
+    """Verify the shares, then stream the secret to ``sink``; nothing is written unless the
+    shares agree. The returned result's ``secret`` is empty (the secret went to the sink).
+    """
+    selection = select_shares(shares, rejected_early)
+    _stream_pass(selection.chosen, sink if callable(sink) else sink.write)
+    return _result(selection)
+
+
+def combine_shares(shares: Sequence[NativeShare]) -> CombineResult:
+    """Verify and combine in memory; the caller wipes ``result.secret``."""
+    selection_length = max((s.header.secret_length for s in shares), default=0)
+    out = bytearray(selection_length)
+    position = 0
+
+    def put(block: memoryview) -> None:
+        nonlocal position
+        out[position : position + len(block)] = block
+        position += len(block)
+
+    try:
+        result = combine_stream(shares, put)
+    except BaseException:
+        wipe(out)
+        raise
+    del out[position:]
+    result.secret = SecretBuffer.adopt(out)
+    return result
