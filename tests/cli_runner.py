@@ -16,7 +16,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal, overload
 
 Arg = str | os.PathLike[str]
@@ -35,6 +35,7 @@ def run_tcr(
     timeout: float = ...,
     text: Literal[True] = ...,
     in_process: bool = ...,
+    program: Sequence[Arg] | None = ...,
 ) -> subprocess.CompletedProcess[str]: ...
 
 
@@ -48,6 +49,7 @@ def run_tcr(
     timeout: float = ...,
     text: Literal[False],
     in_process: bool = ...,
+    program: Sequence[Arg] | None = ...,
 ) -> subprocess.CompletedProcess[bytes]: ...
 
 
@@ -60,14 +62,20 @@ def run_tcr(
     timeout: float = 120,
     text: bool = True,
     in_process: bool = False,
+    program: Sequence[Arg] | None = None,
 ) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
-    """Run ``tcr ARGS``; ``env`` adds to (never replaces) the current environment."""
+    """Run ``tcr ARGS``; ``env`` adds to (never replaces) the current environment.
+
+    ``program`` is the command that is ``tcr`` (default :data:`TCR_COMMAND`), e.g. the
+    ``tcr`` script of another virtual environment.
+    """
     argv = [os.fspath(a) for a in args]
     if in_process:
+        assert program is None, "in_process runs this interpreter's tcr_cli"
         proc = _in_process(argv, input, env, cwd, text)
     else:
         proc = subprocess.run(
-            [*TCR_COMMAND, *argv],
+            [*(os.fspath(p) for p in (program or TCR_COMMAND)), *argv],
             input=input,
             capture_output=True,
             text=text,
