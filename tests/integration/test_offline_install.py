@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,6 +88,10 @@ def test_wheelhouse_holds_tcr_kit_and_every_dependency_with_their_sums(wheelhous
     dists = {name.split("-", 1)[0].lower() for name in sums}
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert {"tcr_kit", *map(_dist_name, project["dependencies"])} <= dists
+    (ours,) = wheelhouse.glob("tcr_kit-*.whl")
+    with zipfile.ZipFile(ours) as wheel:
+        top = {name.split("/", 1)[0] for name in wheel.namelist()}
+    assert {t for t in top if not t.endswith(".dist-info")} == {"tcr_kit", "tcr_cli"}
 
 
 @pytest.mark.integration
