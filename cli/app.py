@@ -4,6 +4,10 @@ Sub-command groups are imported only when named, so ``tcr --help`` does not pay 
 pkcs11 or pyscard. Every deliberate library error (:class:`tcr_kit.errors.TcrError`) becomes
 one line on stderr and its documented exit code; with ``--json`` the same code and message
 are also printed as a JSON object on stdout.
+
+The ``--json``/``--quiet`` state of one invocation is a :class:`CliState` in click's context
+object (``ctx.obj``), created fresh by :func:`run`; nothing is kept in module globals, so
+two invocations in one process (tests, scripts) never see each other's flags.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -25,7 +30,21 @@ _NO_ARGS_IS_HELP: type[click.UsageError] = getattr(
     click.exceptions, "NoArgsIsHelpError", click.exceptions.UsageError
 )
 
-_state: dict[str, bool] = {"json": False, "quiet": False}
+
+@dataclass
+class CliState:
+    """The output flags of one ``tcr`` invocation, kept in click's ``ctx.obj``."""
+
+    json: bool = False
+    quiet: bool = False
+
+
+def cli_state() -> CliState:
+    """The state of the running invocation; the defaults outside any click command."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return CliState()
+    return ctx.ensure_object(CliState)
 
 
 class LazyGroup(click.Group):
@@ -63,13 +82,13 @@ class LazyGroup(click.Group):
 
 def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     if value:
-        _state["json"] = True
+        ctx.ensure_object(CliState).json = True
     return value
 
 
 def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     if value:
-        _state["quiet"] = True
+        ctx.ensure_object(CliState).quiet = True
     return value
 
 
@@ -93,7 +112,8 @@ def quiet_option(f: F) -> F:
 
 
 def json_mode() -> bool:
-    return _state["json"]
+    """True when ``--json`` was given to the running command."""
+    return cli_state().json
 
 
 def emit_json(obj: Any) -> None:
@@ -103,13 +123,13 @@ def emit_json(obj: Any) -> None:
 
 def warn(message: str) -> None:
     """A warning on stderr (silenced by --quiet)."""
-    if not _state["quiet"]:
+    if not cli_state().quiet:
         click.echo(f"warning: {message}", err=True)
 
 
 def progress(message: str) -> None:
     """A progress line on stderr (silenced by --quiet); never on stdout."""
-    if not _state["quiet"]:
+    if not cli_state().quiet:
         click.echo(message, err=True)
 
 
@@ -122,28 +142,30 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _report_error(code: int, message: str) -> None:
+def _report_error(state: CliState, code: int, message: str) -> None:
     click.echo(f"error: {message}", err=True)
-    if _state["json"]:
+    if state.json:
         emit_json({"ok": False, "exit_code": int(code), "error": message})
 
 
-def run(group: click.Command) -> None:
-    """Run ``group`` and turn every deliberate error into one line and its exit code."""
+def run(group: click.Command, args: Sequence[str] | None = None) -> None:
+    """Run ``group`` as ``tcr`` on ``args`` (default ``sys.argv[1:]``) and turn every
+    deliberate error into one line and its exit code."""
+    state = CliState()
     try:
-        group.main(standalone_mode=False)
+        group.main(args=args, prog_name="tcr", standalone_mode=False, obj=state)
     except TcrError as exc:
-        _report_error(exc.exit_code, str(exc))
+        _report_error(state, exc.exit_code, str(exc))
         sys.exit(int(exc.exit_code))
     except _NO_ARGS_IS_HELP as exc:
         click.echo(str(exc.format_message()), err=True)
         sys.exit(int(ExitCode.USAGE))
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        _report_error(ExitCode.USAGE, f"{exc.format_message()}{hint}")
+        _report_error(state, ExitCode.USAGE, f"{exc.format_message()}{hint}")
         sys.exit(int(ExitCode.USAGE))
     except click.ClickException as exc:
-        _report_error(exc.exit_code or ExitCode.FAILURE, exc.format_message())
+        _report_error(state, exc.exit_code or ExitCode.FAILURE, exc.format_message())
         sys.exit(exc.exit_code or int(ExitCode.FAILURE))
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)

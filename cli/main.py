@@ -8,6 +8,7 @@ click group uses, and a test checks that both render identically.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from .commands import COMMANDS, ROOT_DOC
 
@@ -35,8 +36,9 @@ def static_help(width: int = 80) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    args = sys.argv[1:]
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run ``tcr`` on ``argv`` (default ``sys.argv[1:]``); exits with the command's code."""
+    args = list(sys.argv[1:] if argv is None else argv)
     if args in (["--help"], ["-h"]):
         sys.stdout.write(static_help())
         return
@@ -48,7 +50,7 @@ def main() -> None:
     from .app import run
     from .root import tcr
 
-    run(tcr)
+    run(tcr, args)
 
 
 if __name__ == "__main__":

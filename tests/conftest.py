@@ -3,7 +3,8 @@
 ``require_tool(name)`` finds an external program (ssss-split, gfcombine, softhsm2-util, ...)
 on ``PATH``. When it is missing the test is skipped on a developer machine, but **fails** when
 ``TCR_REQUIRE_STACK=1`` (set by ``scripts/test.sh`` and CI): integration tests against real
-components must never skip silently there.
+components must never skip silently there. This module is the only reader of that switch:
+other fixtures call :func:`stack_required` or :func:`stack_missing`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from typing import NoReturn
 
 import pytest
 
@@ -22,14 +24,18 @@ def stack_required() -> bool:
     return os.environ.get(REQUIRE_STACK_ENV, "") not in {"", "0"}
 
 
+def stack_missing(message: str) -> NoReturn:
+    """A real component is missing: fail the test when the stack is required, else skip it."""
+    if stack_required():
+        pytest.fail(f"{message} and {REQUIRE_STACK_ENV}=1", pytrace=False)
+    pytest.skip(message)
+
+
 def find_tool(name: str) -> str:
     """Absolute path of ``name``; fails or skips the calling test when it is absent."""
     path = shutil.which(name)
     if path is None:
-        message = f"required tool {name!r} is not on PATH"
-        if stack_required():
-            pytest.fail(f"{message} and {REQUIRE_STACK_ENV}=1", pytrace=False)
-        pytest.skip(message)
+        stack_missing(f"required tool {name!r} is not on PATH")
     return path
 
 

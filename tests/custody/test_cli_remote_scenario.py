@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tcr_cli import app
-from tcr_cli.main import main
+from tests.cli_runner import run_tcr
 
 
 class Tcr:
@@ -27,17 +26,8 @@ class Tcr:
         self.monkeypatch = monkeypatch
 
     def __call__(self, *args: str, code: int = 0) -> str:
-        app._state.update(json=False, quiet=False)
-        self.monkeypatch.setattr(sys, "argv", ["tcr", *args])
-        try:
-            main()
-            rc = 0
-        except SystemExit as exc:
-            rc = int(exc.code or 0)
-        out, err = self.capsys.readouterr()
-        assert rc == code, f"tcr {' '.join(args)} -> {rc}\n{out}\n{err}"
-        assert "Traceback" not in err
-        return out if code == 0 else err
+        proc = run_tcr(*args, expect=code, in_process=True)
+        return proc.stdout if code == 0 else proc.stderr
 
     def key(self, name: str) -> str:
         out = self("key", "generate", "--output", f"{name}.pem", "--json")

@@ -1,7 +1,7 @@
 """Fixtures bringing up the real card stack: SoftHSM2 tokens, pcscd, our virtual cards.
 
 With ``TCR_REQUIRE_STACK=1`` (scripts/test.sh, CI) a missing component fails the test; it
-skips only on a developer machine without the stack.
+skips only on a developer machine without the stack (the switch: ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import cli_runner
+from tests.conftest import stack_missing
 from tests.fixtures.stack import (
     SOFTHSM_MODULE,
     VPCD_PORTS,
@@ -30,9 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _missing(what: str) -> None:
-    if os.environ.get("TCR_REQUIRE_STACK") == "1":
-        pytest.fail(f"card stack component missing: {what}", pytrace=False)
-    pytest.skip(f"card stack component missing: {what}")
+    stack_missing(f"card stack component missing: {what}")
 
 
 @pytest.fixture(scope="session")
@@ -115,18 +114,8 @@ def run_tcr(
     args: list[str], stdin: str = "", env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``tcr`` command in a subprocess."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    full_env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "tcr_cli.main", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd or ROOT,
-        timeout=60,
-    )
+    env = {**(env or {}), "PYTHONPATH": str(ROOT)}
+    return cli_runner.run_tcr(*args, input=stdin, env=env, cwd=cwd or ROOT, timeout=60)
 
 
 def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:

@@ -7,20 +7,15 @@ import json
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import run_tcr
+
 
 def tcr(*args: str | Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "tcr_cli.main", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    return run_tcr(*args, input=stdin, text=False)
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess[bytes], code: int) -> str:

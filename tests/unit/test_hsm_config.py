@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from Crypto.Hash import SHA256
 from Crypto.Protocol.KDF import HKDF
+from pydantic import ValidationError
 
 from tcr_kit.errors import ExitCode
 from tcr_kit.hsm.config import ConfigError, load_config, parse_config, render_config
@@ -35,7 +36,7 @@ def test_rendered_config_parses_and_load_records_the_file_hash(tmp_path: Path) -
     import hashlib
 
     assert loaded.sha256 == hashlib.sha256(GOOD.encode()).hexdigest()
-    with pytest.raises(Exception):  # noqa: B017 - frozen model
+    with pytest.raises(ValidationError, match="frozen"):
         loaded.config.hsm.name = "other"  # type: ignore[misc]
 
 
