@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,17 +26,12 @@ def _split(values: tuple[str, ...]) -> list[str]:
 def _location(
     facility: str | None, safe: str | None, box: str | None, person: str | None
 ) -> Location:
-    from tcr_kit.custody.models import Location, LocationKind, build
+    from tcr_kit.custody.models import Location
 
-    if person:
-        return build(Location, kind=LocationKind.WITH_PERSON, person=person, facility=facility)
-    if safe:
-        return build(Location, kind=LocationKind.SAFE, facility=facility, safe=safe, box=box)
-    if box:
-        return build(Location, kind=LocationKind.SAFE_DEPOSIT_BOX, facility=facility, box=box)
-    if facility:
-        return build(Location, kind=LocationKind.FACILITY, facility=facility)
-    raise click.UsageError("say where: --facility (and --safe/--box) or --with PERSON")
+    where = Location.where(facility=facility, safe=safe, box=box, person=person)
+    if where is None:
+        raise click.UsageError("say where: --facility (and --safe/--box) or --with PERSON")
+    return where
 
 
 def location_options(f: Any) -> Any:
@@ -93,6 +87,7 @@ def credential_add(
     as_json: bool,
 ) -> None:
     """Register a credential."""
+    from tcr_kit.custody.ledger import enrolment_sha256
     from tcr_kit.custody.models import Credential, CredentialKind, build
 
     record = enrolment.read_text(encoding="utf-8") if enrolment else None
@@ -105,7 +100,7 @@ def credential_add(
         share_set=share_set,
         share_index=share_index,
         enrolment_record=record,
-        enrolment_sha256=hashlib.sha256(record.encode()).hexdigest() if record else None,
+        enrolment_sha256=enrolment_sha256(record) if record else None,
     )
     with open_ledger(ledger_path) as led:
         led.add_credential(actor(actor_id, key_file), cred, dry_run=dry_run)
@@ -225,36 +220,24 @@ def bag_ship(
 ) -> None:
     """Record a shipment (for a TCR's own bag, give its attestation)."""
     from tcr_kit.custody import remote
+    from tcr_kit.custody.ledger import normalise_serial
 
     who = actor(actor_id, key_file)
-    with open_ledger(ledger_path) as led:
-        events = []
-        if attestation is not None:
-            signed = remote.load(attestation)
-            if signed.attestation.bag_serial != serial.strip().upper():
-                raise click.UsageError(
-                    f"attestation is for bag {signed.attestation.bag_serial}, not {serial}"
-                )
-            led.record_remote_seal(who, signed, dry_run=dry_run)
-            events = list(led.last_events)
-            if dry_run:
-                _report(
-                    led,
-                    f"remote seal of bag {serial} by {signed.attestation.holder}",
-                    True,
-                    {"bag": serial},
-                )
-                return
-        s = led.ship_bag(
-            who,
-            serial,
-            carrier=carrier,
-            tracking=tracking,
-            sender=sender,
-            recipient=recipient,
-            dry_run=dry_run,
+    signed = remote.load(attestation) if attestation is not None else None
+    if signed is not None and signed.attestation.bag_serial != normalise_serial(serial):
+        raise click.UsageError(
+            f"attestation is for bag {signed.attestation.bag_serial}, not {serial}"
         )
-        led.last_events = events + led.last_events
+    route = {"carrier": carrier, "tracking": tracking, "sender": sender, "recipient": recipient}
+    with open_ledger(ledger_path) as led:
+        if signed is not None:
+            s = led.ship_remotely_sealed(who, signed, **route, dry_run=dry_run)
+        else:
+            s = led.ship_bag(who, serial, **route, dry_run=dry_run)
+        if s is None:
+            holder = signed.attestation.holder if signed else ""
+            _report(led, f"remote seal of bag {serial} by {holder}", True, {"bag": serial})
+            return
         _report(
             led,
             f"bag {s.bag} shipped as {s.id} ({carrier} {tracking}) {sender} -> {recipient}",
@@ -373,12 +356,13 @@ def bag_inspect(
     as_json: bool,
 ) -> None:
     """Inspect a bag on camera before opening: serial read and tamper checklist."""
-    checklist: dict[str, bool] = {}
-    for item in checks:
-        name, sep, value = item.partition("=")
-        if not sep or value.lower() not in ("ok", "fail"):
-            raise click.UsageError(f"--check {item!r}: expected NAME=ok or NAME=fail")
-        checklist[name.strip()] = value.lower() == "ok"
+    from tcr_kit.custody.errors import ChecklistItemInvalid
+    from tcr_kit.custody.ledger.inspections import parse_checklist
+
+    try:
+        checklist = parse_checklist(checks)
+    except ChecklistItemInvalid as exc:
+        raise click.UsageError(f"--check {exc.item!r}: expected NAME=ok or NAME=fail") from None
     with open_ledger(ledger_path) as led:
         i = led.inspect_bag(
             actor(actor_id, key_file),
@@ -550,12 +534,8 @@ def bag_list(ledger_path: Path | None, as_json: bool) -> None:
 def bag_show(ledger_path: Path | None, serial: str, as_json: bool) -> None:
     """Show a bag with its inspections and open discrepancies."""
     with open_ledger(ledger_path) as led:
-        b = led.bag(serial)
-        data: dict[str, Any] = b.model_dump(mode="json")
-        data["inspections"] = [i.model_dump(mode="json") for i in led.inspections(b.serial)]
-        data["open_discrepancies"] = [
-            d.id for d in led.discrepancies(open_only=True, about=f"bag:{b.serial}")
-        ]
+        view = led.bag_view(serial)
+    b, data = view.bag, view.to_json()
     if as_json:
         emit_json({"ok": True, "bag": data})
         return
@@ -689,7 +669,7 @@ def discrepancy_list(ledger_path: Path | None, open_only: bool, as_json: bool) -
 def discrepancy_summary(ledger_path: Path | None, as_json: bool) -> None:
     """Counts by year, category, severity and status."""
     with open_ledger(ledger_path) as led:
-        rows = led.discrepancy_summary()
+        rows = [row.to_json() for row in led.discrepancy_summary()]
     if as_json:
         emit_json({"ok": True, "summary": rows})
         return
@@ -728,33 +708,31 @@ def status(ledger_path: Path | None, actor_id: str, as_json: bool) -> None:
     with open_ledger(ledger_path) as led:
         view = led.status(actor_id)
     if as_json:
-        emit_json({"ok": True, **view})
+        emit_json({"ok": True, **view.to_json()})
         return
-    click.echo(f"{view['name']} ({view['person']}, {', '.join(view['roles'])})")
+    click.echo(f"{view.name} ({view.person}, {', '.join(view.roles)})")
     rows = [
         dict(
-            i,
+            item.to_json(),
             last_inspection=(
-                f"{i['last_inspection']['at']} {i['last_inspection']['outcome']}"
-                if i["last_inspection"]
+                f"{item.last_inspection.at} {item.last_inspection.outcome}"
+                if item.last_inspection
                 else "none"
             ),
-            open_discrepancies=",".join(i["open_discrepancies"]) or "none",
+            open_discrepancies=",".join(item.open_discrepancies) or "none",
         )
-        for i in view["credentials"]
+        for item in view.credentials
     ]
-    click.echo(
-        table(
-            rows,
-            [
-                "credential",
-                "kind",
-                "state",
-                "bag",
-                "bag_state",
-                "location",
-                "last_inspection",
-                "open_discrepancies",
-            ],
-        )
-    )
+    click.echo(table(rows, STATUS_COLUMNS))
+
+
+STATUS_COLUMNS = [
+    "credential",
+    "kind",
+    "state",
+    "bag",
+    "bag_state",
+    "location",
+    "last_inspection",
+    "open_discrepancies",
+]

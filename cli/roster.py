@@ -193,9 +193,12 @@ def generate(output: Path, passphrase: bool, as_json: bool) -> None:
     from tcr_kit.audit.pgpwords import fingerprint
     from tcr_kit.audit.signing import SoftwareEd25519Signer
 
-    secret = read_passphrase("New passphrase", confirm=True) if passphrase else None
     signer = SoftwareEd25519Signer.generate()
-    signer.save(output, secret)
+    if passphrase:
+        with read_passphrase("New passphrase", confirm=True) as secret:
+            signer.save(output, secret.raw)
+    else:
+        signer.save(output)
     pub = signer.public_key_bytes()
     hex_, words = fingerprint(pub)
     if as_json:

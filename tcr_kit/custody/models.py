@@ -193,6 +193,27 @@ class Location(Record):
             raise ValueError(f"location {self.kind.value} needs {', '.join(missing)}")
         return self
 
+    @classmethod
+    def where(
+        cls,
+        *,
+        facility: str | None = None,
+        safe: str | None = None,
+        box: str | None = None,
+        person: str | None = None,
+    ) -> Location | None:
+        """The location the command-line parts name (a person wins, then a safe, a box, a
+        facility), or ``None`` when none is given. :class:`InputError` if malformed."""
+        if person:
+            return build(cls, kind=LocationKind.WITH_PERSON, person=person, facility=facility)
+        if safe:
+            return build(cls, kind=LocationKind.SAFE, facility=facility, safe=safe, box=box)
+        if box:
+            return build(cls, kind=LocationKind.SAFE_DEPOSIT_BOX, facility=facility, box=box)
+        if facility:
+            return build(cls, kind=LocationKind.FACILITY, facility=facility)
+        return None
+
     def describe(self) -> str:
         parts = [self.kind.value]
         for name in ("facility", "safe", "box", "person", "shipment"):
