@@ -185,12 +185,27 @@ def check_public_key(algorithm: str, public_key: bytes) -> None:
         raise ValueError(f"unsupported signature algorithm {algorithm!r}")
 
 
-def verify_signature(algorithm: str, public_key: bytes, data: bytes, signature: bytes) -> None:
-    """Raise :class:`SignatureInvalid` unless ``signature`` over ``data`` verifies."""
+def verify_signature(
+    algorithm: str,
+    public_key: bytes,
+    data: bytes,
+    signature: bytes,
+    *,
+    key_name: str | None = None,
+) -> None:
+    """Raise :class:`SignatureInvalid` unless ``signature`` over ``data`` verifies.
+
+    The one signature check of tcr-kit: the audit log, seal attestations, the cards' signing
+    key and the demo's HSM signature all come here. ``algorithm`` is :data:`ED25519` (raw
+    32-byte public key) or :data:`ECDSA_P256` (DER SubjectPublicKeyInfo); a malformed key
+    fails like a bad signature. ``key_name`` names the key in the message (default: its
+    :func:`key_id`).
+    """
     if algorithm not in ALGORITHMS:
         raise SignatureInvalid(f"unsupported signature algorithm {algorithm!r}")
     if not signature_ok(algorithm, public_key, data, signature):
-        raise SignatureInvalid(f"signature does not verify under key {key_id(public_key)}")
+        name = key_name if key_name is not None else key_id(public_key)
+        raise SignatureInvalid(f"signature does not verify under key {name}")
 
 
 class Verifier(Protocol):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from tcr_kit.audit.chain import AuditLog, ensure_schema
 from tcr_kit.audit.signing import SoftwareEd25519Signer, key_id
 from tcr_kit.audit.verify import verify_log
@@ -64,3 +66,20 @@ def test_deleted_key_row_is_named_by_key_id() -> None:
     admin = key_id(ADMIN.public_key_bytes())
     conn.execute("DELETE FROM audit_key WHERE key_id = ?", (admin,))
     assert log.first_key_mismatch(report.keys) == admin
+
+
+def test_one_verification_function_checks_ecdsa_p256_and_names_the_key() -> None:
+    from Crypto.Hash import SHA256
+    from Crypto.PublicKey import ECC
+    from Crypto.Signature import DSS
+
+    from tcr_kit.audit.signing import ECDSA_P256, SignatureInvalid, verify_signature
+
+    key = ECC.generate(curve="P-256")
+    der = key.public_key().export_key(format="DER")
+    sig = DSS.new(key, "fips-186-3", encoding="der").sign(SHA256.new(b"zone"))
+    verify_signature(ECDSA_P256, der, b"zone", sig)
+    with pytest.raises(SignatureInvalid, match="under key ksk-demo"):
+        verify_signature(ECDSA_P256, der, b"other zone", sig, key_name="ksk-demo")
+    with pytest.raises(SignatureInvalid, match=f"under key {key_id(b'not a key')}"):
+        verify_signature(ECDSA_P256, b"not a key", b"zone", sig)
