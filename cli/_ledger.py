@@ -15,6 +15,7 @@ from .app import emit_json, json_mode, progress
 if TYPE_CHECKING:
     from tcr_kit.audit.signing import SoftwareEd25519Signer
     from tcr_kit.custody.ledger import Actor, Ledger
+    from tcr_kit.custody.models import Location
     from tcr_kit.secrets import SecretBuffer
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -150,3 +151,29 @@ def progress_callback(min_total: int = 4000) -> Callable[[int, int], None]:
             progress(f"verified signatures: {done}/{total}")
 
     return report
+
+
+def split_ids(values: tuple[str, ...]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def location(
+    facility: str | None, safe: str | None, box: str | None, person: str | None
+) -> Location:
+    from tcr_kit.custody.models import Location
+
+    where = Location.where(facility=facility, safe=safe, box=box, person=person)
+    if where is None:
+        raise click.UsageError("say where: --facility (and --safe/--box) or --with PERSON")
+    return where
+
+
+def location_options(f: Any) -> Any:
+    for opt in (
+        click.option("--with", "with_person", help="Held by this person."),
+        click.option("--box", help="Safe-deposit box."),
+        click.option("--safe", help="Safe at the facility."),
+        click.option("--facility", help="Facility (e.g. east, west)."),
+    ):
+        f = opt(f)
+    return f
