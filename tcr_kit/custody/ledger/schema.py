@@ -40,6 +40,7 @@ __all__ = [
 
 LEDGER_ENV = "TCR_LEDGER"
 SCHEMA_VERSION = 1
+"""The schema version this tcr-kit writes (``PRAGMA user_version``): one per migration."""
 
 
 @dataclass(frozen=True)
