@@ -172,3 +172,24 @@ def test_custody_reads_the_audit_log_only_through_its_methods() -> None:
             if needle in text:
                 offenders.append(f"{path.relative_to(REPO)}: {needle}")
     assert offenders == []
+
+
+def test_registered_key_is_the_persons_public_key_or_none(world: World) -> None:
+    from tcr_kit.custody.models import Person, Role
+
+    assert world.ledger.registered_key("tcr-3") == world.tcr.signer.public_key_bytes()
+    world.ledger.add_person(world.sa, Person.new("iw-2", "IW 2", ["IW"]))
+    assert world.ledger.registered_key("iw-2") is None
+    assert world.ledger.person("iw-2").roles == (Role.IW,)
+
+
+def test_person_from_roster_fields_lowercases_the_key_and_refuses_unknown_roles() -> None:
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.custody.models import Person
+
+    key = SoftwareEd25519Signer.generate().public_key_bytes().hex().upper()
+    person = Person.new("tcr-9", "T 9", ["RKSH"], public_key=key)
+    assert person.public_key == key.lower()
+    assert person.key_algorithm == "ed25519"
+    with pytest.raises(InputError, match="person"):
+        Person.new("x", "X", ["KING"])

@@ -110,6 +110,11 @@ class RosterMixin(LedgerReader):
             self._put(updated)
         return updated
 
+    def registered_key(self, pid: str) -> bytes | None:
+        """The public key registered for ``pid`` (raw bytes), or ``None`` if they have none."""
+        person = self.person(pid)
+        return bytes.fromhex(person.public_key) if person.public_key is not None else None
+
     def _require_staff(self, actor: Actor) -> None:
         person = self._get_or_none(Person, actor.person)
         if person is not None and not set(person.roles) & STAFF_ROLES:
