@@ -15,6 +15,8 @@ from .app import emit_json, json_mode, progress
 if TYPE_CHECKING:
     from tcr_kit.audit.signing import SoftwareEd25519Signer
     from tcr_kit.custody.ledger import Actor, Ledger
+    from tcr_kit.custody.models import Location
+    from tcr_kit.secrets import SecretBuffer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,11 +31,18 @@ def ledger_option(f: F) -> F:
     )(f)
 
 
-_context: dict[str, int | None] = {"ceremony": None}
+_CEREMONY = "tcr_kit.ceremony"
+"""Key in ``ctx.meta`` (shared by the command's contexts) of the ``--ceremony`` number."""
 
 
 def _set_ceremony(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
-    _context["ceremony"] = value
+    ctx.meta[_CEREMONY] = value
+
+
+def _ceremony() -> int | None:
+    ctx = click.get_current_context(silent=True)
+    value = ctx.meta.get(_CEREMONY) if ctx is not None else None
+    return value if isinstance(value, int) else None
 
 
 def actor_options(f: F) -> F:
@@ -72,7 +81,7 @@ def open_ledger(path: Path | None, *, create: bool = False) -> Iterator[Ledger]:
     from tcr_kit.custody.ledger import Ledger, sqlite_error
 
     led = Ledger.open(path, create=create)
-    led.ceremony_number = _context["ceremony"]
+    led.ceremony_number = _ceremony()
     try:
         yield led
     except sqlite3.Error as exc:
@@ -81,22 +90,29 @@ def open_ledger(path: Path | None, *, create: bool = False) -> Iterator[Ledger]:
         led.close()
 
 
-def read_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
-    """Hidden prompt on a terminal; one line from stdin otherwise. Never argv or env."""
+def read_passphrase(prompt: str, *, confirm: bool = False) -> SecretBuffer:
+    """Hidden prompt on a terminal; one line from stdin otherwise. Never argv or env.
+
+    The passphrase is returned in a :class:`SecretBuffer` (a ``bytearray``) for the caller
+    to wipe; the prompt's or stream's own transient copy cannot be wiped from Python.
+    """
+    from tcr_kit.secrets import SecretBuffer
+
     if sys.stdin.isatty():
         value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
-        return str(value).encode("utf-8")
+        return SecretBuffer(bytearray(str(value), "utf-8"))
     line = sys.stdin.readline()
-    return line.rstrip("\r\n").encode("utf-8")
+    return SecretBuffer(bytearray(line.rstrip("\r\n"), "utf-8"))
 
 
 def load_signer(key_file: Path) -> SoftwareEd25519Signer:
+    """Load a software key; a passphrase (if the file is encrypted) is wiped after use."""
     from tcr_kit.audit.signing import SoftwareEd25519Signer
 
-    passphrase = None
-    if SoftwareEd25519Signer.is_encrypted(key_file):
-        passphrase = read_passphrase(f"Passphrase for {key_file}")
-    return SoftwareEd25519Signer.load(key_file, passphrase)
+    if not SoftwareEd25519Signer.is_encrypted(key_file):
+        return SoftwareEd25519Signer.load(key_file)
+    with read_passphrase(f"Passphrase for {key_file}") as passphrase:
+        return SoftwareEd25519Signer.load(key_file, passphrase.raw)
 
 
 def actor(actor_id: str, key_file: Path) -> Actor:
@@ -107,19 +123,22 @@ def actor(actor_id: str, key_file: Path) -> Actor:
 
 def report_change(ledger: Ledger, summary: str, dry_run: bool, data: dict[str, Any]) -> None:
     """Print what was (or would be) recorded, with the audit events' hashes."""
-    from tcr_kit.audit.canonical import parse_canonical
-
-    events = []
-    for event in ledger.last_events:
-        body = parse_canonical(event.body)
-        events.append({"seq": event.seq, "kind": body["kind"], "hash": event.hash})
+    events = ledger.last_change()
     if json_mode():
-        emit_json({"ok": True, "dry_run": dry_run, "summary": summary, "events": events, **data})
+        emit_json(
+            {
+                "ok": True,
+                "dry_run": dry_run,
+                "summary": summary,
+                "events": [e.to_json() for e in events],
+                **data,
+            }
+        )
         return
     prefix = "dry run: would record" if dry_run else "recorded"
     click.echo(f"{prefix}: {summary}")
     for e in events:
-        click.echo(f"  audit event {e['seq']} {e['kind']} sha256 {e['hash']}")
+        click.echo(f"  audit event {e.seq} {e.kind} sha256 {e.hash}")
     if dry_run:
         click.echo("dry run: nothing was changed")
 
@@ -132,3 +151,29 @@ def progress_callback(min_total: int = 4000) -> Callable[[int, int], None]:
             progress(f"verified signatures: {done}/{total}")
 
     return report
+
+
+def split_ids(values: tuple[str, ...]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def location(
+    facility: str | None, safe: str | None, box: str | None, person: str | None
+) -> Location:
+    from tcr_kit.custody.models import Location
+
+    where = Location.where(facility=facility, safe=safe, box=box, person=person)
+    if where is None:
+        raise click.UsageError("say where: --facility (and --safe/--box) or --with PERSON")
+    return where
+
+
+def location_options(f: Any) -> Any:
+    for opt in (
+        click.option("--with", "with_person", help="Held by this person."),
+        click.option("--box", help="Safe-deposit box."),
+        click.option("--safe", help="Safe at the facility."),
+        click.option("--facility", help="Facility (e.g. east, west)."),
+    ):
+        f = opt(f)
+    return f

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,18 +77,6 @@ def verify(
     click.echo(f"PGP Words: {words}")
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    from datetime import UTC
-
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not ISO 8601") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 @audit.command("export")
 @ledger_option
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
@@ -110,36 +97,17 @@ def export(
     """Write a self-contained transcript (events, keys, checkpoints); never overwrites."""
     from tcr_kit.audit.pgpwords import digest_words
     from tcr_kit.audit.transcript import build_transcript, write_transcript
+    from tcr_kit.custody.ledger import EventSelection
+    from tcr_kit.errors import InputError
 
-    start, end = _parse_time(since), _parse_time(until)
-
-    def select(body: dict[str, Any]) -> bool:
-        when = datetime.fromisoformat(str(body["time"]).replace("Z", "+00:00"))
-        if start is not None and when < start:
-            return False
-        if end is not None and when >= end:
-            return False
-        if ceremony is not None:
-            payload = body.get("payload", {})
-            mentioned = f"ceremony:{ceremony}" in body.get("subjects", []) or any(
-                isinstance(r, dict)
-                and isinstance(r.get("doc"), dict)
-                and r["doc"].get("ceremony") == ceremony
-                for r in payload.get("records", [])
-            )
-            if not mentioned:
-                return False
-        return True
-
-    parts = []
-    if ceremony is not None:
-        parts.append(f"ceremony {ceremony}")
-    if since or until:
-        parts.append(f"from {since or 'start'} until {until or 'now'}")
-    description = ", ".join(parts) or "whole log"
+    try:
+        selection = EventSelection.parse(ceremony=ceremony, since=since, until=until)
+    except InputError as exc:
+        raise click.BadParameter(str(exc)) from None
+    description = selection.description
     with open_ledger(ledger_path) as led:
         progress("building transcript")
-        doc = build_transcript(led.audit, select, description)
+        doc = build_transcript(led.audit, selection, description)
     file_hash = write_transcript(doc, output, force=force)
     hex_, words = digest_words(bytes.fromhex(file_hash))
     data = {

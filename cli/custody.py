@@ -1,59 +1,19 @@
-"""``tcr credential``, ``tcr bag``, ``tcr discrepancy`` and ``tcr status``."""
+"""``tcr credential``, ``tcr discrepancy`` and ``tcr status`` (``tcr bag`` is in :mod:`.bag`)."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
-
-from tcr_kit.fileio import sha256_file
 
 from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
 from ._ledger import report_change as _report
 from .app import emit_json, json_option, table
+from .bag import bag
 
-if TYPE_CHECKING:
-    from tcr_kit.custody.models import Location
+__all__ = ["bag", "credential", "discrepancy", "status"]
 
 KINDS = ["smartcard", "token", "ikey", "safe-deposit-key", "usb-drive", "hsm", "paper-share"]
-
-
-def _split(values: tuple[str, ...]) -> list[str]:
-    return [v.strip() for item in values for v in item.split(",") if v.strip()]
-
-
-def _location(
-    facility: str | None, safe: str | None, box: str | None, person: str | None
-) -> Location:
-    from tcr_kit.custody.models import Location, LocationKind, build
-
-    if person:
-        return build(Location, kind=LocationKind.WITH_PERSON, person=person, facility=facility)
-    if safe:
-        return build(Location, kind=LocationKind.SAFE, facility=facility, safe=safe, box=box)
-    if box:
-        return build(Location, kind=LocationKind.SAFE_DEPOSIT_BOX, facility=facility, box=box)
-    if facility:
-        return build(Location, kind=LocationKind.FACILITY, facility=facility)
-    raise click.UsageError("say where: --facility (and --safe/--box) or --with PERSON")
-
-
-def location_options(f: Any) -> Any:
-    for opt in (
-        click.option("--with", "with_person", help="Held by this person."),
-        click.option("--box", help="Safe-deposit box."),
-        click.option("--safe", help="Safe at the facility."),
-        click.option("--facility", help="Facility (e.g. east, west)."),
-    ):
-        f = opt(f)
-    return f
-
-
-def _photo_hashes(photos: tuple[Path, ...], given: tuple[str, ...]) -> list[str]:
-    out = [sha256_file(p).hex() for p in photos]
-    return out + [g.lower() for g in given]
 
 
 # -- credentials ----------------------------------------------------------------------------
@@ -93,6 +53,7 @@ def credential_add(
     as_json: bool,
 ) -> None:
     """Register a credential."""
+    from tcr_kit.custody.ledger import enrolment_sha256
     from tcr_kit.custody.models import Credential, CredentialKind, build
 
     record = enrolment.read_text(encoding="utf-8") if enrolment else None
@@ -105,7 +66,7 @@ def credential_add(
         share_set=share_set,
         share_index=share_index,
         enrolment_record=record,
-        enrolment_sha256=hashlib.sha256(record.encode()).hexdigest() if record else None,
+        enrolment_sha256=enrolment_sha256(record) if record else None,
     )
     with open_ledger(ledger_path) as led:
         led.add_credential(actor(actor_id, key_file), cred, dry_run=dry_run)
@@ -142,471 +103,6 @@ def credential_show(ledger_path: Path | None, cid: str, as_json: bool) -> None:
     for k, v in cred.items():
         if k != "enrolment_record":
             click.echo(f"{k:>17}: {v}")
-
-
-# -- bags -----------------------------------------------------------------------------------
-@click.group()
-def bag() -> None:
-    """Tamper-evident bags: seal, ship, receive, inspect, open, reseal, and their history."""
-
-
-@bag.command("seal")
-@ledger_option
-@actor_options
-@click.argument("serial")
-@click.option("--contents", multiple=True, required=True, help="Credential ids (repeat or ,).")
-@click.option("--witness", required=True)
-@click.option("--holder")
-@click.option("--kind", default="TEB", show_default=True)
-@location_options
-@dry_run_option
-@json_option
-def bag_seal(
-    ledger_path: Path | None,
-    actor_id: str,
-    key_file: Path,
-    serial: str,
-    contents: tuple[str, ...],
-    witness: str,
-    holder: str | None,
-    kind: str,
-    facility: str | None,
-    safe: str | None,
-    box: str | None,
-    with_person: str | None,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Seal credentials into a new bag, on site, with a witness."""
-    where = _location(facility, safe, box, with_person)
-    with open_ledger(ledger_path) as led:
-        b = led.seal_bag(
-            actor(actor_id, key_file),
-            serial,
-            _split(contents),
-            witness=witness,
-            location=where,
-            kind=kind,
-            holder=holder,
-            dry_run=dry_run,
-        )
-        _report(
-            led, f"bag {b.serial} sealed with {', '.join(b.contents)}", dry_run, {"bag": b.serial}
-        )
-
-
-@bag.command("ship")
-@ledger_option
-@actor_options
-@click.argument("serial")
-@click.option("--carrier", required=True)
-@click.option("--tracking", required=True)
-@click.option("--from", "sender", required=True)
-@click.option("--to", "recipient", required=True)
-@click.option(
-    "--attestation",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A TCR's seal attestation: records the remote seal first.",
-)
-@dry_run_option
-@json_option
-def bag_ship(
-    ledger_path: Path | None,
-    actor_id: str,
-    key_file: Path,
-    serial: str,
-    carrier: str,
-    tracking: str,
-    sender: str,
-    recipient: str,
-    attestation: Path | None,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Record a shipment (for a TCR's own bag, give its attestation)."""
-    from tcr_kit.custody import remote
-
-    who = actor(actor_id, key_file)
-    with open_ledger(ledger_path) as led:
-        events = []
-        if attestation is not None:
-            signed = remote.load(attestation)
-            if signed.attestation.bag_serial != serial.strip().upper():
-                raise click.UsageError(
-                    f"attestation is for bag {signed.attestation.bag_serial}, not {serial}"
-                )
-            led.record_remote_seal(who, signed, dry_run=dry_run)
-            events = list(led.last_events)
-            if dry_run:
-                _report(
-                    led,
-                    f"remote seal of bag {serial} by {signed.attestation.holder}",
-                    True,
-                    {"bag": serial},
-                )
-                return
-        s = led.ship_bag(
-            who,
-            serial,
-            carrier=carrier,
-            tracking=tracking,
-            sender=sender,
-            recipient=recipient,
-            dry_run=dry_run,
-        )
-        led.last_events = events + led.last_events
-        _report(
-            led,
-            f"bag {s.bag} shipped as {s.id} ({carrier} {tracking}) {sender} -> {recipient}",
-            dry_run,
-            {"bag": s.bag, "shipment": s.id},
-        )
-
-
-@bag.command("receive")
-@ledger_option
-@actor_options
-@click.argument("serial")
-@click.option("--serial-read", required=True, help="The serial as read aloud off the bag.")
-@click.option(
-    "--attestation",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The TCR's attestation file, checked against the recorded one.",
-)
-@location_options
-@dry_run_option
-@json_option
-def bag_receive(
-    ledger_path: Path | None,
-    actor_id: str,
-    key_file: Path,
-    serial: str,
-    serial_read: str,
-    attestation: Path | None,
-    facility: str | None,
-    safe: str | None,
-    box: str | None,
-    with_person: str | None,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Record a bag's arrival; it stays unopened until inspected at a ceremony."""
-    from tcr_kit.custody import remote
-
-    where = _location(facility, safe, box, with_person)
-    signed = remote.load(attestation) if attestation else None
-    with open_ledger(ledger_path) as led:
-        b = led.receive_bag(
-            actor(actor_id, key_file),
-            serial,
-            serial_read=serial_read,
-            location=where,
-            attestation=signed,
-            dry_run=dry_run,
-        )
-        _report(
-            led,
-            f"bag {b.serial} received (unopened) at {where.describe()}",
-            dry_run,
-            {"bag": b.serial},
-        )
-
-
-@bag.command("store")
-@ledger_option
-@actor_options
-@click.argument("serial")
-@location_options
-@dry_run_option
-@json_option
-def bag_store(
-    ledger_path: Path | None,
-    actor_id: str,
-    key_file: Path,
-    serial: str,
-    facility: str | None,
-    safe: str | None,
-    box: str | None,
-    with_person: str | None,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Put a bag away (safe, box, or with a person)."""
-    where = _location(facility, safe, box, with_person)
-    with open_ledger(ledger_path) as led:
-        b = led.store_bag(actor(actor_id, key_file), serial, location=where, dry_run=dry_run)
-        _report(led, f"bag {b.serial} stored at {where.describe()}", dry_run, {"bag": b.serial})
-
-
-@bag.command("inspect")
-@ledger_option
-@actor_options
-@click.argument("serial")
-@click.option("--serial-read", required=True)
-@click.option(
-    "--check",
-    "checks",
-    multiple=True,
-    required=True,
-    help="Checklist item as NAME=ok or NAME=fail (repeat).",
-)
-@click.option(
-    "--photo", "photos", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option("--photo-sha256", "photo_hashes", multiple=True)
-@click.option("--witness", required=True)
-@click.option("--step")
-@dry_run_option
-@json_option
-def bag_inspect(
-    ledger_path: Path | None,
-    actor_id: str,
-    key_file: Path,
-    serial: str,
-    serial_read: str,
-    checks: tuple[str, ...],
-    photos: tuple[Path, ...],
-    photo_hashes: tuple[str, ...],
-    witness: str,
-    step: str | None,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Inspect a bag on camera before opening: serial read and tamper checklist."""
-    checklist: dict[str, bool] = {}
-    for item in checks:
-        name, sep, value = item.partition("=")
-        if not sep or value.lower() not in ("ok", "fail"):
-            raise click.UsageError(f"--check {item!r}: expected NAME=ok or NAME=fail")
-        checklist[name.strip()] = value.lower() == "ok"
-    with open_ledger(ledger_path) as led:
-        i = led.inspect_bag(
-            actor(actor_id, key_file),
-            serial,
-            serial_read=serial_read,
-            checklist=checklist,
-            witness=witness,
-            photo_sha256=_photo_hashes(photos, photo_hashes),
-            step=step,
-            dry_run=dry_run,
-        )
-        _report(
-            led,
-            f"bag {i.bag} inspected ({i.id}): {i.outcome}",
-            dry_run,
-            {"bag": i.bag, "inspection": i.id, "outcome": i.outcome},
-        )
-
-
-@bag.command("open")
-@ledger_option
-@actor_options
-@click.argument("serial")
-@click.option("--serial-read", required=True)
-@click.option("--witness", required=True)
-@click.option("--override-by", help="IW or CA explicitly overriding open discrepancies.")
-@dry_run_option
-@json_option
-def bag_open(
-    ledger_path: Path | None,
-    actor_id: str,
-    key_file: Path,
-    serial: str,
-    serial_read: str,
-    witness: str,
-    override_by: str | None,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Open an inspected bag (refused while a discrepancy on it is open)."""
-    with open_ledger(ledger_path) as led:
-        b = led.open_bag(
-            actor(actor_id, key_file),
-            serial,
-            serial_read=serial_read,
-            witness=witness,
-            override_by=override_by,
-            dry_run=dry_run,
-        )
-        _report(
-            led, f"bag {b.serial} opened; out: {', '.join(b.contents)}", dry_run, {"bag": b.serial}
-        )
-
-
-@bag.command("reseal")
-@ledger_option
-@actor_options
-@click.argument("old_serial")
-@click.argument("new_serial")
-@click.option("--witness", required=True)
-@click.option("--contents", multiple=True, help="Default: what the old bag held.")
-@click.option("--kind")
-@location_options
-@dry_run_option
-@json_option
-def bag_reseal(
-    ledger_path: Path | None,
-    actor_id: str,
-    key_file: Path,
-    old_serial: str,
-    new_serial: str,
-    witness: str,
-    contents: tuple[str, ...],
-    kind: str | None,
-    facility: str | None,
-    safe: str | None,
-    box: str | None,
-    with_person: str | None,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    """Put the contents of an opened bag into a new bag (old serial -> new serial)."""
-    where = _location(facility, safe, box, with_person)
-    with open_ledger(ledger_path) as led:
-        b = led.reseal_bag(
-            actor(actor_id, key_file),
-            old_serial,
-            new_serial,
-            witness=witness,
-            location=where,
-            contents=_split(contents) or None,
-            kind=kind,
-            dry_run=dry_run,
-        )
-        _report(
-            led,
-            f"bag {b.replaces} -> new bag {b.serial} ({', '.join(b.contents)})",
-            dry_run,
-            {"bag": b.serial, "replaces": b.replaces},
-        )
-
-
-def _simple(action: str, helptext: str) -> click.Command:
-    @click.command(action, help=helptext)
-    @ledger_option
-    @actor_options
-    @click.argument("serial")
-    @click.option("--witness")
-    @dry_run_option
-    @json_option
-    def command(
-        ledger_path: Path | None,
-        actor_id: str,
-        key_file: Path,
-        serial: str,
-        witness: str | None,
-        dry_run: bool,
-        as_json: bool,
-    ) -> None:
-        from tcr_kit.custody.lifecycle import BagAction
-
-        with open_ledger(ledger_path) as led:
-            b = led.bag_action(
-                actor(actor_id, key_file),
-                serial,
-                BagAction(action),
-                witness=witness,
-                dry_run=dry_run,
-            )
-            _report(led, f"bag {b.serial} is now {b.state.value}", dry_run, {"bag": b.serial})
-
-    return command
-
-
-bag.add_command(_simple("retire", "Retire an opened bag whose contents are not resealed."))
-bag.add_command(_simple("destroy", "Destroy an opened or resealed bag (witness required)."))
-bag.add_command(_simple("lose", "Record a bag as lost (its sealed contents become lost)."))
-
-
-@bag.command("list")
-@ledger_option
-@json_option
-def bag_list(ledger_path: Path | None, as_json: bool) -> None:
-    """List bags."""
-    with open_ledger(ledger_path) as led:
-        bags = led.bags()
-    rows = [
-        {
-            "serial": b.serial,
-            "state": b.state.value,
-            "holder": b.holder or "",
-            "contents": ",".join(b.contents),
-            "location": b.location.describe(),
-            "replaces": b.replaces or "",
-            "replaced_by": b.replaced_by or "",
-        }
-        for b in bags
-    ]
-    if as_json:
-        emit_json({"ok": True, "bags": rows})
-        return
-    click.echo(table(rows, ["serial", "state", "holder", "contents", "location", "replaced_by"]))
-
-
-@bag.command("show")
-@ledger_option
-@click.argument("serial")
-@json_option
-def bag_show(ledger_path: Path | None, serial: str, as_json: bool) -> None:
-    """Show a bag with its inspections and open discrepancies."""
-    with open_ledger(ledger_path) as led:
-        b = led.bag(serial)
-        data: dict[str, Any] = b.model_dump(mode="json")
-        data["inspections"] = [i.model_dump(mode="json") for i in led.inspections(b.serial)]
-        data["open_discrepancies"] = [
-            d.id for d in led.discrepancies(open_only=True, about=f"bag:{b.serial}")
-        ]
-    if as_json:
-        emit_json({"ok": True, "bag": data})
-        return
-    for k in (
-        "serial",
-        "kind",
-        "state",
-        "holder",
-        "contents",
-        "sealed_by",
-        "sealed_at",
-        "seal_witness",
-        "attestation_sha256",
-        "replaces",
-        "replaced_by",
-    ):
-        click.echo(f"{k:>19}: {data[k]}")
-    click.echo(f"{'location':>19}: {b.location.describe()}")
-    for i in data["inspections"]:
-        click.echo(
-            f"{'inspection':>19}: {i['id']} {i['at']} read {i['serial_read']} "
-            f"by {i['inspector']} witness {i['witness']}"
-        )
-    click.echo(f"{'open discrepancies':>19}: {', '.join(data['open_discrepancies']) or 'none'}")
-
-
-@bag.command("history")
-@ledger_option
-@click.argument("serial")
-@json_option
-def bag_history(ledger_path: Path | None, serial: str, as_json: bool) -> None:
-    """Every audit event about a bag, oldest first."""
-    from tcr_kit.custody.ledger import normalise_serial
-
-    with open_ledger(ledger_path) as led:
-        events = led.history(f"bag:{normalise_serial(serial)}")
-    rows = [
-        {
-            "seq": e["seq"],
-            "time": e["time"],
-            "actor": e["actor"],
-            "event": e["kind"],
-            "witness": e["payload"].get("witness") or "",
-            "note": ",".join(e["payload"].get("discrepancies", [])),
-        }
-        for e in events
-    ]
-    if as_json:
-        emit_json({"ok": True, "events": events})
-        return
-    click.echo(table(rows, ["seq", "time", "actor", "event", "witness", "note"]))
 
 
 # -- discrepancies --------------------------------------------------------------------------
@@ -689,7 +185,7 @@ def discrepancy_list(ledger_path: Path | None, open_only: bool, as_json: bool) -
 def discrepancy_summary(ledger_path: Path | None, as_json: bool) -> None:
     """Counts by year, category, severity and status."""
     with open_ledger(ledger_path) as led:
-        rows = led.discrepancy_summary()
+        rows = [row.to_json() for row in led.discrepancy_summary()]
     if as_json:
         emit_json({"ok": True, "summary": rows})
         return
@@ -728,33 +224,31 @@ def status(ledger_path: Path | None, actor_id: str, as_json: bool) -> None:
     with open_ledger(ledger_path) as led:
         view = led.status(actor_id)
     if as_json:
-        emit_json({"ok": True, **view})
+        emit_json({"ok": True, **view.to_json()})
         return
-    click.echo(f"{view['name']} ({view['person']}, {', '.join(view['roles'])})")
+    click.echo(f"{view.name} ({view.person}, {', '.join(view.roles)})")
     rows = [
         dict(
-            i,
+            item.to_json(),
             last_inspection=(
-                f"{i['last_inspection']['at']} {i['last_inspection']['outcome']}"
-                if i["last_inspection"]
+                f"{item.last_inspection.at} {item.last_inspection.outcome}"
+                if item.last_inspection
                 else "none"
             ),
-            open_discrepancies=",".join(i["open_discrepancies"]) or "none",
+            open_discrepancies=",".join(item.open_discrepancies) or "none",
         )
-        for i in view["credentials"]
+        for item in view.credentials
     ]
-    click.echo(
-        table(
-            rows,
-            [
-                "credential",
-                "kind",
-                "state",
-                "bag",
-                "bag_state",
-                "location",
-                "last_inspection",
-                "open_discrepancies",
-            ],
-        )
-    )
+    click.echo(table(rows, STATUS_COLUMNS))
+
+
+STATUS_COLUMNS = [
+    "credential",
+    "kind",
+    "state",
+    "bag",
+    "bag_state",
+    "location",
+    "last_inspection",
+    "open_discrepancies",
+]

@@ -198,14 +198,10 @@ def _run(demo: Demo) -> None:
 
 
 def _verify_signature(public_der: bytes, data: bytes, signature: bytes) -> None:
-    from Crypto.Hash import SHA256
-    from Crypto.PublicKey import ECC
-    from Crypto.Signature import DSS
+    from tcr_kit.audit.signing import ECDSA_P256, SignatureInvalid, verify_signature
 
     try:
-        DSS.new(ECC.import_key(public_der), "fips-186-3", encoding="der").verify(
-            SHA256.new(data), signature
-        )
-    except ValueError:
+        verify_signature(ECDSA_P256, public_der, data, signature)
+    except SignatureInvalid:
         raise DemoFailed("the HSM's signature does not verify") from None
     print("  signature verified with the HSM key's public half: ok")

@@ -89,10 +89,9 @@ def verify(
     expected = bytes.fromhex(public_key) if public_key else None
     if use_ledger:
         with open_ledger(ledger_path) as led:
-            registered = led.person(signed.attestation.holder).public_key
-        if registered is None:
+            expected = led.registered_key(signed.attestation.holder)
+        if expected is None:
             raise click.ClickException(f"{signed.attestation.holder} has no registered key")
-        expected = bytes.fromhex(registered)
     signed.verify(expected)
     _show(signed, str(attestation), as_json, verified=True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -19,9 +18,6 @@ from ._ledger import (
 )
 from .app import emit_json, json_option, table
 
-if TYPE_CHECKING:
-    from tcr_kit.custody.models import Person
-
 ROLE_CHOICE = click.Choice(["CO", "RKSH", "CA", "IW", "SSC", "SA"])
 ALGORITHM_OPTION = click.option(
     "--key-algorithm",
@@ -30,28 +26,6 @@ ALGORITHM_OPTION = click.option(
     show_default=True,
     help="ecdsa-p256-sha256 for a card's signing key (public key as DER SPKI hex).",
 )
-
-
-def _person(
-    pid: str,
-    name: str,
-    roles: tuple[str, ...],
-    facility: str | None,
-    public_key: str | None,
-    key_algorithm: str = "ed25519",
-) -> Person:
-    from tcr_kit.custody.models import Person, Role
-    from tcr_kit.custody.models import build as _build
-
-    return _build(
-        Person,
-        id=pid,
-        name=name,
-        roles=tuple(Role(r) for r in roles),
-        facility=facility,
-        public_key=public_key.lower() if public_key else None,
-        key_algorithm=key_algorithm if public_key else None,
-    )
 
 
 @click.group()
@@ -85,8 +59,12 @@ def init(
     as_json: bool,
 ) -> None:
     """Create a ledger with its first person (staff), who registers their own key."""
+    from tcr_kit.custody.models import Person
+
     signer = load_signer(key_file)
-    person = _person(pid, name, roles, facility, signer.public_key_bytes().hex())
+    person = Person.new(
+        pid, name, roles, facility=facility, public_key=signer.public_key_bytes().hex()
+    )
     with open_ledger(ledger_path, create=True) as led:
         led.initialise(person, signer, dry_run=dry_run)
         report_change(led, f"ledger {led.path} started by {pid}", dry_run, {"person": pid})
@@ -117,7 +95,11 @@ def add(
     as_json: bool,
 ) -> None:
     """Add a person (and register their public key in the audit log)."""
-    person = _person(pid, name, roles, facility, public_key, key_algorithm)
+    from tcr_kit.custody.models import Person
+
+    person = Person.new(
+        pid, name, roles, facility=facility, public_key=public_key, key_algorithm=key_algorithm
+    )
     with open_ledger(ledger_path) as led:
         led.add_person(actor(actor_id, key_file), person, dry_run=dry_run)
         report_change(led, f"person {pid} ({', '.join(roles)})", dry_run, {"person": pid})
@@ -193,9 +175,12 @@ def generate(output: Path, passphrase: bool, as_json: bool) -> None:
     from tcr_kit.audit.pgpwords import fingerprint
     from tcr_kit.audit.signing import SoftwareEd25519Signer
 
-    secret = read_passphrase("New passphrase", confirm=True) if passphrase else None
     signer = SoftwareEd25519Signer.generate()
-    signer.save(output, secret)
+    if passphrase:
+        with read_passphrase("New passphrase", confirm=True) as secret:
+            signer.save(output, secret.raw)
+    else:
+        signer.save(output)
     pub = signer.public_key_bytes()
     hex_, words = fingerprint(pub)
     if as_json:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -199,7 +199,7 @@ class AuditLog:
         except (ValueError, TypeError, IndexError) as exc:
             raise InputError(f"public key for {owner}: {exc}") from None
         kid = key_id(public_key)
-        if self._conn.execute("SELECT 1 FROM audit_key WHERE key_id = ?", (kid,)).fetchone():
+        if self.key_registered(kid):
             raise InputError(f"key {kid} is already registered")
         seq, _ = self.head()
         payload = {
@@ -341,3 +341,39 @@ class AuditLog:
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM audit_event").fetchone()[0])
+
+    def key_registered(self, kid: str) -> bool:
+        """Whether key ``kid`` was ever registered (revoked keys count: a key is used once)."""
+        row = self._conn.execute("SELECT 1 FROM audit_key WHERE key_id = ?", (kid,)).fetchone()
+        return row is not None
+
+    # -- consistency of the derived tables -----------------------------------------------
+    def first_index_mismatch(self) -> int | None:
+        """The first event whose ``kind``/``subjects`` index columns (used to find a subject's
+        history) disagree with its body, or ``None``. The signed body is the truth; the
+        columns are derived from it and not covered by the signature."""
+        for seq, body, kind, subjects in self._conn.execute(
+            "SELECT seq, body, kind, subjects FROM audit_event ORDER BY seq"
+        ):
+            parsed = parse_canonical(as_bytes(body))
+            expected = "|" + "|".join(parsed.get("subjects", [])) + "|"
+            if kind != parsed.get("kind") or subjects != expected:
+                return int(seq)
+        return None
+
+    def first_key_mismatch(self, keys: Mapping[str, KeyRecord]) -> str | None:
+        """The first key id (sorted) whose row in the key table differs from ``keys`` (what
+        verifying the events established: :attr:`VerifyReport.keys`), or ``None``."""
+        rows = {
+            r[0]: (r[1], r[2], r[3], int(r[4]), None if r[5] is None else int(r[5]))
+            for r in self._conn.execute(
+                "SELECT key_id, algorithm, public_key, owner, added_seq, revoked_seq FROM audit_key"
+            )
+        }
+        expected = {
+            k.key_id: (k.algorithm, k.public_key.hex(), k.owner, k.added_seq, k.revoked_seq)
+            for k in keys.values()
+        }
+        if rows == expected:
+            return None
+        return str(sorted(set(rows.items()) ^ set(expected.items()))[0][0])

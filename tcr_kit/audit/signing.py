@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import os
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from tcr_kit.errors import FileExistsRefused, InputError, IntegrityError, OperationalError
 
@@ -86,7 +86,9 @@ class SoftwareEd25519Signer:
 
         return cls(ECC.generate(curve="ed25519"))
 
-    def save(self, path: str | os.PathLike[str], passphrase: bytes | None = None) -> None:
+    def save(
+        self, path: str | os.PathLike[str], passphrase: bytes | bytearray | None = None
+    ) -> None:
         """Write the private key as PKCS#8 PEM to a new 0600 file (``O_EXCL``).
 
         With ``passphrase`` the file is encrypted (PBKDF2-HMAC-SHA512, AES-256-CBC).
@@ -94,7 +96,7 @@ class SoftwareEd25519Signer:
         if passphrase:
             pem = self._key.export_key(
                 format="PEM",
-                passphrase=bytes(passphrase),
+                passphrase=cast(bytes, passphrase),  # a bytearray works; the stubs say bytes
                 protection="PBKDF2WithHMAC-SHA512AndAES256-CBC",
                 prot_params={"iteration_count": _PBKDF2_ITERATIONS},
             )
@@ -104,7 +106,7 @@ class SoftwareEd25519Signer:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], passphrase: bytes | None = None
+        cls, path: str | os.PathLike[str], passphrase: bytes | bytearray | None = None
     ) -> SoftwareEd25519Signer:
         """Load a key file; refuses a file readable by group or others."""
         from Crypto.PublicKey import ECC
@@ -120,7 +122,7 @@ class SoftwareEd25519Signer:
         if b"ENCRYPTED" in data and not passphrase:
             raise InputError(f"{p}: key file is passphrase-protected; a passphrase is needed")
         try:
-            key = ECC.import_key(data, passphrase=passphrase or None)
+            key = ECC.import_key(data, passphrase=cast(bytes, passphrase) or None)
         except (ValueError, IndexError, TypeError):
             raise InputError(f"{p}: not an Ed25519 key file, or wrong passphrase") from None
         if key.curve != "Ed25519":
@@ -183,12 +185,27 @@ def check_public_key(algorithm: str, public_key: bytes) -> None:
         raise ValueError(f"unsupported signature algorithm {algorithm!r}")
 
 
-def verify_signature(algorithm: str, public_key: bytes, data: bytes, signature: bytes) -> None:
-    """Raise :class:`SignatureInvalid` unless ``signature`` over ``data`` verifies."""
+def verify_signature(
+    algorithm: str,
+    public_key: bytes,
+    data: bytes,
+    signature: bytes,
+    *,
+    key_name: str | None = None,
+) -> None:
+    """Raise :class:`SignatureInvalid` unless ``signature`` over ``data`` verifies.
+
+    The one signature check of tcr-kit: the audit log, seal attestations, the cards' signing
+    key and the demo's HSM signature all come here. ``algorithm`` is :data:`ED25519` (raw
+    32-byte public key) or :data:`ECDSA_P256` (DER SubjectPublicKeyInfo); a malformed key
+    fails like a bad signature. ``key_name`` names the key in the message (default: its
+    :func:`key_id`).
+    """
     if algorithm not in ALGORITHMS:
         raise SignatureInvalid(f"unsupported signature algorithm {algorithm!r}")
     if not signature_ok(algorithm, public_key, data, signature):
-        raise SignatureInvalid(f"signature does not verify under key {key_id(public_key)}")
+        name = key_name if key_name is not None else key_id(public_key)
+        raise SignatureInvalid(f"signature does not verify under key {name}")
 
 
 class Verifier(Protocol):

@@ -17,11 +17,8 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from Crypto.Hash import SHA256
-from Crypto.PublicKey import ECC
-from Crypto.Signature import DSS, eddsa
-
 from tcr_kit.audit.signing import SignatureInvalid
+from tcr_kit.audit.signing import verify_signature as audit_verify
 from tcr_kit.cards.base import Card
 from tcr_kit.cards.errors import NotEnrolled
 from tcr_kit.cards.record import KeyRef
@@ -67,16 +64,10 @@ def sign_with_card(card: Card, pin: SecretBuffer, data: bytes) -> bytes:
 
 def verify_signature(key: KeyRef, data: bytes, signature: bytes) -> None:
     """Raise :class:`SignatureInvalid` unless ``signature`` over ``data`` verifies under ``key``."""
-    try:
-        if key.algorithm == "ed25519":
-            eddsa.new(eddsa.import_public_key(key.public_key_raw()), "rfc8032").verify(
-                data, signature
-            )
-        else:
-            public = ECC.import_key(bytes.fromhex(key.public_key_der))
-            DSS.new(public, "fips-186-3", encoding="der").verify(SHA256.new(data), signature)
-    except (ValueError, TypeError):
-        raise SignatureInvalid(f"signature does not verify under key {key.fingerprint}") from None
+    public = (
+        key.public_key_raw() if key.algorithm == "ed25519" else bytes.fromhex(key.public_key_der)
+    )
+    audit_verify(ALGORITHM_NAMES[key.algorithm], public, data, signature, key_name=key.fingerprint)
 
 
 class CardSigner:

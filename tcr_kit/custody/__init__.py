@@ -2,4 +2,95 @@
 
 State lives in an embedded SQLite ledger (:mod:`tcr_kit.custody.ledger`); every change is
 written together with its signed audit event (:mod:`tcr_kit.audit`) in one transaction.
+
+The names in ``__all__`` are the public API (importable from here or from their modules).
 """
+
+from __future__ import annotations
+
+from tcr_kit.custody.errors import (
+    BlockedByDiscrepancy,
+    ChecklistItemInvalid,
+    DiscrepancyOpened,
+    LedgerIntegrityError,
+    NotFound,
+    TransitionRefused,
+    WitnessRequired,
+)
+from tcr_kit.custody.ledger import (
+    Actor,
+    BagView,
+    CredentialStatus,
+    DiscrepancyCount,
+    EventSelection,
+    EventSummary,
+    InspectionBrief,
+    Ledger,
+    PersonStatus,
+    default_ledger_path,
+    enrolment_sha256,
+    normalise_serial,
+)
+from tcr_kit.custody.lifecycle import BagAction, BagState, CredentialAction, CredentialState
+from tcr_kit.custody.models import (
+    Bag,
+    Ceremony,
+    Credential,
+    CredentialKind,
+    Discrepancy,
+    DiscrepancyCategory,
+    Inspection,
+    Location,
+    LocationKind,
+    Person,
+    Role,
+    SealAttestation,
+    Severity,
+    ShareSet,
+    Shipment,
+    build,
+)
+from tcr_kit.custody.remote import SignedAttestation
+
+__all__ = [
+    "Actor",
+    "Bag",
+    "BagAction",
+    "BagState",
+    "BagView",
+    "BlockedByDiscrepancy",
+    "Ceremony",
+    "ChecklistItemInvalid",
+    "Credential",
+    "CredentialAction",
+    "CredentialKind",
+    "CredentialState",
+    "CredentialStatus",
+    "Discrepancy",
+    "DiscrepancyCategory",
+    "DiscrepancyCount",
+    "DiscrepancyOpened",
+    "EventSelection",
+    "EventSummary",
+    "Inspection",
+    "InspectionBrief",
+    "Ledger",
+    "LedgerIntegrityError",
+    "Location",
+    "LocationKind",
+    "NotFound",
+    "Person",
+    "PersonStatus",
+    "Role",
+    "SealAttestation",
+    "Severity",
+    "ShareSet",
+    "Shipment",
+    "SignedAttestation",
+    "TransitionRefused",
+    "WitnessRequired",
+    "build",
+    "default_ledger_path",
+    "enrolment_sha256",
+    "normalise_serial",
+]

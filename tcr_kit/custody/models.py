@@ -8,6 +8,7 @@ made in code. Identifiers are explicit constrained types.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -107,9 +108,32 @@ class Person(Record):
             _check_key(self.key_algorithm, self.public_key)
         return self
 
-    @property
-    def is_tcr(self) -> bool:
-        return bool(set(self.roles) & TCR_ROLES)
+    @classmethod
+    def new(
+        cls,
+        pid: str,
+        name: str,
+        roles: Sequence[str],
+        *,
+        facility: str | None = None,
+        public_key: str | None = None,
+        key_algorithm: str = "ed25519",
+    ) -> Person:
+        """A person from the roster command's fields: role names, the public key as hex (any
+        case; stored lower-case), its algorithm only with a key. :class:`InputError` if bad."""
+        try:
+            parsed = tuple(Role(r) for r in roles)
+        except ValueError as exc:
+            raise InputError(f"person: {exc}") from None
+        return build(
+            cls,
+            id=pid,
+            name=name,
+            roles=parsed,
+            facility=facility,
+            public_key=public_key.lower() if public_key else None,
+            key_algorithm=key_algorithm if public_key else None,
+        )
 
 
 class CredentialKind(StrEnum):
@@ -192,6 +216,27 @@ class Location(Record):
         if missing:
             raise ValueError(f"location {self.kind.value} needs {', '.join(missing)}")
         return self
+
+    @classmethod
+    def where(
+        cls,
+        *,
+        facility: str | None = None,
+        safe: str | None = None,
+        box: str | None = None,
+        person: str | None = None,
+    ) -> Location | None:
+        """The location the command-line parts name (a person wins, then a safe, a box, a
+        facility), or ``None`` when none is given. :class:`InputError` if malformed."""
+        if person:
+            return build(cls, kind=LocationKind.WITH_PERSON, person=person, facility=facility)
+        if safe:
+            return build(cls, kind=LocationKind.SAFE, facility=facility, safe=safe, box=box)
+        if box:
+            return build(cls, kind=LocationKind.SAFE_DEPOSIT_BOX, facility=facility, box=box)
+        if facility:
+            return build(cls, kind=LocationKind.FACILITY, facility=facility)
+        return None
 
     def describe(self) -> str:
         parts = [self.kind.value]

@@ -188,10 +188,12 @@ def test_lost_bag_marks_its_credentials_lost_and_is_terminal(world: World) -> No
 def test_status_shows_a_tcr_where_their_credential_is(world: World, tmp_path: Path) -> None:
     _remote_sealed_and_shipped(world, tmp_path)
     view = world.ledger.status("tcr-3")
-    (item,) = view["credentials"]
-    assert item["bag"] == "TEB-1001"
-    assert item["bag_state"] == "in-transit"
-    assert item["location"].startswith("in-transit shipment=S-0001")
+    (item,) = view.credentials
+    assert item.bag == "TEB-1001"
+    assert item.bag_state == "in-transit"
+    assert item.location is not None
+    assert item.location.startswith("in-transit shipment=S-0001")
+    assert view.to_json()["credentials"][0]["bag"] == "TEB-1001"
 
 
 def test_replaced_key_revokes_the_old_one_and_the_new_one_signs(world: World) -> None:

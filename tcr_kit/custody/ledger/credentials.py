@@ -1,0 +1,109 @@
+"""Credentials (smartcards, tokens, keys, ...) and the share sets they carry shares of."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from tcr_kit.custody.ledger.reading import LedgerReader
+from tcr_kit.custody.ledger.storage import Actor, serialised
+from tcr_kit.custody.lifecycle import CredentialAction, CredentialState, credential_transition
+from tcr_kit.custody.models import Credential, ShareSet
+from tcr_kit.custody.models import revalidate as _revalidate
+from tcr_kit.errors import InputError
+
+__all__ = ["CredentialsMixin", "enrolment_sha256"]
+
+
+def enrolment_sha256(record_json: str) -> str:
+    """The SHA-256 (hex) the ledger records for a card enrolment record (its UTF-8 text)."""
+    return hashlib.sha256(record_json.encode("utf-8")).hexdigest()
+
+
+class CredentialsMixin(LedgerReader):
+    """Register share sets and credentials; attach enrolment records; retire, destroy or
+    lose a credential outside a bag."""
+
+    @serialised
+    def add_share_set(self, actor: Actor, share_set: ShareSet, *, dry_run: bool = False) -> None:
+        if self._get_or_none(ShareSet, share_set.id) is not None:
+            raise InputError(f"share set {share_set.id} already exists")
+        with self._change(actor, "share-set.add", [f"share-set:{share_set.id}"], dry_run=dry_run):
+            self._put(share_set)
+
+    @serialised
+    def retire_share_set(self, actor: Actor, sid: str, *, dry_run: bool = False) -> ShareSet:
+        """Mark a share set retired (after a rekey replaced it)."""
+        current = self.share_set(sid)
+        if current.status == "retired":
+            raise InputError(f"share set {sid} is already retired")
+        updated = _revalidate(current.model_copy(update={"status": "retired"}))
+        with self._change(actor, "share-set.retire", [f"share-set:{sid}"], dry_run=dry_run):
+            self._put(updated)
+        return updated
+
+    @serialised
+    def add_credential(
+        self, actor: Actor, credential: Credential, *, dry_run: bool = False
+    ) -> Credential:
+        if self._get_or_none(Credential, credential.id) is not None:
+            raise InputError(f"credential {credential.id} already exists")
+        if credential.state != CredentialState.ISSUED:
+            raise InputError("a new credential starts as issued (seal it into a bag after)")
+        self._require_person(credential.holder, "holder")
+        if credential.share_set is not None:
+            share_set = self.share_set(credential.share_set)
+            if credential.share_index is not None and credential.share_index > share_set.n:
+                raise InputError(f"share index {credential.share_index} > n={share_set.n}")
+        with self._change(
+            actor, "credential.add", [f"credential:{credential.id}"], dry_run=dry_run
+        ):
+            self._put(credential)
+        return credential
+
+    @serialised
+    def record_enrolment(
+        self, actor: Actor, credential_id: str, record_json: str, *, dry_run: bool = False
+    ) -> Credential:
+        """Attach a card enrolment record (JSON text from the cards work) to a credential."""
+        try:
+            json.loads(record_json)
+        except ValueError:
+            raise InputError("enrolment record is not JSON") from None
+        cred = self.credential(credential_id)
+        digest = enrolment_sha256(record_json)
+        updated = _revalidate(
+            cred.model_copy(update={"enrolment_record": record_json, "enrolment_sha256": digest})
+        )
+        with self._change(
+            actor,
+            "credential.enrolment",
+            [f"credential:{credential_id}"],
+            {"enrolment_sha256": digest},
+            dry_run=dry_run,
+        ):
+            self._put(updated)
+        return updated
+
+    @serialised
+    def credential_action(
+        self,
+        actor: Actor,
+        credential_id: str,
+        action: CredentialAction,
+        *,
+        witness: str | None = None,
+        dry_run: bool = False,
+    ) -> Credential:
+        """Retire, destroy or lose a credential outside a bag operation."""
+        if action in (CredentialAction.SEAL, CredentialAction.UNSEAL):
+            raise InputError("credentials are sealed and unsealed through bag operations")
+        cred = self.credential(credential_id)
+        self._require_person(witness, "witness")
+        state = credential_transition(cred.id, cred.state, action, actor.person, witness)
+        updated = _revalidate(cred.model_copy(update={"state": state, "bag": None}))
+        subjects = [f"credential:{cred.id}"] + ([f"bag:{cred.bag}"] if cred.bag else [])
+        extra = {"witness": witness} if witness else None
+        with self._change(actor, f"credential.{action.value}", subjects, extra, dry_run=dry_run):
+            self._put(updated)
+        return updated

@@ -1,0 +1,113 @@
+"""The ledger's tables and their migrations, and where the ledger file lives by default.
+
+Each table holds one record type as canonical JSON (``doc``) under its key, plus a few
+columns copied from the record for foreign keys. The audit log's tables live in the same
+file (created by :func:`tcr_kit.audit.chain.ensure_schema`).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from tcr_kit.audit import chain as audit_chain
+from tcr_kit.custody.models import (
+    Bag,
+    Ceremony,
+    Credential,
+    Discrepancy,
+    Inspection,
+    Person,
+    ShareSet,
+    Shipment,
+)
+
+__all__ = [
+    "ATTESTATION",
+    "LEDGER_ENV",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "Table",
+    "default_ledger_path",
+    "table_of",
+]
+
+LEDGER_ENV = "TCR_LEDGER"
+SCHEMA_VERSION = 1
+"""The schema version this tcr-kit writes (``PRAGMA user_version``): one per migration."""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: str
+    model: type[BaseModel]
+    columns: Mapping[str, str] = field(default_factory=dict)
+    """Extra SQL column -> record field (copied for foreign keys)."""
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table("person", "id", Person),
+        Table("share_set", "id", ShareSet),
+        Table("credential", "id", Credential, {"holder": "holder"}),
+        Table("bag", "serial", Bag, {"holder": "holder"}),
+        Table("shipment", "id", Shipment, {"bag": "bag"}),
+        Table("inspection", "id", Inspection, {"bag": "bag"}),
+        Table("discrepancy", "id", Discrepancy),
+        Table("ceremony", "number", Ceremony),
+    )
+}
+ATTESTATION = "attestation"
+
+_V1 = """
+CREATE TABLE person (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE share_set (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE credential (key TEXT PRIMARY KEY, doc BLOB NOT NULL,
+    holder TEXT REFERENCES person(key));
+CREATE TABLE bag (key TEXT PRIMARY KEY, doc BLOB NOT NULL,
+    holder TEXT REFERENCES person(key));
+CREATE TABLE shipment (key TEXT PRIMARY KEY, doc BLOB NOT NULL,
+    bag TEXT NOT NULL REFERENCES bag(key));
+CREATE TABLE inspection (key TEXT PRIMARY KEY, doc BLOB NOT NULL,
+    bag TEXT NOT NULL REFERENCES bag(key));
+CREATE TABLE discrepancy (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE ceremony (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE attestation (key TEXT PRIMARY KEY, doc BLOB NOT NULL,
+    bag TEXT NOT NULL REFERENCES bag(key));
+"""
+
+
+def _migrate_v1(conn: sqlite3.Connection) -> None:
+    for statement in _V1.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    audit_chain.ensure_schema(conn)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1]
+"""Migration ``i`` takes the schema from version ``i`` to ``i + 1`` (``PRAGMA user_version``)."""
+
+
+def default_ledger_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$TCR_LEDGER``, else ``$XDG_DATA_HOME/tcr-kit/ledger.sqlite``, else
+    ``~/.local/share/tcr-kit/ledger.sqlite``."""
+    env = os.environ if env is None else env
+    if env.get(LEDGER_ENV):
+        return Path(env[LEDGER_ENV])
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tcr-kit" / "ledger.sqlite"
+
+
+def table_of(model: type[BaseModel]) -> Table:
+    for table in TABLES.values():
+        if table.model is model:
+            return table
+    raise TypeError(f"no table for {model.__name__}")

@@ -1,0 +1,300 @@
+"""Storage and transactions: opening and migrating the SQLite file (WAL, foreign keys,
+versioned schema) and the one write path.
+
+Every change goes through one ``BEGIN IMMEDIATE`` transaction (:meth:`LedgerStore._change`)
+that writes the new rows **and** the audit event that carries them (the full post-change
+records), so the integrity check can compare both the hash chain and every row with the
+last event about it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from tcr_kit.audit.canonical import canonical_bytes
+from tcr_kit.audit.chain import AuditLog, StoredEvent, as_bytes
+from tcr_kit.audit.signing import Signer
+from tcr_kit.custody.errors import LedgerIntegrityError, NotFound
+from tcr_kit.custody.ledger.schema import ATTESTATION, MIGRATIONS, default_ledger_path, table_of
+from tcr_kit.custody.models import Person
+from tcr_kit.custody.remote import SignedAttestation
+from tcr_kit.errors import InputError, OperationalError
+
+__all__ = ["Actor", "LedgerStore", "serialised"]
+
+M = TypeVar("M", bound=BaseModel)
+S = TypeVar("S", bound="LedgerStore")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a person in the ledger and the signer holding their registered key."""
+
+    person: str
+    signer: Signer
+
+
+def _key_str(value: Any) -> str:
+    return str(value)
+
+
+def serialised(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """Run a change with the write lock held from its first read to its commit, so checks
+    (state, existence, numbering) and writes cannot interleave with another writer."""
+
+    @functools.wraps(method)
+    def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if self._conn.in_transaction:
+            return method(self, *args, **kwargs)
+        self._begin()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+
+    return wrapper
+
+
+class LedgerStore:
+    """An open ledger file: its connection, audit log and the write path. The public
+    :class:`~tcr_kit.custody.ledger.Ledger` adds the record operations on top."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self.audit = AuditLog(conn)
+        self._records: list[dict[str, Any]] | None = None
+        self.last_events: list[StoredEvent] = []
+        """Events appended (or, in a dry run, that would have been) by the last change."""
+        self.ceremony_number: int | None = None
+        """When set, every change is tagged with this ceremony number (payload ``ceremony``,
+        subject ``ceremony:N``), so a ceremony's transcript can be exported."""
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        timeout: float = 30.0,
+        synchronous: str = "FULL",
+    ) -> Self:
+        """Open (and migrate) a ledger. ``synchronous="FULL"`` syncs every commit to disk
+        (survives power loss); ``"NORMAL"`` is faster and still survives a killed process."""
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be FULL or NORMAL")
+        p = Path(path) if path is not None else default_ledger_path()
+        if not p.exists():
+            if not create:
+                raise OperationalError(f"{p}: no ledger here (run 'tcr roster init' first)")
+            p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            conn = sqlite3.connect(str(p), timeout=timeout, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys = ON")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(f"{p}: cannot open ledger: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise LedgerIntegrityError(f"{p}: not a usable ledger: {exc}") from None
+        if str(mode).lower() != "wal":
+            conn.close()
+            raise OperationalError(f"{p}: could not switch the ledger to WAL mode")
+        ledger = cls(conn, p)
+        ledger._migrate()
+        return ledger
+
+    def _migrate(self) -> None:
+        try:
+            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise OperationalError(
+                    f"{self.path}: ledger schema {version} is newer than this tcr-kit "
+                    f"({len(MIGRATIONS)})"
+                )
+            while version < len(MIGRATIONS):
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+                    if current == version:
+                        MIGRATIONS[version](self._conn)
+                        self._conn.execute(f"PRAGMA user_version = {version + 1}")
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(f"{self.path}: cannot read ledger: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise LedgerIntegrityError(f"{self.path}: not a usable ledger: {exc}") from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- the write path --------------------------------------------------------------------
+    def _begin(self) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(f"{self.path}: ledger is busy: {exc}") from None
+
+    @contextmanager
+    def _change(
+        self,
+        actor: Actor,
+        kind: str,
+        subjects: Sequence[str],
+        extra: dict[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> Iterator[None]:
+        """One transaction: the body's writes (via :meth:`_put`) plus one audit event."""
+        self.last_events = []
+        if not self._conn.in_transaction:
+            self._begin()
+        try:
+            self._records = []
+            self._require_actor(actor)
+            yield
+            payload: dict[str, Any] = {"records": self._records}
+            if extra:
+                payload.update(extra)
+            if self.ceremony_number is not None:
+                payload["ceremony"] = self.ceremony_number
+                if f"ceremony:{self.ceremony_number}" not in subjects:
+                    subjects = [*subjects, f"ceremony:{self.ceremony_number}"]
+            event = self.audit.append(actor.signer, actor.person, kind, payload, subjects)
+            self.last_events.append(event)
+            self._conn.execute("ROLLBACK" if dry_run else "COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._records = None
+
+    def _require_actor(self, actor: Actor) -> None:
+        person = self._get_or_none(Person, actor.person)
+        if person is None:
+            raise NotFound(f"person {actor.person} is not in the roster")
+        if person.retired:
+            raise InputError(f"person {actor.person} is retired and cannot act")
+        if person.public_key != actor.signer.public_key_bytes().hex():
+            raise InputError(f"the signing key given is not the one registered for {person.id}")
+
+    def _put(self, record: BaseModel) -> None:
+        table = table_of(type(record))
+        key = _key_str(getattr(record, table.key))
+        doc = record.model_dump(mode="json")
+        cols = ["key", "doc", *table.columns]
+        values = [key, canonical_bytes(doc), *(doc.get(f) for f in table.columns.values())]
+        marks = ", ".join("?" for _ in cols)
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO {table.name} ({', '.join(cols)}) VALUES ({marks})",  # noqa: S608
+            values,
+        )
+        if self._records is None:
+            raise RuntimeError("_put outside a change")
+        self._records.append({"table": table.name, "key": key, "doc": doc})
+
+    def _put_attestation(self, signed: SignedAttestation) -> str:
+        digest = signed.digest.hex()
+        doc = signed.to_json()
+        self._conn.execute(
+            "INSERT OR REPLACE INTO attestation (key, doc, bag) VALUES (?, ?, ?)",
+            (digest, canonical_bytes(doc), signed.attestation.bag_serial),
+        )
+        if self._records is None:
+            raise RuntimeError("_put outside a change")
+        self._records.append({"table": ATTESTATION, "key": digest, "doc": doc})
+        return digest
+
+    # -- reading -----------------------------------------------------------------------------
+    def _get_or_none(self, model: type[M], key: Any) -> M | None:
+        table = table_of(model)
+        row = self._conn.execute(
+            f"SELECT doc FROM {table.name} WHERE key = ?",  # noqa: S608
+            (_key_str(key),),
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            return model.model_validate_json(as_bytes(row[0]))
+        except ValidationError as exc:
+            raise LedgerIntegrityError(
+                f"ledger row {table.name}/{key} is not a valid record: {exc.errors()[0]['msg']}"
+            ) from None
+
+    def _get(self, model: type[M], key: Any, what: str) -> M:
+        found = self._get_or_none(model, key)
+        if found is None:
+            raise NotFound(f"{what} {key} is not in the ledger")
+        return found
+
+    def _all(self, model: type[M]) -> list[M]:
+        table = table_of(model)
+        out = []
+        for key, doc in self._conn.execute(f"SELECT key, doc FROM {table.name} ORDER BY key"):  # noqa: S608
+            try:
+                out.append(model.model_validate_json(as_bytes(doc)))
+            except ValidationError:
+                raise LedgerIntegrityError(
+                    f"ledger row {table.name}/{key} is not a valid record"
+                ) from None
+        return out
+
+    def _next_id(self, model: type[BaseModel], prefix: str) -> str:
+        return f"{prefix}-{self._count(table_of(model).name) + 1:04d}"
+
+    def _count(self, table: str) -> int:
+        return int(self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
+
+    def _require_person(self, pid: str | None, what: str) -> None:
+        if pid is None:
+            return
+        person = self._get_or_none(Person, pid)
+        if person is None:
+            raise NotFound(f"{what} {pid} is not in the roster")
+        if person.retired:
+            raise InputError(f"{what} {pid} is retired")
+
+    @serialised
+    def record_event(
+        self,
+        actor: Actor,
+        kind: str,
+        subjects: Sequence[str],
+        payload: dict[str, Any],
+        *,
+        dry_run: bool = False,
+    ) -> StoredEvent:
+        """Append a signed event that changes no record (an HSM activation, for example)."""
+        if "records" in payload:
+            raise ValueError("'records' is reserved for record changes")
+        with self._change(actor, kind, subjects, payload, dry_run=dry_run):
+            pass
+        return self.last_events[-1]
