@@ -12,6 +12,7 @@ from tcr_kit.cards.enrol import check_card, enrol
 from tcr_kit.cards.errors import (
     CardRemoved,
     LastTryRefused,
+    NotEnrolled,
     PinBlocked,
     PinIncorrect,
     WrongCard,
@@ -205,7 +206,7 @@ def test_card_removed_mid_enrolment_leaves_it_pending_and_a_rerun_completes(
     card = PcscCard(reader)
     try:
         assert card.status().state == "pending"
-        with pytest.raises(Exception, match="pending"):
+        with pytest.raises(NotEnrolled, match="pending"):
             check_card(card)
     finally:
         card.close()

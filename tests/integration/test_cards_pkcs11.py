@@ -15,6 +15,7 @@ from tcr_kit.cards.errors import (
     AlreadyEnrolled,
     CredentialCorrupt,
     ForeignShareSet,
+    NotEnrolled,
     PinIncorrect,
     WrongCard,
 )
@@ -145,7 +146,7 @@ def test_interrupted_enrolment_is_pending_and_a_rerun_completes(
         for obj in card._objects(session, LABEL_COMMIT):
             obj.destroy()
     assert card.status().state == "pending"
-    with pytest.raises(Exception, match="pending"):
+    with pytest.raises(NotEnrolled, match="pending"):
         check_card(card, record=rec)
     again = enrol(
         card,
