@@ -3,185 +3,41 @@
 PINs come from a hidden prompt, from stdin when stdin is not a terminal (one per line, in
 the order each command's help gives), or from a file named by a ``--*-pin-file`` option
 that must be mode 0600. Never from argv or the environment. The work is done by
-:mod:`tcr_kit.cards` and :mod:`tcr_kit.secretio`; this module only turns options into calls
-and results into text or JSON.
+:mod:`tcr_kit.cards` and :mod:`tcr_kit.secretio`; the options and printing helpers shared
+with other commands are in :mod:`._cards`.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from contextlib import ExitStack, closing
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
-from tcr_kit import cards, secretio
+from tcr_kit import cards
 from tcr_kit.errors import FileExistsRefused
-from tcr_kit.secrets import SecretBuffer
 
+from ._cards import (
+    OneCard,
+    ask,
+    card_options,
+    confirm,
+    file_option,
+    force_option,
+    listed_row,
+    load_optional,
+    module_option,
+    one_card,
+    print_facts,
+    read_secret,
+    usage,
+    with_words,
+)
 from .app import emit_json, json_option, progress, quiet_option, table, warn
 
-if TYPE_CHECKING:
-    from tcr_kit.cards import Card, CardRequest, CardSelector, EnrolmentRecord, ListedCard
-
-F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
-
-
-def _hidden_prompt(text: str, confirm: bool) -> str:
-    # click returns a str, which cannot be wiped; secretio copies it into a buffer at once.
-    return str(click.prompt(text, hide_input=True, confirmation_prompt=confirm, err=True))
-
-
-def read_secret(what: str, path: Path | None = None, *, confirm: bool = False) -> SecretBuffer:
-    """One PIN: from ``path`` (0600), stdin (not a TTY: one per line) or a hidden prompt."""
-    stream = None if sys.stdin.isatty() else sys.stdin.buffer
-    return secretio.read_secret(
-        what, path=path, stream=stream, prompt=_hidden_prompt, confirm=confirm, kind="PIN"
-    )
-
-
-# -- options -------------------------------------------------------------------------------
-
-
-def _path(*decls: str, **kw: Any) -> Callable[[F], F]:
-    return click.option(*decls, type=click.Path(path_type=Path), **kw)
-
-
-def card_options(prefix: str = "", help_name: str = "the card") -> Callable[[F], F]:
-    """``--reader`` or ``--token-label | --token-serial`` (the module is ``--pkcs11-module``)."""
-    dash, under = (f"{prefix}-", f"{prefix}_") if prefix else ("", "")
-
-    def deco(f: F) -> F:
-        for name, metavar, text in (
-            ("reader", "NAME", f"PC/SC reader holding {help_name}."),
-            ("token-serial", "S", f"Serial of the PKCS#11 token that is {help_name}."),
-            ("token-label", "L", f"Label of the PKCS#11 token that is {help_name}."),
-        ):
-            dest = under + name.replace("-", "_")
-            f = click.option(f"--{dash}{name}", dest, metavar=metavar, help=text)(f)
-        return f
-
-    return deco
-
-
-def module_option(f: F) -> F:
-    return click.option(
-        "--pkcs11-module",
-        metavar="PATH",
-        help="PKCS#11 module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so;"
-        " OpenSC: /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so; YubiKey: libykcs11.so).",
-    )(f)
-
-
-@dataclass(frozen=True)
-class OneCard:
-    """The options naming one card (turned into a selector when the command gets to it)."""
-
-    module: str | None
-    label: str | None
-    serial: str | None
-    reader: str | None
-    wait: float
-
-    def select(self) -> CardSelector:
-        return _usage(cards.select_card, self.module, self.label, self.serial, self.reader)
-
-
-def one_card(f: Callable[..., None]) -> Callable[..., None]:
-    """``--pkcs11-module``, the card options and ``--wait``, given to ``f`` as one
-    :class:`OneCard` (its first argument)."""
-
-    @functools.wraps(f)
-    def run(
-        *, pkcs11_module: str | None, token_label: str | None, token_serial: str | None,
-        reader: str | None, wait: float, **kw: Any,
-    ) -> None:  # fmt: skip
-        f(OneCard(pkcs11_module, token_label, token_serial, reader, wait), **kw)
-
-    run = click.option(
-        "--wait",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="PC/SC: wait this long for the card to be inserted.",
-    )(run)
-    return module_option(card_options()(run))
-
-
-force_option = click.option("--force", is_flag=True, help="Allow spending the last PIN try.")
-
-
-# -- calling the library -------------------------------------------------------------------
-
-
-def _usage(call: Callable[..., T], *args: Any) -> T:
-    """A selection refusal is a usage error: click's, so it carries the '--help' hint."""
-    try:
-        return call(*args)
-    except cards.CardSelectionError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def _ask(request: CardRequest) -> None:
-    progress(f"{request.describe()} ...")
-
-
-def _open(sel: CardSelector, *, force: bool, wait: float, rec: EnrolmentRecord | None) -> Card:
-    who = rec.describe_card() if rec is not None else "the card"
-    return cards.open_card(sel, allow_last_try=force, wait=wait, ask=_ask, card_name=who)
-
-
-def _record(path: Path | None) -> EnrolmentRecord | None:
-    return None if path is None else cards.load_record(path)
-
-
-def _confirm(action: str, yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise click.UsageError(f"{action} needs a typed 'yes' at a terminal; use --yes in scripts")
-    answer = click.prompt(
-        f"{action}: type 'yes' to go on", default="", show_default=False, err=True
-    )
-    if answer != "yes":
-        raise click.exceptions.Abort()
-
-
-# -- printing ------------------------------------------------------------------------------
-
-
-def with_words(facts: dict[str, Any]) -> dict[str, Any]:
-    """Add PGP words next to every digest and fingerprint, the way people compare them."""
-    from tcr_kit.audit.pgpwords import digest_words
-
-    out: dict[str, Any] = {}
-    for key, value in facts.items():
-        out[key] = value
-        if key in ("share_digest", "share_key_fingerprint", "signing_key_fingerprint") and value:
-            out[f"{key}_words"] = digest_words(bytes.fromhex(value))[1]
-    return out
-
-
-def _print_facts(facts: dict[str, Any]) -> None:
-    width = max(len(k) for k in facts)
-    for key, value in facts.items():
-        if value is not None:
-            click.echo(f"{key.ljust(width)}  {value}")
-
-
-def _row(listed: ListedCard) -> dict[str, Any]:
-    if listed.facts is None:
-        return {"backend": listed.backend, "location": listed.location, "state": listed.state}
-    row = with_words(listed.facts.to_dict())
-    if listed.record is not None:
-        tcr = listed.record.tcr
-        row.update(tcr=f"{tcr.id} ({tcr.name})", record_matches=listed.record_matches)
-    return row
+__all__ = ["card", "read_secret"]  # read_secret: cli/hsm.py reads card PINs with it
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -201,7 +57,7 @@ def card() -> None:
 
 @card.command("list")
 @module_option
-@_path(
+@file_option(
     "--record",
     "records",
     multiple=True,
@@ -217,7 +73,7 @@ def list_cmd(
     listing = cards.list_cards(pkcs11_module, [cards.load_record(path) for path in records])
     for message in listing.warnings:
         warn(message)
-    rows = [_row(listed) for listed in listing.cards]
+    rows = [listed_row(listed) for listed in listing.cards]
     if as_json:
         emit_json({"ok": True, "cards": rows})
         return
@@ -231,13 +87,13 @@ def list_cmd(
 
 @card.command()
 @one_card
-@_path("--record", metavar="FILE", help="The enrolment record to check the card against.")
+@file_option("--record", metavar="FILE", help="The enrolment record to check the card against.")
 @click.option(
     "--with-pin",
     is_flag=True,
     help="Also enter the PIN: decrypt the share and verify it (never shown).",
 )
-@_path("--pin-file", help="PIN from a 0600 file.")
+@file_option("--pin-file", help="PIN from a 0600 file.")
 @force_option
 @json_option
 @quiet_option
@@ -252,9 +108,9 @@ def check(
 ) -> None:
     """Check a card: identity and key fingerprints against the record, PIN tries left;
     with --with-pin also decrypt the share and verify its digest (the share is wiped)."""
-    rec = _record(record)
+    rec = load_optional(record)
     sel = where.select()
-    with closing(_open(sel, force=force, wait=where.wait, rec=rec)) as c, ExitStack() as stack:
+    with closing(where.open(sel, force=force, rec=rec)) as c, ExitStack() as stack:
         pin = stack.enter_context(read_secret("PIN", pin_file)) if with_pin or pin_file else None
         result = cards.check_card(c, record=rec, pin=pin)
     facts = with_words(cards.CardFacts.from_status(result.status).to_dict())
@@ -266,23 +122,23 @@ def check(
     facts["result"] = intact
     for note in result.notes:
         warn(note)
-    _print_facts(facts)
+    print_facts(facts)
 
 
 @card.command()
 @one_card
-@_path("--share", "share_path", required=True, help="Share file (from 'tcr shares split').")
+@file_option("--share", "share_path", required=True, help="Share file (from 'tcr shares split').")
 @click.option("--tcr-name", required=True, help="The TCR's name.")
 @click.option("--tcr-id", required=True, help="The TCR's identifier (letters, digits, . _ -).")
-@_path(
+@file_option(
     "--record",
     "record_path",
     required=True,
     help="Where to write the enrolment record (never overwritten without --force).",
 )
-@_path("--pin-file", help="Current (transport) PIN, 0600 file.")
-@_path("--new-pin-file", help="The TCR's new PIN, 0600 file.")
-@_path("--puk-file", help="PC/SC: the card's PUK, 0600 file.")
+@file_option("--pin-file", help="Current (transport) PIN, 0600 file.")
+@file_option("--new-pin-file", help="The TCR's new PIN, 0600 file.")
+@file_option("--puk-file", help="PC/SC: the card's PUK, 0600 file.")
 @click.option(
     "--no-puk", is_flag=True, help="PC/SC: no PUK recovery slot (an unblock loses the share)."
 )
@@ -321,7 +177,7 @@ def enrol(
     if record_path.exists() and not force:
         raise FileExistsRefused(str(record_path))
     sel = where.select()
-    with closing(_open(sel, force=force, wait=where.wait, rec=None)) as c:
+    with closing(where.open(sel, force=force)) as c:
         status = c.status()
         ref = prepared.ref
         plan = with_words(
@@ -334,7 +190,7 @@ def enrol(
                 emit_json({"ok": True, "dry_run": True, "plan": plan})
             else:
                 click.echo("dry run: would enrol")
-                _print_facts(plan)
+                print_facts(plan)
             return
         with ExitStack() as stack:
             current = stack.enter_context(
@@ -365,13 +221,13 @@ def enrol(
         return
     if result.completed_interrupted:
         click.echo("completed an interrupted enrolment: the card was already committed")
-    _print_facts({k: v for k, v in out.items() if k not in ("ok", "completed_interrupted")})
+    print_facts({k: v for k, v in out.items() if k not in ("ok", "completed_interrupted")})
 
 
 @card.command("change-pin")
 @one_card
-@_path("--pin-file", help="Current PIN, 0600 file.")
-@_path("--new-pin-file", help="New PIN, 0600 file.")
+@file_option("--pin-file", help="Current PIN, 0600 file.")
+@file_option("--new-pin-file", help="New PIN, 0600 file.")
 @force_option
 @quiet_option
 def change_pin(
@@ -384,7 +240,7 @@ def change_pin(
     """Change the card's PIN (stdin order: current PIN, new PIN, new PIN again)."""
     sel = where.select()
     with (
-        closing(_open(sel, force=force, wait=where.wait, rec=None)) as c,
+        closing(where.open(sel, force=force)) as c,
         read_secret("Current PIN", pin_file) as old,
         read_secret("New PIN", new_pin_file, confirm=True) as new,
     ):
@@ -394,8 +250,8 @@ def change_pin(
 
 @card.command()
 @one_card
-@_path("--puk-file", help="PUK (PC/SC) or SO PIN (PKCS#11), 0600 file.")
-@_path("--new-pin-file", help="New PIN, 0600 file.")
+@file_option("--puk-file", help="PUK (PC/SC) or SO PIN (PKCS#11), 0600 file.")
+@file_option("--new-pin-file", help="New PIN, 0600 file.")
 @quiet_option
 def unblock(
     where: OneCard,
@@ -406,7 +262,7 @@ def unblock(
     """Set a new PIN with the PUK / SO PIN (stdin order: PUK, new PIN, new PIN again)."""
     sel = where.select()
     with (
-        closing(_open(sel, force=False, wait=where.wait, rec=None)) as c,
+        closing(where.open(sel, force=False)) as c,
         read_secret(sel.unblock_secret, puk_file) as puk,
         read_secret("New PIN", new_pin_file, confirm=True) as new,
     ):
@@ -416,8 +272,10 @@ def unblock(
 
 @card.command("wipe")
 @one_card
-@_path("--record", metavar="FILE", help="Refuse unless the card is the one this record names.")
-@_path("--pin-file", help="PIN, 0600 file.")
+@file_option(
+    "--record", metavar="FILE", help="Refuse unless the card is the one this record names."
+)
+@file_option("--pin-file", help="PIN, 0600 file.")
 @click.option("--yes", is_flag=True, help="Do not ask for a typed confirmation.")
 @click.option("--dry-run", is_flag=True, help="Show what would be wiped; change nothing.")
 @force_option
@@ -434,9 +292,9 @@ def wipe_cmd(
     """Remove the share, keys and metadata from a card (irreversible). Stdin: the PIN."""
     if not (dry_run or yes or sys.stdin.isatty()):
         raise click.UsageError("wipe needs a typed 'yes' at a terminal; use --yes in scripts")
-    rec = _record(record)
+    rec = load_optional(record)
     sel = where.select()
-    with closing(_open(sel, force=force, wait=where.wait, rec=rec)) as c:
+    with closing(where.open(sel, force=force, rec=rec)) as c:
         status = c.status()
         if rec is not None:
             cards.match_record(status, rec)
@@ -448,7 +306,7 @@ def wipe_cmd(
                 click.echo(f"  {key}: {facts[key]}", err=True)
         if dry_run:
             return
-        _confirm(f"wipe {status.identity.describe()}", yes)
+        confirm(f"wipe {status.identity.describe()}", yes)
         with read_secret("PIN", pin_file) as pin:
             cards.wipe_card(c, pin, record=rec)
     click.echo(f"wiped {status.identity.describe()}")
@@ -458,8 +316,8 @@ def wipe_cmd(
 @module_option
 @card_options("old", "the old card")
 @card_options("new", "the new card")
-@_path("--record", metavar="FILE", help="The old card's enrolment record.")
-@_path(
+@file_option("--record", metavar="FILE", help="The old card's enrolment record.")
+@file_option(
     "--new-record",
     required=True,
     metavar="FILE",
@@ -503,17 +361,13 @@ def rotate(
     Stdin order: old card's PIN, new card's transport PIN, new PIN, new PIN again,
     and for a PC/SC new card its PUK.
     """
-    rec = _record(record)
-    old_sel = _usage(
-        cards.select_card, pkcs11_module, old_token_label, old_token_serial, old_reader
-    )
-    new_sel = _usage(
-        cards.select_card, pkcs11_module, new_token_label, new_token_serial, new_reader
-    )
+    rec = load_optional(record)
+    old_sel = usage(cards.select_card, pkcs11_module, old_token_label, old_token_serial, old_reader)
+    new_sel = usage(cards.select_card, pkcs11_module, new_token_label, new_token_serial, new_reader)
     if not (yes or sys.stdin.isatty()):
         raise click.UsageError("rotate wipes the old card: use --yes in scripts")
-    _usage(cards.uses_one_reader, old_sel, new_sel)
-    _confirm("rotate the share to the new card, then wipe the old card", yes)
+    usage(cards.uses_one_reader, old_sel, new_sel)
+    confirm("rotate the share to the new card, then wipe the old card", yes)
     with ExitStack() as stack:
         old_pin = stack.enter_context(read_secret("PIN of the old card"))
         transport = stack.enter_context(read_secret("Current (transport) PIN of the new card"))
@@ -524,7 +378,7 @@ def rotate(
         result = cards.rotate_selected(
             old_sel, new_sel, old_pin, new_current_pin=transport, new_pin=new_pin,
             record_path=new_record, old_record=rec, puk=puk, force=force, allow_last_try=force,
-            ask=_ask, swap_timeout=swap_timeout, progress=progress,
+            ask=ask, swap_timeout=swap_timeout, progress=progress,
         )  # fmt: skip
     out = {
         "ok": True,
@@ -536,4 +390,4 @@ def rotate(
     if as_json:
         emit_json(out)
     else:
-        _print_facts({k: v for k, v in out.items() if k != "ok"})
+        print_facts({k: v for k, v in out.items() if k != "ok"})
