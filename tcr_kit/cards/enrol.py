@@ -30,51 +30,26 @@ from tcr_kit.cards.record import (
     TcrRef,
     write_record,
 )
+from tcr_kit.cards.selection import CardSelector, open_card
 from tcr_kit.cards.shareinfo import prepare_share
 from tcr_kit.clock import utcnow
 from tcr_kit.errors import FileExistsRefused
 from tcr_kit.secrets import SecretBuffer, random_bytes
 
-
-@dataclass(frozen=True)
-class CardSelector:
-    """Which card: a PKCS#11 token (module + label or serial) or a PC/SC reader."""
-
-    pkcs11_module: str | None = None
-    token_label: str | None = None
-    token_serial: str | None = None
-    reader: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.pkcs11_module is None) == (self.reader is None):
-            raise ValueError("select either a PKCS#11 module or a PC/SC reader")
-        if self.pkcs11_module is not None and (self.token_label is None) == (
-            self.token_serial is None
-        ):
-            raise ValueError("a PKCS#11 card is selected by token label or serial")
-
-    def describe(self) -> str:
-        if self.reader is not None:
-            return f"reader '{self.reader}'"
-        which = f"label '{self.token_label}'" if self.token_label else f"serial {self.token_serial}"
-        return f"PKCS#11 token {which}"
-
-
-def open_card(selector: CardSelector, *, allow_last_try: bool = False) -> Card:
-    """Open the selected card (raises the card errors when it is not there)."""
-    if selector.reader is not None:
-        from tcr_kit.cards.pcsc_backend import PcscCard
-
-        return PcscCard(selector.reader, allow_last_try=allow_last_try)
-    from tcr_kit.cards.pkcs11_backend import Pkcs11Card
-
-    assert selector.pkcs11_module is not None  # noqa: S101 - checked in __post_init__
-    return Pkcs11Card(
-        selector.pkcs11_module,
-        token_label=selector.token_label,
-        token_serial=selector.token_serial,
-        allow_last_try=allow_last_try,
-    )
+__all__ = [
+    "CardSelector",  # defined in tcr_kit.cards.selection; kept importable from here
+    "CheckResult",
+    "EnrolResult",
+    "check_card",
+    "enrol",
+    "enrol_card",
+    "match_record",
+    "open_card",  # defined in tcr_kit.cards.selection; kept importable from here
+    "read_share",
+    "rotate",
+    "rotate_cards",
+    "wipe_card",
+]
 
 
 @dataclass(frozen=True)
@@ -85,7 +60,7 @@ class EnrolResult:
     missing (an interrupted earlier run)."""
 
 
-def enrol(
+def enrol_card(
     card: Card,
     share: bytes,
     *,
@@ -153,6 +128,11 @@ def enrol(
     record = EnrolmentRecord.from_card(card.identity(), meta)
     write_record(record, record_path, force=force)
     return EnrolResult(record)
+
+
+enrol = enrol_card
+"""The same function under its first name (``from tcr_kit.cards.enrol import enrol``); the
+package exports it as ``enrol_card`` because ``tcr_kit.cards.enrol`` is also this module."""
 
 
 @dataclass(frozen=True)
@@ -327,7 +307,7 @@ def rotate_cards(
                 raise WrongCard(
                     f"{old_status.identity.describe()} is the old card; insert the new card"
                 )
-            result = enrol(
+            result = enrol_card(
                 new,
                 bytes(share.view()),
                 tcr=tcr or old_meta.tcr,

@@ -2,9 +2,10 @@
 
 Operational (exit 1): the card, reader, middleware or token is missing, removed or refuses.
 Integrity (exit 3): the card or its content is not the one expected (wrong card, another
-share set, a digest that does not match the record). Usage (exit 2): an unusable new PIN.
-(A PIN file others can read is refused by :func:`tcr_kit.fileio.check_private_file`, exit 1,
-like every other secret-holding input file.)
+share set, a digest that does not match the record). Usage (exit 2): an unusable new PIN,
+or options that do not name exactly one card.
+(A PIN file others can read, or that another user owns, is refused by
+:func:`tcr_kit.secretio.read_secret_file`, exit 1, like every other secret-holding input file.)
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ class ForeignShareSet(IntegrityError):
 
 class CredentialCorrupt(IntegrityError):
     """The credential on the card fails authentication or its digest check."""
+
+
+class CardSelectionError(InputError):
+    """The options or the record do not name exactly one card (a usage error, exit 2)."""
 
 
 class BadPin(InputError):

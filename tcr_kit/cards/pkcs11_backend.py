@@ -84,7 +84,8 @@ def load_module(module_path: str) -> Any:
     return lib
 
 
-def _text(value: Any) -> str:
+def token_text(value: Any) -> str:
+    """A CK_TOKEN_INFO text field (label, serial, model): blank-padded bytes as a string."""
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
     return str(value).strip().rstrip("\x00").strip()
@@ -173,8 +174,8 @@ class Pkcs11Card:
                 token = slot.get_token()
             except px.PKCS11Error:  # removed while being listed (or a broken slot)
                 continue
-            if (label is not None and _text(token.label) == label) or (
-                serial is not None and _text(token.serial) == serial
+            if (label is not None and token_text(token.label) == label) or (
+                serial is not None and token_text(token.serial) == serial
             ):
                 matches.append((slot, token))
         if len(matches) > 1:
@@ -187,10 +188,10 @@ class Pkcs11Card:
         t = self._token
         return CardIdentity(
             backend="pkcs11",
-            serial=_text(t.serial),
-            label=_text(t.label),
-            model=_text(t.model),
-            manufacturer=_text(t.manufacturer_id),
+            serial=token_text(t.serial),
+            label=token_text(t.label),
+            model=token_text(t.model),
+            manufacturer=token_text(t.manufacturer_id),
         )
 
     def location(self) -> str:
@@ -214,7 +215,7 @@ class Pkcs11Card:
     def _reinitialize(self) -> None:
         """C_Finalize + C_Initialize: closes every session this process has on the module."""
         self._lib.reinitialize()
-        self._slot, self._token = self._find(self._lib, None, _text(self._token.serial))
+        self._slot, self._token = self._find(self._lib, None, token_text(self._token.serial))
 
     @contextmanager
     def _session(self, pin: SecretBuffer | None = None, rw: bool = False) -> Iterator[Any]:

@@ -163,6 +163,10 @@ class EnrolmentRecord(_Model):
             enrolled_at=meta.enrolled_at,
         )
 
+    def describe_card(self) -> str:
+        """The card in words a person looks for: ``the card of TCR tcr-3 (Ann), serial 0A1B``."""
+        return f"the card of TCR {self.tcr.id} ({self.tcr.name}), serial {self.card.serial}"
+
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
 

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tcr_kit.cards.record import ShareRef
@@ -68,3 +69,12 @@ def prepare_share(data: bytes, source: str = "") -> PreparedShare:
     if len(stored) > MAX_SHARE_BYTES:
         raise InputError(f"{source or 'share'}: {len(stored)} bytes; cards hold at most 4096")
     return PreparedShare(stored, ref)
+
+
+def load_share_file(path: Path) -> PreparedShare:
+    """Read a share file (from ``tcr shares split`` or another tool) and prepare it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    return prepare_share(data, str(path))
