@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ._ledger import actor, actor_options, ledger_option, open_ledger, progress_callback
+from ._tlog import note_output_options, tree_head, write_checkpoint_note
 from .app import emit_json, json_option, progress, quiet_option
 
 
@@ -166,34 +167,54 @@ def export(
 @audit.command("checkpoint")
 @ledger_option
 @actor_options
+@note_output_options
 @json_option
-def checkpoint(ledger_path: Path | None, actor_id: str, key_file: Path, as_json: bool) -> None:
-    """Sign the current head of the log."""
+def checkpoint(
+    ledger_path: Path | None,
+    actor_id: str,
+    key_file: Path,
+    note_path: Path | None,
+    force: bool,
+    origin: str | None,
+    site: str | None,
+    as_json: bool,
+) -> None:
+    """Sign the current head of the log (and, with --output, its tree head as a note)."""
     from tcr_kit.audit.pgpwords import digest_words
 
+    note: dict[str, Any] = {}
     with open_ledger(ledger_path) as led:
-        led.checkpoint(actor(actor_id, key_file))
+        who = actor(actor_id, key_file)
+        led.checkpoint(who)
         seq, head = led.audit.head()
+        if note_path is not None:
+            note = write_checkpoint_note(led, who.signer, note_path, origin, site, force=force)
     hex_, words = digest_words(bytes.fromhex(head))
     if as_json:
-        emit_json({"ok": True, "seq": seq, "head": hex_, "words": words})
+        emit_json({"ok": True, "seq": seq, "head": hex_, "words": words, **note})
         return
     click.echo(f"checkpoint at event {seq}: {hex_}")
     click.echo(f"PGP Words: {words}")
+    if note:
+        click.echo(f"wrote {note['note']}: {note['origin']}, tree size {note['tree_size']}")
+        click.echo(f"verifier key: {note['verifier_key']}")
 
 
 @audit.command("head")
 @ledger_option
 @json_option
 def head(ledger_path: Path | None, as_json: bool) -> None:
-    """Print the head of the log as hex and PGP words (to read aloud or publish)."""
+    """Print the head of the log as hex and PGP words (to read aloud or publish), and its
+    Merkle tree size and root."""
     from tcr_kit.audit.pgpwords import digest_words
 
     with open_ledger(ledger_path) as led:
-        seq, value = led.audit.head()
+        tree = tree_head(led)
+    seq, value = tree["tree_size"], tree.pop("chain_head")
     hex_, words = digest_words(bytes.fromhex(value))
     if as_json:
-        emit_json({"ok": True, "seq": seq, "head": hex_, "words": words})
+        emit_json({"ok": True, "seq": seq, "head": hex_, "words": words, **tree})
         return
     click.echo(f"event {seq} SHA-256: {hex_}")
     click.echo(f"PGP Words: {words}")
+    click.echo(f"tree size {seq} root: {tree['tree_root']} (hex {tree['tree_root_hex']})")

@@ -12,6 +12,7 @@ DEB_PACKAGES=(
   vsmartcard-vpcd vsmartcard-vpicc         # virtual readers and virtual cards
   python3-virtualsmartcard                 # the library our test card fixture builds on
   python3-venv
+  golang-go golang-golang-x-mod-dev        # Go's sumdb note/tlog: reference for audit notes and proofs
 )
 
 missing=()
