@@ -140,3 +140,234 @@ def test_checkpoint_refuses_an_origin_that_cannot_be_a_key_name(run: Run) -> Non
     assert "invalid key name" in err
     assert not Path("cp.note").exists()
     assert run.json("audit", "verify")["checkpoints"] == 0
+
+
+@pytest.fixture
+def ceremony_run(run: Run) -> Run:
+    """The ledger with ceremony 55 events by and about tcr-3, then later events."""
+    from tcr_kit.custody.ledger import Ledger
+
+    with Ledger.open(run.world.path) as led:
+        w = run.world
+        led.ceremony_number = 55
+        for i in range(3):
+            led.record_event(w.tcr, "ceremony.step", ["person:tcr-3"], {"step": i})
+            led.record_event(w.ca, "ceremony.step", ["hsm:H1"], {"step": i})
+        led.ceremony_number = None
+        led.record_event(w.tcr, "other.step", [], {"x": 1})
+        led.record_event(w.ca, "other.step", [], {"x": 2})
+    return run
+
+
+def _checkpoint(run: Run, path: str = "cp.note") -> str:
+    data = run.json("audit", "checkpoint", "--as", "ca-1", "--key", "ca.pem", "--output", path)
+    return str(data["verifier_key"])
+
+
+def test_prove_prints_a_consistency_proof_that_verifies(ceremony_run: Run) -> None:
+    from tcr_kit.audit.merkle import verify_consistency
+
+    run = ceremony_run
+    data = run.json("audit", "prove", "--from", "4")
+    hashes = _event_hashes(run.world)
+    tree = MerkleTree.from_data(hashes)
+    assert data["to"] == {"size": len(hashes), "root": base64.b64encode(tree.root()).decode()}
+    assert data["from"] == {"size": 4, "root": base64.b64encode(tree.root(4)).decode()}
+    proof = [base64.b64decode(p) for p in data["proof"]]  # type: ignore[attr-defined]
+    verify_consistency(4, len(hashes), tree.root(4), tree.root(), proof)
+    text = run("audit", "prove", "--from", "4", "--to", "9")
+    assert text.startswith(f"from: size 4 root {base64.b64encode(tree.root(4)).decode()}")
+    err = run("audit", "prove", "--from", "9", "--to", "4", code=2)
+    assert err.count("\n") == 1 and "--from" in err
+    assert "tree size" in run("audit", "prove", "--from", str(len(hashes) + 1), code=2)
+
+
+def test_receipt_of_a_participant_checks_offline(ceremony_run: Run) -> None:
+    run = ceremony_run
+    vkey = _checkpoint(run)
+    out = run.json(
+        "audit",
+        "receipt",
+        "--as",
+        "tcr-3",
+        "--ceremony",
+        "55",
+        "--checkpoint",
+        "cp.note",
+        "--output",
+        "r.json",
+    )
+    receipt = json.loads(Path("r.json").read_text())
+    assert len(receipt["events"]) == 3 == len(out["events"])  # type: ignore[arg-type]
+    Path("ledger.sqlite").rename("gone.sqlite")  # no ledger needed from here on
+    data = run.json("audit", "check-receipt", "r.json", "--checkpoint", "cp.note", "--key", vkey)
+    assert data["participant"] == "tcr-3" and data["ceremony"] == 55
+    assert [e["kind"] for e in data["events"]] == ["ceremony.step"] * 3  # type: ignore[union-attr]
+    text = run("audit", "check-receipt", "r.json", "--key", vkey)
+    assert "receipt OK: 3 events of tcr-3 (ceremony 55)" in text
+    whole = run.json(
+        "audit",
+        "receipt",
+        "--ledger",
+        "gone.sqlite",
+        "--as",
+        "tcr-3",
+        "--checkpoint",
+        "cp.note",
+        "--output",
+        "all.json",
+    )
+    # Without --ceremony: also its registration and the later event.
+    assert len(whole["events"]) > 3  # type: ignore[arg-type]
+    run("audit", "check-receipt", "all.json", "--key", vkey)
+
+
+def _tampered(path: str, change: object) -> str:
+    doc = json.loads(Path(path).read_text())
+    change(doc)  # type: ignore[operator]
+    out = "tampered.json"
+    Path(out).write_text(json.dumps(doc))
+    return out
+
+
+def test_tampered_receipts_fail_with_exit_3_naming_what_failed(ceremony_run: Run) -> None:
+    run = ceremony_run
+    vkey = _checkpoint(run)
+    run(
+        "audit",
+        "receipt",
+        "--as",
+        "tcr-3",
+        "--ceremony",
+        "55",
+        "--checkpoint",
+        "cp.note",
+        "--output",
+        "r.json",
+    )
+    first = json.loads(Path("r.json").read_text())["events"][0]["seq"]
+
+    def edit_body(d: dict) -> None:  # type: ignore[type-arg]
+        d["events"][0]["body"] = d["events"][0]["body"].replace('"step":0', '"step":5')
+
+    def edit_body_and_hash(d: dict) -> None:  # type: ignore[type-arg]
+        from tcr_kit.audit.chain import event_hash
+
+        edit_body(d)
+        d["events"][0]["hash"] = event_hash(d["events"][0]["body"].encode()).hex()
+
+    def flip_proof(d: dict) -> None:  # type: ignore[type-arg]
+        p = bytearray(base64.b64decode(d["events"][0]["proof"][0]))
+        p[0] ^= 1
+        d["events"][0]["proof"][0] = base64.b64encode(bytes(p)).decode()
+
+    def forge_signature(d: dict) -> None:  # type: ignore[type-arg]
+        sig = d["events"][0]["signature"]
+        d["events"][0]["signature"] = ("0" if sig[0] != "0" else "1") + sig[1:]
+
+    def other_participant(d: dict) -> None:  # type: ignore[type-arg]
+        d["participant"] = "ca-1"
+
+    def wrong_size(d: dict) -> None:  # type: ignore[type-arg]
+        d["checkpoint"] = d["checkpoint"].replace(f"\n{len(_event_hashes(run.world))}\n", "\n99\n")
+
+    cases = [
+        (edit_body, f"event {first}: body does not match its hash"),
+        (edit_body_and_hash, f"event {first}: not in the checkpointed tree"),
+        (flip_proof, f"event {first}: not in the checkpointed tree"),
+        (forge_signature, f"event {first}: signature does not verify"),
+        (other_participant, f"event {first}: does not concern ca-1"),
+        (wrong_size, "checkpoint: signature by"),
+    ]
+    for change, message in cases:
+        err = run("audit", "check-receipt", _tampered("r.json", change), "--key", vkey, code=3)
+        assert message in err, (change.__name__, err)
+        assert err.count("\n") == 1
+
+
+def test_receipt_check_refuses_a_wrong_key_name_another_key_or_another_checkpoint(
+    ceremony_run: Run,
+) -> None:
+    from tcr_kit.audit.note import NoteSigner
+
+    run = ceremony_run
+    vkey = _checkpoint(run)
+    run("audit", "receipt", "--as", "tcr-3", "--checkpoint", "cp.note", "--output", "r.json")
+    name = vkey.split("+")[0]
+    renamed = NoteSigner(name.replace("local", "west"), KEYS["ca"]).verifier.verifier_key()
+    assert "not signed by a known key" in run(
+        "audit", "check-receipt", "r.json", "--key", renamed, code=3
+    )
+    stranger = NoteSigner(name, KEYS["iw"]).verifier.verifier_key()
+    assert "not signed by a known key" in run(
+        "audit", "check-receipt", "r.json", "--key", stranger, code=3
+    )
+    # A later checkpoint is a different tree head: the receipt is not against it.
+    from tcr_kit.custody.ledger import Ledger
+
+    with Ledger.open(run.world.path) as led:
+        led.record_event(run.world.ca, "later.step", [], {})
+    _checkpoint(run, "later.note")
+    err = run(
+        "audit", "check-receipt", "r.json", "--checkpoint", "later.note", "--key", vkey, code=3
+    )
+    assert "not the given checkpoint" in err
+    assert "malformed verifier key" in run(
+        "audit", "check-receipt", "r.json", "--key", "nonsense", code=2
+    )
+
+
+def test_receipt_refuses_a_checkpoint_that_is_not_this_ledgers(ceremony_run: Run) -> None:
+    from tcr_kit.audit.note import Checkpoint, NoteSigner, sign
+
+    run = ceremony_run
+    _checkpoint(run)
+    note = Path("cp.note").read_text()
+    origin = note.split("\n")[0]
+    size = len(_event_hashes(run.world))
+    forged = sign(Checkpoint(origin, size, bytes(32)).to_text(), [NoteSigner(origin, KEYS["ca"])])
+    Path("forged.note").write_text(forged)
+    err = run(
+        "audit",
+        "receipt",
+        "--as",
+        "tcr-3",
+        "--checkpoint",
+        "forged.note",
+        "--output",
+        "r.json",
+        code=3,
+    )
+    assert "not this log's tree" in err
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+
+    outsider = sign(
+        Checkpoint(origin, size, bytes(32)).to_text(),
+        [NoteSigner(origin, SoftwareEd25519Signer.generate())],
+    )
+    Path("outsider.note").write_text(outsider)
+    err = run(
+        "audit",
+        "receipt",
+        "--as",
+        "tcr-3",
+        "--checkpoint",
+        "outsider.note",
+        "--output",
+        "r.json",
+        code=3,
+    )
+    assert "not signed by a known key" in err
+    assert not Path("r.json").exists()
+    err = run(
+        "audit",
+        "receipt",
+        "--as",
+        "nobody",
+        "--checkpoint",
+        "cp.note",
+        "--output",
+        "r.json",
+        code=2,
+    )
+    assert "concerns nobody" in err
