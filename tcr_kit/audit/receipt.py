@@ -10,9 +10,10 @@ A receipt is one JSON object (see ``docs/audit-format.md``)::
      "keys":   [ the audit.key.add events of the keys that signed them, same fields ]}
 
 An event belongs to a participant when they acted (``actor``), are a subject
-(``person:<id>``), are named as ``witness`` or ``override_by`` in its payload, or it writes a
-record whose ``holder`` is them. With a ceremony number, only events of that ceremony (subject
-``ceremony:N``, or a record whose ``doc`` has ``"ceremony": N``) are taken.
+(``person:<id>``), are named as ``witness`` or ``override_by`` in its payload, it writes a
+record whose ``holder`` is them, or it lists a credential of theirs among ``presented``
+(``holder`` or ``tcr_id``; HSM activations). With a ceremony number, only events of that
+ceremony (subject ``ceremony:N``, or a record whose ``doc`` has ``"ceremony": N``) are taken.
 """
 
 from __future__ import annotations
@@ -61,24 +62,30 @@ def mentions(body: dict[str, Any], participant: str) -> bool:
         return False
     if participant in (payload.get("witness"), payload.get("override_by")):
         return True
-    return any(
-        isinstance(r, dict)
-        and isinstance(r.get("doc"), dict)
-        and r["doc"].get("holder") == participant
-        for r in payload.get("records", [])
+    if participant in _fields(payload, "records", "doc", "holder"):
+        return True
+    return participant in _fields(payload, "presented", None, "holder") or participant in _fields(
+        payload, "presented", None, "tcr_id"
     )
 
 
 def in_ceremony(body: dict[str, Any], number: int) -> bool:
+    """Whether an event is of ceremony ``number`` (as ``tcr audit export --ceremony``)."""
     if f"ceremony:{number}" in body.get("subjects", []):
         return True
     payload = body.get("payload")
-    return isinstance(payload, dict) and any(
-        isinstance(r, dict)
-        and isinstance(r.get("doc"), dict)
-        and r["doc"].get("ceremony") == number
-        for r in payload.get("records", [])
-    )
+    return isinstance(payload, dict) and number in _fields(payload, "records", "doc", "ceremony")
+
+
+def _fields(payload: dict[str, Any], items: str, inner: str | None, name: str) -> list[Any]:
+    """``payload[items][*][inner][name]`` (or ``[*][name]`` without ``inner``), where present."""
+    found = payload.get(items, [])
+    out = []
+    for item in found if isinstance(found, list) else []:
+        obj = item.get(inner) if isinstance(item, dict) and inner is not None else item
+        if isinstance(obj, dict) and name in obj:
+            out.append(obj[name])
+    return out
 
 
 def _entry(event: StoredEvent, tree: LogTree, size: int) -> dict[str, Any]:
