@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from tcr_kit.audit.chain import AuditLog, VerifyReport
     from tcr_kit.audit.signing import Signer
     from tcr_kit.custody.ledger import Ledger
 
@@ -96,3 +97,75 @@ def write_checkpoint_note(
         "tree_root": base64.b64encode(signed.checkpoint.root).decode("ascii"),
         "verifier_key": signed.verifier_key,
     }
+
+
+def witness_options(f: F) -> F:
+    """``--checkpoint NOTE``, ``--witness VKEY ...``, ``--need K`` for ``tcr audit verify``."""
+    f = click.option(
+        "--need",
+        type=click.IntRange(min=1),
+        help="Refuse the checkpoint unless at least this many --witness keys cosigned it "
+        "(default with --witness: 1).",
+    )(f)
+    f = click.option(
+        "--witness",
+        "witness_keys",
+        multiple=True,
+        help="A known witness's key (name+id+base64, cosignature/v1); repeat for each.",
+    )(f)
+    return click.option(
+        "--checkpoint",
+        "head_note",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Also check this checkpoint note: signed by a registered key, root equal to the "
+        "recomputed tree at its size, cosigned by --need of the --witness keys.",
+    )(f)
+
+
+def check_head_note(
+    head_note: Path | None,
+    witness_keys: tuple[str, ...],
+    need: int | None,
+    report: VerifyReport,
+    *,
+    led: Ledger | None = None,
+    transcript: Path | None = None,
+) -> dict[str, Any]:
+    """The ``--checkpoint``/``--witness``/``--need`` check of ``tcr audit verify``."""
+    from tcr_kit.audit.note import parse
+    from tcr_kit.audit.treehead import log_tree, transcript_tree
+    from tcr_kit.audit.witness import CosignatureVerifier, check_witnessed_head, note_verifiers
+    from tcr_kit.errors import InputError
+
+    if head_note is None:
+        if witness_keys or need is not None:
+            raise InputError("--witness and --need check a --checkpoint NOTE; give one")
+        return {}
+    witnesses = [CosignatureVerifier.parse(k) for k in witness_keys]
+    required = need if need is not None else (1 if witnesses else 0)
+    if required > len(witnesses):
+        raise InputError(f"--need {required} but only {len(witnesses)} --witness keys given")
+    try:
+        text = head_note.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{head_note}: cannot read the checkpoint note: {exc}") from None
+    names = {s.name for s in parse(text).signatures}
+    pubs = [k.public_key for k in report.keys.values() if k.algorithm == "ed25519"]
+    tree = transcript_tree(transcript) if transcript is not None else log_tree(_audit(led))
+    head = check_witnessed_head(text, tree, note_verifiers(pubs, names), witnesses, required)
+    return {
+        "checkpoint": {
+            "origin": head.checkpoint.origin,
+            "tree_size": head.checkpoint.size,
+            "tree_root": base64.b64encode(head.checkpoint.root).decode("ascii"),
+            "signed_by": head.log_signers,
+            "witnessed_by": head.witnesses,
+            "need": required,
+        }
+    }
+
+
+def _audit(led: Ledger | None) -> AuditLog:
+    if led is None:
+        raise ValueError("a ledger or a transcript is needed")
+    return led.audit

@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from ._ledger import actor, actor_options, ledger_option, open_ledger, progress_callback
-from ._tlog import note_output_options, tree_head, write_checkpoint_note
+from ._tlog import (
+    check_head_note,
+    note_output_options,
+    tree_head,
+    witness_options,
+    write_checkpoint_note,
+)
 from .app import emit_json, json_option, progress, quiet_option
 
 
@@ -27,6 +33,7 @@ def audit() -> None:
 )
 @click.option("--expect-head", help="The head hash (hex) you were told; must match.")
 @click.option("--workers", type=int, help="Processes for signature checks (default: CPUs).")
+@witness_options
 @quiet_option
 @json_option
 def verify(
@@ -34,10 +41,14 @@ def verify(
     transcript: Path | None,
     expect_head: str | None,
     workers: int | None,
+    head_note: Path | None,
+    witness_keys: tuple[str, ...],
+    need: int | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Recompute the chain and every signature; name the first bad event."""
+    """Recompute the chain and every signature; name the first bad event. With
+    --checkpoint NOTE also check a checkpoint note and its witnesses' cosignatures."""
     from tcr_kit.audit.pgpwords import digest_words
 
     selection: list[int] | None = None
@@ -50,12 +61,14 @@ def verify(
         report = result.report
         selection = result.selection
         source = str(transcript)
+        head_data = check_head_note(head_note, witness_keys, need, report, transcript=transcript)
     else:
         with open_ledger(ledger_path) as led:
             report = led.verify(
                 expect_head=expect_head, progress=progress_callback(), workers=workers
             )
             source = str(led.path)
+            head_data = check_head_note(head_note, witness_keys, need, report, led=led)
     hex_, words = digest_words(bytes.fromhex(report.head))
     data: dict[str, Any] = {
         "ok": True,
@@ -68,6 +81,7 @@ def verify(
     }
     if selection is not None:
         data["selected_events"] = len(selection)
+    data.update(head_data)
     if as_json:
         emit_json(data)
         return
@@ -77,6 +91,12 @@ def verify(
     )
     click.echo(f"head (event {report.events}) SHA-256: {hex_}")
     click.echo(f"PGP Words: {words}")
+    if head_data:
+        cp = head_data["checkpoint"]
+        click.echo(
+            f"checkpoint note: {cp['origin']} tree size {cp['tree_size']} matches the log; "
+            f"cosigned by {len(cp['witnessed_by'])} known witnesses (needed {cp['need']})"
+        )
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -26,4 +26,5 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("tcr_cli.audit_log:audit", "Verify, export and checkpoint the signed audit log."),
     "status": ("tcr_cli.custody:status", "A TCR's own view of their credentials and bags."),
     "hsm": ("tcr_cli.hsm:hsm", "Activate an HSM with m of n shares; quorum readiness."),
+    "witness": ("tcr_cli.witness:witness", "Witness an audit log: cosign consistent checkpoints."),
 }

@@ -371,3 +371,201 @@ def test_receipt_refuses_a_checkpoint_that_is_not_this_ledgers(ceremony_run: Run
         code=2,
     )
     assert "concerns nobody" in err
+
+
+# -- witnesses ------------------------------------------------------------------------------
+def _add_events(path: Path, n: int, tag: str) -> None:
+    from tcr_kit.custody.ledger import Actor, Ledger
+
+    with Ledger.open(path) as led:
+        for i in range(n):
+            led.record_event(Actor("ca-1", KEYS["ca"]), "test.step", [], {"tag": tag, "i": i})
+
+
+def _witness(run: Run, name: str) -> str:
+    data = run.json("witness", "init", "--state", name, "--name", f"witness.example/{name}")
+    return str(data["witness_key"])
+
+
+def test_witness_cosigns_extensions_and_refuses_rollback_and_forks(ceremony_run: Run) -> None:
+    import shutil
+
+    run = ceremony_run
+    ledger = run.world.path
+    vkey = _checkpoint(run, "cp1.note")
+    size1 = len(_event_hashes(run.world))
+    shutil.copy(ledger, "old.sqlite")  # the ledger as it was at the first checkpoint
+    _witness(run, "w1")
+    first = run("witness", "cosign", "--state", "w1", "--log-key", vkey, "cp1.note")
+    assert "\u2014 witness.example/w1 " in first
+    _add_events(ledger, 3, "honest")
+    _checkpoint(run, "cp2.note")
+    err = run("witness", "cosign", "--state", "w1", "--log-key", vkey, "cp2.note", code=2)
+    assert f"consistency proof from size {size1} is needed" in err
+    Path("proof.json").write_text(run("audit", "prove", "--from", str(size1), "--json"))
+    text = run(
+        "witness",
+        "cosign",
+        "--state",
+        "w1",
+        "--log-key",
+        vkey,
+        "cp2.note",
+        "--proof",
+        "proof.json",
+        "--output",
+        "cp2.note",
+    )
+    assert f"tree size {size1 + 3} (extends size {size1})" in text
+    assert "witness.example/w1" in Path("cp2.note").read_text()
+    # Rolled back: the old copy's checkpoint is smaller than what w1 cosigned.
+    run(
+        "audit",
+        "checkpoint",
+        "--ledger",
+        "old.sqlite",
+        "--as",
+        "ca-1",
+        "--key",
+        "ca.pem",
+        "--output",
+        "old.note",
+    )
+    err = run("witness", "cosign", "--state", "w1", "--log-key", vkey, "old.note", code=3)
+    assert "smaller than the size" in err and "rolled back" in err
+    # Forked: the old copy grows differently to the same size.
+    _add_events(Path("old.sqlite"), 3, "forked")
+    run(
+        "audit",
+        "checkpoint",
+        "--ledger",
+        "old.sqlite",
+        "--as",
+        "ca-1",
+        "--key",
+        "ca.pem",
+        "--output",
+        "fork.note",
+        "--force",
+    )
+    err = run("witness", "cosign", "--state", "w1", "--log-key", vkey, "fork.note", code=3)
+    assert "different root for tree size" in err
+    # ... and beyond it, with a proof from the forked ledger: not a consistent extension.
+    _add_events(Path("old.sqlite"), 2, "forked")
+    run(
+        "audit",
+        "checkpoint",
+        "--ledger",
+        "old.sqlite",
+        "--as",
+        "ca-1",
+        "--key",
+        "ca.pem",
+        "--output",
+        "fork2.note",
+    )
+    Path("fproof.json").write_text(
+        run("audit", "prove", "--ledger", "old.sqlite", "--from", str(size1 + 3), "--json")
+    )
+    err = run(
+        "witness",
+        "cosign",
+        "--state",
+        "w1",
+        "--log-key",
+        vkey,
+        "fork2.note",
+        "--proof",
+        "fproof.json",
+        code=3,
+    )
+    assert "not a consistent extension" in err
+    shown = run.json("witness", "show", "--state", "w1")
+    assert shown["logs"][0]["tree_size"] == size1 + 3  # type: ignore[index]
+    # A note not signed by the log key is refused outright.
+    other = _other_key_same_name(vkey)
+    assert "not signed by a known key" in run(
+        "witness", "cosign", "--state", "w1", "--log-key", other, "cp2.note", code=3
+    )
+
+
+def _other_key_same_name(vkey: str) -> str:
+    from tcr_kit.audit.note import NoteSigner
+
+    return NoteSigner(vkey.split("+")[0], KEYS["iw"]).verifier.verifier_key()
+
+
+def test_verify_with_need_2_witnesses_fails_with_one_and_passes_with_two(
+    ceremony_run: Run,
+) -> None:
+    run = ceremony_run
+    vkey = _checkpoint(run, "cp.note")
+    w1, w2 = _witness(run, "w1"), _witness(run, "w2")
+    run("witness", "cosign", "--state", "w1", "--log-key", vkey, "cp.note", "--output", "cp.note")
+    need2 = ["--checkpoint", "cp.note", "--witness", w1, "--witness", w2, "--need", "2"]
+    err = run("audit", "verify", *need2, code=4)
+    assert "cosigned by 1 of the 2 witnesses needed" in err
+    assert run.json("audit", "verify", *need2[:4])["checkpoint"]["witnessed_by"] == [  # type: ignore[index]
+        "witness.example/w1"
+    ]
+    run("witness", "cosign", "--state", "w2", "--log-key", vkey, "cp.note", "--output", "cp.note")
+    data = run.json("audit", "verify", *need2)
+    assert data["checkpoint"]["witnessed_by"] == ["witness.example/w1", "witness.example/w2"]  # type: ignore[index]
+    text = run("audit", "verify", *need2)
+    assert "cosigned by 2 known witnesses (needed 2)" in text
+    # The transcript verifier takes the same options.
+    run("audit", "export", "--output", "t.json")
+    run("audit", "verify", "--transcript", "t.json", *need2)
+    # A tampered cosignature is an integrity failure, not a missing one.
+    note = Path("cp.note").read_text()
+    line = next(x for x in note.split("\n") if "witness.example/w2" in x)
+    blob = bytearray(base64.b64decode(line.split(" ")[2]))
+    blob[20] ^= 1
+    bad = note.replace(line, f"\u2014 witness.example/w2 {base64.b64encode(bytes(blob)).decode()}")
+    Path("bad.note").write_text(bad)
+    err = run(
+        "audit", "verify", "--checkpoint", "bad.note", "--witness", w1, "--witness", w2, code=3
+    )
+    assert "cosignature by witness.example/w2 does not verify" in err
+    # Options that make no sense alone are usage errors.
+    assert "--checkpoint" in run("audit", "verify", "--witness", w1, code=2)
+    assert "only 1 --witness" in run(
+        "audit", "verify", "--checkpoint", "cp.note", "--witness", w1, "--need", "2", code=2
+    )
+
+
+def test_verify_refuses_a_checkpoint_of_a_rewritten_log(ceremony_run: Run) -> None:
+    import shutil
+
+    run = ceremony_run
+    shutil.copy(run.world.path, "copy.sqlite")
+    _add_events(Path("copy.sqlite"), 2, "elsewhere")
+    run(
+        "audit",
+        "checkpoint",
+        "--ledger",
+        "copy.sqlite",
+        "--as",
+        "ca-1",
+        "--key",
+        "ca.pem",
+        "--output",
+        "copy.note",
+    )
+    _add_events(run.world.path, 2, "here")
+    err = run("audit", "verify", "--checkpoint", "copy.note", code=3)
+    assert "not the log's tree" in err
+    _add_events(Path("copy.sqlite"), 5, "elsewhere")
+    run(
+        "audit",
+        "checkpoint",
+        "--ledger",
+        "copy.sqlite",
+        "--as",
+        "ca-1",
+        "--key",
+        "ca.pem",
+        "--output",
+        "long.note",
+    )
+    assert "rolled back" in run("audit", "verify", "--checkpoint", "long.note", code=3)
