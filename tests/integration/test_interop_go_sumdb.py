@@ -148,3 +148,33 @@ def test_notes_signed_by_go_are_opened_by_ours(gotlog: Path) -> None:
     assert names == [ours.name, "witness.example/w1"]
     out = go(gotlog, "verify-note", ours.verifier.verifier_key(), vkey, stdin=both)
     assert out.endswith(f"verified: {ours.name} witness.example/w1\n")
+
+
+def test_go_note_still_opens_a_witness_cosigned_note_with_the_log_key(gotlog: Path) -> None:
+    from tcr_kit.audit.witness import Cosigner
+
+    log = NoteSigner("tcr-kit/east/00112233aabbccdd", KEYS["ca"])
+    note = sign(Checkpoint(log.name, 4, hashlib.sha256(b"r").digest()).to_text(), [log])
+    cosigned = Cosigner("witness.example/w1", KEYS["iw"]).cosign(note)
+    out = go(gotlog, "verify-note", log.verifier.verifier_key(), stdin=cosigned)
+    assert out.endswith(f"verified: {log.name}\n")
+
+
+def test_go_confirms_the_committed_vectors(gotlog: Path) -> None:
+    import json
+
+    data = json.loads((Path(__file__).resolve().parents[2] / "vectors/tlog.json").read_text())
+    stdin = "\n".join(data["tree"]["leaf_data_hex"]) + "\n"
+    for n, root in enumerate(data["tree"]["roots"][1:], start=1):
+        assert go(gotlog, "tree-hash", str(n), stdin=stdin).strip() == root
+    for v in data["inclusion"]:
+        go(gotlog, "check-record", str(v["size"]), v["root"], str(v["index"]), v["leaf_hash"],
+           *v["proof"])  # fmt: skip
+    for v in data["consistency"]:
+        go(gotlog, "check-tree", str(v["second"]), v["second_root"], str(v["first"]),
+           v["first_root"], *v["proof"])  # fmt: skip
+    note = data["note"]
+    go(gotlog, "verify-note", note["verifier_key"], stdin=note["signed_note"])
+    go(gotlog, "verify-note", note["verifier_key"], stdin=note["cosigned_note"])
+    for reject in note["reject"]:
+        go(gotlog, "verify-note", note["verifier_key"], stdin=reject["signed_note"], ok=False)
