@@ -132,7 +132,7 @@ def check_head_note(
     transcript: Path | None = None,
 ) -> dict[str, Any]:
     """The ``--checkpoint``/``--witness``/``--need`` check of ``tcr audit verify``."""
-    from tcr_kit.audit.note import parse
+    from tcr_kit.audit.note import Checkpoint, parse
     from tcr_kit.audit.treehead import log_tree, transcript_tree
     from tcr_kit.audit.witness import CosignatureVerifier, check_witnessed_head, note_verifiers
     from tcr_kit.errors import InputError
@@ -149,8 +149,16 @@ def check_head_note(
         text = head_note.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{head_note}: cannot read the checkpoint note: {exc}") from None
-    names = {s.name for s in parse(text).signatures}
-    pubs = [k.public_key for k in report.keys.values() if k.algorithm == "ed25519"]
+    note = parse(text)
+    names = {s.name for s in note.signatures}
+    size = Checkpoint.parse(note.text).size  # keys valid at that size may have signed it
+    pubs = [
+        k.public_key
+        for k in report.keys.values()
+        if k.algorithm == "ed25519"
+        and k.added_seq <= size
+        and (k.revoked_seq is None or k.revoked_seq > size)
+    ]
     tree = transcript_tree(transcript) if transcript is not None else log_tree(_audit(led))
     head = check_witnessed_head(text, tree, note_verifiers(pubs, names), witnesses, required)
     return {
