@@ -27,6 +27,7 @@ from tcr_kit.audit.chain import AuditIntegrityError, StoredEvent, event_hash
 from tcr_kit.errors import IntegrityError
 
 HASH_SIZE = 32
+_CACHED = 256
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
@@ -92,6 +93,7 @@ class MerkleTree:
 
     def __init__(self, leaves: Sequence[bytes] = ()) -> None:
         self._leaves: list[bytes] = list(leaves)
+        self._cache: dict[tuple[int, int], bytes] = {}  # (start, size) -> complete subtree
         self._builder = TreeBuilder()
         for leaf in self._leaves:
             self._builder.append_leaf_hash(leaf)
@@ -117,7 +119,7 @@ class MerkleTree:
         if size is None or size == self.size:
             return self._builder.root()
         self._check_size(size)
-        return subtree_root(self._leaves[:size])
+        return self._mth(0, size) if size else EMPTY_ROOT
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """The audit path of leaf ``index`` in the tree of ``size`` leaves, bottom up."""
@@ -140,7 +142,20 @@ class MerkleTree:
             raise ValueError(f"tree size {size} is not between 0 and {self.size}")
 
     def _mth(self, start: int, end: int) -> bytes:
-        return subtree_root(self._leaves[start:end])
+        """MTH(D[start:end]); complete subtrees of at least ``_CACHED`` leaves are kept
+        (the leaves below them never change), so proofs after the first cost O(log^2 n)."""
+        n = end - start
+        if n <= _CACHED:
+            return subtree_root(self._leaves[start:end])
+        if n & (n - 1) == 0:
+            value = self._cache.get((start, n))
+            if value is None:
+                half = n // 2
+                value = node_hash(self._mth(start, start + half), self._mth(start + half, end))
+                self._cache[(start, n)] = value
+            return value
+        k = _split(n)
+        return node_hash(self._mth(start, start + k), self._mth(start + k, end))
 
     def _path(self, m: int, start: int, end: int) -> list[bytes]:
         n = end - start

@@ -178,3 +178,22 @@ def test_tree_over_events_refuses_a_gap() -> None:
     conn.execute("DELETE FROM audit_event WHERE seq = 2")
     with pytest.raises(AuditIntegrityError, match="event 2: missing"):
         tree_from_events(log.events())
+
+
+def test_large_tree_roots_and_proofs_agree_with_the_plain_computation() -> None:
+    data = _data(1500)
+    tree = MerkleTree.from_data(data)
+    leaves = [leaf_hash(d) for d in data]
+    for size in (257, 512, 513, 1024, 1100, 1499, 1500):
+        if size < 600:
+            assert tree.root(size) == _reference_root(leaves[:size])
+        builder = TreeBuilder()
+        for leaf in leaves[:size]:
+            builder.append_leaf_hash(leaf)
+        assert tree.root(size) == builder.root()
+        for index in (0, 255, 256, 700 % size, size - 1):
+            proof = tree.inclusion_proof(index, size)
+            verify_inclusion(index, size, tree.leaf(index), proof, tree.root(size))
+        for first in (f for f in (1, 256, 300, size - 1) if f <= size):
+            proof = tree.consistency_proof(first, size)
+            verify_consistency(first, size, tree.root(first), tree.root(size), proof)
