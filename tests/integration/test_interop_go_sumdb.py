@@ -178,3 +178,19 @@ def test_go_confirms_the_committed_vectors(gotlog: Path) -> None:
     go(gotlog, "verify-note", note["verifier_key"], stdin=note["cosigned_note"])
     for reject in note["reject"]:
         go(gotlog, "verify-note", note["verifier_key"], stdin=reject["signed_note"], ok=False)
+
+
+def test_go_tlog_agrees_on_a_tree_larger_than_the_cached_subtrees(gotlog: Path) -> None:
+    data = _data(700)
+    tree = MerkleTree.from_data(data)
+    stdin = "\n".join(d.hex() for d in data) + "\n"
+    for n in (257, 512, 600, 700):
+        assert go(gotlog, "tree-hash", str(n), stdin=stdin).strip() == b64(tree.root(n))
+        for i in (0, 256, n - 1):
+            proof = [b64(p) for p in tree.inclusion_proof(i, n)]
+            go(gotlog, "check-record", str(n), b64(tree.root(n)), str(i), b64(tree.leaf(i)),
+               *proof)  # fmt: skip
+        for m in (m for m in (1, 256, 300, n - 1) if m <= n):
+            proof = [b64(p) for p in tree.consistency_proof(m, n)]
+            go(gotlog, "check-tree", str(n), b64(tree.root(n)), str(m), b64(tree.root(m)),
+               *proof)  # fmt: skip
