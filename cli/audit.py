@@ -8,6 +8,13 @@ from typing import Any
 import click
 
 from ._ledger import actor, actor_options, ledger_option, open_ledger, progress_callback
+from ._tlog import (
+    check_head_note,
+    note_output_options,
+    tree_head,
+    witness_options,
+    write_checkpoint_note,
+)
 from .app import emit_json, json_option, progress, quiet_option
 
 
@@ -25,6 +32,7 @@ def audit() -> None:
 )
 @click.option("--expect-head", help="The head hash (hex) you were told; must match.")
 @click.option("--workers", type=int, help="Processes for signature checks (default: CPUs).")
+@witness_options
 @quiet_option
 @json_option
 def verify(
@@ -32,10 +40,14 @@ def verify(
     transcript: Path | None,
     expect_head: str | None,
     workers: int | None,
+    head_note: Path | None,
+    witness_keys: tuple[str, ...],
+    need: int | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Recompute the chain and every signature; name the first bad event."""
+    """Recompute the chain and every signature; name the first bad event. With
+    --checkpoint NOTE also check a checkpoint note and its witnesses' cosignatures."""
     from tcr_kit.audit.pgpwords import digest_words
 
     selection: list[int] | None = None
@@ -48,12 +60,14 @@ def verify(
         report = result.report
         selection = result.selection
         source = str(transcript)
+        head_data = check_head_note(head_note, witness_keys, need, report, transcript=transcript)
     else:
         with open_ledger(ledger_path) as led:
             report = led.verify(
                 expect_head=expect_head, progress=progress_callback(), workers=workers
             )
             source = str(led.path)
+            head_data = check_head_note(head_note, witness_keys, need, report, led=led)
     hex_, words = digest_words(bytes.fromhex(report.head))
     data: dict[str, Any] = {
         "ok": True,
@@ -66,6 +80,7 @@ def verify(
     }
     if selection is not None:
         data["selected_events"] = len(selection)
+    data.update(head_data)
     if as_json:
         emit_json(data)
         return
@@ -75,6 +90,12 @@ def verify(
     )
     click.echo(f"head (event {report.events}) SHA-256: {hex_}")
     click.echo(f"PGP Words: {words}")
+    if head_data:
+        cp = head_data["checkpoint"]
+        click.echo(
+            f"checkpoint note: {cp['origin']} tree size {cp['tree_size']} matches the log; "
+            f"cosigned by {len(cp['witnessed_by'])} known witnesses (needed {cp['need']})"
+        )
 
 
 @audit.command("export")
@@ -134,34 +155,54 @@ def export(
 @audit.command("checkpoint")
 @ledger_option
 @actor_options
+@note_output_options
 @json_option
-def checkpoint(ledger_path: Path | None, actor_id: str, key_file: Path, as_json: bool) -> None:
-    """Sign the current head of the log."""
+def checkpoint(
+    ledger_path: Path | None,
+    actor_id: str,
+    key_file: Path,
+    note_path: Path | None,
+    force: bool,
+    origin: str | None,
+    site: str | None,
+    as_json: bool,
+) -> None:
+    """Sign the current head of the log (and, with --output, its tree head as a note)."""
     from tcr_kit.audit.pgpwords import digest_words
 
+    note: dict[str, Any] = {}
     with open_ledger(ledger_path) as led:
-        led.checkpoint(actor(actor_id, key_file))
+        who = actor(actor_id, key_file)
+        led.checkpoint(who)
         seq, head = led.audit.head()
+        if note_path is not None:
+            note = write_checkpoint_note(led, who.signer, note_path, origin, site, force=force)
     hex_, words = digest_words(bytes.fromhex(head))
     if as_json:
-        emit_json({"ok": True, "seq": seq, "head": hex_, "words": words})
+        emit_json({"ok": True, "seq": seq, "head": hex_, "words": words, **note})
         return
     click.echo(f"checkpoint at event {seq}: {hex_}")
     click.echo(f"PGP Words: {words}")
+    if note:
+        click.echo(f"wrote {note['note']}: {note['origin']}, tree size {note['tree_size']}")
+        click.echo(f"verifier key: {note['verifier_key']}")
 
 
 @audit.command("head")
 @ledger_option
 @json_option
 def head(ledger_path: Path | None, as_json: bool) -> None:
-    """Print the head of the log as hex and PGP words (to read aloud or publish)."""
+    """Print the head of the log as hex and PGP words (to read aloud or publish), and its
+    Merkle tree size and root."""
     from tcr_kit.audit.pgpwords import digest_words
 
     with open_ledger(ledger_path) as led:
-        seq, value = led.audit.head()
+        tree = tree_head(led)
+    seq, value = tree["tree_size"], tree.pop("chain_head")
     hex_, words = digest_words(bytes.fromhex(value))
     if as_json:
-        emit_json({"ok": True, "seq": seq, "head": hex_, "words": words})
+        emit_json({"ok": True, "seq": seq, "head": hex_, "words": words, **tree})
         return
     click.echo(f"event {seq} SHA-256: {hex_}")
     click.echo(f"PGP Words: {words}")
+    click.echo(f"tree size {seq} root: {tree['tree_root']} (hex {tree['tree_root_hex']})")

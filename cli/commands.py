@@ -23,8 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "remote": ("tcr_cli.remote:remote", "Remote participation: signed seal attestations."),
     "discrepancy": ("tcr_cli.custody:discrepancy", "Record, list and resolve discrepancies."),
-    "audit": ("tcr_cli.audit:audit", "Verify, export and checkpoint the signed audit log."),
+    "audit": ("tcr_cli.audit_log:audit", "Verify, export and checkpoint the signed audit log."),
     "status": ("tcr_cli.custody:status", "A TCR's own view of their credentials and bags."),
     "hsm": ("tcr_cli.hsm:hsm", "Activate an HSM with m of n shares; quorum readiness."),
     "help": ("tcr_cli.manual:help_command", "Show a command's help, or the man page (--man)."),
+    "witness": ("tcr_cli.witness:witness", "Witness an audit log: cosign consistent checkpoints."),
 }

@@ -180,10 +180,19 @@ def _run(demo: Demo) -> None:
     demo.run(["hsm", "readiness", "--config", "hsm.toml"])
 
     demo.step("export the ceremony's transcript and verify it offline")
-    demo.run(["audit", "checkpoint", "--as", "iw-1", "--key", "keys/iw.pem"])
+    note = "checkpoint-ceremony-1.note"
+    proc = demo.run(["audit", "checkpoint", "--as", "iw-1", "--key", "keys/iw.pem",
+                     "--output", note, "--site", "demo"])  # fmt: skip
     demo.run(["audit", "export", "--output", "transcript-ceremony-1.json", "--ceremony",
               CEREMONY])  # fmt: skip
     demo.run(["audit", "verify", "--transcript", "transcript-ceremony-1.json"])
+
+    demo.step("a receipt for TCR 4: their ceremony events, checked offline against the note")
+    vkey = proc.stdout.decode().split("verifier key: ")[1].split()[0]
+    demo.run(["audit", "receipt", "--as", "tcr-4", "--ceremony", CEREMONY, "--checkpoint",
+              note, "--output", "receipt-tcr-4.json"])  # fmt: skip
+    demo.run(["audit", "check-receipt", "receipt-tcr-4.json", "--checkpoint", note, "--key",
+              vkey])  # fmt: skip
 
     demo.step("summary: fingerprints to read aloud")
     items = [

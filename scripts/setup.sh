@@ -66,6 +66,7 @@ DEB_PACKAGES=(
   python3-virtualsmartcard                 # the library our test card fixture builds on
   python3-venv
   groff-base                               # renders the man page (tcr help --man)
+  golang-go golang-golang-x-mod-dev        # Go's sumdb note/tlog: reference for audit notes and proofs
 )
 
 missing=()

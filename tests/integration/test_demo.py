@@ -6,8 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.integration.go_reference import go, gotlog_fixture  # noqa: F401 (a fixture)
 
-def test_demo_runs_end_to_end_and_names_its_folder(tmp_path: Path) -> None:
+
+def test_demo_runs_end_to_end_and_names_its_folder(tmp_path: Path, gotlog: Path) -> None:
     out = tmp_path / "demo"
     proc = subprocess.run(
         [sys.executable, "-m", "tcr_cli.demo", "--out", str(out)],
@@ -27,6 +29,11 @@ def test_demo_runs_end_to_end_and_names_its_folder(tmp_path: Path) -> None:
     assert "verdict: ready: 7 of 7 available" in stdout
     assert (out / "zone.sig").exists() and (out / "transcript-ceremony-1.json").exists()
     assert not list((out / "shares").glob("*share*"))  # plain shares destroyed after enrolment
+    # The ceremony's checkpoint note opens in Go's reference, and TCR 4's receipt checked.
+    vkey = stdout.split("verifier key: ")[1].split()[0]
+    opened = go(gotlog, "verify-note", vkey, stdin=(out / "checkpoint-ceremony-1.note").read_text())
+    assert opened.startswith("tcr-kit/demo/") and "verified: tcr-kit/demo/" in opened
+    assert "receipt OK: 3 events of tcr-4 (ceremony 1)" in stdout
 
 
 def test_demo_refuses_an_existing_folder(tmp_path: Path) -> None:

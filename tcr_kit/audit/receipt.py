@@ -1,0 +1,317 @@
+"""Receipts: one participant's events, each with an inclusion proof against a signed
+checkpoint note, checkable offline with nothing but the log's verifier key.
+
+A receipt is one JSON object (see ``docs/audit-format.md``)::
+
+    {"format": "tcr-kit/audit-receipt", "version": 1, "participant": "tcr-3",
+     "ceremony": 55 | null, "checkpoint": "<signed note>",
+     "events": [{"seq": n, "body": "...", "hash": "...", "signature": "...",
+                 "proof": ["<base64>", ...]}],
+     "keys":   [ the audit.key.add events of the keys that signed them, same fields ]}
+
+An event belongs to a participant when they acted (``actor``), are a subject
+(``person:<id>``), are named as ``witness`` or ``override_by`` in its payload, it writes a
+record whose ``holder`` is them, or it lists a credential of theirs among ``presented``
+(``holder`` or ``tcr_id``; HSM activations). With a ceremony number, only events of that
+ceremony (subject ``ceremony:N``, or a record whose ``doc`` has ``"ceremony": N``) are taken.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tcr_kit.audit.canonical import parse_canonical
+from tcr_kit.audit.chain import KEY_ADD, AuditLog, StoredEvent, event_hash
+from tcr_kit.audit.merkle import LogTree, ProofInvalid, leaf_hash, verify_inclusion
+from tcr_kit.audit.note import (
+    Checkpoint,
+    NoteInvalid,
+    NoteVerifier,
+    key_hash,
+    open_checkpoint,
+    parse,
+)
+from tcr_kit.audit.signing import ALGORITHMS, ED25519, signature_ok, write_new_file
+from tcr_kit.audit.treehead import log_tree
+from tcr_kit.errors import InputError, IntegrityError, OperationalError
+
+RECEIPT_FORMAT = "tcr-kit/audit-receipt"
+RECEIPT_VERSION = 1
+
+
+class ReceiptInvalid(IntegrityError):
+    """A receipt does not check: names the event (or part) that failed."""
+
+
+def mentions(body: dict[str, Any], participant: str) -> bool:
+    """Whether an event body concerns ``participant`` (the rule in the module docstring)."""
+    if body.get("actor") == participant:
+        return True
+    if f"person:{participant}" in body.get("subjects", []):
+        return True
+    payload = body.get("payload")
+    if not isinstance(payload, dict):
+        return False
+    if participant in (payload.get("witness"), payload.get("override_by")):
+        return True
+    if participant in _fields(payload, "records", "doc", "holder"):
+        return True
+    return participant in _fields(payload, "presented", None, "holder") or participant in _fields(
+        payload, "presented", None, "tcr_id"
+    )
+
+
+def in_ceremony(body: dict[str, Any], number: int) -> bool:
+    """Whether an event is of ceremony ``number`` (as ``tcr audit export --ceremony``)."""
+    if f"ceremony:{number}" in body.get("subjects", []):
+        return True
+    payload = body.get("payload")
+    return isinstance(payload, dict) and number in _fields(payload, "records", "doc", "ceremony")
+
+
+def _fields(payload: dict[str, Any], items: str, inner: str | None, name: str) -> list[Any]:
+    """``payload[items][*][inner][name]`` (or ``[*][name]`` without ``inner``), where present."""
+    found = payload.get(items, [])
+    out = []
+    for item in found if isinstance(found, list) else []:
+        obj = item.get(inner) if isinstance(item, dict) and inner is not None else item
+        if isinstance(obj, dict) and name in obj:
+            out.append(obj[name])
+    return out
+
+
+def _entry(event: StoredEvent, tree: LogTree, size: int) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "body": event.body.decode("ascii"),
+        "hash": event.hash,
+        "signature": event.signature,
+        "proof": [
+            base64.b64encode(p).decode("ascii")
+            for p in tree.tree.inclusion_proof(event.seq - 1, size)
+        ],
+    }
+
+
+def ledger_verifiers(log: AuditLog, names: Iterable[str]) -> list[NoteVerifier]:
+    """Note verifiers for every registered Ed25519 audit key under each of ``names``."""
+    out: list[NoteVerifier] = []
+    for event in log.events():
+        body = parse_canonical(event.body)
+        if body.get("kind") != KEY_ADD or body["payload"].get("algorithm") != ED25519:
+            continue
+        pub = bytes.fromhex(body["payload"]["public_key"])
+        out += [NoteVerifier(n, key_hash(n, pub), pub) for n in names]
+    return out
+
+
+def build_receipt(
+    log: AuditLog, participant: str, note: str, *, ceremony: int | None = None
+) -> dict[str, Any]:
+    """A receipt for ``participant`` against ``note``, a checkpoint of this log signed by
+    one of its registered keys; the note's root must be this log's tree at that size."""
+    tree = log_tree(log)
+    names = {s.name for s in parse(note).signatures}
+    cp, _, _ = open_checkpoint(note, ledger_verifiers(log, names))
+    if cp.size > tree.size:
+        raise IntegrityError(
+            f"the checkpoint covers {cp.size} events but this log has {tree.size} (rolled back?)"
+        )
+    if not hmac.compare_digest(tree.root(cp.size), cp.root):
+        raise IntegrityError(f"the checkpoint's root is not this log's tree at size {cp.size}")
+    events: list[StoredEvent] = []
+    key_events: dict[str, StoredEvent] = {}
+    bodies: dict[int, dict[str, Any]] = {}
+    for event in log.events(1, cp.size):
+        body = parse_canonical(event.body)
+        bodies[event.seq] = body
+        if body.get("kind") == KEY_ADD:
+            key_events[str(body["payload"]["key_id"])] = event
+        if mentions(body, participant) and (ceremony is None or in_ceremony(body, ceremony)):
+            events.append(event)
+    if not events:
+        where = f" in ceremony {ceremony}" if ceremony is not None else ""
+        raise InputError(f"no audit event up to {cp.size} concerns {participant}{where}")
+    signing_keys = sorted({str(bodies[e.seq]["key_id"]) for e in events})
+    keys = sorted((key_events[k] for k in signing_keys), key=lambda e: e.seq)
+    return {
+        "format": RECEIPT_FORMAT,
+        "version": RECEIPT_VERSION,
+        "participant": participant,
+        "ceremony": ceremony,
+        "checkpoint": note,
+        "events": [_entry(e, tree, cp.size) for e in events],
+        "keys": [_entry(e, tree, cp.size) for e in keys],
+    }
+
+
+def write_receipt(
+    receipt: dict[str, Any], path: str | os.PathLike[str], *, force: bool = False
+) -> None:
+    data = (json.dumps(receipt, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    write_new_file(path, data, mode=0o644, force=force)
+
+
+@dataclass(frozen=True)
+class CheckedEvent:
+    seq: int
+    kind: str
+    time: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class ReceiptResult:
+    participant: str
+    ceremony: int | None
+    checkpoint: Checkpoint
+    events: list[CheckedEvent]
+    signed_by: list[str]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    seq: int
+    body: bytes
+    hash: str
+    signature: str
+    proof: list[bytes]
+
+
+def _entries(items: Any, what: str) -> list[_Entry]:
+    if not isinstance(items, list):
+        raise InputError(f"receipt: {what} is not a list")
+    out = []
+    for item in items:
+        try:
+            out.append(
+                _Entry(
+                    int(item["seq"]),
+                    str(item["body"]).encode("ascii"),
+                    str(item["hash"]),
+                    str(item["signature"]),
+                    [base64.b64decode(p, validate=True) for p in item["proof"]],
+                )
+            )
+        except (KeyError, TypeError, ValueError, binascii.Error, UnicodeEncodeError) as exc:
+            raise InputError(f"receipt: malformed entry in {what}: {exc}") from None
+    return out
+
+
+def load_receipt(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise OperationalError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not JSON: {exc}") from None
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != RECEIPT_FORMAT
+        or doc.get("version") != RECEIPT_VERSION
+    ):
+        raise InputError(f"{path}: not a tcr-kit audit receipt (version 1)")
+    return doc
+
+
+def _check_included(entry: _Entry, cp: Checkpoint, what: str) -> dict[str, Any]:
+    label = f"{what} {entry.seq}"
+    digest = event_hash(entry.body)
+    if not hmac.compare_digest(digest.hex(), entry.hash.lower()):
+        raise ReceiptInvalid(f"receipt: {label}: body does not match its hash (edited?)")
+    try:
+        body = parse_canonical(entry.body)
+    except ValueError as exc:
+        raise ReceiptInvalid(f"receipt: {label}: body is not canonical JSON: {exc}") from None
+    if not isinstance(body, dict) or body.get("seq") != entry.seq or body.get("v") != 1:
+        raise ReceiptInvalid(f"receipt: {label}: body does not say seq {entry.seq}")
+    if not 1 <= entry.seq <= cp.size:
+        raise ReceiptInvalid(f"receipt: {label}: not within the checkpoint's {cp.size} events")
+    try:
+        verify_inclusion(entry.seq - 1, cp.size, leaf_hash(digest), entry.proof, cp.root)
+    except ProofInvalid as exc:
+        raise ReceiptInvalid(f"receipt: {label}: not in the checkpointed tree: {exc}") from None
+    return body
+
+
+def check_receipt(
+    doc: dict[str, Any], verifiers: Sequence[NoteVerifier], note: str | None = None
+) -> ReceiptResult:
+    """Check a receipt offline. ``verifiers``: the log's published key(s); ``note``: a
+    checkpoint the checker already trusts (default: the one in the receipt), which must be
+    the same tree head as the receipt's."""
+    participant = doc.get("participant")
+    ceremony = doc.get("ceremony")
+    if not isinstance(participant, str) or not (ceremony is None or isinstance(ceremony, int)):
+        raise InputError("receipt: malformed participant or ceremony")
+    embedded = doc.get("checkpoint")
+    if not isinstance(embedded, str):
+        raise InputError("receipt: no checkpoint note")
+    try:
+        cp, _, names = open_checkpoint(embedded, verifiers)
+    except NoteInvalid as exc:
+        raise ReceiptInvalid(f"receipt: checkpoint: {exc}") from None
+    if note is not None:
+        given, _, _ = open_checkpoint(note, verifiers)
+        if not given.same_head(cp):
+            raise ReceiptInvalid(
+                f"receipt is against tree size {cp.size} of {cp.origin}, not the given "
+                f"checkpoint (tree size {given.size} of {given.origin})"
+            )
+    keys: dict[str, tuple[int, str, bytes, str]] = {}  # key id -> seq, alg, pub, owner
+    for entry in _entries(doc.get("keys"), "keys"):
+        body = _check_included(entry, cp, "key registration")
+        payload = body.get("payload")
+        if body.get("kind") != KEY_ADD or not isinstance(payload, dict):
+            raise ReceiptInvalid(f"receipt: key registration {entry.seq}: not a key registration")
+        try:
+            keys[str(payload["key_id"])] = (
+                entry.seq,
+                str(payload["algorithm"]),
+                bytes.fromhex(str(payload["public_key"])),
+                str(payload["owner"]),
+            )
+        except (KeyError, ValueError):
+            raise ReceiptInvalid(f"receipt: key registration {entry.seq}: malformed") from None
+    checked: list[CheckedEvent] = []
+    entries = _entries(doc.get("events"), "events")
+    if not entries:
+        raise ReceiptInvalid("receipt: lists no event")
+    for entry in entries:
+        body = _check_included(entry, cp, "event")
+        if not mentions(body, participant):
+            raise ReceiptInvalid(f"receipt: event {entry.seq}: does not concern {participant}")
+        if ceremony is not None and not in_ceremony(body, ceremony):
+            raise ReceiptInvalid(f"receipt: event {entry.seq}: not of ceremony {ceremony}")
+        kid = str(body.get("key_id"))
+        key = keys.get(kid)
+        if key is None or key[0] > entry.seq or (key[0] == entry.seq and entry.seq != 1):
+            raise ReceiptInvalid(
+                f"receipt: event {entry.seq}: signing key {kid} is not registered before it"
+            )
+        _, algorithm, pub, owner = key
+        if owner != body.get("actor"):
+            raise ReceiptInvalid(
+                f"receipt: event {entry.seq}: actor {body.get('actor')} signed with the key of "
+                f"{owner}"
+            )
+        try:
+            signature = bytes.fromhex(entry.signature)
+        except ValueError:
+            raise ReceiptInvalid(f"receipt: event {entry.seq}: signature is not hex") from None
+        if algorithm not in ALGORITHMS or not signature_ok(
+            algorithm, pub, event_hash(entry.body), signature
+        ):
+            raise ReceiptInvalid(f"receipt: event {entry.seq}: signature does not verify")
+        checked.append(CheckedEvent(entry.seq, str(body.get("kind")), str(body.get("time")), owner))
+    return ReceiptResult(participant, ceremony, cp, checked, names)
