@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tcr_cli import app
-from tcr_cli.main import main
 from tcr_kit.audit.merkle import MerkleTree
 from tcr_kit.audit.note import NoteVerifier, open_checkpoint
 
+from ..cli_runner import run_tcr
 from .conftest import KEYS, World, make_world
 
 
@@ -30,17 +28,8 @@ class Run:
         mp.chdir(world.path.parent)
 
     def __call__(self, *args: str, code: int = 0) -> str:
-        app._state.update(json=False, quiet=False)
-        self.mp.setattr(sys, "argv", ["tcr", *args])
-        try:
-            main()
-            rc = 0
-        except SystemExit as exc:
-            rc = int(exc.code or 0)
-        out, err = self.capsys.readouterr()
-        assert rc == code, f"tcr {' '.join(args)} -> {rc}\n{out}\n{err}"
-        assert "Traceback" not in err
-        return out if code == 0 else err
+        proc = run_tcr(*args, in_process=True, expect=code)
+        return proc.stdout if code == 0 else proc.stderr
 
     def json(self, *args: str) -> dict[str, object]:
         out = self(*args, "--json")
