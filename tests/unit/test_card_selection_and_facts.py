@@ -169,5 +169,6 @@ def test_every_public_name_resolves_and_enrol_card_is_the_function() -> None:
         assert getattr(cards, name) is not None, name
     assert callable(cards.enrol_card) and cards.enrol_card.__name__ == "enrol_card"
     assert set(dir(cards)) >= set(cards.__all__)
+    assert sorted(cards.__all__) == sorted(cards._MODULE_OF)  # the lazy map has no strays
     with pytest.raises(AttributeError):
         cards.no_such_name  # noqa: B018
