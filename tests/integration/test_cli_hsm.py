@@ -226,6 +226,9 @@ def test_readiness_from_the_ledger_ready_at_risk_not_ready(hsm: DemoHsm, tmp_pat
     gone = run_tcr(args)
     assert gone.returncode == 4
     assert "not ready: 2 of 5 available, 3 needed; 1 more" in one_error_line(gone)
+    gone_json = run_tcr([*args, "--json"])  # the whole view, one JSON document, exit 4
+    assert gone_json.returncode == 4
+    assert json.loads(gone_json.stdout)["verdict"] == "not-ready"
 
 
 def test_rekey_asks_first_then_resumes_and_the_new_shares_activate(

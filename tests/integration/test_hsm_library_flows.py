@@ -147,7 +147,8 @@ def test_prompted_cards_go_on_after_a_refusal_and_an_empty_answer_stops(
     shown = "\n".join(operator.shown)
     assert "2 more card(s) needed" in shown and "insert the card of TCR tcr-2 (TCR 2)" in shown
     assert "refused: wrong PIN for pkcs11 card" in shown
-    assert "refused: " in shown and "missing.json" in shown  # an unreadable record: goes on
+    # an unreadable enrolment record is refused too, and the collection goes on
+    assert any(x.startswith("refused: ") and "missing.json" in x for x in operator.shown)
     assert all(buf.wiped for buf in operator.buffers)
     stopped = Operator(answers=[])
     short = collect(Activation(hsm.loaded), hsm.plan.share_files[:1], [], stopped.prompts(),
