@@ -20,6 +20,14 @@ from typing import BinaryIO
 from tcr_kit.errors import FileExistsRefused, InputError, OperationalError
 from tcr_kit.secrets import random_bytes
 
+__all__ = [
+    "SECRET_MODE",
+    "atomic_output",
+    "atomic_outputs",
+    "check_private_file",
+    "sha256_file",
+]
+
 SECRET_MODE = 0o600
 """Mode of every file tcr-kit writes that holds secret material."""
 

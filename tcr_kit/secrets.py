@@ -17,6 +17,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
+__all__ = [
+    "RandomSource",
+    "SecretBuffer",
+    "is_default_random_source",
+    "random_bytes",
+    "random_source",
+    "set_random_source",
+    "wipe",
+]
+
 RandomSource = Callable[[int], bytes]
 
 
