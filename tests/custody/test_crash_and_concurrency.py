@@ -40,13 +40,17 @@ def test_sigkill_during_writes_leaves_each_change_wholly_present_or_absent(
 ) -> None:
     ledger, key = _setup(tmp_path)
     committed_total: set[str] = set()
-    for round_, delay in enumerate((0.45, 0.6, 0.75, 0.9)):
+    for round_, delay in enumerate((0.05, 0.2, 0.35, 0.5)):
         proc = _writer(ledger, key, f"K{round_}", 100_000)
+        # Kill while it writes, however slow the machine is to start the process: wait for
+        # its first committed change, then let it run on for a while.
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL
-        committed_total.update(out.split())
+        committed_total.update((first + out).split())
         with Ledger.open(ledger, create=False) as led:
             report = led.verify(workers=1)
             present = {c.id for c in led.credentials()} - {"CO3-KEY"}

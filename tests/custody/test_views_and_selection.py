@@ -193,3 +193,22 @@ def test_person_from_roster_fields_lowercases_the_key_and_refuses_unknown_roles(
     assert person.key_algorithm == "ed25519"
     with pytest.raises(InputError, match="person"):
         Person.new("x", "X", ["KING"])
+
+
+def test_shipping_a_remotely_sealed_bag_records_the_seal_then_the_shipment(
+    world: World,
+) -> None:
+    from tcr_kit.custody import remote
+
+    from .conftest import KEYS
+
+    signed = remote.seal(KEYS["tcr"], holder="tcr-3", bag_serial="teb-7", contents=["CO3-KEY"])
+    route = {"carrier": "courier", "tracking": "T1", "sender": "tcr-3", "recipient": "east"}
+    before = world.ledger.audit.count()
+    assert world.ledger.ship_remotely_sealed(world.ca, signed, **route, dry_run=True) is None
+    assert [e.kind for e in world.ledger.last_change()] == ["bag.remote-seal"]
+    assert world.ledger.audit.count() == before
+    shipment = world.ledger.ship_remotely_sealed(world.ca, signed, **route)
+    assert shipment is not None and shipment.bag == "TEB-7"
+    assert [e.kind for e in world.ledger.last_change()] == ["bag.remote-seal", "bag.ship"]
+    assert world.ledger.audit.count() == before + 2

@@ -13,6 +13,7 @@ from tcr_kit.custody.ledger.discrepancies import (
     Problem,
     discrepancy_message,
 )
+from tcr_kit.custody.ledger.reading import normalise_serial
 from tcr_kit.custody.ledger.storage import Actor, serialised
 from tcr_kit.custody.lifecycle import (
     BagAction,
@@ -77,7 +78,7 @@ class InspectionsMixin(DiscrepanciesMixin):
             id=self._next_id(Inspection, "I"),
             bag=bag.serial,
             serial_expected=bag.serial,
-            serial_read=serial_read.strip().upper(),
+            serial_read=normalise_serial(serial_read),
             checklist=dict(checklist),
             photo_sha256=tuple(p.lower() for p in photo_sha256),
             inspector=actor.person,
@@ -139,7 +140,7 @@ class InspectionsMixin(DiscrepanciesMixin):
         bag = self.bag(serial)
         self._require_person(witness, "witness")
         state = bag_transition(bag.serial, bag.state, BagAction.OPEN, actor.person, witness)
-        read = serial_read.strip().upper()
+        read = normalise_serial(serial_read)
         if read != bag.serial:
             opened = self._record_with_discrepancies(
                 actor,

@@ -11,6 +11,7 @@ from tcr_kit.custody.ledger.discrepancies import (
     Problem,
     discrepancy_message,
 )
+from tcr_kit.custody.ledger.reading import normalise_serial
 from tcr_kit.custody.ledger.storage import Actor, serialised
 from tcr_kit.custody.lifecycle import BagAction, BagState, bag_transition
 from tcr_kit.custody.models import (
@@ -131,7 +132,7 @@ class ShipmentsMixin(BagsMixin, DiscrepanciesMixin):
         shipment_id = bag.location.shipment
         shipment = self._get(Shipment, shipment_id, "shipment")
         problems: list[Problem] = []
-        read = serial_read.strip().upper()
+        read = normalise_serial(serial_read)
         if read != bag.serial:
             problems.append(
                 (
