@@ -83,8 +83,8 @@ def write_checkpoint_note(
     force: bool = False,
 ) -> dict[str, Any]:
     """Sign the current tree head as a checkpoint note and write it to ``path``."""
-    from tcr_kit.audit.signing import write_new_file
     from tcr_kit.audit.treehead import log_origin, log_tree, sign_tree_head
+    from tcr_kit.fileio import write_new_file
 
     tree = log_tree(led.audit)
     name = log_origin(tree, site=site, origin=origin)

@@ -69,9 +69,9 @@ def cosign(
     """Cosign CHECKPOINT if it extends the last checkpoint seen for its log (exit 3 if it
     was rolled back or forked)."""
     from tcr_kit.audit.note import NoteVerifier
-    from tcr_kit.audit.signing import write_new_file
     from tcr_kit.audit.witness import WitnessState, cosign_checkpoint
     from tcr_kit.errors import InputError
+    from tcr_kit.fileio import write_new_file
 
     from .audit_log import _read_text
 

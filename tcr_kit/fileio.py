@@ -26,6 +26,7 @@ __all__ = [
     "atomic_outputs",
     "check_private_file",
     "sha256_file",
+    "write_new_file",
 ]
 
 SECRET_MODE = 0o600
@@ -135,3 +136,19 @@ def check_private_file(path: Path) -> None:
             f"{path}: mode {stat.S_IMODE(st.st_mode):04o} lets others read it; "
             "refusing (chmod 600 it first)"
         )
+
+
+def write_new_file(
+    path: str | os.PathLike[str], data: bytes, mode: int = SECRET_MODE, *, force: bool = False
+) -> None:
+    """Write ``data`` to a new file ``path`` through :func:`atomic_output` (the one writer).
+
+    An existing path is :class:`FileExistsRefused` unless ``force``; an I/O failure is one
+    :class:`OperationalError` naming the path, and leaves no file behind.
+    """
+    target = Path(path)
+    try:
+        with atomic_output(target, force=force, mode=mode) as out:
+            out.write(data)
+    except OSError as exc:
+        raise OperationalError(f"{target}: cannot write: {exc.strerror or exc}") from None

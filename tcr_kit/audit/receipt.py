@@ -39,9 +39,11 @@ from tcr_kit.audit.note import (
     open_checkpoint,
     parse,
 )
-from tcr_kit.audit.signing import ALGORITHMS, ED25519, signature_ok, write_new_file
+from tcr_kit.audit.selection import EventSelection
+from tcr_kit.audit.signing import ALGORITHMS, ED25519, signature_ok
 from tcr_kit.audit.treehead import log_tree
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
+from tcr_kit.fileio import write_new_file
 
 RECEIPT_FORMAT = "tcr-kit/audit-receipt"
 RECEIPT_VERSION = 1
@@ -70,11 +72,8 @@ def mentions(body: dict[str, Any], participant: str) -> bool:
 
 
 def in_ceremony(body: dict[str, Any], number: int) -> bool:
-    """Whether an event is of ceremony ``number`` (as ``tcr audit export --ceremony``)."""
-    if f"ceremony:{number}" in body.get("subjects", []):
-        return True
-    payload = body.get("payload")
-    return isinstance(payload, dict) and number in _fields(payload, "records", "doc", "ceremony")
+    """Whether an event is of ceremony ``number``: the rule of ``tcr audit export --ceremony``."""
+    return EventSelection.names_ceremony(body, number)
 
 
 def _fields(payload: dict[str, Any], items: str, inner: str | None, name: str) -> list[Any]:

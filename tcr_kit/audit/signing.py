@@ -7,13 +7,13 @@ A smartcard that signs on-card implements :class:`Signer` too (``algorithm``,
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from pathlib import Path
 from typing import Protocol, cast, runtime_checkable
 
-from tcr_kit.errors import FileExistsRefused, InputError, IntegrityError, OperationalError
+from tcr_kit.errors import InputError, IntegrityError, OperationalError
+from tcr_kit.fileio import write_new_file
 
 ED25519 = "ed25519"
 """RFC 8032 pure Ed25519; public key: 32 raw bytes; the message is signed as is."""
@@ -135,36 +135,6 @@ class SoftwareEd25519Signer:
             return b"ENCRYPTED" in Path(path).read_bytes()[:64]
         except OSError as exc:
             raise OperationalError(f"{path}: cannot read key file: {exc.strerror}") from None
-
-
-def write_new_file(
-    path: str | os.PathLike[str], data: bytes, mode: int = 0o644, *, force: bool = False
-) -> None:
-    """Create ``path`` exclusively (``O_EXCL``) with ``mode`` and write ``data``.
-
-    With ``force`` an existing file is replaced atomically (written beside it, then renamed);
-    key files are never written with ``force``.
-    """
-    target = os.fspath(path)
-    temp = f"{target}.tmp-{os.getpid()}" if force else target
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError:
-        raise FileExistsRefused(target) from None
-    except OSError as exc:
-        raise OperationalError(f"{target}: cannot create: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if force:
-            os.replace(temp, target)
-    except OSError as exc:
-        if force:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-        raise OperationalError(f"{target}: cannot write: {exc.strerror}") from None
 
 
 def check_public_key(algorithm: str, public_key: bytes) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import AuditLog, StoredCheckpoint, StoredEvent, VerifyReport
 from tcr_kit.audit.pgpwords import pgp_words
-from tcr_kit.audit.signing import write_new_file
 from tcr_kit.audit.verify import Progress, verify_log
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
+from tcr_kit.fileio import write_new_file
 
 TRANSCRIPT_FORMAT = "tcr-kit/audit-transcript"
 TRANSCRIPT_VERSION = 1

@@ -52,9 +52,9 @@ from tcr_kit.audit.signing import (
     Signer,
     SoftwareEd25519Signer,
     make_verifier,
-    write_new_file,
 )
 from tcr_kit.errors import InputError, IntegrityError, OperationalError, QuorumError
+from tcr_kit.fileio import write_new_file
 
 ALG_COSIGNATURE_V1 = 0x04
 COSIGNATURE_HEADER = "cosignature/v1\n"

@@ -21,10 +21,11 @@ from pydantic import ValidationError
 
 from tcr_kit.audit.canonical import canonical_bytes
 from tcr_kit.audit.pgpwords import digest_words
-from tcr_kit.audit.signing import Signer, verify_signature, write_new_file
+from tcr_kit.audit.signing import Signer, verify_signature
 from tcr_kit.clock import utcnow
 from tcr_kit.custody.models import KeyAlgorithm, SealAttestation
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
+from tcr_kit.fileio import write_new_file
 
 DOMAIN = b"tcr-kit/seal-attestation/v1\n"
 
