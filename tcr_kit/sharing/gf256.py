@@ -163,6 +163,30 @@ class Field:
         return acc.to_bytes(length, "big")
 
 
+def isomorphism(source: Field, target: Field) -> tuple[bytes, bytes]:
+    """The field isomorphism ``phi`` from ``source`` to ``target``, as two 256-byte tables.
+
+    Returns ``(forward, inverse)`` with ``forward[a] == phi(a)`` and ``inverse[phi(a)] == a``,
+    for ``bytes.translate``. Built on generators: ``phi`` sends the source's generator ``g`` to
+    a generator ``h`` of the target, so ``phi(g^k) = h^k`` is multiplicative by construction;
+    ``h`` is the first generator for which ``phi`` is also additive. A multiplicative
+    bijection is additive exactly when ``phi(x ^ 1) == phi(x) ^ 1`` for every ``x`` (write
+    ``a ^ b`` as ``b * (a / b ^ 1)``), which takes 256 checks per candidate.
+    """
+    for h in range(2, 256):
+        if len({target.pow(h, k) for k in range(255)}) != 255:
+            continue  # not a generator
+        forward = [0] * 256
+        for k in range(255):
+            forward[source.exp[k]] = target.pow(h, k)
+        if all(forward[x ^ 1] == forward[x] ^ 1 for x in range(256)):
+            inverse = [0] * 256
+            for a, b in enumerate(forward):
+                inverse[b] = a
+            return bytes(forward), bytes(inverse)
+    raise ValueError(f"no isomorphism from {source!r} to {target!r}")  # pragma: no cover
+
+
 @cache
 def field(poly: int = RIJNDAEL_POLY) -> Field:
     """The shared :class:`Field` instance for ``poly`` (tables are built once)."""

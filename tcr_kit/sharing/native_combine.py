@@ -223,7 +223,7 @@ def _digest_of(share: NativeShare) -> bytes:
 
 
 def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
-    """Hash file-backed payloads on two threads while this thread imports numpy.
+    """Hash file-backed payloads on two threads while this thread loads the GF kernel.
 
     hashlib releases the GIL on large buffers, so the import (a good part of a combine's
     fixed cost) overlaps the hashing instead of adding to it.
@@ -235,9 +235,9 @@ def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
     # threads as shares the cores stay busy to the end instead of idling on the last one.
     with ThreadPoolExecutor(max_workers=min(len(pending), 8)) as pool:
         futures = [pool.submit(_digest_of, s) for s in pending]
-        from tcr_kit.sharing.stream import _np
+        from tcr_kit.sharing.stream import prepare
 
-        _np()
+        prepare()
         for future in futures:
             future.result()
 
@@ -279,7 +279,7 @@ def _stream_pass(
                 future, buffers = pending.popleft()
                 out, _ = future.result()
                 write(memoryview(out))  # type: ignore[arg-type]
-                out[:] = 0  # type: ignore[index]
+                wipe(out)  # type: ignore[arg-type]
                 pool_sets.append(buffers)
                 nxt = next(offsets, None)
                 if nxt is not None:

@@ -168,7 +168,7 @@ def split_stream(
                 del chunk[n:]
                 length += n
                 randoms = kernel.random_arrays(n, rng)
-                pending.append((pool.submit(kernel.process, chunk, randoms), chunk))  # type: ignore[arg-type]
+                pending.append((pool.submit(kernel.process, chunk, randoms), chunk))
                 if len(pending) >= 2:
                     done, secret_chunk = pending.popleft()
                     write(done.result())
