@@ -42,7 +42,7 @@ def _slow_mul(a: int, b: int, poly: int) -> int:
 class Field:
     """GF(2^8) defined by an irreducible polynomial given as a 9-bit integer."""
 
-    __slots__ = ("_log", "_mul_tables", "exp", "generator", "poly")
+    __slots__ = ("_log", "_logs", "_mul_tables", "exp", "generator", "poly")
 
     def __init__(self, poly: int) -> None:
         if not 0x100 <= poly <= 0x1FF:
@@ -60,6 +60,7 @@ class Field:
             exp[i] = exp[i - 255]
         self.exp: tuple[int, ...] = tuple(exp)
         self._log: tuple[int, ...] = tuple(log)
+        self._logs = bytes(log[1:])  # log x for x = 1..255
         self._mul_tables: dict[int, bytes] = {}
 
     def _find_generator(self) -> int:
@@ -117,7 +118,14 @@ class Field:
         """256-byte table ``t`` with ``t[x] == c * x``: for ``bytes.translate`` and numpy."""
         table = self._mul_tables.get(c)
         if table is None:
-            table = bytes(self.mul(c, x) for x in range(256))
+            if c == 0:
+                table = bytes(256)
+            else:
+                # c * x = exp[log c + log x] for x != 0: translate the logs of 1..255 through
+                # the exp table shifted by log c (C speed; kernels build tables per set-up).
+                shift = self._log[c]
+                shifted = bytes(self.exp[shift : shift + 255]) + b"\x00"
+                table = b"\x00" + self._logs.translate(shifted)
             self._mul_tables[c] = table
         return table
 

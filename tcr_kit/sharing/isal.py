@@ -34,13 +34,12 @@ path that ignores the tables (it multiplies in 0x11D), so shorter regions are pa
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import threading
 from collections.abc import Sequence
 
 from tcr_kit.secrets import wipe
-from tcr_kit.sharing.gf256 import GFSHARE_POLY, RIJNDAEL_POLY, Field, field
+from tcr_kit.sharing.gf256 import GFSHARE_POLY, RIJNDAEL_POLY, Field, _slow_mul, field
 
 __all__ = [
     "KERNEL_ENV",
@@ -95,7 +94,9 @@ def _load() -> ctypes.CDLL | None:
         except OSError:
             continue
     if lib is None:
-        found = ctypes.util.find_library("isal")
+        from ctypes.util import find_library  # slow to import (pathlib, re): fallback only
+
+        found = find_library("isal")
         if found:
             try:
                 lib = ctypes.CDLL(found)
@@ -128,18 +129,25 @@ def _load() -> ctypes.CDLL | None:
 
 def _self_test(lib: ctypes.CDLL) -> str | None:
     """Why the library's tables or results differ from ours, or None when they agree."""
-    gfshare = field(GFSHARE_POLY)
-    matrix = [[gfshare.exp[(7 * r + 11 * c) % 255] for c in range(5)] for r in range(3)]
+    # The layout: ec_init_tables' 0x11D tables against the definition of the product.
+    matrix = [[0x02, 0x53, 0xFF], [0x1D, 0x8E, 0x01]]
     flat = bytes(c for row in matrix for c in row)
     theirs = ctypes.create_string_buffer(32 * len(flat))
-    lib.ec_init_tables(5, 3, flat, theirs)
-    if theirs.raw != coefficient_tables(gfshare, matrix):
+    lib.ec_init_tables(3, 2, flat, theirs)
+    ours = b"".join(
+        bytes(_slow_mul(c, i, GFSHARE_POLY) for i in range(16))
+        + bytes(_slow_mul(c, i << 4, GFSHARE_POLY) for i in range(16))
+        for c in flat
+    )
+    if theirs.raw != ours:
         return "libisal's coefficient tables have an unknown layout"
+    # The folded 0x11B tables, on every byte value and a length off the SIMD width.
     rijndael = field(RIJNDAEL_POLY)
-    size = 256 + 67  # every byte value, and a length that is not a multiple of the SIMD width
-    inputs = [bytes((i * (c + 3) + c) & 0xFF for i in range(size)) for c in range(5)]
+    every = bytes(range(256))
+    inputs = [every + every[:67], every[::-1] + every[5:72], every[1::2] * 2 + every[:67]]
+    size = len(inputs[0])
     outputs = [bytearray(size) for _ in matrix]
-    _encode(lib, coefficient_tables(rijndael, matrix), 5, inputs, outputs, size)
+    _encode(lib, coefficient_tables(rijndael, matrix), 3, inputs, outputs, size)
     for row, out in zip(matrix, outputs, strict=True):
         expected = 0
         for c, data in zip(row, inputs, strict=True):
