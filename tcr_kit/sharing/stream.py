@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tcr_kit.errors import OperationalError
-from tcr_kit.secrets import random_bytes
+from tcr_kit.secrets import random_bytes, wipe
 from tcr_kit.sharing.gf256 import Field
 
 if TYPE_CHECKING:
@@ -106,25 +106,40 @@ def _np() -> Any:
     return numpy
 
 
+_ZEROS = bytes(CHUNK_SIZE)
+
+
 class BulkRandom:
     """A CSPRNG for bulk coefficient bytes: AES-256-CTR under a key from the OS.
 
-    Every instance draws a fresh key and nonce from :func:`random_bytes`, so the randomness
-    hook used for test vectors controls this too.
+    The construction (documented in ``docs/formats.md``): a fresh 32-byte key and 8-byte nonce
+    per instance, one instance per split, both from :func:`random_bytes` (``os.urandom``
+    unless a test installed a deterministic hook, so vectors stay reproducible); the output is
+    the AES-256 keystream for the nonce and a 64-bit block counter from 0, consumed in order
+    and never reused. That is NIST SP 800-90A's CTR_DRBG generate function without
+    derivation function or reseeding, within its limits (2^64 blocks per nonce is far beyond
+    any secret). AES-NI through pycryptodome makes it run at about 2 GB/s, so randomness is
+    not the bottleneck of a split. The key lives in the cipher object, freed with it.
     """
 
     def __init__(self) -> None:
         from Crypto.Cipher import AES
 
-        key = random_bytes(32)
+        key = bytearray(random_bytes(32))
         nonce = random_bytes(8)
-        self._cipher = AES.new(key, AES.MODE_CTR, nonce=nonce)
+        try:
+            # pycryptodome copies the key into its expanded schedule: wipe our copy.
+            self._cipher = AES.new(key, AES.MODE_CTR, nonce=nonce)
+        finally:
+            wipe(key)
 
-    def fill(self, buf: bytearray | memoryview) -> None:
-        """Overwrite ``buf`` with random bytes."""
+    def fill(self, buf: bytearray | memoryview | Any) -> None:
+        """Overwrite ``buf`` with the next ``len(buf)`` bytes of keystream."""
         view = memoryview(buf).cast("B")
-        view[:] = bytes(len(view))
-        self._cipher.encrypt(view, output=view)
+        size = len(view)
+        zeros = _ZEROS if size <= len(_ZEROS) else bytes(size)
+        # Keystream = encryption of zeros, written straight into the buffer: one pass.
+        self._cipher.encrypt(memoryview(zeros)[:size], output=view)
 
 
 class _Tables:

@@ -232,3 +232,30 @@ print("numpy" in sys.modules)
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_split_randomness_is_the_aes256_ctr_keystream_under_a_key_from_the_random_hook() -> None:
+    from Crypto.Cipher import AES
+
+    from tcr_kit.sharing.stream import BulkRandom
+
+    drawn: list[bytes] = []
+
+    def source(n: int) -> bytes:
+        drawn.append(bytes((len(drawn) * 17 + i) & 0xFF for i in range(n)))
+        return drawn[-1]
+
+    with random_source(source):
+        rng = BulkRandom()
+    key, nonce = drawn
+    assert (len(key), len(nonce)) == (32, 8)
+    out = bytearray(CHUNK_SIZE + 3)  # past the size of the cached zero block
+    first = bytearray(1000)
+    rng.fill(first)
+    rng.fill(out)
+    expected = AES.new(key, AES.MODE_CTR, nonce=nonce).encrypt(bytes(len(first) + len(out)))
+    assert bytes(first + out) == expected
+    with random_source(source):
+        other = bytearray(64)
+        BulkRandom().fill(other)
+    assert bytes(other) != expected[:64]  # a new key per split
