@@ -9,8 +9,8 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import (
@@ -26,6 +26,9 @@ from tcr_kit.audit.chain import (
     event_hash,
 )
 from tcr_kit.audit.signing import ALGORITHMS, Verifier, check_public_key, key_id, make_verifier
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 Progress = Callable[[int, int], None]
 _PARALLEL_THRESHOLD = 4000
@@ -77,6 +80,8 @@ class _SignatureChecks:
     def _hand_over(self) -> None:
         chunk, self._pending = self._pending, []
         if self._pool is None and self._workers > 1 and self.total >= _PARALLEL_THRESHOLD:
+            from concurrent.futures import ProcessPoolExecutor  # multiprocessing: when used
+
             # Forked workers inherit the crypto libraries imported here.
             _first_bad_signature(chunk[:1])
             self._pool = ProcessPoolExecutor(max_workers=self._workers)

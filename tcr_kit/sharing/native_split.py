@@ -8,9 +8,8 @@ import struct
 import zlib
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tcr_kit.errors import InputError
 from tcr_kit.secrets import SecretBuffer, random_bytes, wipe
@@ -26,6 +25,9 @@ from tcr_kit.sharing.native_header import (
 )
 from tcr_kit.sharing.native_share import NativeShare, decode_share
 from tcr_kit.sharing.stream import CHUNK_SIZE, BulkRandom, SplitKernel
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["SplitManifest", "canonical_json", "split_bytes", "split_stream"]
 
@@ -156,6 +158,8 @@ def split_stream(
         def write(shares: list[object]) -> None:
             for writer, share in zip(writers, shares, strict=True):
                 writer.payload(memoryview(share))  # type: ignore[arg-type]
+
+        from concurrent.futures import ThreadPoolExecutor  # logging etc.: not at start-up
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending: deque[tuple[Future[list[object]], bytearray]] = deque()
