@@ -155,13 +155,18 @@ def split_stream(
         rng = BulkRandom()
         length = 0
 
-        def write(shares: list[object]) -> None:
-            for writer, share in zip(writers, shares, strict=True):
-                writer.payload(memoryview(share))  # type: ignore[arg-type]
-
         from concurrent.futures import ThreadPoolExecutor  # logging etc.: not at start-up
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        def write_one(writer: _ShareWriter, share: object) -> None:
+            writer.payload(memoryview(share))  # type: ignore[arg-type]
+            wipe(share)  # type: ignore[arg-type]
+
+        def write(shares: list[object]) -> None:
+            # Each share's two SHA-256 passes and CRC-32 (the bulk of a split's work once the
+            # GF(2^8) kernel is ISA-L) run on two threads: hashlib and zlib release the GIL.
+            list(writing.map(write_one, writers, shares))
+
+        with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(2) as writing:
             pending: deque[tuple[Future[list[object]], bytearray]] = deque()
             while True:
                 chunk = bytearray(chunk_size)
