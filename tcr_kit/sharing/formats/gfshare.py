@@ -378,5 +378,5 @@ class GfshareFormat:
         )
 
 
-FORMAT = GfshareFormat()
+FORMAT: GfshareFormat = GfshareFormat()
 """The gfshare :class:`PeerFormat`."""
