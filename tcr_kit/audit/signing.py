@@ -173,11 +173,14 @@ def write_new_file(
 def check_public_key(algorithm: str, public_key: bytes) -> None:
     """``ValueError`` unless ``public_key`` is a well-formed key for ``algorithm``."""
     if algorithm == ED25519:
-        from Crypto.Signature import eddsa
+        # libsodium (which verifies the signatures): on the curve, canonically encoded, in the
+        # prime-order subgroup, not of small order. Importing it costs a fifth of pycryptodome.
+        from nacl.bindings import crypto_core_ed25519_is_valid_point
 
         if len(public_key) != 32:
             raise ValueError("an Ed25519 public key is 32 raw bytes")
-        eddsa.import_public_key(public_key)
+        if not crypto_core_ed25519_is_valid_point(bytes(public_key)):
+            raise ValueError("not a valid Ed25519 public key (off the curve or of small order)")
     elif algorithm == ECDSA_P256:
         _p256_public_key(public_key)  # the loader the verifier uses: DER SPKI only
     else:

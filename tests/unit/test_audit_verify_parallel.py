@@ -138,3 +138,12 @@ def test_ecdsa_p256_signatures_verify_on_openssl_and_other_curves_are_refused() 
         check_public_key(ECDSA_P256, p384)
     with pytest.raises(SignatureInvalid):
         verify_signature(ECDSA_P256, p384, b"custody event", signature)
+
+
+def test_ed25519_keys_off_the_curve_or_of_small_order_are_refused() -> None:
+    check_public_key(ED25519, NaclSigner().public_key_bytes())
+    for bad in (bytes(32), bytes([1]) + bytes(31), b"\xff" * 32):
+        with pytest.raises(ValueError, match="Ed25519"):
+            check_public_key(ED25519, bad)
+    with pytest.raises(ValueError, match="32 raw bytes"):
+        check_public_key(ED25519, bytes(31))
