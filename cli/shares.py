@@ -172,10 +172,21 @@ def split(
     _report_split(outcome, as_json)
 
 
+def _kernel_used() -> str | None:
+    from tcr_kit.sharing.stream import kernel_used
+
+    return kernel_used()
+
+
 def _report_split(outcome: files.SplitOutcome | dispatch.PeerSplit, as_json: bool) -> None:
     for message in outcome.warnings:
         warn(message)
     record = outcome.record()
+    kernel = _kernel_used()
+    if kernel is not None:
+        # Which GF(2^8) kernel computed the shares: "isa-l" or "numpy" (peer formats that
+        # split small values in pure Python, such as ssss or Vault, name none).
+        record = {**record, "kernel": kernel}
     if isinstance(outcome, dispatch.PeerSplit):
         if as_json:
             emit_json(record)

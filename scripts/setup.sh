@@ -60,6 +60,7 @@ fi
 
 DEB_PACKAGES=(
   ssss libgfshare-bin                      # peer Shamir tools we interoperate with
+  libisal2                                 # Intel ISA-L: SIMD GF(2^8) kernels (numpy if absent)
   softhsm2 opensc                          # PKCS#11 tokens standing in for cards and HSMs
   pcscd libpcsclite-dev swig               # PC/SC stack (dev + swig only if pyscard builds)
   vsmartcard-vpcd vsmartcard-vpicc         # virtual readers and virtual cards

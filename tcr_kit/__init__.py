@@ -6,3 +6,7 @@ starts fast.
 """
 
 __version__ = "0.1.0"
+
+from tcr_kit import _pycryptodome
+
+_pycryptodome.install()  # pycryptodome on ctypes, as before cffi was installed: see there

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 import pytest
@@ -43,3 +43,18 @@ def find_tool(name: str) -> str:
 def require_tool() -> Callable[[str], str]:
     """``require_tool("gfsplit")`` -> absolute path, or fail/skip as :func:`find_tool` says."""
     return find_tool
+
+
+@pytest.fixture(params=["isa-l", "numpy"])
+def gf_kernel(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once per GF(2^8) kernel; a missing ISA-L fails under the stack switch."""
+    from tcr_kit.sharing import isal, stream
+
+    name: str = request.param
+    if name == stream.ISAL and isal.library() is None:
+        stack_missing(f"ISA-L is not usable: {isal.unavailable_reason()}")
+    stream.select_kernel(name)
+    try:
+        yield name
+    finally:
+        stream.select_kernel(None)

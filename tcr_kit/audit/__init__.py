@@ -5,37 +5,87 @@ This package knows nothing of ledgers, cards or HSMs: it stores opaque event pay
 the acting person's key. ``tcr_kit.custody`` is its user.
 
 The names in ``__all__`` are the public API (importable from here or from their modules).
+
+Names are resolved on first use (PEP 562), so importing one submodule, such as
+``tcr_kit.audit.pgpwords`` for the start-up of ``tcr shares inspect``, does not import the
+log, the verifier and their dependencies.
 """
 
 from __future__ import annotations
 
-from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
-from tcr_kit.audit.chain import (
-    AuditIntegrityError,
-    AuditLog,
-    KeyRecord,
-    StoredCheckpoint,
-    StoredEvent,
-    VerifyReport,
-    ensure_schema,
-)
-from tcr_kit.audit.pgpwords import digest_words, fingerprint, pgp_words, words_to_bytes
-from tcr_kit.audit.signing import (
-    ECDSA_P256,
-    ED25519,
-    SignatureInvalid,
-    Signer,
-    SoftwareEd25519Signer,
-    key_id,
-    verify_signature,
-)
-from tcr_kit.audit.transcript import (
-    TranscriptResult,
-    build_transcript,
-    verify_transcript,
-    write_transcript,
-)
-from tcr_kit.audit.verify import verify_log
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
+    from tcr_kit.audit.chain import (
+        AuditIntegrityError,
+        AuditLog,
+        KeyRecord,
+        StoredCheckpoint,
+        StoredEvent,
+        VerifyReport,
+        ensure_schema,
+    )
+    from tcr_kit.audit.pgpwords import digest_words, fingerprint, pgp_words, words_to_bytes
+    from tcr_kit.audit.signing import (
+        ECDSA_P256,
+        ED25519,
+        SignatureInvalid,
+        Signer,
+        SoftwareEd25519Signer,
+        key_id,
+        verify_signature,
+    )
+    from tcr_kit.audit.transcript import (
+        TranscriptResult,
+        build_transcript,
+        verify_transcript,
+        write_transcript,
+    )
+    from tcr_kit.audit.verify import verify_log
+
+_EXPORTS = {
+    "AuditIntegrityError": "tcr_kit.audit.chain",
+    "AuditLog": "tcr_kit.audit.chain",
+    "ECDSA_P256": "tcr_kit.audit.signing",
+    "ED25519": "tcr_kit.audit.signing",
+    "KeyRecord": "tcr_kit.audit.chain",
+    "SignatureInvalid": "tcr_kit.audit.signing",
+    "Signer": "tcr_kit.audit.signing",
+    "SoftwareEd25519Signer": "tcr_kit.audit.signing",
+    "StoredCheckpoint": "tcr_kit.audit.chain",
+    "StoredEvent": "tcr_kit.audit.chain",
+    "TranscriptResult": "tcr_kit.audit.transcript",
+    "VerifyReport": "tcr_kit.audit.chain",
+    "build_transcript": "tcr_kit.audit.transcript",
+    "canonical_bytes": "tcr_kit.audit.canonical",
+    "digest_words": "tcr_kit.audit.pgpwords",
+    "ensure_schema": "tcr_kit.audit.chain",
+    "fingerprint": "tcr_kit.audit.pgpwords",
+    "key_id": "tcr_kit.audit.signing",
+    "parse_canonical": "tcr_kit.audit.canonical",
+    "pgp_words": "tcr_kit.audit.pgpwords",
+    "verify_log": "tcr_kit.audit.verify",
+    "verify_signature": "tcr_kit.audit.signing",
+    "verify_transcript": "tcr_kit.audit.transcript",
+    "words_to_bytes": "tcr_kit.audit.pgpwords",
+    "write_transcript": "tcr_kit.audit.transcript",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "ECDSA_P256",

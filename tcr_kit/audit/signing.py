@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
 from tcr_kit.fileio import write_new_file
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 ED25519 = "ed25519"
 """RFC 8032 pure Ed25519; public key: 32 raw bytes; the message is signed as is."""
@@ -140,17 +143,16 @@ class SoftwareEd25519Signer:
 def check_public_key(algorithm: str, public_key: bytes) -> None:
     """``ValueError`` unless ``public_key`` is a well-formed key for ``algorithm``."""
     if algorithm == ED25519:
-        from Crypto.Signature import eddsa
+        # libsodium (which verifies the signatures): on the curve, canonically encoded, in the
+        # prime-order subgroup, not of small order. Importing it costs a fifth of pycryptodome.
+        from nacl.bindings import crypto_core_ed25519_is_valid_point
 
         if len(public_key) != 32:
             raise ValueError("an Ed25519 public key is 32 raw bytes")
-        eddsa.import_public_key(public_key)
+        if not crypto_core_ed25519_is_valid_point(bytes(public_key)):
+            raise ValueError("not a valid Ed25519 public key (off the curve or of small order)")
     elif algorithm == ECDSA_P256:
-        from Crypto.PublicKey import ECC
-
-        key = ECC.import_key(public_key)
-        if key.curve not in ("NIST P-256", "p256", "P-256") or key.has_private():
-            raise ValueError("not a P-256 public key")
+        _p256_public_key(public_key)  # the loader the verifier uses: DER SPKI only
     else:
         raise ValueError(f"unsupported signature algorithm {algorithm!r}")
 
@@ -183,36 +185,62 @@ class Verifier(Protocol):
 
 
 def make_verifier(algorithm: str, public_key: bytes) -> Verifier:
-    """A reusable check for one key (importing a key is a large part of the cost)."""
-    if algorithm == ED25519:
-        from Crypto.Signature import eddsa
+    """A reusable check for one key (importing a key is a large part of the cost).
 
-        ed = eddsa.new(eddsa.import_public_key(public_key), "rfc8032")
+    Ed25519 runs on libsodium (PyNaCl), ECDSA P-256 on OpenSSL (pyca/cryptography): measured
+    on the project's 2-core machine, libsodium verifies Ed25519 about 1.8x as fast as OpenSSL
+    and 6x as fast as pycryptodome. ``ValueError`` for a malformed key.
+    """
+    if algorithm == ED25519:
+        from nacl.exceptions import BadSignatureError
+        from nacl.signing import VerifyKey
+
+        if len(public_key) != 32:
+            raise ValueError("an Ed25519 public key is 32 raw bytes")
+        verify_key = VerifyKey(bytes(public_key))
+        verify = verify_key.verify
 
         def check_ed25519(data: bytes, signature: bytes) -> bool:
+            if len(signature) != 64:
+                return False
             try:
-                ed.verify(data, signature)
-            except (ValueError, TypeError):
+                verify(data, signature)
+            except (BadSignatureError, ValueError, TypeError):
                 return False
             return True
 
         return check_ed25519
     if algorithm == ECDSA_P256:
-        from Crypto.Hash import SHA256
-        from Crypto.PublicKey import ECC
-        from Crypto.Signature import DSS
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.hashes import SHA256
 
-        ec = DSS.new(ECC.import_key(public_key), "fips-186-3", encoding="der")
+        key = _p256_public_key(public_key)
+        scheme = ec.ECDSA(SHA256())
 
         def check_ecdsa(data: bytes, signature: bytes) -> bool:
             try:
-                ec.verify(SHA256.new(data), signature)
-            except (ValueError, TypeError):
+                key.verify(signature, data, scheme)
+            except (InvalidSignature, ValueError, TypeError):
                 return False
             return True
 
         return check_ecdsa
     raise ValueError(f"unsupported signature algorithm {algorithm!r}")
+
+
+def _p256_public_key(public_key: bytes) -> EllipticCurvePublicKey:
+    """A DER SubjectPublicKeyInfo of a P-256 public key, loaded by OpenSSL; else ValueError."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    try:
+        key = load_der_public_key(public_key)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not a DER P-256 public key: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("not a P-256 public key")
+    return key
 
 
 def signature_ok(algorithm: str, public_key: bytes, data: bytes, signature: bytes) -> bool:

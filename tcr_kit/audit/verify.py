@@ -9,8 +9,8 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import (
@@ -26,6 +26,9 @@ from tcr_kit.audit.chain import (
     event_hash,
 )
 from tcr_kit.audit.signing import ALGORITHMS, Verifier, check_public_key, key_id, make_verifier
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 Progress = Callable[[int, int], None]
 _PARALLEL_THRESHOLD = 4000
@@ -50,32 +53,76 @@ def _first_bad_signature(jobs: Sequence[SigJob]) -> int | None:
     return None
 
 
-def _check_signatures(
-    jobs: list[SigJob], progress: Progress | None, workers: int | None
-) -> int | None:
-    total = len(jobs)
-    chunks = [jobs[i : i + _CHUNK] for i in range(0, total, _CHUNK)]
-    nworkers = workers if workers is not None else (os.cpu_count() or 1)
-    bad: list[int] = []
-    done = 0
-    if nworkers > 1 and total >= _PARALLEL_THRESHOLD:
-        with ProcessPoolExecutor(max_workers=nworkers) as pool:
-            for chunk, result in zip(chunks, pool.map(_first_bad_signature, chunks), strict=True):
-                done += len(chunk)
+class _SignatureChecks:
+    """Signature checks that start while the chain is still being walked.
+
+    Jobs are handed over in chunks of :data:`_CHUNK`; once :data:`_PARALLEL_THRESHOLD` jobs
+    have been seen (and more than one worker is allowed) the chunks go to a process pool, so
+    libsodium checks signatures on the other core while this one hashes and parses bodies.
+    Every chunk is checked to its first failure and the smallest failing sequence number
+    over all chunks is the one reported, whatever the order in which workers finish.
+    """
+
+    def __init__(self, workers: int | None) -> None:
+        self._workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._pending: list[SigJob] = []
+        self._held: list[list[SigJob]] = []
+        self._futures: list[tuple[int, Future[int | None]]] = []
+        self._pool: ProcessPoolExecutor | None = None
+        self.total = 0
+
+    def add(self, job: SigJob) -> None:
+        self._pending.append(job)
+        self.total += 1
+        if len(self._pending) >= _CHUNK:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        chunk, self._pending = self._pending, []
+        if self._pool is None and self._workers > 1 and self.total >= _PARALLEL_THRESHOLD:
+            from concurrent.futures import ProcessPoolExecutor  # multiprocessing: when used
+
+            # Forked workers inherit the crypto libraries imported here.
+            _first_bad_signature(chunk[:1])
+            self._pool = ProcessPoolExecutor(max_workers=self._workers)
+            for held in self._held:
+                self._futures.append((len(held), self._pool.submit(_first_bad_signature, held)))
+            self._held = []
+        if self._pool is not None:
+            self._futures.append((len(chunk), self._pool.submit(_first_bad_signature, chunk)))
+        else:
+            self._held.append(chunk)
+
+    def first_bad(self, progress: Progress | None) -> int | None:
+        """Wait for every check; the smallest failing sequence number, or None."""
+        if self._pending:
+            self._hand_over()
+        bad: list[int] = []
+        done = 0
+        try:
+            for size, future in self._futures:
+                result = future.result()
+                done += size
                 if progress:
-                    progress(done, total)
+                    progress(done, self.total)
                 if result is not None:
                     bad.append(result)
-    else:
-        for chunk in chunks:
-            result = _first_bad_signature(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-            if result is not None:
-                bad.append(result)
-                break
-    return min(bad) if bad else None
+            for chunk in self._held:  # a small log: checked here, in order, to the first failure
+                result = _first_bad_signature(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, self.total)
+                if result is not None:
+                    bad.append(result)
+                    break
+        finally:
+            self.close()
+        return min(bad) if bad else None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
 
 def verify_log(
@@ -92,19 +139,23 @@ def verify_log(
     keys: dict[str, KeyRecord] = {}
     key_seq: dict[str, int] = {}
     hashes: list[str] = [GENESIS_PREV]
-    jobs: list[SigJob] = []
+    jobs = _SignatureChecks(workers)
     chain_error: AuditIntegrityError | None = None
     prev = GENESIS_PREV
     expected = 1
-    for event in events:
-        try:
-            prev = _check_event(event, expected, prev, keys, key_seq, jobs)
-        except AuditIntegrityError as exc:
-            chain_error = exc
-            break
-        hashes.append(prev)
-        expected += 1
-    bad_sig = _check_signatures(jobs, progress, workers) if jobs else None
+    try:
+        for event in events:
+            try:
+                prev = _check_event(event, expected, prev, keys, key_seq, jobs)
+            except AuditIntegrityError as exc:
+                chain_error = exc
+                break
+            hashes.append(prev)
+            expected += 1
+    except BaseException:
+        jobs.close()
+        raise
+    bad_sig = jobs.first_bad(progress)
     if bad_sig is not None and (chain_error is None or bad_sig <= chain_error.seq):
         raise AuditIntegrityError(
             bad_sig, "signature does not verify (event altered, or signed by another key)"
@@ -130,7 +181,7 @@ def _check_event(
     prev: str,
     keys: dict[str, KeyRecord],
     key_seq: dict[str, int],
-    jobs: list[SigJob],
+    jobs: _SignatureChecks,
 ) -> str:
     seq = expected
     if event.seq != expected:
@@ -195,7 +246,7 @@ def _check_event(
         signature = bytes.fromhex(event.signature)
     except ValueError:
         raise AuditIntegrityError(seq, "signature is not hex") from None
-    jobs.append((seq, signer.algorithm, signer.public_key, digest, signature))
+    jobs.add((seq, signer.algorithm, signer.public_key, digest, signature))
     if body.get("kind") == KEY_REVOKE:
         target = keys.get(str(payload.get("key_id")))
         if target is None or target.revoked_seq is not None or target.key_id == kid:

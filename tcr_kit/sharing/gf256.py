@@ -42,7 +42,7 @@ def _slow_mul(a: int, b: int, poly: int) -> int:
 class Field:
     """GF(2^8) defined by an irreducible polynomial given as a 9-bit integer."""
 
-    __slots__ = ("_log", "_mul_tables", "exp", "generator", "poly")
+    __slots__ = ("_log", "_logs", "_mul_tables", "exp", "generator", "poly")
 
     def __init__(self, poly: int) -> None:
         if not 0x100 <= poly <= 0x1FF:
@@ -60,6 +60,7 @@ class Field:
             exp[i] = exp[i - 255]
         self.exp: tuple[int, ...] = tuple(exp)
         self._log: tuple[int, ...] = tuple(log)
+        self._logs = bytes(log[1:])  # log x for x = 1..255
         self._mul_tables: dict[int, bytes] = {}
 
     def _find_generator(self) -> int:
@@ -117,7 +118,14 @@ class Field:
         """256-byte table ``t`` with ``t[x] == c * x``: for ``bytes.translate`` and numpy."""
         table = self._mul_tables.get(c)
         if table is None:
-            table = bytes(self.mul(c, x) for x in range(256))
+            if c == 0:
+                table = bytes(256)
+            else:
+                # c * x = exp[log c + log x] for x != 0: translate the logs of 1..255 through
+                # the exp table shifted by log c (C speed; kernels build tables per set-up).
+                shift = self._log[c]
+                shifted = bytes(self.exp[shift : shift + 255]) + b"\x00"
+                table = b"\x00" + self._logs.translate(shifted)
             self._mul_tables[c] = table
         return table
 
@@ -161,6 +169,30 @@ class Field:
             product = y.translate(self.mul_table(coefficient))
             acc ^= int.from_bytes(product, "big")
         return acc.to_bytes(length, "big")
+
+
+def isomorphism(source: Field, target: Field) -> tuple[bytes, bytes]:
+    """The field isomorphism ``phi`` from ``source`` to ``target``, as two 256-byte tables.
+
+    Returns ``(forward, inverse)`` with ``forward[a] == phi(a)`` and ``inverse[phi(a)] == a``,
+    for ``bytes.translate``. Built on generators: ``phi`` sends the source's generator ``g`` to
+    a generator ``h`` of the target, so ``phi(g^k) = h^k`` is multiplicative by construction;
+    ``h`` is the first generator for which ``phi`` is also additive. A multiplicative
+    bijection is additive exactly when ``phi(x ^ 1) == phi(x) ^ 1`` for every ``x`` (write
+    ``a ^ b`` as ``b * (a / b ^ 1)``), which takes 256 checks per candidate.
+    """
+    for h in range(2, 256):
+        if len({target.pow(h, k) for k in range(255)}) != 255:
+            continue  # not a generator
+        forward = [0] * 256
+        for k in range(255):
+            forward[source.exp[k]] = target.pow(h, k)
+        if all(forward[x ^ 1] == forward[x] ^ 1 for x in range(256)):
+            inverse = [0] * 256
+            for a, b in enumerate(forward):
+                inverse[b] = a
+            return bytes(forward), bytes(inverse)
+    raise ValueError(f"no isomorphism from {source!r} to {target!r}")  # pragma: no cover
 
 
 @cache

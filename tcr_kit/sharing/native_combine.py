@@ -12,9 +12,8 @@ import os
 import struct
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing.errors import (
@@ -28,6 +27,9 @@ from tcr_kit.sharing.native_header import FIELD, ShareHeader
 from tcr_kit.sharing.native_share import NativeShare
 from tcr_kit.sharing.result import CombineResult
 from tcr_kit.sharing.stream import CHUNK_SIZE, CombineKernel
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["MAX_SUBSET_TRIALS", "Selection", "combine_shares", "combine_stream", "select_shares"]
 
@@ -223,7 +225,7 @@ def _digest_of(share: NativeShare) -> bytes:
 
 
 def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
-    """Hash file-backed payloads on two threads while this thread imports numpy.
+    """Hash file-backed payloads on two threads while this thread loads the GF kernel.
 
     hashlib releases the GIL on large buffers, so the import (a good part of a combine's
     fixed cost) overlaps the hashing instead of adding to it.
@@ -233,11 +235,13 @@ def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
         return
     # One thread per share (up to 8): SHA-256 of one share cannot be split, and with as many
     # threads as shares the cores stay busy to the end instead of idling on the last one.
+    from concurrent.futures import ThreadPoolExecutor  # logging etc.: not at start-up
+
     with ThreadPoolExecutor(max_workers=min(len(pending), 8)) as pool:
         futures = [pool.submit(_digest_of, s) for s in pending]
-        from tcr_kit.sharing.stream import _np
+        from tcr_kit.sharing.stream import prepare
 
-        _np()
+        prepare()
         for future in futures:
             future.result()
 
@@ -268,6 +272,8 @@ def _stream_pass(
             ]
             return kernel.process(blocks), blocks
 
+        from concurrent.futures import ThreadPoolExecutor  # logging etc.: not at start-up
+
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending: deque[tuple[Future[tuple[object, list[memoryview]]], list[memoryview]]]
             pending = deque()
@@ -279,7 +285,7 @@ def _stream_pass(
                 future, buffers = pending.popleft()
                 out, _ = future.result()
                 write(memoryview(out))  # type: ignore[arg-type]
-                out[:] = 0  # type: ignore[index]
+                wipe(out)  # type: ignore[arg-type]
                 pool_sets.append(buffers)
                 nxt = next(offsets, None)
                 if nxt is not None:

@@ -8,9 +8,8 @@ import struct
 import zlib
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tcr_kit.errors import InputError
 from tcr_kit.secrets import SecretBuffer, random_bytes, wipe
@@ -26,6 +25,9 @@ from tcr_kit.sharing.native_header import (
 )
 from tcr_kit.sharing.native_share import NativeShare, decode_share
 from tcr_kit.sharing.stream import CHUNK_SIZE, BulkRandom, SplitKernel
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["SplitManifest", "canonical_json", "split_bytes", "split_stream"]
 
@@ -153,11 +155,18 @@ def split_stream(
         rng = BulkRandom()
         length = 0
 
-        def write(shares: list[object]) -> None:
-            for writer, share in zip(writers, shares, strict=True):
-                writer.payload(memoryview(share))  # type: ignore[arg-type]
+        from concurrent.futures import ThreadPoolExecutor  # logging etc.: not at start-up
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        def write_one(writer: _ShareWriter, share: object) -> None:
+            writer.payload(memoryview(share))  # type: ignore[arg-type]
+            wipe(share)  # type: ignore[arg-type]
+
+        def write(shares: list[object]) -> None:
+            # Each share's two SHA-256 passes and CRC-32 (the bulk of a split's work once the
+            # GF(2^8) kernel is ISA-L) run on two threads: hashlib and zlib release the GIL.
+            list(writing.map(write_one, writers, shares))
+
+        with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(2) as writing:
             pending: deque[tuple[Future[list[object]], bytearray]] = deque()
             while True:
                 chunk = bytearray(chunk_size)
@@ -168,7 +177,7 @@ def split_stream(
                 del chunk[n:]
                 length += n
                 randoms = kernel.random_arrays(n, rng)
-                pending.append((pool.submit(kernel.process, chunk, randoms), chunk))  # type: ignore[arg-type]
+                pending.append((pool.submit(kernel.process, chunk, randoms), chunk))
                 if len(pending) >= 2:
                     done, secret_chunk = pending.popleft()
                     write(done.result())

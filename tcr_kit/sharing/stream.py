@@ -17,6 +17,14 @@ Two choices make the split fast without changing what it computes:
 Random bytes for the coefficients come from :class:`BulkRandom`, AES-256 in counter mode keyed
 from the OS CSPRNG (through :func:`tcr_kit.secrets.random_bytes`), the construction of NIST's
 CTR_DRBG without reseeding: reading GiBs from ``/dev/urandom`` would dominate the run time.
+
+Two kernels compute the same bytes. **ISA-L** (:mod:`tcr_kit.sharing.isal`, SIMD region
+arithmetic through ctypes) runs when ``libisal.so.2`` is installed and passes its self-test;
+its buffers are ``bytearray`` objects and numpy is never imported. **numpy** (16-bit table
+look-ups) is the fallback. :func:`kernel_name` says which one the next kernel object will use,
+:func:`select_kernel` (tests, benchmarks) or ``TCR_GF_KERNEL`` in the environment chooses, and
+:func:`kernel_used` says which one the last kernel object did use (``tcr shares split --json``).
+Chunks returned by either kernel support ``memoryview`` and :func:`tcr_kit.secrets.wipe`.
 """
 
 from __future__ import annotations
@@ -25,15 +33,68 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tcr_kit.secrets import random_bytes
+from tcr_kit.errors import OperationalError
+from tcr_kit.secrets import random_bytes, wipe
 from tcr_kit.sharing.gf256 import Field
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from tcr_kit.sharing import isal
+
 CHUNK_SIZE = 1 << 18
 """Bytes per share per chunk: large enough to amortise numpy calls, small enough for memory."""
+
+
+ISAL = "isa-l"
+NUMPY = "numpy"
+KERNELS = (ISAL, NUMPY)
+
+_selected: list[str | None] = [None]
+_used: list[str | None] = [None]
+
+
+def select_kernel(name: str | None) -> None:
+    """Use kernel ``name`` (``"isa-l"`` or ``"numpy"``) from now on; ``None``: automatic."""
+    if name is not None and name not in KERNELS:
+        raise ValueError(f"unknown kernel {name!r}")
+    _selected[0] = name
+
+
+def kernel_name() -> str:
+    """The kernel new :class:`SplitKernel`/:class:`CombineKernel` objects will use.
+
+    Automatic choice: ISA-L when usable, else numpy. A kernel that was asked for (by
+    :func:`select_kernel`, else ``TCR_GF_KERNEL``) but cannot run raises
+    :class:`OperationalError`.
+    """
+    from tcr_kit.sharing import isal  # ctypes is imported only by the kernels
+
+    wanted = _selected[0] or os.environ.get(isal.KERNEL_ENV, "").strip().lower() or None
+    if wanted == NUMPY:
+        return NUMPY
+    if isal.library() is not None:
+        return ISAL
+    if wanted == ISAL:
+        raise OperationalError(f"the ISA-L kernel was asked for: {isal.unavailable_reason()}")
+    return NUMPY
+
+
+def kernel_used() -> str | None:
+    """The kernel of the last kernel object made in this process (None before the first)."""
+    return _used[0]
+
+
+def prepare() -> str:
+    """Load what the automatic kernel needs (numpy or ISA-L) now; returns its name.
+
+    Callers overlap this with I/O (the combiner hashes shares meanwhile).
+    """
+    name = kernel_name()
+    if name == NUMPY:
+        _np()
+    return name
 
 
 def _np() -> Any:
@@ -45,25 +106,40 @@ def _np() -> Any:
     return numpy
 
 
+_ZEROS = bytes(CHUNK_SIZE)
+
+
 class BulkRandom:
     """A CSPRNG for bulk coefficient bytes: AES-256-CTR under a key from the OS.
 
-    Every instance draws a fresh key and nonce from :func:`random_bytes`, so the randomness
-    hook used for test vectors controls this too.
+    The construction (documented in ``docs/formats.md``): a fresh 32-byte key and 8-byte nonce
+    per instance, one instance per split, both from :func:`random_bytes` (``os.urandom``
+    unless a test installed a deterministic hook, so vectors stay reproducible); the output is
+    the AES-256 keystream for the nonce and a 64-bit block counter from 0, consumed in order
+    and never reused. That is NIST SP 800-90A's CTR_DRBG generate function without
+    derivation function or reseeding, within its limits (2^64 blocks per nonce is far beyond
+    any secret). AES-NI through pycryptodome makes it run at about 2 GB/s, so randomness is
+    not the bottleneck of a split. The key lives in the cipher object, freed with it.
     """
 
     def __init__(self) -> None:
         from Crypto.Cipher import AES
 
-        key = random_bytes(32)
+        key = bytearray(random_bytes(32))
         nonce = random_bytes(8)
-        self._cipher = AES.new(key, AES.MODE_CTR, nonce=nonce)
+        try:
+            # pycryptodome copies the key into its expanded schedule: wipe our copy.
+            self._cipher = AES.new(key, AES.MODE_CTR, nonce=nonce)
+        finally:
+            wipe(key)
 
-    def fill(self, buf: bytearray | memoryview) -> None:
-        """Overwrite ``buf`` with random bytes."""
+    def fill(self, buf: bytearray | memoryview | Any) -> None:
+        """Overwrite ``buf`` with the next ``len(buf)`` bytes of keystream."""
         view = memoryview(buf).cast("B")
-        view[:] = bytes(len(view))
-        self._cipher.encrypt(view, output=view)
+        size = len(view)
+        zeros = _ZEROS if size <= len(_ZEROS) else bytes(size)
+        # Keystream = encryption of zeros, written straight into the buffer: one pass.
+        self._cipher.encrypt(memoryview(zeros)[:size], output=view)
 
 
 class _Tables:
@@ -159,23 +235,36 @@ class SplitKernel:
         self.field = field
         self.xs = list(xs)
         self.threshold = threshold
-        self._tables = _tables(field)
         # Known points: (0, secret) and the first m-1 shares (random). Every further share is
         # the Lagrange combination of those m points evaluated at its own x.
         known = [0, *self.xs[: threshold - 1]]
         self._derived = [field.lagrange_coefficients(known, at=x) for x in self.xs[threshold - 1 :]]
+        self.kernel = kernel_name()
+        _used[0] = self.kernel
+        if self.kernel == ISAL:
+            from tcr_kit.sharing.isal import RegionEncoder
+
+            self._encoder: isal.RegionEncoder | None = RegionEncoder(field, self._derived)
+        else:
+            self._encoder = None
+            self._tables = _tables(field)
 
     @property
     def random_bytes_per_byte(self) -> int:
         """Random bytes the kernel consumes per secret byte."""
         return self.threshold - 1
 
-    def random_arrays(self, size: int, rng: BulkRandom) -> list[npt.NDArray[np.uint8]]:
+    def random_arrays(self, size: int, rng: BulkRandom) -> list[Any]:
         """Fresh random values for the first m-1 shares of a ``size``-byte chunk.
 
         Drawn by the caller, in order, so that a deterministic randomness hook gives
         deterministic shares even when chunks are processed on several threads.
         """
+        if self._encoder is not None:
+            buffers = [bytearray(size) for _ in range(self.threshold - 1)]
+            for buffer in buffers:
+                rng.fill(buffer)
+            return buffers
         numpy = _np()
         arrays = []
         for _ in range(self.threshold - 1):
@@ -184,16 +273,19 @@ class SplitKernel:
             arrays.append(buf)
         return arrays
 
-    def process(
-        self,
-        secret: bytes | bytearray | memoryview,
-        randoms: Sequence[npt.NDArray[np.uint8]],
-    ) -> list[npt.NDArray[np.uint8]]:
-        """The share chunks (one array per x, in order) of this secret chunk."""
-        numpy = _np()
-        size = len(secret)
+    def process(self, secret: bytes | bytearray | memoryview, randoms: Sequence[Any]) -> list[Any]:
+        """The share chunks (one buffer per x, in order) of this secret chunk.
+
+        The first m-1 are ``randoms`` themselves; each supports ``memoryview`` and ``wipe``.
+        """
+        size = memoryview(secret).nbytes
         if len(randoms) != self.threshold - 1 or any(len(r) != size for r in randoms):
             raise ValueError("need threshold-1 random arrays of the chunk's size")
+        if self._encoder is not None:
+            derived = [bytearray(size) for _ in self._derived]
+            self._encoder.encode([secret, *randoms], derived)
+            return [*randoms, *derived]
+        numpy = _np()
         outputs: list[npt.NDArray[np.uint8]] = list(randoms)
         known_inputs: list[bytes | bytearray | memoryview] = [
             secret,
@@ -216,16 +308,28 @@ class CombineKernel:
         self.field = field
         self.xs = list(xs)
         self.coefficients = field.lagrange_coefficients(self.xs, at=0)
-        self._tables = _tables(field)
+        self.kernel = kernel_name()
+        _used[0] = self.kernel
+        if self.kernel == ISAL:
+            from tcr_kit.sharing.isal import RegionEncoder
 
-    def process(
-        self,
-        chunks: Sequence[bytes | bytearray | memoryview],
-        out: npt.NDArray[np.uint8] | None = None,
-    ) -> npt.NDArray[np.uint8]:
-        """The secret chunk; ``out`` may be a preallocated array of the right size."""
+            self._encoder: isal.RegionEncoder | None = RegionEncoder(field, [self.coefficients])
+        else:
+            self._encoder = None
+            self._tables = _tables(field)
+
+    def process(self, chunks: Sequence[bytes | bytearray | memoryview], out: Any = None) -> Any:
+        """The secret chunk; ``out`` may be a preallocated writable buffer of the right size.
+
+        Returns ``out`` or a new buffer (``bytearray`` on ISA-L, numpy array otherwise).
+        """
+        size = memoryview(chunks[0]).nbytes
+        if self._encoder is not None:
+            if out is None:
+                out = bytearray(size)
+            self._encoder.encode(chunks, [out])
+            return out
         numpy = _np()
-        size = len(chunks[0])
         if out is None:
             out = numpy.empty(size, dtype=numpy.uint8)
         scratch = numpy.empty(size, dtype=numpy.uint8)

@@ -13,7 +13,8 @@ import pytest
 from tcr_kit.sharing.formats import gfshare
 from tcr_kit.sharing.stream import CHUNK_SIZE
 
-pytestmark = pytest.mark.integration
+# Every test runs once per GF(2^8) kernel (ISA-L and numpy).
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("gf_kernel")]
 
 CASES = [(1, 2, 2), (33, 2, 5), (1000, 3, 5), (4096, 5, 7), (CHUNK_SIZE + 5, 3, 4)]
 

@@ -169,10 +169,10 @@ def split_stream(
                 break
             chunks = kernel.process(view[:filled], kernel.random_arrays(filled, rng))
             for fd, path, chunk in zip(fds, paths, chunks, strict=True):
-                _write_all(fd, chunk.data, path)
+                _write_all(fd, memoryview(chunk), path)
             # The first threshold - 1 chunks are random; the rest combine the secret: wipe all.
             for chunk in chunks:
-                chunk.fill(0)
+                wipe(chunk)
         for fd in fds:
             os.fsync(fd)
         done = True
@@ -290,9 +290,9 @@ def combine_paths(
                 )
             out = kernel.process(base_chunks)
             try:
-                sink.write(out.data)
+                sink.write(memoryview(out))
             finally:
-                out.fill(0)
+                wipe(out)
             remaining -= size
         for handle, (_, path) in zip(handles, chosen, strict=True):
             if handle.read(1):
@@ -378,5 +378,5 @@ class GfshareFormat:
         )
 
 
-FORMAT = GfshareFormat()
+FORMAT: GfshareFormat = GfshareFormat()
 """The gfshare :class:`PeerFormat`."""

@@ -1,0 +1,66 @@
+"""What the interactive commands import (never how long they take: that is bench/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tcr_kit.sharing import native
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _modules_after(code: str) -> set[str]:
+    """Top-level modules loaded by a fresh interpreter running ``code``."""
+    probe = (
+        code
+        + "\nimport json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "TCR_PYCRYPTODOME_CFFI"},
+        check=True,
+    )
+    return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def test_inspecting_a_native_share_imports_no_numpy_pydantic_crypto_or_process_pool(
+    tmp_path: Path,
+) -> None:
+    share = tmp_path / "k.share-001.tcrs"
+    share.write_bytes(native.split_bytes(b"secret", 2, 3)[0].encode_compact())
+    code = (
+        "import sys\nfrom tcr_cli.main import main\n"
+        f"sys.argv = ['tcr', 'shares', 'inspect', {str(share)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+    )
+    loaded = _modules_after(code)
+    assert "tcr_kit" in loaded
+    heavy = {"numpy", "pydantic", "Crypto", "nacl", "cryptography", "multiprocessing", "ctypes"}
+    assert not loaded & heavy
+    assert "concurrent" not in loaded
+
+
+def test_importing_the_audit_package_for_pgp_words_loads_no_log_or_verifier() -> None:
+    loaded_names = _modules_after(
+        "import sys\nimport tcr_kit.audit.pgpwords\n"
+        "assert 'tcr_kit.audit.chain' not in sys.modules\n"
+        "assert 'tcr_kit.audit.verify' not in sys.modules\n"
+    )
+    assert "sqlite3" not in loaded_names
+
+
+def test_pycryptodome_runs_on_ctypes_and_cffi_stays_importable() -> None:
+    code = (
+        "import tcr_kit\nfrom Crypto.Signature import eddsa\n"
+        "import Crypto.Util._raw_api as raw\nassert raw.backend == 'ctypes', raw.backend\n"
+        "import cffi\nfrom nacl.signing import SigningKey\n"
+        "key = SigningKey(bytes(32))\nkey.verify_key.verify(key.sign(b'm'))\n"
+    )
+    assert "cffi" in _modules_after(code)
