@@ -21,6 +21,7 @@ exit 1.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import os
@@ -37,6 +38,7 @@ from tcr_kit.secrets import random_bytes
 __all__ = [
     "SECRET_MODE",
     "NotRegularFileRefused",
+    "StreamOutput",
     "atomic_output",
     "atomic_outputs",
     "check_private_file",
@@ -313,6 +315,63 @@ def atomic_output(
     """One-file form of :func:`atomic_outputs`."""
     with atomic_outputs([path], force=force, mode=mode) as handles:
         yield handles[0]
+
+
+class StreamOutput(io.RawIOBase):
+    """An already open output stream (stdout) whose failures are one line, exit 1.
+
+    A full device or a closed pipe raises :class:`~tcr_kit.errors.OperationalError` naming
+    the stream, and the stream's descriptor is then pointed at ``/dev/null`` so that the
+    interpreter's own flush at exit does not fail a second time with a traceback.
+    """
+
+    def __init__(self, stream: BinaryIO, name: str = "stdout") -> None:
+        super().__init__()
+        self._stream = stream
+        self.name = name
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        """Write all of ``data`` (a short write is retried, never silently accepted)."""
+        view = memoryview(data).cast("B")
+        size = len(view)
+        try:
+            try:
+                fd = self._stream.fileno()
+            except (OSError, ValueError, io.UnsupportedOperation):
+                fd = -1
+            if fd < 0:
+                while view:
+                    written = self._stream.write(view)
+                    view = view[written if written is not None else len(view) :]
+                return size
+            self._stream.flush()
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:
+                    raise OSError(errno.EIO, "nothing could be written")
+                view = view[written:]
+        except OSError as exc:
+            self._give_up()
+            raise _io_error(Path(self.name), "write", exc) from exc
+        return size
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            self._give_up()
+            raise _io_error(Path(self.name), "write", exc) from exc
+
+    def _give_up(self) -> None:
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
 
 
 def sha256_file(path: Path) -> bytes:
