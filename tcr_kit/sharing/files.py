@@ -173,6 +173,13 @@ def split_native_to_dir(
         if text:
             sinks = [io.BytesIO() for _ in handles]
             manifest = native.split_stream(source, threshold, count, sinks, label=label)
+            body_length = len(sinks[0].getbuffer()) - len(native.MAGIC)
+            if text_share_size(body_length) > native.TEXT_SIZE_LIMIT:
+                raise InputError(
+                    f"a {manifest.secret_length}-byte secret is too large for text shares "
+                    f"(their files would exceed {native.TEXT_SIZE_LIMIT >> 20} MiB): "
+                    "use --encoding compact"
+                )
             for sink, handle in zip(sinks, handles, strict=True):
                 share = native.decode_share(sink.getvalue())
                 handle.write(share.encode_text().encode("ascii") + b"\n")
@@ -187,6 +194,14 @@ def split_native_to_dir(
     return SplitOutcome(
         manifest, paths, encoding, warnings, manifest_path, hashlib.sha256(manifest_bytes).digest()
     )
+
+
+def text_share_size(body_length: int) -> int:
+    """Bytes of the text share file of a ``body_length``-byte share body (with its newline)."""
+    symbols = 4 + (body_length * 8 + 4) // 5
+    groups = -(-symbols // 5)
+    lines = -(-groups // 6)
+    return symbols + (groups - lines) + (lines - 1) + 1
 
 
 def detect_format(path: Path) -> str:
