@@ -185,6 +185,24 @@ def test_stdout_on_a_full_device_is_one_line_exit_1(shares: tuple[Path, list[Pat
     assert "stdout" in line and "No space left" in line
 
 
+def test_reports_to_a_full_device_are_one_line_exit_1(
+    tmp_path: Path, shares: tuple[Path, list[Path]]
+) -> None:
+    secret, paths = shares
+    (tmp_path / "again").mkdir()
+    commands = [
+        ["shares", "inspect", str(paths[0])],
+        ["shares", "split", "-m", "2", "-n", "3", "-i", str(secret), "-o", str(tmp_path / "again")],
+    ]
+    for command in commands:
+        with open("/dev/full", "wb") as full:
+            proc = subprocess.run(
+                [*TCR_COMMAND, *command], stdout=full, stderr=subprocess.PIPE, check=False
+            )
+        done = subprocess.CompletedProcess([], proc.returncode, b"", proc.stderr)
+        assert "No space left" in one_error_line(done, 1)
+
+
 def test_stdout_to_a_closed_pipe_is_one_line_exit_1(shares: tuple[Path, list[Path]]) -> None:
     _, paths = shares
     read_end, write_end = os.pipe()
