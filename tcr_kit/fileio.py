@@ -103,8 +103,8 @@ def _process_gone(pid: int) -> bool:
 def remove_stale_partials(folder: Path) -> list[Path]:
     """Remove the temporaries that killed runs left in ``folder``; returns what was removed.
 
-    Only files named by our pattern, regular, owned by this user and whose writer process no
-    longer exists (or is this very process, if the file predates it: a reused pid) are
+    Only files named by our pattern, regular, owned by this user, older than this process
+    and whose writer process no longer exists (or is this very process: a reused pid) are
     removed. A backup link (``.old``) is removed only while the final file it backs still has
     the same content (the same inode); otherwise it may be the last copy of an old output and
     is left for a person to judge.
@@ -124,9 +124,10 @@ def remove_stale_partials(folder: Path) -> list[Path]:
             continue
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
             continue
+        if st.st_mtime >= _STARTED:  # never a file of a run that began after this one
+            continue
         pid = int(match["pid"])
-        ours_before = pid == os.getpid() and st.st_mtime < _STARTED
-        if not (_process_gone(pid) or ours_before):
+        if not (_process_gone(pid) or pid == os.getpid()):
             continue
         if match["kind"] == "old":
             try:
@@ -186,10 +187,10 @@ def _check_replaceable(final: Path, force: bool) -> os.stat_result | None:
         return None
     except OSError as exc:
         raise _io_error(final, "write", exc) from exc
-    if not force:
-        raise FileExistsRefused(str(final))
     if not stat.S_ISREG(st.st_mode):
         raise NotRegularFileRefused(str(final), _describe(st.st_mode))
+    if not force:
+        raise FileExistsRefused(str(final))
     return st
 
 

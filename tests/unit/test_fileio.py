@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,13 @@ def _dead_pid() -> int:
     return int(child.stdout)
 
 
+def _age(*paths: Path) -> None:
+    """Date ``paths`` an hour back: before this test process started, as a killed run's."""
+    then = time.time() - 3600
+    for p in paths:
+        os.utime(p, (then, then), follow_symlinks=False)
+
+
 def test_partial_files_of_a_killed_writer_are_removed_by_the_next_run(tmp_path: Path) -> None:
     dead = _dead_pid()
     stale = tmp_path / f".secret.share-001.tcrs.tcr-{dead}-0123456789ab.partial"
@@ -197,10 +205,13 @@ def test_partial_files_of_a_killed_writer_are_removed_by_the_next_run(tmp_path: 
     not_ours = [tmp_path / ".notes.partial", tmp_path / f".x.tcr-{dead}-nothex.partial"]
     for p in not_ours:
         p.write_bytes(b"not ours")
+    fresh = tmp_path / f".secret.share-003.tcrs.tcr-{dead}-0123456789ab.partial"
+    _age(stale, alive, *not_ours)
+    fresh.write_bytes(b"written after this run began: never removed")
     with atomic_output(tmp_path / "other-output") as fh:
         fh.write(b"x")
     assert not stale.exists()
-    assert alive.exists()
+    assert alive.exists() and fresh.exists()
     assert all(p.exists() for p in not_ours)
 
 
@@ -215,6 +226,7 @@ def test_a_stale_backup_link_is_removed_only_while_it_duplicates_its_file(
     last_copy = tmp_path / f".s.share-002.tcrs.tcr-{dead}-0123456789ab.old"
     last_copy.write_bytes(b"the only copy of an old share")
     (tmp_path / "s.share-002.tcrs").write_bytes(b"a new share")
+    _age(redundant, last_copy)
     assert remove_stale_partials(tmp_path) == [redundant]
     assert share.read_bytes() == b"current"
     assert last_copy.exists()
@@ -244,3 +256,10 @@ def test_a_read_only_file_system_is_an_operational_error(tmp_path: Path) -> None
                 with atomic_output(fs / "new", force=force) as fh:
                     fh.write(b"x")
         assert sorted(p.name for p in fs.iterdir()) == ["old"]
+
+
+def test_a_directory_in_the_way_is_named_as_such_even_without_force(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    with pytest.raises(NotRegularFileRefused, match="is a directory"):
+        with atomic_output(tmp_path / "out") as fh:
+            fh.write(b"x")
