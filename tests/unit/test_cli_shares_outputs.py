@@ -314,6 +314,22 @@ def test_two_complete_sets_are_refused_naming_both_unless_one_is_chosen(tmp_path
     assert str(theirs[0]) in proc.stderr.decode()  # named as not of the chosen set
 
 
+def test_convert_of_two_complete_sets_needs_a_set_id(tmp_path: Path) -> None:
+    first = make_secret(tmp_path, name="first.bin")
+    second = make_secret(tmp_path, name="second.bin")
+    ours, theirs = split(first, tmp_path / "a"), split(second, tmp_path / "b")
+    report = json.loads(tcr("shares", "inspect", "--json", ours[0]).stdout)
+    set_id = report["shares"][0]["set_id"]
+    out = tmp_path / "converted"
+    out.mkdir()
+    args = ("shares", "convert", "--to", "vault", "-o", out, *ours[:2], *theirs[:2])
+    one_error_line(tcr(*args), 3)
+    assert list(out.iterdir()) == []
+    assert tcr(*args, "--set-id", set_id, "-q").returncode == 0
+    proc = tcr("shares", "combine", "-o", "-", *sorted(out.iterdir())[:2])
+    assert proc.stdout == first.read_bytes()
+
+
 def test_a_set_id_that_no_share_has_or_that_is_not_hex_is_refused(
     shares: tuple[Path, list[Path]],
 ) -> None:
