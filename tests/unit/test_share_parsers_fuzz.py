@@ -28,7 +28,7 @@ EXAMPLES = int(os.environ.get("TCR_FUZZ_EXAMPLES", "0") or 0)
 """Examples per parser: 0 means the short run of the normal test suite."""
 
 fuzz = settings(
-    max_examples=EXAMPLES or 60,
+    max_examples=EXAMPLES or 40,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
