@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -157,6 +158,24 @@ def _report_error(state: CliState, code: int, message: str) -> None:
         emit_json({"ok": False, "exit_code": int(code), "error": message})
 
 
+def _detach_stdout_if_broken() -> None:
+    """If stdout can no longer be written (a full device, a closed pipe), point it at
+    /dev/null, so that the interpreter's final flush does not fail again."""
+    try:
+        sys.stdout.flush()
+        return
+    except (OSError, ValueError):
+        pass
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def run(group: click.Command, args: Sequence[str] | None = None) -> None:
     """Run ``group`` as ``tcr`` on ``args`` (default ``sys.argv[1:]``) and turn every
     deliberate error into one line and its exit code."""
@@ -183,7 +202,13 @@ def run(group: click.Command, args: Sequence[str] | None = None) -> None:
         sys.exit(int(ExitCode.FAILURE))
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
+    except OSError as exc:  # an I/O failure no command turned into a TcrError: still one line
+        reason = exc.strerror or str(exc)
+        if exc.filename:
+            _report_error(state, ExitCode.FAILURE, f"{exc.filename}: {reason}")
+        else:  # without a file name it was the command's own output that failed
+            _detach_stdout_if_broken()
+            click.echo(f"error: stdout: cannot write: {reason}", err=True)
         sys.exit(int(ExitCode.FAILURE))
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)

@@ -9,16 +9,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 import click
 
 from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.errors import InputError
+from tcr_kit.fileio import StreamOutput
 from tcr_kit.sharing import dispatch, files
 from tcr_kit.sharing.convert import recorded_size, recover_secret, split_secret
 from tcr_kit.sharing.dispatch import ShareFilesRejected, open_secret_file
 from tcr_kit.sharing.formats.base import ForeignOptions, read_passphrase_file
+from tcr_kit.sharing.native_header import validate_label
 from tcr_kit.sharing.result import CombineResult
 
 from .app import emit_json, json_option, progress, quiet_option, table, warn
@@ -47,6 +49,27 @@ def _out_dir_option(help: str) -> Callable[[F], F]:
 def _encoding_option(**kw: Any) -> Callable[[F], F]:
     choice = click.Choice(["auto", "text", "compact"])
     return click.option("--encoding", type=choice, default="auto", show_default=True, **kw)
+
+
+def _check_label(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return validate_label(value) if value is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _label_option(help: str) -> Callable[[F], F]:
+    return click.option("--label", default=None, callback=_check_label, help=help)
+
+
+def _set_id_option(f: F) -> F:
+    return click.option(
+        "--set-id",
+        default=None,
+        metavar="HEX",
+        help="Native shares: combine the set with this id (as `inspect` shows it) when "
+        "shares of several sets are given.",
+    )(f)
 
 
 def _format_option(name: str, dest: str, *extra: str, **kw: Any) -> Callable[[F], F]:
@@ -120,7 +143,9 @@ def _open_input(name: str) -> BinaryIO:
 @_out_dir_option("Directory for the share files (one per share, 0600).")
 @_format_option("--format", "fmt", default="native", show_default=True)
 @_encoding_option(help="Native shares: text for paper, compact for files/cards.")
-@click.option("--label", default=None, help="A label stored in every native share.")
+@_label_option(
+    "A label stored in every native share (at most 255 UTF-8 bytes, no control characters)."
+)
 @format_options
 @click.option("--force", is_flag=True, help="Overwrite existing share files.")
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
@@ -234,7 +259,12 @@ def _warn_combined(result: CombineResult) -> None:
     "with vault/gfshare, surplus shares are then checked).",
 )
 @format_options
-@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@_set_id_option
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing output file (regular files only); with -o -, write to a terminal.",
+)
 @_share_files
 @json_option
 @quiet_option
@@ -242,6 +272,7 @@ def combine(
     output: str,
     fmt: str,
     threshold: int | None,
+    set_id: str | None,
     force: bool,
     share_files: tuple[Path, ...],
     as_json: bool,
@@ -252,20 +283,28 @@ def combine(
     before a single byte is written."""
     if as_json and output == "-":
         raise click.UsageError("--json needs stdout: use --output FILE with it")
+    to_stdout = output == "-"
+    if to_stdout and not force and sys.stdout.isatty():
+        raise InputError(
+            "refusing to write the secret to a terminal: redirect stdout to a file or a pipe, "
+            "or give --output FILE (--force writes it to the terminal anyway)"
+        )
+    chosen_set = files.parse_set_id(set_id) if set_id is not None else None
     detected = dispatch.detect_set(share_files, fmt, on_warning=warn)
     options = _foreign_options(**format_opts)
-    to_stdout = output == "-"
+    stdout = StreamOutput(sys.stdout.buffer, "stdout")
     result = dispatch.combine_files(
         detected.format,
         detected.paths,
         options,
         threshold=threshold,
         output=None if to_stdout else Path(output),
-        sink=sys.stdout.buffer if to_stdout else None,
+        sink=cast(BinaryIO, stdout) if to_stdout else None,
         force=force,
+        set_id=chosen_set,
     )
     if to_stdout:
-        sys.stdout.buffer.flush()
+        stdout.flush()
     _warn_combined(result)
     if as_json:
         emit_json({"ok": True, "format": detected.format, "output": output, **result.record()})
@@ -332,9 +371,10 @@ def inspect(share_files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     default=None,
     help="Number of new shares (default: the old set's, when it is known).",
 )
-@click.option("--label", default=None, help="Label of new native shares.")
+@_label_option("Label of new native shares.")
 @_encoding_option()
 @format_options
+@_set_id_option
 @click.option("--force", is_flag=True, help="Overwrite existing share files.")
 @_share_files
 @json_option
@@ -347,6 +387,7 @@ def convert(
     count: int | None,
     label: str | None,
     encoding: str,
+    set_id: str | None,
     force: bool,
     share_files: tuple[Path, ...],
     as_json: bool,
@@ -369,7 +410,8 @@ def convert(
         )
     if new_m > new_n:
         raise click.BadParameter("threshold cannot exceed count", param_hint="--threshold")
-    with recover_secret(detected, options, threshold=threshold) as recovered:
+    chosen_set = files.parse_set_id(set_id) if set_id is not None else None
+    with recover_secret(detected, options, threshold=threshold, set_id=chosen_set) as recovered:
         _warn_combined(recovered.result)
         outcome = split_secret(
             recovered.secret, to_fmt, new_m, new_n, output_dir, recovered.stem, options,

@@ -36,10 +36,12 @@ if TYPE_CHECKING:
         worst_exit_code,
     )
     from tcr_kit.sharing.errors import (
+        AmbiguousSetsError,
         DuplicateShareError,
         ForeignShareError,
         InconsistentSharesError,
         NotEnoughSharesError,
+        ShareChangedError,
         ShareChecksumError,
         ShareError,
         UnknownFormatError,
@@ -86,10 +88,12 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "worst_exit_code",
     ),
     "tcr_kit.sharing.errors": (
+        "AmbiguousSetsError",
         "DuplicateShareError",
         "ForeignShareError",
         "InconsistentSharesError",
         "NotEnoughSharesError",
+        "ShareChangedError",
         "ShareChecksumError",
         "ShareError",
         "UnknownFormatError",
@@ -120,6 +124,7 @@ _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = [
     "FORMATS",
     "PEER_FORMATS",
+    "AmbiguousSetsError",
     "CombineResult",
     "DetectedSet",
     "DuplicateShareError",
@@ -131,6 +136,7 @@ __all__ = [
     "PeerFormat",
     "PeerSplit",
     "Recovered",
+    "ShareChangedError",
     "ShareChecksumError",
     "ShareError",
     "ShareFacts",

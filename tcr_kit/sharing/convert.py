@@ -74,11 +74,16 @@ class Recovered:
 
 
 def recover_secret(
-    detected: DetectedSet, options: ForeignOptions | None = None, *, threshold: int | None = None
+    detected: DetectedSet,
+    options: ForeignOptions | None = None,
+    *,
+    threshold: int | None = None,
+    set_id: bytes | None = None,
 ) -> Recovered:
     """Recombine the set into a wipeable buffer; native shares are verified first.
 
-    ``threshold`` is the old set's, for peer formats that do not record it (ssss needs it).
+    ``threshold`` is the old set's, for peer formats that do not record it (ssss needs it);
+    ``set_id`` picks one native set when shares of several are given.
     """
     with SecretSink() as sink:
         result = combine_files(
@@ -87,6 +92,7 @@ def recover_secret(
             options,
             threshold=threshold if detected.format != files.NATIVE else None,
             sink=cast(BinaryIO, sink),
+            set_id=set_id,
         )
         secret = sink.take()
     return Recovered(detected.format, secret, result, files.stem_of_share(detected.paths[0]))

@@ -218,17 +218,21 @@ def combine_files(
     output: Path | None = None,
     sink: BinaryIO | None = None,
     force: bool = False,
+    set_id: bytes | None = None,
 ) -> CombineResult:
     """Combine share files of ``fmt`` into ``output`` (atomic, 0600) or ``sink``.
 
     Native shares are verified before a byte is written; formats that combine in memory
     combine before the output is created. ``threshold`` is the peer formats' (required for
-    ssss). The result's ``secret`` is empty: the secret went to the output.
+    ssss); ``set_id`` native's (which set, when shares of several are given). The result's
+    ``secret`` is empty: the secret went to the output.
     """
     if output is None and sink is None:
         raise ValueError("need an output path or a sink")
     if fmt == files.NATIVE:
-        return files.combine_native_to(paths, output, sink, force=force)
+        return files.combine_native_to(paths, output, sink, force=force, set_id=set_id)
+    if set_id is not None:
+        raise InputError(f"{fmt} shares have no set id: a set id selects native shares only")
     peer = peer_format(fmt)
     options = options or ForeignOptions()
     if output is None:

@@ -32,6 +32,14 @@ class ForeignShareError(ShareError):
     """A share belongs to another share set."""
 
 
+class ShareChangedError(ShareError):
+    """A share file changed after it was verified, while the secret was being produced.
+
+    What was output from it cannot be trusted: a file output is never published, a stream
+    is cut short before its last block and must be discarded.
+    """
+
+
 class DuplicateShareError(ShareError):
     """Two different shares claim the same index."""
 
@@ -45,3 +53,12 @@ class InconsistentSharesError(IntegrityError):
 
 
 NotEnoughSharesError = QuorumNotMet  # fewer usable shares than the threshold (exit 4)
+
+
+class AmbiguousSetsError(IntegrityError):
+    """Shares of two or more complete share sets were given: which secret is meant is not
+    for the combiner to guess (exit 3). ``set_ids`` are the sets, in hex."""
+
+    def __init__(self, message: str, set_ids: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.set_ids = list(set_ids)

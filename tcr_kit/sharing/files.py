@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,8 +20,9 @@ from tcr_kit.errors import InputError
 from tcr_kit.fileio import atomic_output, atomic_outputs
 from tcr_kit.secrets import wipe
 from tcr_kit.sharing import native
-from tcr_kit.sharing.errors import ShareError, UnknownFormatError
+from tcr_kit.sharing.errors import ShareChangedError, ShareError, UnknownFormatError
 from tcr_kit.sharing.formats.registry import TEXT_FORMATS, detect_peer_format
+from tcr_kit.sharing.native_header import validate_label
 from tcr_kit.sharing.result import CombineResult
 
 TEXT_AUTO_LIMIT = 256
@@ -142,6 +144,10 @@ def split_native_to_dir(
     """
     if encoding not in {"auto", "text", "compact"}:
         raise ValueError("encoding must be auto, text or compact")
+    try:
+        label = validate_label(label)
+    except ValueError as exc:
+        raise InputError(f"invalid label: {exc}") from None
     if not out_dir.is_dir():
         raise InputError(f"{out_dir}: no such directory")
     if encoding == "auto":
@@ -167,6 +173,13 @@ def split_native_to_dir(
         if text:
             sinks = [io.BytesIO() for _ in handles]
             manifest = native.split_stream(source, threshold, count, sinks, label=label)
+            body_length = len(sinks[0].getbuffer()) - len(native.MAGIC)
+            if text_share_size(body_length) > native.TEXT_SIZE_LIMIT:
+                raise InputError(
+                    f"a {manifest.secret_length}-byte secret is too large for text shares "
+                    f"(their files would exceed {native.TEXT_SIZE_LIMIT >> 20} MiB): "
+                    "use --encoding compact"
+                )
             for sink, handle in zip(sinks, handles, strict=True):
                 share = native.decode_share(sink.getvalue())
                 handle.write(share.encode_text().encode("ascii") + b"\n")
@@ -181,6 +194,14 @@ def split_native_to_dir(
     return SplitOutcome(
         manifest, paths, encoding, warnings, manifest_path, hashlib.sha256(manifest_bytes).digest()
     )
+
+
+def text_share_size(body_length: int) -> int:
+    """Bytes of the text share file of a ``body_length``-byte share body (with its newline)."""
+    symbols = 4 + (body_length * 8 + 4) // 5
+    groups = -(-symbols // 5)
+    lines = -(-groups // 6)
+    return symbols + (groups - lines) + (lines - 1) + 1
 
 
 def detect_format(path: Path) -> str:
@@ -216,16 +237,98 @@ def open_native(paths: Sequence[Path]) -> tuple[list[native.NativeShare], dict[s
     return shares, rejected
 
 
+STDOUT_BUFFER_LIMIT = 16 << 20
+"""Secrets up to this many bytes are recovered in memory and checked before a byte goes to a
+stream (stdout); larger ones stream, and a share that changes meanwhile cuts the stream short
+with an error. ``TCR_STDOUT_BUFFER_LIMIT`` (bytes) overrides it."""
+
+PAUSE_AFTER_VERIFY_ENV = "TCR_TEST_PAUSE_AFTER_VERIFY"
+"""Test hook: the path of a FIFO the combine reads to its end once the shares are verified
+and before the secret is produced, so that a test can change a share in between."""
+
+
+def stream_buffer_limit() -> int:
+    """:data:`STDOUT_BUFFER_LIMIT`, or the ``TCR_STDOUT_BUFFER_LIMIT`` environment override."""
+    value = os.environ.get("TCR_STDOUT_BUFFER_LIMIT", "")
+    if not value:
+        return STDOUT_BUFFER_LIMIT
+    try:
+        limit = int(value)
+    except ValueError:
+        raise InputError(f"TCR_STDOUT_BUFFER_LIMIT={value!r} is not a number of bytes") from None
+    if limit < 0:
+        raise InputError(f"TCR_STDOUT_BUFFER_LIMIT={value!r} is not a number of bytes")
+    return limit
+
+
+def parse_set_id(text: str) -> bytes:
+    """A share set id from its hex form (as ``tcr shares inspect`` prints it)."""
+    try:
+        set_id = bytes.fromhex(text.strip())
+    except ValueError:
+        set_id = b""
+    if len(set_id) != native.SET_ID_SIZE:
+        raise InputError(
+            f"set id {text!r}: expected {2 * native.SET_ID_SIZE} hex digits "
+            "(as `tcr shares inspect` shows it)"
+        )
+    return set_id
+
+
+def _pause_for_tests() -> None:
+    fifo = os.environ.get(PAUSE_AFTER_VERIFY_ENV)
+    if fifo:
+        with open(fifo, "rb") as fh:
+            fh.read()
+
+
 def combine_native_to(
-    paths: Sequence[Path], output: Path | None, sink: BinaryIO | None, *, force: bool = False
+    paths: Sequence[Path],
+    output: Path | None,
+    sink: BinaryIO | None,
+    *,
+    force: bool = False,
+    set_id: bytes | None = None,
 ) -> CombineResult:
-    """Verify native shares and write the secret to ``output`` (0600, atomic) or ``sink``."""
+    """Verify native shares and write the secret to ``output`` (0600, atomic) or ``sink``.
+
+    The payloads are hashed again as they are combined: a share changed on disk after
+    verification fails the combine (:class:`ShareChangedError`, exit 3) and ``output`` is
+    never created. A ``sink`` gets nothing until the whole secret is verified when it is at
+    most :func:`stream_buffer_limit` bytes; a larger one is streamed, and if a share changes
+    meanwhile the stream is cut short before its last block and the error says to discard it.
+    ``set_id`` picks one set when shares of several are given.
+    """
     shares, rejected = open_native(paths)
-    if output is None:
-        if sink is None:
-            raise ValueError("need an output path or a sink")
-        return native.combine_stream(shares, sink, rejected)
     # Select first, so that a failed verification creates no file at all.
-    native.select_shares(shares, rejected)
-    with atomic_output(output, force=force) as handle:
-        return native.combine_stream(shares, handle, rejected)
+    selection = native.select_shares(shares, rejected, set_id=set_id)
+    _pause_for_tests()
+    if output is not None:
+        with atomic_output(output, force=force) as handle:
+            return native.combine_stream(shares, handle, rejected, set_id=set_id)
+    if sink is None:
+        raise ValueError("need an output path or a sink")
+    length = selection.chosen[0].header.secret_length
+    if length <= stream_buffer_limit():
+        secret = bytearray(length)
+        position = 0
+
+        def put(block: memoryview) -> None:
+            nonlocal position
+            secret[position : position + len(block)] = block
+            position += len(block)
+
+        try:
+            result = native.combine_stream(shares, put, rejected, set_id=set_id)
+            sink.write(memoryview(secret)[:position])
+        finally:
+            wipe(secret)
+        return result
+    try:
+        return native.combine_stream(shares, sink, rejected, set_id=set_id)
+    except ShareChangedError as exc:
+        raise ShareChangedError(
+            exc.source,
+            f"{exc.reason}; the output stream was cut short before its last block and what "
+            "was written to it is NOT the secret: discard it",
+        ) from exc

@@ -6,6 +6,7 @@ reconstructed integrity key K before a single payload byte is interpolated.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import itertools
 import os
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing.errors import (
+    AmbiguousSetsError,
     ForeignShareError,
     InconsistentSharesError,
     NotEnoughSharesError,
+    ShareChangedError,
     ShareChecksumError,
     ShareError,
 )
@@ -58,19 +61,50 @@ def _header_signature(h: ShareHeader) -> bytes:
     return struct.pack(">BBQ", h.threshold, h.count, h.secret_length) + h.label.encode()
 
 
+def _complete(shares: Sequence[NativeShare]) -> bool:
+    """Whether shares of one set hold as many distinct indices as their set's threshold."""
+    threshold = _majority_header(shares).threshold
+    return len({s.header.index for s in shares}) >= threshold
+
+
+def _choose_set(shares: Sequence[NativeShare], set_id: bytes | None) -> bytes:
+    """The set to combine: ``set_id`` if given, else the only complete set, else the
+    majority. Two or more complete sets are ambiguous: :class:`AmbiguousSetsError`."""
+    if set_id is not None:
+        return set_id
+    by_set: dict[bytes, list[NativeShare]] = {}
+    for s in shares:
+        by_set.setdefault(s.header.set_id, []).append(s)
+    complete = [sid for sid, members in by_set.items() if _complete(members)]
+    if len(complete) > 1:
+        described = "; ".join(
+            f"set {sid.hex()}: {', '.join(s.source for s in by_set[sid])}" for sid in complete
+        )
+        raise AmbiguousSetsError(
+            f"shares of {len(complete)} complete share sets were given ({described}); "
+            "refusing to guess which secret is wanted: choose one set (--set-id)",
+            [sid.hex() for sid in complete],
+        )
+    if complete:
+        return complete[0]
+    return _majority([s.header.set_id for s in shares])
+
+
 def _header_candidates(
-    shares: Sequence[NativeShare], rejected: dict[str, str]
+    shares: Sequence[NativeShare], rejected: dict[str, str], set_id: bytes | None = None
 ) -> list[NativeShare]:
-    """Shares of the majority set whose headers agree; the others go to ``rejected``."""
+    """Shares of the chosen set whose headers agree; the others go to ``rejected``."""
     if not shares:
         return []
-    set_id = _majority([s.header.set_id for s in shares])
-    same_set = [s for s in shares if s.header.set_id == set_id]
+    chosen_id = _choose_set(shares, set_id)
+    same_set = [s for s in shares if s.header.set_id == chosen_id]
     for s in shares:
-        if s.header.set_id != set_id:
+        if s.header.set_id != chosen_id:
             rejected[s.source] = s._reject_reason(
-                f"belongs to share set {s.header.set_id_hex}, not {set_id.hex()}"
+                f"belongs to share set {s.header.set_id_hex}, not {chosen_id.hex()}"
             )
+    if not same_set:
+        return []
     signature = _header_signature(_majority_header(same_set))
     candidates = []
     for s in same_set:
@@ -84,9 +118,15 @@ def _header_candidates(
 
 
 def select_shares(
-    shares: Sequence[NativeShare], rejected_early: dict[str, str] | None = None
+    shares: Sequence[NativeShare],
+    rejected_early: dict[str, str] | None = None,
+    *,
+    set_id: bytes | None = None,
 ) -> Selection:
     """Decide which shares to trust; name every one that is rejected and why.
+
+    Shares of several sets: ``set_id`` picks one; without it the one complete set is taken,
+    and two or more complete sets raise :class:`AmbiguousSetsError` (exit 3) naming them.
 
     Raises :class:`NotEnoughSharesError` (exit 4) when too few shares were given and none
     was bad, and an :class:`IntegrityError` (exit 3) naming the culprits otherwise.
@@ -98,7 +138,7 @@ def select_shares(
             _raise_short(0, 1, rejected)
         raise NotEnoughSharesError(0, 1, "no shares given")
     warnings: list[str] = []
-    candidates = _header_candidates(shares, rejected)
+    candidates = _header_candidates(shares, rejected, set_id)
     # Identical copies of one share count once.
     unique: list[NativeShare] = []
     seen: dict[tuple[int, bytes], NativeShare] = {}
@@ -109,6 +149,10 @@ def select_shares(
             continue
         seen[identity] = s
         unique.append(s)
+    if not candidates and set_id is not None:
+        error = ForeignShareError(shares[0].source, f"no share of set {set_id.hex()} was given")
+        error.args = (_with_rejections(f"no share of set {set_id.hex()} was given", rejected),)
+        raise error
     threshold = candidates[0].header.threshold if candidates else shares[0].header.threshold
     if threshold == 1:
         warnings.append("threshold 1: every single share reveals the secret")
@@ -252,8 +296,11 @@ def _stream_pass(
 ) -> None:
     """Interpolate the payloads of ``chosen`` at 0, chunk by chunk, into ``write``.
 
-    Two worker threads read and combine chunks; this thread writes them in order. Buffer
-    sets are recycled: no allocation per chunk.
+    Two worker threads read and combine chunks; this thread hashes what they read and
+    writes the results in order. The last block is written only once every payload read in
+    this pass has proved to be the one verified (:class:`ShareChangedError` otherwise): a
+    share changed on disk since its tag was checked can never yield a complete output.
+    Buffer sets are recycled: no allocation per chunk.
     """
     kernel = CombineKernel(FIELD, [s.header.index for s in chosen])
     length = chosen[0].header.secret_length
@@ -261,6 +308,7 @@ def _stream_pass(
     pool_sets: deque[list[memoryview]] = deque(
         [memoryview(bytearray(CHUNK_SIZE)) for _ in chosen] for _ in range(in_flight + 1)
     )
+    hashers = [hashlib.sha256() for _ in chosen]
     fds = [s.open_fd() for s in chosen]
     try:
 
@@ -283,18 +331,35 @@ def _stream_pass(
                 pending.append((pool.submit(work, offset, buffers), buffers))
             while pending:
                 future, buffers = pending.popleft()
-                out, _ = future.result()
-                write(memoryview(out))  # type: ignore[arg-type]
-                wipe(out)  # type: ignore[arg-type]
-                pool_sets.append(buffers)
-                nxt = next(offsets, None)
-                if nxt is not None:
-                    buffers = pool_sets.popleft()
-                    pending.append((pool.submit(work, nxt, buffers), buffers))
+                out, blocks = future.result()
+                try:
+                    for hasher, block in zip(hashers, blocks, strict=True):
+                        hasher.update(block)
+                    pool_sets.append(buffers)
+                    nxt = next(offsets, None)
+                    if nxt is not None:
+                        buffers = pool_sets.popleft()
+                        pending.append((pool.submit(work, nxt, buffers), buffers))
+                    if not pending:
+                        _check_unchanged(chosen, hashers)
+                    write(memoryview(out))  # type: ignore[arg-type]
+                finally:
+                    wipe(out)  # type: ignore[arg-type]
     finally:
         for fd in fds:
             if fd is not None:
                 os.close(fd)
+
+
+def _check_unchanged(chosen: Sequence[NativeShare], hashers: Sequence[hashlib._Hash]) -> None:
+    """Raise :class:`ShareChangedError` unless every payload read hashes as verified."""
+    for share, hasher in zip(chosen, hashers, strict=True):
+        if not hmac.compare_digest(hasher.digest(), share.payload_digest):
+            raise ShareChangedError(
+                share.source,
+                "changed while the secret was being recovered: its bytes no longer match "
+                "the share that was verified",
+            )
 
 
 def _result(selection: Selection) -> CombineResult:
@@ -311,11 +376,16 @@ def combine_stream(
     shares: Sequence[NativeShare],
     sink: BinaryIO | Callable[[memoryview], object],
     rejected_early: dict[str, str] | None = None,
+    *,
+    set_id: bytes | None = None,
 ) -> CombineResult:
     """Verify the shares, then stream the secret to ``sink``; nothing is written unless the
     shares agree. The returned result's ``secret`` is empty (the secret went to the sink).
+
+    The payloads are hashed again as they are combined and the last block is written only
+    if they are still the verified ones (:class:`ShareChangedError` otherwise, exit 3).
     """
-    selection = select_shares(shares, rejected_early)
+    selection = select_shares(shares, rejected_early, set_id=set_id)
     _stream_pass(selection.chosen, sink if callable(sink) else sink.write)
     return _result(selection)
 

@@ -259,12 +259,22 @@ def decode_share(data: bytes | str, source: str = "") -> NativeShare:
     if isinstance(data, bytes | bytearray):
         if data[:4] == MAGIC:
             return _from_body(bytes(data[4:]), source)
+        if len(data) > TEXT_SIZE_LIMIT:
+            raise UnknownFormatError(
+                f"{source or 'input'}: too large for a text share "
+                f"(more than {TEXT_SIZE_LIMIT >> 20} MiB)"
+            )
         try:
             text = bytes(data).decode("ascii")
         except UnicodeDecodeError as exc:
             raise UnknownFormatError(f"{source or 'input'}: not a tcr-kit native share") from exc
     else:
         text = data
+    if len(text) > TEXT_SIZE_LIMIT:  # checked before any decoding work
+        raise UnknownFormatError(
+            f"{source or 'input'}: too large for a text share "
+            f"(more than {TEXT_SIZE_LIMIT >> 20} MiB)"
+        )
     symbols = textcode.normalize(text)
     if not symbols.startswith(TEXT_PREFIX):
         raise UnknownFormatError(f"{source or 'input'}: not a tcr-kit native share")

@@ -4,37 +4,38 @@ The alphabet has no I, L, O or U; decoding is case-insensitive, maps the look-al
 ``O`` to ``0`` and ``I``/``L`` to ``1``, and ignores spaces, line breaks and hyphens so that
 grouping is free. Bits are taken most significant first; the last symbol's unused low bits
 must be zero, so every byte string has exactly one canonical text.
+
+Encoding and decoding take time linear in the size: the work is done by the standard
+library's base32 codec (RFC 4648 alphabet) with a one-to-one translation of the symbols.
 """
 
 from __future__ import annotations
 
+import base64
+import re
+
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 """Crockford's base32 alphabet: digits and letters without I, L, O, U."""
 
-_DECODE = {c: i for i, c in enumerate(ALPHABET)}
-_DECODE.update({"O": 0, "I": 1, "L": 1})
-_IGNORED = frozenset(" \t\r\n-")
+_RFC4648 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_TO_RFC = str.maketrans(ALPHABET, _RFC4648)
+_FROM_RFC = str.maketrans(_RFC4648, ALPHABET)
+_NORMALIZE = str.maketrans({"O": "0", "I": "1", "L": "1", " ": None, "\t": None,
+                            "\r": None, "\n": None, "-": None})  # fmt: skip
+_NOT_A_SYMBOL = re.compile(f"[^{ALPHABET}]")
+_VALUE = {c: i for i, c in enumerate(ALPHABET)}
+_PAD_BITS = {0: 0, 2: 2, 4: 4, 5: 1, 7: 3}
+"""Unused low bits of the last symbol, by the number of symbols modulo 8 (others invalid)."""
 
 
-def encode(data: bytes) -> str:
+def encode(data: bytes | bytearray | memoryview) -> str:
     """Base32 text of ``data`` (no grouping, no padding characters)."""
-    bits = len(data) * 8
-    symbols = (bits + 4) // 5
-    value = int.from_bytes(data, "big") << (symbols * 5 - bits)
-    out = []
-    for shift in range((symbols - 1) * 5, -1, -5):
-        out.append(ALPHABET[(value >> shift) & 31])
-    return "".join(out)
+    return base64.b32encode(data).decode("ascii").rstrip("=").translate(_FROM_RFC)
 
 
 def normalize(text: str) -> str:
     """Upper-case, drop separators and white space, map look-alikes to their digits."""
-    out = []
-    for ch in text.upper():
-        if ch in _IGNORED:
-            continue
-        out.append(ch)
-    return "".join(out)
+    return text.upper().translate(_NORMALIZE)
 
 
 class DecodeError(ValueError):
@@ -44,20 +45,16 @@ class DecodeError(ValueError):
 def decode(text: str) -> bytes:
     """Bytes of a normalized or raw base32 text; raises :class:`DecodeError`."""
     symbols = normalize(text)
-    value = 0
-    for position, ch in enumerate(symbols, 1):
-        digit = _DECODE.get(ch)
-        if digit is None:
-            raise DecodeError(f"character {position} ({ch!r}) is not a base32 symbol")
-        value = (value << 5) | digit
-    bits = len(symbols) * 5
-    length = bits // 8
-    pad = bits - length * 8
-    if pad >= 5:
+    bad = _NOT_A_SYMBOL.search(symbols)
+    if bad is not None:
+        raise DecodeError(f"character {bad.start() + 1} ({bad.group()!r}) is not a base32 symbol")
+    pad = _PAD_BITS.get(len(symbols) % 8)
+    if pad is None:
         raise DecodeError("text length is not a whole number of bytes")
-    if value & ((1 << pad) - 1):
+    if pad and _VALUE[symbols[-1]] & ((1 << pad) - 1):
         raise DecodeError("non-zero padding bits in the last symbol")
-    return (value >> pad).to_bytes(length, "big")
+    padded = symbols.translate(_TO_RFC) + "=" * (-len(symbols) % 8)
+    return base64.b32decode(padded)
 
 
 def group(text: str, size: int = 5, per_line: int = 6) -> str:

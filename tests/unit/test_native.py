@@ -17,6 +17,7 @@ from tcr_kit.errors import ExitCode, IntegrityError, TcrError
 from tcr_kit.secrets import random_source
 from tcr_kit.sharing import native, textcode
 from tcr_kit.sharing.errors import (
+    AmbiguousSetsError,
     ForeignShareError,
     InconsistentSharesError,
     NotEnoughSharesError,
@@ -259,3 +260,19 @@ def test_fewer_than_threshold_shares_are_independent_of_a_one_byte_secret(
                 joint = joint * 256 + shares[i]
             # Uniform whatever the secret: each of the 256^k tuples appears exactly once.
             assert np.array_equal(np.bincount(joint, minlength=256**k), np.ones(256**k))
+
+
+def test_two_complete_sets_are_ambiguous_unless_one_is_chosen() -> None:
+    first = native.split_bytes(b"first", 2, 3)
+    second = native.split_bytes(b"second", 2, 3)
+    mixed = [second[0], first[0], first[1], second[2]]
+    with pytest.raises(AmbiguousSetsError) as info:
+        native.combine_shares(mixed)
+    assert info.value.exit_code == ExitCode.INTEGRITY
+    assert set(info.value.set_ids) == {first[0].set_id_hex, second[0].set_id_hex}
+    for chosen, secret in ((first, b"first"), (second, b"second")):
+        out = bytearray()
+        result = native.combine_stream(mixed, out.extend, set_id=chosen[0].set_id)
+        assert result.verified and bytes(out) == secret
+    one_complete = [second[0], first[0], first[1]]  # the other set is incomplete: no doubt
+    assert bytes(native.combine_shares(one_complete).secret.view()) == b"first"

@@ -17,14 +17,13 @@ Files may be many GiB: both directions stream chunk by chunk through the kernels
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from tcr_kit.errors import FileExistsRefused, InputError, OperationalError
+from tcr_kit.errors import InputError, OperationalError
+from tcr_kit.fileio import atomic_outputs
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing.errors import (
     DuplicateShareError,
@@ -88,25 +87,6 @@ def _check_parameters(threshold: int, count: int, basename: str) -> None:
         raise ValueError("basename must be a plain file name")
 
 
-def _open_exclusive(path: Path) -> int:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        return os.open(path, flags, SHARE_MODE)
-    except FileExistsError:
-        raise FileExistsRefused(str(path)) from None
-    except OSError as exc:
-        raise OperationalError(f"{path}: cannot create: {exc.strerror}") from exc
-
-
-def _write_all(fd: int, data: memoryview, path: Path) -> None:
-    try:
-        while data:
-            written = os.write(fd, data)
-            data = data[written:]
-    except OSError as exc:
-        raise OperationalError(f"{path}: write failed: {exc.strerror}") from exc
-
-
 def _fill(source: BinaryIO, view: memoryview) -> int:
     """Read up to ``len(view)`` bytes into ``view`` (in place when the stream allows it)."""
     readinto = getattr(source, "readinto", None)
@@ -134,56 +114,35 @@ def split_stream(
 ) -> list[Path]:
     """Split everything ``source`` yields into ``count`` share files in ``out_dir``.
 
-    Shares are ``out_dir/basename.001`` .. ``.NNN`` (x = 1..count), created with O_EXCL and
-    mode 0600. Existing files are refused (:class:`FileExistsRefused`) unless ``force``, which
-    removes them first. On any error the share files written so far are removed.
+    Shares are ``out_dir/basename.001`` .. ``.NNN`` (x = 1..count), mode 0600, written as
+    :func:`tcr_kit.fileio.atomic_outputs` writes: all appear or none. Existing files are
+    refused (:class:`FileExistsRefused`) unless ``force``, which replaces regular files only
+    and keeps every old one if the split fails.
     """
     _check_parameters(threshold, count, basename)
     out_dir = Path(out_dir)
     xs = list(range(1, count + 1))
     paths = [out_dir / share_name(basename, x) for x in xs]
-    for path in paths:
-        if path.exists() or path.is_symlink():
-            if not force:
-                raise FileExistsRefused(str(path))
-    if force:
-        for path in paths:
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise OperationalError(f"{path}: cannot replace: {exc.strerror}") from exc
     kernel = SplitKernel(field(GFSHARE_POLY), xs, threshold)
     rng = BulkRandom()
-    fds: list[int] = []
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
-    done = False
     try:
-        for path in paths:
-            fds.append(_open_exclusive(path))
-        while True:
-            filled = _fill(source, view)
-            if not filled:
-                break
-            chunks = kernel.process(view[:filled], kernel.random_arrays(filled, rng))
-            for fd, path, chunk in zip(fds, paths, chunks, strict=True):
-                _write_all(fd, memoryview(chunk), path)
-            # The first threshold - 1 chunks are random; the rest combine the secret: wipe all.
-            for chunk in chunks:
-                wipe(chunk)
-        for fd in fds:
-            os.fsync(fd)
-        done = True
+        with atomic_outputs(paths, force=force, mode=SHARE_MODE) as handles:
+            while True:
+                filled = _fill(source, view)
+                if not filled:
+                    break
+                chunks = kernel.process(view[:filled], kernel.random_arrays(filled, rng))
+                try:
+                    for handle, chunk in zip(handles, chunks, strict=True):
+                        handle.write(memoryview(chunk))
+                finally:
+                    # The first threshold - 1 chunks are random; the rest combine the secret.
+                    for chunk in chunks:
+                        wipe(chunk)
     finally:
         wipe(buffer)
-        for fd in fds:
-            os.close(fd)
-        if not done:
-            for path in paths[: len(fds)]:
-                with contextlib.suppress(OSError):
-                    path.unlink()
     return paths
 
 

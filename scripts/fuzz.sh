@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Long fuzzing runs of the share parsers (the normal test run does a short bounded one):
+# native text and compact shares, share files through detection and `inspect`, damaged
+# native shares in a combine (never a wrong secret), ssss, Vault, SLIP-39 and gfshare.
+#
+#   scripts/fuzz.sh            100000 examples per parser
+#   scripts/fuzz.sh 5000       5000 examples per parser
+#   scripts/fuzz.sh 100000 -k slip39   extra pytest arguments select parsers
+#
+# A failure prints hypothesis's smallest failing input; see docs/threat-model.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+examples=${1:-100000}
+shift || true
+case "$examples" in
+  '' | *[!0-9]*) echo "fuzz: usage: scripts/fuzz.sh [EXAMPLES_PER_PARSER] [PYTEST_ARGS...]" >&2; exit 2 ;;
+esac
+if [ -x .venv/bin/python ]; then
+  PYTHON=.venv/bin/python
+else
+  PYTHON=${PYTHON:-python3}
+fi
+echo "fuzz: $examples examples per parser" >&2
+TCR_FUZZ_EXAMPLES=$examples exec "$PYTHON" -m pytest -q -p no:cacheprovider \
+  tests/unit/test_share_parsers_fuzz.py "$@"
