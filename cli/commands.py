@@ -8,7 +8,7 @@ ROOT_DOC = """tcr-kit: threshold credentials for key ceremonies.
 
 \b
 Exit codes: 0 ok, 1 operational failure, 2 usage error,
-3 integrity failure, 4 quorum not met."""
+3 integrity failure, 4 quorum not met, 5 not permitted."""
 
 # name -> ("module:attribute", one-line help). Imported only when the command is used.
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tcr_kit.custody.ledger.reading import LedgerReader
+from tcr_kit.custody.ledger.guard import GuardedReader
 from tcr_kit.custody.ledger.storage import Actor, serialised
 from tcr_kit.custody.lifecycle import CredentialAction, CredentialState, credential_transition
 from tcr_kit.custody.models import Credential, ShareSet
@@ -20,12 +20,13 @@ def enrolment_sha256(record_json: str) -> str:
     return hashlib.sha256(record_json.encode("utf-8")).hexdigest()
 
 
-class CredentialsMixin(LedgerReader):
+class CredentialsMixin(GuardedReader):
     """Register share sets and credentials; attach enrolment records; retire, destroy or
     lose a credential outside a bag."""
 
     @serialised
     def add_share_set(self, actor: Actor, share_set: ShareSet, *, dry_run: bool = False) -> None:
+        self._permit("share-set.change", actor)
         if self._get_or_none(ShareSet, share_set.id) is not None:
             raise InputError(f"share set {share_set.id} already exists")
         with self._change(actor, "share-set.add", [f"share-set:{share_set.id}"], dry_run=dry_run):
@@ -34,6 +35,7 @@ class CredentialsMixin(LedgerReader):
     @serialised
     def retire_share_set(self, actor: Actor, sid: str, *, dry_run: bool = False) -> ShareSet:
         """Mark a share set retired (after a rekey replaced it)."""
+        self._permit("share-set.change", actor)
         current = self.share_set(sid)
         if current.status == "retired":
             raise InputError(f"share set {sid} is already retired")
@@ -46,6 +48,7 @@ class CredentialsMixin(LedgerReader):
     def add_credential(
         self, actor: Actor, credential: Credential, *, dry_run: bool = False
     ) -> Credential:
+        self._permit("credential.add", actor)
         if self._get_or_none(Credential, credential.id) is not None:
             raise InputError(f"credential {credential.id} already exists")
         if credential.state != CredentialState.ISSUED:
@@ -71,6 +74,7 @@ class CredentialsMixin(LedgerReader):
         except ValueError:
             raise InputError("enrolment record is not JSON") from None
         cred = self.credential(credential_id)
+        self._permit("credential.add", actor, credentials=[cred])
         digest = enrolment_sha256(record_json)
         updated = _revalidate(
             cred.model_copy(update={"enrolment_record": record_json, "enrolment_sha256": digest})
@@ -100,6 +104,9 @@ class CredentialsMixin(LedgerReader):
             raise InputError("credentials are sealed and unsealed through bag operations")
         cred = self.credential(credential_id)
         self._require_person(witness, "witness")
+        self._permit(
+            "credential.lifecycle", actor, witness=witness, credentials=[cred], vouching=True
+        )
         state = credential_transition(cred.id, cred.state, action, actor.person, witness)
         updated = _revalidate(cred.model_copy(update={"state": state, "bag": None}))
         subjects = [f"credential:{cred.id}"] + ([f"bag:{cred.bag}"] if cred.bag else [])

@@ -41,6 +41,13 @@ class ShipmentsMixin(BagsMixin, DiscrepanciesMixin):
         verify under the public key registered for them."""
         att = signed.attestation
         holder = self.person(att.holder)
+        self._permit(
+            "bag.remote-seal", actor, credentials=[self.credential(c) for c in att.contents]
+        )
+        self._check_rows([f"bag:{att.bag_serial}"])
+        self.policy().require_own(
+            "bag.remote-seal", holder, [self.credential(c).holder for c in att.contents]
+        )
         if holder.public_key is None:
             raise IntegrityError(f"{holder.id} has no registered public key to check against")
         signed.verify(bytes.fromhex(holder.public_key))
@@ -85,6 +92,7 @@ class ShipmentsMixin(BagsMixin, DiscrepanciesMixin):
         dry_run: bool = False,
     ) -> Shipment:
         bag = self.bag(serial)
+        self._permit("bag.ship", actor, bags=[bag])
         state = bag_transition(bag.serial, bag.state, BagAction.SHIP, actor.person, None)
         shipment = _build(
             Shipment,
@@ -128,6 +136,7 @@ class ShipmentsMixin(BagsMixin, DiscrepanciesMixin):
         verify, is recorded and opens a discrepancy (raised as :class:`DiscrepancyOpened`
         after the commit)."""
         bag = self.bag(serial)
+        self._permit("bag.receive", actor, bags=[bag])
         state = bag_transition(bag.serial, bag.state, BagAction.RECEIVE, actor.person, None)
         shipment_id = bag.location.shipment
         shipment = self._get(Shipment, shipment_id, "shipment")
