@@ -53,8 +53,7 @@ class GuardedReader(LedgerReader):
                 f"audit event {seq} (policy.set) differs from its hash "
                 "(edited behind the tool's back)"
             )
-        body = stored.body
-        payload = parse_canonical(body).get("payload", {})
+        payload = parse_canonical(stored.body).get("payload", {})
         text = payload.get("policy") if isinstance(payload, dict) else None
         if not isinstance(text, str):
             raise LedgerIntegrityError(f"audit event {seq} (policy.set) carries no policy")
