@@ -75,6 +75,41 @@ class GuardedReader(LedgerReader):
             pass
         return new
 
+    def permit(self, action: str, actor: Actor) -> None:
+        """Whether the policy lets ``actor`` perform ``action`` (an action of
+        :data:`~tcr_kit.custody.policy.ACTIONS`, e.g. ``hsm.activate``): returns, or raises
+        :class:`~tcr_kit.errors.NotPermitted` (exit 5) naming the rule."""
+        self._permit(action, actor)
+
+    def activation_refusal(self, credential: Credential) -> str | None:
+        """Why custody forbids presenting ``credential`` to activate an HSM, or ``None``.
+
+        Refused: a credential not issued (sealed in a bag not yet opened, retired, lost,
+        destroyed), or with an open discrepancy on it, on any bag it was ever sealed in, or
+        on its holder. The rows consulted are first checked against the audit log
+        (:class:`LedgerIntegrityError` on a mismatch)."""
+        cred = credential
+        bags = [b for b in self.bags() if cred.id in b.contents]
+        subjects = [f"credential:{cred.id}", *(f"bag:{b.serial}" for b in bags)]
+        subjects += [f"person:{cred.holder}"] if cred.holder else []
+        self._check_rows(subjects)
+        cred = self.credential(cred.id)
+        if cred.state.value == "sealed":
+            bag = self._get_or_none(Bag, cred.bag)
+            where = f"bag {cred.bag} ({bag.state.value if bag else 'missing'})"
+            return f"credential {cred.id} is sealed in {where}, which has not been opened"
+        if cred.state.value != "issued":
+            return f"credential {cred.id} is {cred.state.value}"
+        about = set(subjects)
+        for d in self.discrepancies(open_only=True):
+            hit = sorted(about & set(d.objects))
+            if hit:
+                return (
+                    f"credential {cred.id}: open {d.severity.value} discrepancy {d.id} "
+                    f"({d.category.value}) on {hit[0]}"
+                )
+        return None
+
     # -- the one pre-change call -----------------------------------------------------------
     def _permit(
         self,

@@ -206,21 +206,21 @@ class ShipmentsMixin(BagsMixin, DiscrepanciesMixin):
         recipient: str,
         dry_run: bool = False,
     ) -> Shipment | None:
-        """Record a TCR's remote seal from their attestation, then the bag's shipment: two
-        changes, each in its own transaction; :attr:`last_events` holds the events of both.
-        A dry run tries only the seal (the shipment needs the bag recorded) and returns
-        ``None``."""
-        self.record_remote_seal(actor, signed, dry_run=dry_run)
-        sealed = list(self.last_events)
-        if dry_run:
-            return None
-        shipment = self.ship_bag(
-            actor,
-            signed.attestation.bag_serial,
-            carrier=carrier,
-            tracking=tracking,
-            sender=sender,
-            recipient=recipient,
-        )
-        self.last_events = sealed + self.last_events
-        return shipment
+        """Record a TCR's remote seal from their attestation and the bag's shipment: two
+        changes (two audit events) in **one** transaction, so both are recorded or neither;
+        :attr:`last_events` holds the events of both. A dry run tries both and records
+        nothing; it returns ``None``."""
+        with self._one_transaction(dry_run=dry_run) as events:
+            self.record_remote_seal(actor, signed)
+            events += self.last_events
+            shipment = self.ship_bag(
+                actor,
+                signed.attestation.bag_serial,
+                carrier=carrier,
+                tracking=tracking,
+                sender=sender,
+                recipient=recipient,
+            )
+            events += self.last_events
+        self.last_events = events
+        return None if dry_run else shipment
