@@ -16,7 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "shares": ("tcr_cli.shares:shares", "Split secrets into shares, combine, inspect, convert."),
     "roster": ("tcr_cli.roster:roster", "People (TCRs and staff) and their public keys."),
     "key": ("tcr_cli.roster:key", "Generate and show software Ed25519 signing keys."),
-    "credential": ("tcr_cli.custody:credential", "Register and list credentials."),
+    "credential": (
+        "tcr_cli.credential_lifecycle:credential",
+        "Register, list, retire and replace credentials.",
+    ),
     "bag": (
         "tcr_cli.custody:bag",
         "Tamper-evident bags: seal, ship, receive, inspect, open, reseal.",
