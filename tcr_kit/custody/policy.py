@@ -27,6 +27,7 @@ Rules (their names appear in every refusal):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tomllib
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -280,6 +281,7 @@ def default_policy_text() -> str:
     )
 
 
+@functools.cache
 def default_policy() -> Policy:
     """The default policy, derived from the ceremony roles (``docs/policy.md``)."""
     return parse_policy(default_policy_text(), "default policy")
