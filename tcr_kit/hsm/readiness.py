@@ -186,6 +186,12 @@ def readiness(loaded: LoadedConfig, ledger: Ledger) -> Readiness:
                 open_discrepancies=d_ids,
             )
         )
+    # A retired credential whose share index a live credential now carries (a rotated card)
+    # needs no restoring.
+    live = {v.share_index for v in views if v.state in ("issued", "sealed")}
+    for v in views:
+        if v.state == "retired" and v.share_index in live:
+            v.restore = None
     # One share index counts once (a rotated card and its retired predecessor share it).
     available = len({v.share_index or v.credential for v in views if v.availability == "available"})
     registered = len({v.share_index or v.credential for v in views if v.state != "retired"})

@@ -151,6 +151,7 @@ def test_a_retired_credential_is_refused_and_readiness_counts_its_index_once(
     view = readiness(site.hsm.loaded, led)
     assert view.available == 5 and view.registered == 5
     assert "5 of 5 available" in view.summary
+    assert not any("card-2 " in line for line in view.restore)  # replaced: nothing to restore
     # Share 2 now belongs to card-2b: presenting it names the live credential.
     activation = Activation(site.hsm.loaded, ledger=led, actor=site.ca)
     quorum = activation.collect(_files(site, 2, 3, 4))
