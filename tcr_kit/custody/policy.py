@@ -53,7 +53,9 @@ ACTIONS: dict[str, str] = {
     "policy.set": "tcr policy set",
     "share-set.change": "tcr hsm register-set, tcr hsm rekey",
     "credential.add": "tcr credential add [--enrolment]",
-    "credential.lifecycle": "tcr credential retire | lose | destroy | replace",
+    "credential.lifecycle": (
+        "tcr credential retire | lose | destroy | replace, tcr card rotate --replace"
+    ),
     "bag.seal": "tcr bag seal",
     "bag.remote-seal": "tcr bag ship --attestation (recording a TCR's remote seal)",
     "bag.store": "tcr bag store",
