@@ -75,3 +75,18 @@ def test_cli_critical_discrepancy_resolve_needs_a_second_staff_member(tcr: Tcr) 
     err = tcr("discrepancy", "resolve", "D-0001", *iw, "--resolution", "ok", code=5)
     assert "critical-two-staff" in err
     tcr("discrepancy", "resolve", "D-0001", *iw, "--resolution", "ok", "--second", "ca-1")
+
+
+def test_cli_credential_add_refuses_an_enrolment_record_of_another_card(
+    tcr: Tcr, tmp_path: Path
+) -> None:
+    record = tmp_path / "rec.json"
+    record.write_text(
+        json.dumps({"card": {"serial": "FFFF"}, "tcr": {"id": "ca-1"}, "share": {"index": 4}})
+    )
+    err = tcr(
+        "credential", "add", *CA, "--id", "card-3", "--kind", "smartcard", "--serial", "0A0B",
+        "--holder", "tcr-3", "--enrolment", str(record), code=3,
+    )  # fmt: skip
+    assert "serial FFFF is not 0A0B" in err and "TCR ca-1 is not the holder tcr-3" in err
+    assert "card-3" not in tcr("credential", "list")
