@@ -19,6 +19,7 @@ import click
 from tcr_kit import cards
 from tcr_kit.errors import FileExistsRefused
 
+from . import _rotation_ledger as rotation_ledger
 from ._cards import (
     OneCard,
     ask,
@@ -35,6 +36,7 @@ from ._cards import (
     usage,
     with_words,
 )
+from ._rotation_ledger import rotation_ledger_options
 from .app import emit_json, json_option, progress, quiet_option, table, warn
 
 __all__ = ["card", "read_secret"]  # read_secret: cli/hsm.py reads card PINs with it
@@ -333,6 +335,7 @@ def wipe_cmd(
 )
 @click.option("--yes", is_flag=True, help="Do not ask before wiping the old card.")
 @click.option("--force", is_flag=True, help="Overwrite --new-record; allow the last PIN try.")
+@rotation_ledger_options
 @json_option
 @quiet_option
 def rotate(
@@ -367,6 +370,7 @@ def rotate(
     if not (yes or sys.stdin.isatty()):
         raise click.UsageError("rotate wipes the old card: use --yes in scripts")
     usage(cards.uses_one_reader, old_sel, new_sel)
+    rotation_ledger.precheck()  # with --replace: the ledger change is tried first
     confirm("rotate the share to the new card, then wipe the old card", yes)
     with ExitStack() as stack:
         old_pin = stack.enter_context(read_secret("PIN of the old card"))
@@ -380,6 +384,7 @@ def rotate(
             record_path=new_record, old_record=rec, puk=puk, force=force, allow_last_try=force,
             ask=ask, swap_timeout=swap_timeout, progress=progress,
         )  # fmt: skip
+    rotation_ledger.record(result.record, new_record)
     out = {
         "ok": True,
         "new_record": str(new_record),

@@ -8,7 +8,7 @@ ROOT_DOC = """tcr-kit: threshold credentials for key ceremonies.
 
 \b
 Exit codes: 0 ok, 1 operational failure, 2 usage error,
-3 integrity failure, 4 quorum not met."""
+3 integrity failure, 4 quorum not met, 5 not permitted."""
 
 # name -> ("module:attribute", one-line help). Imported only when the command is used.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -16,13 +16,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "shares": ("tcr_cli.shares:shares", "Split secrets into shares, combine, inspect, convert."),
     "roster": ("tcr_cli.roster:roster", "People (TCRs and staff) and their public keys."),
     "key": ("tcr_cli.roster:key", "Generate and show software Ed25519 signing keys."),
-    "credential": ("tcr_cli.custody:credential", "Register and list credentials."),
+    "credential": (
+        "tcr_cli.credential_lifecycle:credential",
+        "Register, list, retire and replace credentials.",
+    ),
     "bag": (
         "tcr_cli.bag:bag",
         "Tamper-evident bags: seal, ship, receive, inspect, open, reseal.",
     ),
     "remote": ("tcr_cli.remote:remote", "Remote participation: signed seal attestations."),
     "discrepancy": ("tcr_cli.custody:discrepancy", "Record, list and resolve discrepancies."),
+    "policy": ("tcr_cli.policy:policy", "Show or set the custody policy (who may do what)."),
     "audit": ("tcr_cli.audit_log:audit", "Verify, export and checkpoint the signed audit log."),
     "status": ("tcr_cli.custody:status", "A TCR's own view of their credentials and bags."),
     "hsm": ("tcr_cli.hsm:hsm", "Activate an HSM with m of n shares; quorum readiness."),

@@ -196,6 +196,10 @@ def discrepancy_summary(ledger_path: Path | None, as_json: bool) -> None:
 @actor_options
 @click.argument("did")
 @click.option("--resolution", required=True)
+@click.option(
+    "--second",
+    help="The second staff member resolving it (a critical discrepancy needs two).",
+)
 @dry_run_option
 @json_option
 def discrepancy_resolve(
@@ -204,12 +208,15 @@ def discrepancy_resolve(
     key_file: Path,
     did: str,
     resolution: str,
+    second: str | None,
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Resolve a discrepancy."""
+    """Resolve a discrepancy (a critical one with --second: two staff, neither involved)."""
     with open_ledger(ledger_path) as led:
-        led.resolve_discrepancy(actor(actor_id, key_file), did, resolution, dry_run=dry_run)
+        led.resolve_discrepancy(
+            actor(actor_id, key_file), did, resolution, second=second, dry_run=dry_run
+        )
         _report(led, f"discrepancy {did} resolved", dry_run, {"discrepancy": did})
 
 

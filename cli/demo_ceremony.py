@@ -156,6 +156,10 @@ def _run(demo: Demo) -> None:
     c = ("--ceremony", CEREMONY)
     demo.run(["bag", "receive", "TEB-7007", *CA, *c, "--serial-read", "TEB-7007",
               "--facility", "east", "--attestation", att])  # fmt: skip
+    print("  (the TCR may not inspect their own bag: the policy refuses, exit 5)")
+    demo.run(["bag", "inspect", "TEB-7007", "--as", "tcr-7", "--key", "keys/tcr-7.pem", *c,
+              "--serial-read", "TEB-7007", "--check", "seal-intact=ok", "--witness", "iw-1"],
+             expect=5)  # fmt: skip
     demo.run(["bag", "inspect", "TEB-7007", *CA, *c, "--serial-read", "teb-7007", "--check",
               "seal-intact=ok", "--check", "no-cuts=ok", "--witness", "iw-1"])  # fmt: skip
     demo.run(["bag", "open", "TEB-7007", *CA, *c, "--serial-read", "TEB-7007", "--witness",

@@ -73,19 +73,37 @@ def seal(
 @click.argument("attestation", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--public-key", help="Expected signer public key (hex).")
 @click.option("--use-ledger", is_flag=True, help="Check against the holder's registered key.")
+@click.option(
+    "--self-signed-only",
+    is_flag=True,
+    help="Accept a check of the signature under the key inside the file only (signer unchecked).",
+)
 @ledger_option
 @json_option
 def verify(
     attestation: Path,
     public_key: str | None,
     use_ledger: bool,
+    self_signed_only: bool,
     ledger_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Verify an attestation's signature (and, with a key or the ledger, its signer)."""
+    """Verify an attestation's signature and its signer (--public-key or --use-ledger).
+
+    Without either, the signer is not checked: exit 3 unless --self-signed-only is given."""
     from tcr_kit.custody import remote as lib
+    from tcr_kit.errors import IntegrityError
 
     signed = lib.load(attestation)
+    if public_key is None and not use_ledger:
+        signed.verify(None)
+        if not self_signed_only:
+            raise IntegrityError(
+                f"{attestation}: signed by the key inside the file, but the signer was NOT "
+                "checked: give --public-key or --use-ledger (or --self-signed-only)"
+            )
+        _show(signed, str(attestation), as_json, verified=True, signer_checked=False)
+        return
     expected = bytes.fromhex(public_key) if public_key else None
     if use_ledger:
         with open_ledger(ledger_path) as led:
@@ -96,7 +114,13 @@ def verify(
     _show(signed, str(attestation), as_json, verified=True)
 
 
-def _show(signed: SignedAttestation, path: str, as_json: bool, verified: bool = False) -> None:
+def _show(
+    signed: SignedAttestation,
+    path: str,
+    as_json: bool,
+    verified: bool = False,
+    signer_checked: bool = True,
+) -> None:
     hex_, words = signed.fingerprint
     att = signed.attestation
     if as_json:
@@ -105,13 +129,18 @@ def _show(signed: SignedAttestation, path: str, as_json: bool, verified: bool = 
                 "ok": True,
                 "file": path,
                 "verified": verified or None,
+                "signer_checked": signer_checked if verified else None,
                 "attestation": att.model_dump(mode="json"),
                 "sha256": hex_,
                 "words": words,
             }
         )
         return
-    click.echo(f"attestation: {path}{' (signature verified)' if verified else ''}")
+    if verified and not signer_checked:
+        status = " (self-signed only: signature valid, signer NOT checked)"
+    else:
+        status = " (signature and signer verified)" if verified else ""
+    click.echo(f"attestation: {path}{status}")
     click.echo(f"bag:         {att.bag_serial} ({att.bag_kind})")
     click.echo(f"holder:      {att.holder}")
     click.echo(f"contents:    {', '.join(att.contents)}")

@@ -29,6 +29,8 @@ class ExitCode(IntEnum):
     """Corrupt, foreign, inconsistent or unverifiable data."""
     QUORUM = 4
     """Not enough shares or credentials: the quorum was not met."""
+    NOT_PERMITTED = 5
+    """The custody policy does not permit this person to do this (nothing was changed)."""
 
 
 class TcrError(Exception):
@@ -59,6 +61,19 @@ class QuorumError(TcrError):
     """Fewer shares or credentials than the threshold requires."""
 
     exit_code = ExitCode.QUORUM
+
+
+class NotPermitted(TcrError):
+    """The custody policy refuses the action (exit 5); ``rule`` names the rule that refused.
+
+    Nothing was changed: the check runs before any write (and a dry run reports it too).
+    """
+
+    exit_code = ExitCode.NOT_PERMITTED
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(f"not permitted (policy rule {rule}): {message}")
+        self.rule = rule
 
 
 class QuorumNotMet(QuorumError):
@@ -102,6 +117,7 @@ __all__ = [
     "FileExistsRefused",
     "InputError",
     "IntegrityError",
+    "NotPermitted",
     "OperationalError",
     "QuorumError",
     "QuorumNotMet",

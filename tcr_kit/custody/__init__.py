@@ -50,6 +50,7 @@ from tcr_kit.custody.models import (
     Shipment,
     build,
 )
+from tcr_kit.custody.policy import Policy, PolicyInvalid, default_policy, parse_policy
 from tcr_kit.custody.remote import SignedAttestation
 
 __all__ = [
@@ -81,6 +82,8 @@ __all__ = [
     "NotFound",
     "Person",
     "PersonStatus",
+    "Policy",
+    "PolicyInvalid",
     "Role",
     "SealAttestation",
     "Severity",
@@ -91,6 +94,8 @@ __all__ = [
     "WitnessRequired",
     "build",
     "default_ledger_path",
+    "default_policy",
     "enrolment_sha256",
     "normalise_serial",
+    "parse_policy",
 ]

@@ -30,6 +30,7 @@ from tcr_kit.hsm.collect import CardSpec, CardSpecError, Prompts, collect, parse
 from tcr_kit.hsm.config import HsmConfig, LoadedConfig, load_config
 from tcr_kit.hsm.errors import (
     ConfigError,
+    CustodyRefused,
     DuplicateCredential,
     HsmError,
     NotEnoughCredentials,
@@ -54,6 +55,7 @@ __all__ = [
     "CardSpec",
     "CardSpecError",
     "ConfigError",
+    "CustodyRefused",
     "DuplicateCredential",
     "HsmConfig",
     "HsmError",

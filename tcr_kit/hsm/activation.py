@@ -40,6 +40,7 @@ from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import TcrError
 from tcr_kit.hsm.config import LoadedConfig
 from tcr_kit.hsm.errors import (
+    CustodyRefused,
     DuplicateCredential,
     NotEnoughCredentials,
     WrongShareSet,
@@ -58,6 +59,11 @@ if TYPE_CHECKING:
 
 EventSink = Callable[[ActivationEvent], None]
 """``on_event(event)``: receives every audit event (no secrets in it)."""
+CustodyCheck = Callable[["Credential"], "str | None"]
+"""Why custody forbids presenting a credential, or ``None`` (the ledger's
+``activation_refusal``)."""
+
+_LIVE = ("issued", "sealed")
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -107,10 +113,12 @@ class Quorum:
         marker: Marker | None,
         *,
         credentials: list[Credential] | None = None,
+        custody: CustodyCheck | None = None,
     ) -> None:
         self.loaded = loaded
         self.marker = marker
         self._credentials = credentials or []
+        self._custody = custody
         self.presented: list[Presented] = []
         self._shares: list[NativeShare] = []
 
@@ -128,10 +136,22 @@ class Quorum:
         """Ledger credentials of this share set that were not presented yet."""
         used = {p.index for p in self.presented}
         return [
-            c
-            for c in self._credentials
-            if c.share_index not in used and c.state.value in ("issued", "sealed")
+            c for c in self._credentials if c.share_index not in used and c.state.value in _LIVE
         ]
+
+    def _require_custody(self, cred: Credential, what: str) -> None:
+        """Refuse ``cred`` (exit 3) when the ledger's custody forbids presenting it."""
+        if self._custody is None:
+            return
+        reason = self._custody(cred)
+        if reason is not None:
+            raise CustodyRefused(f"{what}: {reason}; it cannot activate the HSM")
+
+    def _credential_for(self, index: int) -> Credential | None:
+        """The ledger credential of share ``index``: the live one if there is one (a
+        rotated card's retired predecessor has the same index)."""
+        same = [c for c in self._credentials if c.share_index == index]
+        return next((c for c in same if c.state.value in _LIVE), same[0] if same else None)
 
     def add(self, source: Source) -> Presented:
         """Read, decode and check one source; returns what was presented."""
@@ -183,6 +203,9 @@ class Quorum:
                     raise DuplicateCredential(
                         f"{ident.describe()} was already presented ({p.describe()})"
                     )
+            for cred in self._credentials:
+                if cred.serial == ident.serial:  # before the card's PIN is tried
+                    self._require_custody(cred, ident.describe())
             info = {
                 "kind": "card",
                 "source": ident.describe(),
@@ -232,14 +255,15 @@ class Quorum:
                 raise DuplicateCredential(
                     f"{p.describe()} has the same index as {q.describe()} (a copy of that share)"
                 )
-        cred = next((c for c in self._credentials if c.share_index == share.index), None)
+        cred = self._credential_for(share.index)
         if cred is not None:
             p = replace(p, credential=cred.id, holder=cred.holder)
-            if cred.state.value not in ("issued", "sealed"):
+            if cred.state.value not in _LIVE:
                 raise WrongShareSet(
                     f"{p.describe()}: the ledger records credential {cred.id} as"
                     f" {cred.state.value}; it cannot activate the HSM"
                 )
+            self._require_custody(cred, p.describe())
         return p
 
     def shares(self) -> list[NativeShare]:
@@ -319,6 +343,9 @@ class Activation:
             return []
         from tcr_kit.custody.ledger import NotFound
 
+        if self.actor is not None:
+            self.ledger.permit("hsm.activate", self.actor)  # NotPermitted: exit 5
+
         cfg = self.config.share_set
         try:
             share_set = self.ledger.share_set(cfg.id)
@@ -342,7 +369,8 @@ class Activation:
                 f"{token.describe()} is at epoch {marker.current.epoch}; the config"
                 f" {self.config.path} says epoch {self.config.share_set.epoch}"
             )
-        return Quorum(self.config, marker, credentials=self._ledger_checks())
+        custody = self.ledger.activation_refusal if self.ledger is not None else None
+        return Quorum(self.config, marker, credentials=self._ledger_checks(), custody=custody)
 
     def _collect(self, sources: Iterable[Source] | Quorum, into: list[Quorum]) -> Quorum:
         """The complete quorum from ``sources``; the quorum being built is put in ``into``

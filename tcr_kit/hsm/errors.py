@@ -21,6 +21,11 @@ class WrongShareSet(IntegrityError):
     """A share belongs to another share set, or to a retired epoch (exit 3)."""
 
 
+class CustodyRefused(IntegrityError):
+    """The custody ledger forbids this credential (sealed, retired, lost, or with an open
+    discrepancy on it, its bag or its holder): refused before any PIN try (exit 3)."""
+
+
 class SharesDoNotMatchHsm(IntegrityError):
     """The rebuilt secret's PIN was refused by the HSM (exit 3)."""
 

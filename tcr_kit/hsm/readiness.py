@@ -144,6 +144,8 @@ def readiness(loaded: LoadedConfig, ledger: Ledger) -> Readiness:
     ):
         bag = ledger.bag(cred.bag) if cred.bag else None
         about = {f"credential:{cred.id}"} | ({f"bag:{bag.serial}"} if bag else set())
+        about |= {f"bag:{b.serial}" for b in ledger.bags() if cred.id in b.contents}
+        about |= {f"person:{cred.holder}"} if cred.holder else set()
         d_ids = [d.id for d in open_d if about & set(d.objects)]
         state = cred.state.value
         availability: Availability
@@ -184,7 +186,15 @@ def readiness(loaded: LoadedConfig, ledger: Ledger) -> Readiness:
                 open_discrepancies=d_ids,
             )
         )
-    available = sum(1 for v in views if v.availability == "available")
+    # A retired credential whose share index a live credential now carries (a rotated card)
+    # needs no restoring.
+    live = {v.share_index for v in views if v.state in ("issued", "sealed")}
+    for v in views:
+        if v.state == "retired" and v.share_index in live:
+            v.restore = None
+    # One share index counts once (a rotated card and its retired predecessor share it).
+    available = len({v.share_index or v.credential for v in views if v.availability == "available"})
+    registered = len({v.share_index or v.credential for v in views if v.state != "retired"})
     if notes and any("not in the ledger" in x or "retired" in x for x in notes):
         verdict: Verdict = "not-ready"
     elif available >= m + margin:
@@ -196,8 +206,8 @@ def readiness(loaded: LoadedConfig, ledger: Ledger) -> Readiness:
     if notes and verdict == "ready":
         verdict = "at-risk"
     actions = [f"{v.credential} ({v.holder or '-'}): {v.restore}" for v in views if v.restore]
-    if len(views) < n:
-        actions.append(f"{n - len(views)} of {n} credentials are not registered in the ledger")
+    if registered < n:
+        actions.append(f"{n - registered} of {n} credentials are not registered in the ledger")
     actions = notes + actions
     if verdict == "ready":
         summary = f"ready: {available} of {n} available, {m} needed (margin {margin})"
@@ -217,7 +227,7 @@ def readiness(loaded: LoadedConfig, ledger: Ledger) -> Readiness:
         threshold=m,
         count=n,
         margin=margin,
-        registered=len(views),
+        registered=registered,
         available=available,
         verdict=verdict,
         summary=summary,

@@ -64,12 +64,23 @@ def test_card_signer_registers_signs_events_and_remote_attestations(
     led.record_remote_seal(world.ca, att)
     led.ship_bag(world.ca, "TEB-7007", carrier="c", tracking="t", sender="rksh-1", recipient="e")
     led.receive_bag(
-        Actor("rksh-1", card),
-        "TEB-7007",
-        serial_read="TEB-7007",
-        location=FACILITY,
-        attestation=att,
+        world.ca, "TEB-7007", serial_read="TEB-7007", location=FACILITY, attestation=att
     )
+    # The holder signs a change the policy lets them make: sealing their own credential.
+    led.add_credential(
+        world.ca,
+        Credential(id="RKSH1-KEY", kind=CredentialKind.SAFE_DEPOSIT_KEY, serial="K1",
+                   holder="rksh-1"),
+    )  # fmt: skip
+    led.seal_bag(
+        Actor("rksh-1", card),
+        "TEB-7008",
+        ["RKSH1-KEY"],
+        witness="iw-1",
+        location=FACILITY,
+        holder="rksh-1",
+    )
+    assert led.history("bag:TEB-7008")[-1]["actor"] == "rksh-1"
     led.checkpoint(Actor("rksh-1", card))
     led.verify()
     out = tmp_path / "t.json"

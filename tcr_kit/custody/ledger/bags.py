@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tcr_kit.clock import utcnow
-from tcr_kit.custody.ledger.reading import LedgerReader, normalise_serial
+from tcr_kit.custody.ledger.guard import GuardedReader
+from tcr_kit.custody.ledger.reading import normalise_serial
 from tcr_kit.custody.ledger.storage import Actor, serialised
 from tcr_kit.custody.lifecycle import (
     SEAL_NEEDS_WITNESS,
@@ -28,7 +29,7 @@ from tcr_kit.errors import InputError
 __all__ = ["BagsMixin"]
 
 
-class BagsMixin(LedgerReader):
+class BagsMixin(GuardedReader):
     """Bags sealed, stored and resealed on site, and their end of life."""
 
     def _seal_contents(
@@ -62,6 +63,7 @@ class BagsMixin(LedgerReader):
             raise WitnessRequired(f"bag {serial}: sealing needs a witness other than the actor")
         self._require_person(witness, "witness")
         self._require_person(holder, "holder")
+        self._permit_seal(actor, serial, contents, witness, holder)
         self._require_new_serial(serial)
         creds = self._seal_contents(serial, contents, actor.person, holder)
         bag = _build(
@@ -83,6 +85,25 @@ class BagsMixin(LedgerReader):
                 self._put(cred)
         return bag
 
+    def _permit_seal(
+        self,
+        actor: Actor,
+        serial: str,
+        contents: Sequence[str],
+        witness: str | None,
+        holder: str | None,
+    ) -> None:
+        """The policy for sealing ``contents`` into bag ``serial`` (held by ``holder``)."""
+        creds = [self.credential(c) for c in contents]
+        self._check_rows([f"bag:{serial}"])
+        held = [c.holder for c in creds] + ([holder] if holder else [])
+        policy = self._permit("bag.seal", actor, witness=witness, credentials=creds)
+        policy.require_own("bag.seal", self.person(actor.person), held)
+        if witness is not None and holder is not None:
+            policy.require_not_holder(
+                "bag.seal", self.person(witness), "witness", {f"bag:{serial}": holder}
+            )
+
     def _require_new_serial(self, serial: str) -> None:
         if self._get_or_none(Bag, serial) is not None:
             raise InputError(f"bag serial {serial} is already in the ledger (a bag is used once)")
@@ -92,6 +113,7 @@ class BagsMixin(LedgerReader):
         self, actor: Actor, serial: str, *, location: Location, dry_run: bool = False
     ) -> Bag:
         bag = self.bag(serial)
+        self._permit("bag.store", actor, bags=[bag])
         state = bag_transition(bag.serial, bag.state, BagAction.STORE, actor.person, None)
         stored = _revalidate(bag.model_copy(update={"state": state, "location": location}))
         with self._change(actor, "bag.store", [f"bag:{bag.serial}"], dry_run=dry_run):
@@ -115,6 +137,7 @@ class BagsMixin(LedgerReader):
         old = self.bag(old_serial)
         new_serial = normalise_serial(new_serial)
         self._require_person(witness, "witness")
+        self._permit("bag.reseal", actor, witness=witness, bags=[old], vouching=True)
         state = bag_transition(old.serial, old.state, BagAction.RESEAL, actor.person, witness)
         self._require_new_serial(new_serial)
         items = tuple(contents) if contents is not None else old.contents
@@ -162,6 +185,7 @@ class BagsMixin(LedgerReader):
             raise InputError(f"use the dedicated method for {action.value}")
         bag = self.bag(serial)
         self._require_person(witness, "witness")
+        self._permit("bag.end", actor, witness=witness, bags=[bag], vouching=True)
         state = bag_transition(bag.serial, bag.state, action, actor.person, witness)
         updated = _revalidate(bag.model_copy(update={"state": state}))
         creds = []
@@ -175,9 +199,8 @@ class BagsMixin(LedgerReader):
                         )
                     )
         extra = {"witness": witness} if witness else None
-        with self._change(
-            actor, f"bag.{action.value}", [f"bag:{bag.serial}"], extra, dry_run=dry_run
-        ):
+        subjects = [f"bag:{bag.serial}", *(f"credential:{c.id}" for c in creds)]
+        with self._change(actor, f"bag.{action.value}", subjects, extra, dry_run=dry_run):
             self._put(updated)
             for cred in creds:
                 self._put(cred)

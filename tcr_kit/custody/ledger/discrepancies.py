@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tcr_kit.clock import utcnow
-from tcr_kit.custody.ledger.reading import LedgerReader
+from tcr_kit.custody.ledger.guard import GuardedReader
 from tcr_kit.custody.ledger.storage import Actor, serialised
 from tcr_kit.custody.models import Ceremony, Discrepancy, DiscrepancyCategory, Severity
 from tcr_kit.custody.models import build as _build
@@ -32,7 +32,7 @@ def discrepancy_message(serial: str, opened: Sequence[Discrepancy], dry_run: boo
     return f"bag {serial}: discrepancy opened: {parts}; the bag cannot be opened until resolved"
 
 
-class DiscrepanciesMixin(LedgerReader):
+class DiscrepanciesMixin(GuardedReader):
     """Open and resolve discrepancies; record changes that open some; add ceremonies."""
 
     def _record_with_discrepancies(
@@ -96,6 +96,8 @@ class DiscrepanciesMixin(LedgerReader):
         step: str | None = None,
         dry_run: bool = False,
     ) -> Discrepancy:
+        self._permit("discrepancy.open", actor)
+        self._check_rows(objects)
         ceremony = ceremony if ceremony is not None else self.ceremony_number
         opened = self._record_with_discrepancies(
             actor,
@@ -113,11 +115,23 @@ class DiscrepanciesMixin(LedgerReader):
 
     @serialised
     def resolve_discrepancy(
-        self, actor: Actor, did: str, resolution: str, *, dry_run: bool = False
+        self,
+        actor: Actor,
+        did: str,
+        resolution: str,
+        *,
+        second: str | None = None,
+        dry_run: bool = False,
     ) -> Discrepancy:
+        """Resolve a discrepancy. A critical one needs a second staff member (``second``,
+        recorded in the event), neither involved in it (policy rule critical-two-staff)."""
         d = self.discrepancy(did)
         if d.status != "open":
             raise InputError(f"discrepancy {did} is already resolved")
+        self._require_person(second, "second resolver")
+        self._permit_discrepancies(
+            "discrepancy.resolve", [actor.person, *([second] if second else [])], [d]
+        )
         resolved = _revalidate(
             d.model_copy(
                 update={
@@ -129,13 +143,18 @@ class DiscrepanciesMixin(LedgerReader):
             )
         )
         with self._change(
-            actor, "discrepancy.resolve", [f"discrepancy:{did}", *d.objects], dry_run=dry_run
+            actor,
+            "discrepancy.resolve",
+            [f"discrepancy:{did}", *d.objects],
+            {"second": second} if second else None,
+            dry_run=dry_run,
         ):
             self._put(resolved)
         return resolved
 
     @serialised
     def add_ceremony(self, actor: Actor, ceremony: Ceremony, *, dry_run: bool = False) -> None:
+        self._permit("ceremony.add", actor)
         if self._get_or_none(Ceremony, ceremony.number) is not None:
             raise InputError(f"ceremony {ceremony.number} already exists")
         with self._change(actor, "ceremony.add", [f"ceremony:{ceremony.number}"], dry_run=dry_run):

@@ -71,6 +71,7 @@ class InspectionsMixin(DiscrepanciesMixin):
         commit; the bag then cannot be opened until it is resolved or overridden."""
         bag = self.bag(serial)
         self._require_person(witness, "witness")
+        self._permit("bag.inspect", actor, witness=witness, bags=[bag], vouching=True)
         state = bag_transition(bag.serial, bag.state, BagAction.INSPECT, actor.person, witness)
         ceremony = ceremony if ceremony is not None else self.ceremony_number
         inspection = _build(
@@ -139,6 +140,7 @@ class InspectionsMixin(DiscrepanciesMixin):
         explicitly overrides; the override is recorded on each open discrepancy."""
         bag = self.bag(serial)
         self._require_person(witness, "witness")
+        self._permit("bag.open", actor, witness=witness, bags=[bag], vouching=True)
         state = bag_transition(bag.serial, bag.state, BagAction.OPEN, actor.person, witness)
         read = normalise_serial(serial_read)
         if read != bag.serial:
@@ -173,6 +175,9 @@ class InspectionsMixin(DiscrepanciesMixin):
                     "(resolve them, or have an IW/CA override)"
                 )
             self._check_override(actor, override_by)
+            self._permit_discrepancies(
+                "discrepancy.override", [actor.person, override_by], blocking
+            )
             overridden = [
                 _revalidate(d.model_copy(update={"overrides": (*d.overrides, override_by)}))
                 for d in blocking

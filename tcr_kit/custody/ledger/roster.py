@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tcr_kit.audit.signing import ED25519, Signer, key_id
-from tcr_kit.custody.ledger.reading import LedgerReader
+from tcr_kit.custody.ledger.guard import GuardedReader
 from tcr_kit.custody.ledger.storage import Actor, serialised
 from tcr_kit.custody.lifecycle import CredentialState
 from tcr_kit.custody.models import STAFF_ROLES, Person
@@ -15,7 +15,7 @@ __all__ = ["RosterMixin"]
 _LIVE_CREDENTIAL = {CredentialState.ISSUED, CredentialState.SEALED}
 
 
-class RosterMixin(LedgerReader):
+class RosterMixin(GuardedReader):
     """Start a ledger; add, retire and re-key people (staff only change the roster)."""
 
     def initialise(self, first: Person, signer: Signer, *, dry_run: bool = False) -> None:
@@ -49,6 +49,7 @@ class RosterMixin(LedgerReader):
 
     @serialised
     def add_person(self, actor: Actor, person: Person, *, dry_run: bool = False) -> Person:
+        self._permit("roster.change", actor)
         self._require_staff(actor)
         if self._get_or_none(Person, person.id) is not None:
             raise InputError(f"person {person.id} is already in the roster")
@@ -67,6 +68,8 @@ class RosterMixin(LedgerReader):
 
     @serialised
     def retire_person(self, actor: Actor, pid: str, *, dry_run: bool = False) -> Person:
+        self._permit("roster.change", actor)
+        self._check_rows([f"person:{pid}"])
         self._require_staff(actor)
         person = self.person(pid)
         if person.retired:
@@ -91,6 +94,8 @@ class RosterMixin(LedgerReader):
     ) -> Person:
         """Give ``pid`` a new signing key (lost key, or a card key replacing a software key):
         the old key is revoked and the new one registered, in one change."""
+        self._permit("roster.change", actor)
+        self._check_rows([f"person:{pid}"])
         self._require_staff(actor)
         person = self.person(pid)
         if actor.person == pid:

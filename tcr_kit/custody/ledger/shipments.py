@@ -41,6 +41,13 @@ class ShipmentsMixin(BagsMixin, DiscrepanciesMixin):
         verify under the public key registered for them."""
         att = signed.attestation
         holder = self.person(att.holder)
+        self._permit(
+            "bag.remote-seal", actor, credentials=[self.credential(c) for c in att.contents]
+        )
+        self._check_rows([f"bag:{att.bag_serial}"])
+        self.policy().require_own(
+            "bag.remote-seal", holder, [self.credential(c).holder for c in att.contents]
+        )
         if holder.public_key is None:
             raise IntegrityError(f"{holder.id} has no registered public key to check against")
         signed.verify(bytes.fromhex(holder.public_key))
@@ -85,6 +92,7 @@ class ShipmentsMixin(BagsMixin, DiscrepanciesMixin):
         dry_run: bool = False,
     ) -> Shipment:
         bag = self.bag(serial)
+        self._permit("bag.ship", actor, bags=[bag])
         state = bag_transition(bag.serial, bag.state, BagAction.SHIP, actor.person, None)
         shipment = _build(
             Shipment,
@@ -128,6 +136,7 @@ class ShipmentsMixin(BagsMixin, DiscrepanciesMixin):
         verify, is recorded and opens a discrepancy (raised as :class:`DiscrepancyOpened`
         after the commit)."""
         bag = self.bag(serial)
+        self._permit("bag.receive", actor, bags=[bag])
         state = bag_transition(bag.serial, bag.state, BagAction.RECEIVE, actor.person, None)
         shipment_id = bag.location.shipment
         shipment = self._get(Shipment, shipment_id, "shipment")
@@ -197,21 +206,21 @@ class ShipmentsMixin(BagsMixin, DiscrepanciesMixin):
         recipient: str,
         dry_run: bool = False,
     ) -> Shipment | None:
-        """Record a TCR's remote seal from their attestation, then the bag's shipment: two
-        changes, each in its own transaction; :attr:`last_events` holds the events of both.
-        A dry run tries only the seal (the shipment needs the bag recorded) and returns
-        ``None``."""
-        self.record_remote_seal(actor, signed, dry_run=dry_run)
-        sealed = list(self.last_events)
-        if dry_run:
-            return None
-        shipment = self.ship_bag(
-            actor,
-            signed.attestation.bag_serial,
-            carrier=carrier,
-            tracking=tracking,
-            sender=sender,
-            recipient=recipient,
-        )
-        self.last_events = sealed + self.last_events
-        return shipment
+        """Record a TCR's remote seal from their attestation and the bag's shipment: two
+        changes (two audit events) in **one** transaction, so both are recorded or neither;
+        :attr:`last_events` holds the events of both. A dry run tries both and records
+        nothing; it returns ``None``."""
+        with self._one_transaction(dry_run=dry_run) as events:
+            self.record_remote_seal(actor, signed)
+            events += self.last_events
+            shipment = self.ship_bag(
+                actor,
+                signed.attestation.bag_serial,
+                carrier=carrier,
+                tracking=tracking,
+                sender=sender,
+                recipient=recipient,
+            )
+            events += self.last_events
+        self.last_events = events
+        return None if dry_run else shipment

@@ -81,6 +81,7 @@ class LedgerStore:
         self.ceremony_number: int | None = None
         """When set, every change is tagged with this ceremony number (payload ``ceremony``,
         subject ``ceremony:N``), so a ceremony's transcript can be exported."""
+        self._batching = False
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -190,12 +191,33 @@ class LedgerStore:
                     subjects = [*subjects, f"ceremony:{self.ceremony_number}"]
             event = self.audit.append(actor.signer, actor.person, kind, payload, subjects)
             self.last_events.append(event)
-            self._conn.execute("ROLLBACK" if dry_run else "COMMIT")
+            if not self._batching:
+                self._conn.execute("ROLLBACK" if dry_run else "COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
         finally:
             self._records = None
+
+    @contextmanager
+    def _one_transaction(self, *, dry_run: bool = False) -> Iterator[list[StoredEvent]]:
+        """Several changes (each with its own audit event) committed together or not at all;
+        the yielded list collects their events for the caller to put in
+        :attr:`last_events`. The changes inside run without ``dry_run``; a dry run rolls
+        the whole batch back at the end."""
+        if not self._conn.in_transaction:
+            self._begin()
+        self._batching = True
+        events: list[StoredEvent] = []
+        try:
+            yield events
+            self._conn.execute("ROLLBACK" if dry_run else "COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._batching = False
 
     def _require_actor(self, actor: Actor) -> None:
         person = self._get_or_none(Person, actor.person)
