@@ -81,8 +81,12 @@ def open_ledger(path: Path | None, *, create: bool = False) -> Iterator[Ledger]:
     from tcr_kit.custody.ledger import Ledger, sqlite_error
 
     led = Ledger.open(path, create=create)
-    led.ceremony_number = _ceremony()
     try:
+        led.ceremony_number = _ceremony()
+        if led.ceremony_number is None:
+            # After 'tcr ceremony open', changes are tagged without repeating --ceremony.
+            current = led.open_ceremony()
+            led.ceremony_number = current.number if current is not None else None
         yield led
     except sqlite3.Error as exc:
         raise sqlite_error(led.path, exc) from None

@@ -380,12 +380,35 @@ class Discrepancy(Record):
         return self
 
 
+class Attendance(Record):
+    """One participant of a ceremony: who, in which role, in the room or remote."""
+
+    person: PersonId
+    role: Name
+    remote: bool = False
+
+
 class Ceremony(Record):
     number: int = Field(ge=1)
     facility: Name
     date: AwareDatetime
     participants: tuple[PersonId, ...] = ()
     steps: tuple[Name, ...] = ()
+    # Set by ``tcr ceremony open`` / ``close`` (a ceremony only *added* leaves them unset).
+    script: Text | None = None
+    """The printed script this ceremony runs (a reference, e.g. "KSK-55 script v1.2")."""
+    attendance: tuple[Attendance, ...] = ()
+    rehearsal: bool = False
+    config_sha256: Sha256Hex | None = None
+    """SHA-256 of the shared configuration (the part rehearsed and used for real)."""
+    site_sha256: Sha256Hex | None = None
+    """SHA-256 of the site file (paths, module locations, PIN sources) used here."""
+    rehearsed_in: tuple[int, ...] = ()
+    """Rehearsals whose shared configuration has the same hash as this ceremony's."""
+    status: Literal["open", "closed"] | None = None
+    opened_by: PersonId | None = None
+    closed_at: AwareDatetime | None = None
+    closed_by: PersonId | None = None
 
 
 class SealAttestation(Record):
