@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
 from ._ledger import report_change as _report
-from .app import emit_json, json_option, table
+from .app import emit_json, json_option, quiet_option, table
+from .audit_show import echo_entries, head_line
 from .bag import bag
+
+if TYPE_CHECKING:
+    from tcr_kit.custody.history import PersonHistory
 
 __all__ = ["bag", "credential", "discrepancy", "status"]
 
@@ -218,18 +223,69 @@ def discrepancy_resolve(
 @click.command("status")
 @ledger_option
 @click.option("--as", "actor_id", envvar="TCR_AS", required=True, help="Your roster id.")
+@click.option(
+    "--transcript",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Work offline from an exported transcript (no ledger needed); it is verified first.",
+)
+@click.option("--expect-head", help="With --transcript: the published head (hex); must match.")
+@quiet_option
 @json_option
-def status(ledger_path: Path | None, actor_id: str, as_json: bool) -> None:
-    """Your own view: your credentials, where each is, last inspection, open issues."""
+def status(
+    ledger_path: Path | None,
+    actor_id: str,
+    transcript: Path | None,
+    expect_head: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Your own view: your credentials, where each is, and the history of your bags
+    (state changes, inspections, discrepancies, overrides, with times and witnesses)."""
+    from tcr_kit.custody.history import person_history
+
+    if transcript is not None:
+        from tcr_kit.audit.timeline import read_timeline
+
+        timeline, _ = read_timeline(transcript, expect_head=expect_head)
+        hist = person_history(list(timeline.entries), actor_id)
+        source = (timeline.source, timeline.head_seq, timeline.head)
+        if as_json:
+            emit_json(
+                {
+                    "ok": True,
+                    "source": timeline.source,
+                    "head_seq": timeline.head_seq,
+                    "head": timeline.head,
+                    **hist.to_json(),
+                }
+            )
+            return
+        _echo_history(hist, source, quiet)
+        return
+    from tcr_kit.audit.timeline import entries_of
+
     with open_ledger(ledger_path) as led:
         view = led.status(actor_id)
+        hist = person_history(entries_of(led.audit.events()), actor_id)
+        seq, head = led.audit.head()
     if as_json:
-        emit_json({"ok": True, **view.to_json()})
+        emit_json(
+            {
+                "ok": True,
+                **view.to_json(),
+                "history": [e.to_json() for e in hist.history],
+                "head_seq": seq,
+                "head": head,
+            }
+        )
         return
     click.echo(f"{view.name} ({view.person}, {', '.join(view.roles)})")
     rows = [
         dict(
             item.to_json(),
+            bag=item.bag or "-",
+            bag_state=item.bag_state or "-",
+            location=item.location or "-",
             last_inspection=(
                 f"{item.last_inspection.at} {item.last_inspection.outcome}"
                 if item.last_inspection
@@ -240,6 +296,26 @@ def status(ledger_path: Path | None, actor_id: str, as_json: bool) -> None:
         for item in view.credentials
     ]
     click.echo(table(rows, STATUS_COLUMNS))
+    if not quiet and hist.history:
+        click.echo("")
+        click.echo("history:")
+        echo_entries(hist.history)
+
+
+def _echo_history(hist: PersonHistory, source: tuple[str, int, str], quiet: bool) -> None:
+    if not quiet:
+        for line in head_line(*source):
+            click.echo(line)
+        click.echo("")
+    click.echo(f"{hist.name} ({hist.person}, {', '.join(hist.roles)})")
+    rows = [
+        dict(c.to_json(), bag=c.bag or "-", bag_state=c.bag_state or "-") for c in hist.credentials
+    ]
+    click.echo(table(rows, ["credential", "kind", "serial", "state", "bag", "bag_state"]))
+    if hist.history:
+        click.echo("")
+        click.echo("history:")
+        echo_entries(hist.history)
 
 
 STATUS_COLUMNS = [
