@@ -109,6 +109,37 @@ def read_passphrase(prompt: str, *, confirm: bool = False) -> SecretBuffer:
     return SecretBuffer(bytearray(line.rstrip("\r\n"), "utf-8"))
 
 
+def read_new_passphrase(prompt: str) -> SecretBuffer:
+    """A new passphrase, typed twice: hidden prompts on a terminal, two lines from stdin
+    otherwise. Refuses an empty passphrase or a confirmation that differs (exit 2)."""
+    import hmac
+
+    from tcr_kit.errors import InputError
+    from tcr_kit.secrets import SecretBuffer
+
+    if sys.stdin.isatty():
+        first = read_passphrase(prompt, confirm=True)
+        second = None
+    else:
+        first = SecretBuffer(bytearray(sys.stdin.readline().rstrip("\r\n"), "utf-8"))
+        second = SecretBuffer(bytearray(sys.stdin.readline().rstrip("\r\n"), "utf-8"))
+    try:
+        if not first.raw:
+            raise InputError("the passphrase is empty: refusing to write an unprotected key")
+        if second is not None and not hmac.compare_digest(second.raw, first.raw):
+            what = "no confirmation line" if not second.raw else "the confirmation differs"
+            raise InputError(
+                f"passphrase not confirmed ({what}): give it twice, one line each on stdin"
+            )
+    except BaseException:
+        first.wipe()
+        raise
+    finally:
+        if second is not None:
+            second.wipe()
+    return first
+
+
 def load_signer(key_file: Path) -> SoftwareEd25519Signer:
     """Load a software key; a passphrase (if the file is encrypted) is wiped after use."""
     from tcr_kit.audit.signing import SoftwareEd25519Signer

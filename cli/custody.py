@@ -37,9 +37,17 @@ def credential() -> None:
 @click.option("--share-set")
 @click.option("--share-index", type=int)
 @click.option(
-    "--enrolment",
+    "--record",
+    "enrolment",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Card enrolment record (JSON) from 'tcr card'.",
+    help="Card enrolment record (JSON) written by 'tcr card enrol --record'.",
+)
+@click.option(
+    "--enrolment",
+    "old_enrolment",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    hidden=True,
+    help="Old name of --record.",
 )
 @dry_run_option
 @json_option
@@ -54,10 +62,15 @@ def credential_add(
     share_set: str | None,
     share_index: int | None,
     enrolment: Path | None,
+    old_enrolment: Path | None,
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Register a credential."""
+    """Register a credential (a smartcard: with --record, its enrolment record)."""
+    if old_enrolment is not None:
+        if enrolment is not None:
+            raise click.UsageError("give the enrolment record once, with --record")
+        enrolment = old_enrolment
     from tcr_kit.custody.ledger import enrolment_sha256
     from tcr_kit.custody.models import Credential, CredentialKind, build
 

@@ -13,7 +13,7 @@ from ._ledger import (
     ledger_option,
     load_signer,
     open_ledger,
-    read_passphrase,
+    read_new_passphrase,
     report_change,
 )
 from .app import emit_json, json_option, table
@@ -167,20 +167,28 @@ def key() -> None:
 @click.option(
     "--passphrase/--no-passphrase",
     default=False,
-    help="Encrypt the key file (prompted; from stdin when not a terminal).",
+    help="Encrypt the key file: typed twice (prompted; two lines on stdin when not a "
+    "terminal); an empty or unconfirmed passphrase is refused.",
 )
 @json_option
 def generate(output: Path, passphrase: bool, as_json: bool) -> None:
     """Make a new key file (never overwrites) and print the public key to register."""
     from tcr_kit.audit.pgpwords import fingerprint
     from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.errors import FileExistsRefused, OperationalError
 
+    refused = f"{output}: already exists; a key file is never replaced (choose another --output)"
+    if output.exists():
+        raise OperationalError(refused)
     signer = SoftwareEd25519Signer.generate()
-    if passphrase:
-        with read_passphrase("New passphrase", confirm=True) as secret:
-            signer.save(output, secret.raw)
-    else:
-        signer.save(output)
+    try:
+        if passphrase:
+            with read_new_passphrase("New passphrase") as secret:
+                signer.save(output, secret.raw)
+        else:
+            signer.save(output)
+    except FileExistsRefused:
+        raise OperationalError(refused) from None
     pub = signer.public_key_bytes()
     hex_, words = fingerprint(pub)
     if as_json:

@@ -239,12 +239,21 @@ class Location(Record):
         return None
 
     def describe(self) -> str:
-        parts = [self.kind.value]
-        for name in ("facility", "safe", "box", "person", "shipment"):
-            value = getattr(self, name)
-            if value is not None:
-                parts.append(f"{name}={value}")
-        return " ".join(parts)
+        """For people: "facility east", "safe credential-safe box 7 at east",
+        "with tcr-3", "in transit (shipment S-0001)"."""
+        if self.kind is LocationKind.WITH_PERSON:
+            text = f"with {self.person}"
+        elif self.kind is LocationKind.IN_TRANSIT:
+            text = f"in transit (shipment {self.shipment})"
+        elif self.kind is LocationKind.FACILITY:
+            return f"facility {self.facility}"
+        else:
+            text = " ".join(
+                f"{name} {value}"
+                for name, value in (("safe", self.safe), ("box", self.box))
+                if value is not None
+            )
+        return f"{text} at {self.facility}" if self.facility else text
 
 
 class Bag(Record):
