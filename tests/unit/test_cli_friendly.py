@@ -89,3 +89,19 @@ def test_credential_add_takes_the_record_as_record_and_the_old_name(flag: str) -
     assert flag in opts
     hidden = {o for p in credential_add.params if getattr(p, "hidden", False) for o in p.opts}
     assert hidden == {"--enrolment"}
+
+
+def test_a_softhsm_module_that_fails_to_load_names_its_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tcr_kit.cards.pkcs11_backend import module_config_note
+
+    missing = tmp_path / "nowhere" / "softhsm2.conf"
+    monkeypatch.setenv("SOFTHSM2_CONF", str(missing))
+    note = module_config_note("/usr/lib/softhsm/libsofthsm2.so")
+    assert f"SoftHSM2 configuration {missing} (SOFTHSM2_CONF): no such file" in note
+    conf = tmp_path / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\n")
+    monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
+    assert "token folder" in module_config_note("/usr/lib/softhsm/libsofthsm2.so")
+    assert module_config_note("/usr/lib/opensc-pkcs11.so") == ""
