@@ -32,7 +32,9 @@ def credential() -> None:
 @actor_options
 @click.option("--id", "cid", required=True)
 @click.option("--kind", type=click.Choice(KINDS), required=True)
-@click.option("--serial", required=True, help="The serial printed on the item.")
+@click.option(
+    "--serial", help="The serial printed on the item (a card's: read from --record if omitted)."
+)
 @click.option("--holder", help="Roster id of the person who holds it.")
 @click.option("--share-set")
 @click.option("--share-index", type=int)
@@ -57,7 +59,7 @@ def credential_add(
     key_file: Path,
     cid: str,
     kind: str,
-    serial: str,
+    serial: str | None,
     holder: str | None,
     share_set: str | None,
     share_index: int | None,
@@ -75,6 +77,8 @@ def credential_add(
     from tcr_kit.custody.models import Credential, CredentialKind, build
 
     record = enrolment.read_text(encoding="utf-8") if enrolment else None
+    if serial is None:
+        serial = _record_serial(enrolment, record)
     cred = build(
         Credential,
         id=cid,
@@ -89,6 +93,21 @@ def credential_add(
     with open_ledger(ledger_path) as led:
         led.add_credential(actor(actor_id, key_file), cred, dry_run=dry_run)
         _report(led, f"credential {cid} ({kind} {serial})", dry_run, {"credential": cid})
+
+
+def _record_serial(path: Path | None, record: str | None) -> str:
+    """The card serial an enrolment record names."""
+    import json
+
+    if path is None or record is None:
+        raise click.UsageError("give --serial (or, for a card, its --record)")
+    try:
+        serial = json.loads(record)["card"]["serial"]
+    except (ValueError, KeyError, TypeError):
+        serial = None
+    if not isinstance(serial, str) or not serial:
+        raise click.BadParameter(f"{path}: no card serial in this record", param_hint="--record")
+    return serial
 
 
 @credential.command("list")

@@ -210,8 +210,9 @@ def generate(output: Path, passphrase: bool, as_json: bool) -> None:
 
 @key.command("show")
 @click.argument("key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quiet", "-q", is_flag=True, help="Print the public key (hex) alone, for scripts.")
 @json_option
-def show_key(key_file: Path, as_json: bool) -> None:
+def show_key(key_file: Path, quiet: bool, as_json: bool) -> None:
     """Print a key file's public key and its fingerprint."""
     from tcr_kit.audit.pgpwords import fingerprint
 
@@ -219,6 +220,9 @@ def show_key(key_file: Path, as_json: bool) -> None:
     hex_, words = fingerprint(pub)
     if as_json:
         emit_json({"ok": True, "public_key": pub.hex(), "sha256": hex_, "words": words})
+        return
+    if quiet:
+        click.echo(pub.hex())
         return
     click.echo(f"public key: {pub.hex()}")
     click.echo(f"SHA-256:    {hex_}")
