@@ -82,11 +82,8 @@ def open_ledger(path: Path | None, *, create: bool = False) -> Iterator[Ledger]:
 
     led = Ledger.open(path, create=create)
     try:
-        led.ceremony_number = _ceremony()
-        if led.ceremony_number is None:
-            # After 'tcr ceremony open', changes are tagged without repeating --ceremony.
-            current = led.open_ceremony()
-            led.ceremony_number = current.number if current is not None else None
+        # After 'tcr ceremony open', changes are tagged without repeating --ceremony.
+        led.use_ceremony(_ceremony())
         yield led
     except sqlite3.Error as exc:
         raise sqlite_error(led.path, exc) from None

@@ -232,7 +232,11 @@ class Quorum:
                 raise DuplicateCredential(
                     f"{p.describe()} has the same index as {q.describe()} (a copy of that share)"
                 )
-        cred = next((c for c in self._credentials if c.share_index == share.index), None)
+        # After a card rotation two credentials carry the share index: the retired (or
+        # destroyed) old card and the new one. The usable one answers for the share.
+        same_index = [c for c in self._credentials if c.share_index == share.index]
+        usable = [c for c in same_index if c.state.value in ("issued", "sealed")]
+        cred = next(iter(usable or same_index), None)
         if cred is not None:
             p = replace(p, credential=cred.id, holder=cred.holder)
             if cred.state.value not in ("issued", "sealed"):

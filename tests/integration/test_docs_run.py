@@ -50,7 +50,8 @@ def fill(block: str, seen: str) -> str:
     return block
 
 
-def run_document(doc: Path, folder: Path) -> None:
+def run_document(doc: Path, folder: Path) -> str:
+    """Run the document's blocks in ``folder``; returns everything they printed."""
     (folder / ".venv").symlink_to(Path(sys.prefix))
     state = folder / ".docs-run-state.sh"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TCR_")}
@@ -83,11 +84,55 @@ def run_document(doc: Path, folder: Path) -> None:
             f"{block}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
         )
         assert "Traceback" not in proc.stderr, proc.stderr
+    return seen
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+JOURNEY = ROOT / "docs" / "guide-ceremony.md"
+"""Run (with its checks) by the journey test below, not a second time by the generic one."""
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if d != JOURNEY], ids=lambda d: d.name)
 def test_every_shell_block_of_the_document_runs(
     doc: Path, tmp_path: Path, require_tool: Callable[[str], str]
 ) -> None:
     require_tool("softhsm2-util")
     run_document(doc, tmp_path)
+
+
+def test_the_ceremony_guide_walks_the_staff_and_the_tcr_journey(
+    tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
+    """Done when: roster, 3-of-7, seven cards enrolled and registered, the set registered,
+    remote seal, ship, receive, inspect, a discrepancy and its override, a card rotation in
+    the ledger, activation, close, the published head verified; then the TCR's own view from
+    the transcript alone. Only the guide's commands are run; this test only looks."""
+    import json
+
+    from tcr_kit.audit.timeline import read_timeline
+    from tcr_kit.custody.ledger import Ledger
+
+    require_tool("softhsm2-util")
+    printed = run_document(JOURNEY, tmp_path)
+    with Ledger.open(tmp_path / "ledger.sqlite", create=False) as led:
+        cards = {c.id: c for c in led.credentials()}
+        assert {f"card-{i}" for i in range(1, 8)} | {"card-1b"} <= set(cards)
+        assert cards["card-1"].state.value == "destroyed"
+        assert cards["card-1b"].holder == "tcr-1" and cards["card-1b"].share_index == 1
+        assert (led.share_set("hsm-e-activation").m, led.share_set("hsm-e-activation").n) == (3, 7)
+        (ceremony,) = led.ceremonies()
+        assert ceremony.status == "closed" and ceremony.config_sha256 is not None
+        assert {a.person for a in ceremony.attendance if a.remote} == {"tcr-7"}
+    head = re.findall(r"head[^\n]*SHA-256: ([0-9a-f]{64})", printed)[0]
+    timeline, _ = read_timeline(tmp_path / "ksk-55.json", expect_head=head)
+    actions = [e.action for e in timeline.entries if e.selected]
+    for kind in ("ceremony.open", "ceremony.step", "bag.receive", "bag.inspect", "bag.open",
+                 "credential.add", "credential.destroy", "ceremony.close"):  # fmt: skip
+        assert kind in actions, (kind, actions)
+    assert any(a.startswith("hsm.") for a in actions), actions
+    (opened,) = [e for e in timeline.entries if e.action == "bag.open"]
+    assert opened.overrides == ("D-0001 overridden by iw-1",)
+    assert json.loads((tmp_path / "ksk-55.json").read_text())["head"]["sha256"] == head
+    # the TCR's view, printed by the guide's last block from the transcript alone
+    tcr_view = printed.split("verified through event")[-1]
+    assert "card-7" in tcr_view and "D-0001 overridden by iw-1" in tcr_view
+    assert "tamper evidence: seal-intact" in tcr_view

@@ -47,6 +47,14 @@ class CeremoniesMixin(LedgerReader):
             raise LedgerIntegrityError(f"more than one ceremony is open ({numbers})")
         return found[0] if found else None
 
+    def use_ceremony(self, number: int | None) -> None:
+        """Tag the changes made through this ledger with ceremony ``number``, or, when it
+        is ``None``, with the ceremony open now (if any)."""
+        if number is None:
+            current = self.open_ceremony()
+            number = current.number if current is not None else None
+        self.ceremony_number = number
+
     def ceremonies(self) -> list[Ceremony]:
         return sorted(self._all(Ceremony), key=lambda c: c.number)
 
