@@ -155,3 +155,11 @@ def test_the_real_ceremony_refuses_a_configuration_other_than_the_rehearsed_one(
     (tmp_path / "ceremony.toml").write_text("threshold = 2\n")
     err = _open(run, "56", "--config", "ceremony.toml", "--rehearsed-in", "154", code=3)
     assert "not the one rehearsed in ceremony 154" in err
+
+
+def test_a_dry_run_open_records_nothing_and_leaves_no_ceremony_open(run: Run) -> None:
+    before = run.json("audit", "head")
+    out = _open(run, "55", "--dry-run")
+    assert "nothing was changed" in out
+    assert run.json("audit", "head") == before
+    assert run.json("ceremony", "list")["ceremonies"] == []

@@ -72,3 +72,14 @@ def test_bag_history_shows_the_override(tcr: Tcr) -> None:
     _tampered_bag_opened_with_override(tcr)
     out = tcr("bag", "history", "TEB-1001")
     assert "override of D-0001 by iw-1" in out
+
+
+def test_audit_show_and_offline_status_refuse_a_tampered_transcript(tcr: Tcr) -> None:
+    _tampered_bag_opened_with_override(tcr)
+    path = tcr.tmp / "c55.json"
+    doc = json.loads(path.read_text())
+    doc["events"][-2]["body"] = doc["events"][-2]["body"].replace("iw-1", "ca-1")
+    path.write_text(json.dumps(doc))
+    err = tcr("audit", "show", "c55.json", code=3)
+    assert err.startswith("error:") and err.count("\n") == 1
+    tcr("status", "--as", "tcr-3", "--transcript", "c55.json", code=3)
