@@ -94,7 +94,11 @@ class Audit:
 
         who = actor(self.actor_id, self.key_file)
         ledger = Ledger.open(self.ledger_path, create=False)
-        ledger.ceremony_number = self.ceremony
+        try:
+            ledger.use_ceremony(self.ceremony)  # else the ceremony open now, if any
+        except BaseException:
+            ledger.close()
+            raise
         return ledger, who
 
 

@@ -81,8 +81,9 @@ def open_ledger(path: Path | None, *, create: bool = False) -> Iterator[Ledger]:
     from tcr_kit.custody.ledger import Ledger, sqlite_error
 
     led = Ledger.open(path, create=create)
-    led.ceremony_number = _ceremony()
     try:
+        # After 'tcr ceremony open', changes are tagged without repeating --ceremony.
+        led.use_ceremony(_ceremony())
         yield led
     except sqlite3.Error as exc:
         raise sqlite_error(led.path, exc) from None
@@ -104,6 +105,37 @@ def read_passphrase(prompt: str, *, confirm: bool = False) -> SecretBuffer:
     return secretio.read_secret(
         prompt, stream=stream, prompt=hidden, confirm=confirm, kind="passphrase"
     )
+
+
+def read_new_passphrase(prompt: str) -> SecretBuffer:
+    """A new passphrase, typed twice: hidden prompts on a terminal, two lines from stdin
+    otherwise. Refuses an empty passphrase or a confirmation that differs (exit 2)."""
+    import hmac
+
+    from tcr_kit.errors import InputError
+    from tcr_kit.secrets import SecretBuffer
+
+    if sys.stdin.isatty():
+        first = read_passphrase(prompt, confirm=True)
+        second = None
+    else:
+        first = SecretBuffer(bytearray(sys.stdin.readline().rstrip("\r\n"), "utf-8"))
+        second = SecretBuffer(bytearray(sys.stdin.readline().rstrip("\r\n"), "utf-8"))
+    try:
+        if not first.raw:
+            raise InputError("the passphrase is empty: refusing to write an unprotected key")
+        if second is not None and not hmac.compare_digest(second.raw, first.raw):
+            what = "no confirmation line" if not second.raw else "the confirmation differs"
+            raise InputError(
+                f"passphrase not confirmed ({what}): give it twice, one line each on stdin"
+            )
+    except BaseException:
+        first.wipe()
+        raise
+    finally:
+        if second is not None:
+            second.wipe()
+    return first
 
 
 def load_signer(key_file: Path) -> SoftwareEd25519Signer:

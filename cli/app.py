@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -65,6 +66,7 @@ class LazyGroup(click.Group):
             cmd = getattr(importlib.import_module(module_name), attr)
             if not isinstance(cmd, click.Command):
                 raise TypeError(f"{module_name}:{attr} is not a click command")
+            add_quiet_everywhere(cmd)
             return cmd
         return super().get_command(ctx, name)
 
@@ -112,6 +114,44 @@ def quiet_option(f: F) -> F:
     )(f)
 
 
+def add_quiet_everywhere(cmd: click.Command) -> None:
+    """Give every command of ``cmd`` a ``--quiet/-q`` (no progress or warnings), so the
+    flag is accepted everywhere; commands that print more or less with it declare their
+    own :func:`quiet_option`."""
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            add_quiet_everywhere(sub)
+        return
+    opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+    if "--quiet" in opts or "-q" in opts:
+        return
+    cmd.params.append(
+        click.Option(
+            ["--quiet", "-q"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_quiet,
+            help="No progress or warnings.",
+        )
+    )
+
+
+def ensure_output_dir(path: Path) -> None:
+    """Create a missing output folder (and its parents) with mode 0700; an existing folder
+    is used as it is."""
+    from tcr_kit.errors import OperationalError
+
+    if path.is_dir():
+        return
+    try:
+        path.mkdir(mode=0o700, parents=True)
+        path.chmod(0o700)
+    except FileExistsError:
+        raise OperationalError(f"{path}: exists and is not a folder") from None
+    except OSError as exc:
+        raise OperationalError(f"{path}: cannot create the folder: {exc.strerror}") from None
+
+
 def json_mode() -> bool:
     """True when ``--json`` was given to the running command."""
     return cli_state().json
@@ -134,9 +174,22 @@ def progress(message: str) -> None:
         click.echo(message, err=True)
 
 
+def human(value: Any) -> str:
+    """A value as people read it: no Python reprs (``-`` for none, yes/no, lists joined)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(human(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={human(v)}" for k, v in value.items()) or "-"
+    return str(value)
+
+
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A plain aligned text table."""
-    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    cells = [[human(r.get(c, "")) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]

@@ -101,7 +101,13 @@ def verify(
 @audit.command("export")
 @ledger_option
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--ceremony", type=int, help="Events naming this ceremony number.")
+@click.option(
+    "--ceremony",
+    type=click.IntRange(min=1),
+    envvar="TCR_CEREMONY",
+    help="Events naming this ceremony number, through the checkpoint taken at its close. "
+    "Env: TCR_CEREMONY.",
+)
 @click.option("--since", help="Events at or after this UTC time (ISO 8601).")
 @click.option("--until", help="Events before this UTC time (ISO 8601).")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
@@ -128,7 +134,9 @@ def export(
     description = selection.description
     with open_ledger(ledger_path) as led:
         progress("building transcript")
-        doc = build_transcript(led.audit, selection, description)
+        doc = build_transcript(
+            led.audit, selection, description, through_checkpoint=ceremony is not None
+        )
     file_hash = write_transcript(doc, output, force=force)
     hex_, words = digest_words(bytes.fromhex(file_hash))
     data = {

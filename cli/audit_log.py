@@ -12,6 +12,7 @@ import click
 from ._ledger import ledger_option, open_ledger
 from .app import emit_json, json_option
 from .audit import audit
+from .audit_show import show as _show  # noqa: F401  (registers 'tcr audit show')
 
 __all__ = ["audit"]
 

@@ -6,6 +6,7 @@ Inspecting, opening and resealing (the ceremony's part) are in :mod:`.bag_openin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -302,6 +303,17 @@ def bag_show(ledger_path: Path | None, serial: str, as_json: bool) -> None:
     click.echo(f"{'open discrepancies':>19}: {', '.join(data['open_discrepancies']) or 'none'}")
 
 
+def _history_note(payload: dict[str, Any]) -> str:
+    """Discrepancies an event opened, and the ones it went ahead despite (overrides)."""
+    notes = []
+    if payload.get("discrepancies"):
+        notes.append("opened " + ", ".join(payload["discrepancies"]))
+    if payload.get("override_by"):
+        overridden = ", ".join(payload.get("overridden") or []) or "open discrepancies"
+        notes.append(f"override of {overridden} by {payload['override_by']}")
+    return "; ".join(notes)
+
+
 @bag.command("history")
 @ledger_option
 @click.argument("serial")
@@ -319,7 +331,7 @@ def bag_history(ledger_path: Path | None, serial: str, as_json: bool) -> None:
             "actor": e["actor"],
             "event": e["kind"],
             "witness": e["payload"].get("witness") or "",
-            "note": ",".join(e["payload"].get("discrepancies", [])),
+            "note": _history_note(e["payload"]),
         }
         for e in events
     ]

@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "remote": ("tcr_cli.remote:remote", "Remote participation: signed seal attestations."),
     "discrepancy": ("tcr_cli.custody:discrepancy", "Record, list and resolve discrepancies."),
     "policy": ("tcr_cli.policy:policy", "Show or set the custody policy (who may do what)."),
+    "ceremony": (
+        "tcr_cli.ceremony:ceremony",
+        "Open a ceremony, record its steps, close it and publish its head.",
+    ),
     "audit": ("tcr_cli.audit_log:audit", "Verify, export and checkpoint the signed audit log."),
     "status": ("tcr_cli.custody:status", "A TCR's own view of their credentials and bags."),
     "hsm": ("tcr_cli.hsm:hsm", "Activate an HSM with m of n shares; quorum readiness."),

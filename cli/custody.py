@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
 from ._ledger import report_change as _report
-from .app import emit_json, json_option, table
+from .app import emit_json, json_option, quiet_option, table
+from .audit_show import echo_entries, head_line
+
+if TYPE_CHECKING:
+    from tcr_kit.custody.history import PersonHistory
 
 __all__ = ["credential", "discrepancy", "status"]
 
@@ -26,14 +31,24 @@ def credential() -> None:
 @actor_options
 @click.option("--id", "cid", required=True)
 @click.option("--kind", type=click.Choice(KINDS), required=True)
-@click.option("--serial", required=True, help="The serial printed on the item.")
+@click.option(
+    "--serial", help="The serial printed on the item (a card's: read from --record if omitted)."
+)
 @click.option("--holder", help="Roster id of the person who holds it.")
 @click.option("--share-set")
 @click.option("--share-index", type=int)
 @click.option(
-    "--enrolment",
+    "--record",
+    "enrolment",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Card enrolment record (JSON) from 'tcr card'.",
+    help="Card enrolment record (JSON) written by 'tcr card enrol --record'.",
+)
+@click.option(
+    "--enrolment",
+    "old_enrolment",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    hidden=True,
+    help="Old name of --record.",
 )
 @dry_run_option
 @json_option
@@ -43,19 +58,26 @@ def credential_add(
     key_file: Path,
     cid: str,
     kind: str,
-    serial: str,
+    serial: str | None,
     holder: str | None,
     share_set: str | None,
     share_index: int | None,
     enrolment: Path | None,
+    old_enrolment: Path | None,
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Register a credential."""
+    """Register a credential (a smartcard: with --record, its enrolment record)."""
+    if old_enrolment is not None:
+        if enrolment is not None:
+            raise click.UsageError("give the enrolment record once, with --record")
+        enrolment = old_enrolment
     from tcr_kit.custody.ledger import enrolment_sha256
     from tcr_kit.custody.models import Credential, CredentialKind, build
 
     record = enrolment.read_text(encoding="utf-8") if enrolment else None
+    if serial is None:
+        serial = _record_serial(enrolment, record)
     cred = build(
         Credential,
         id=cid,
@@ -70,6 +92,62 @@ def credential_add(
     with open_ledger(ledger_path) as led:
         led.add_credential(actor(actor_id, key_file), cred, dry_run=dry_run)
         _report(led, f"credential {cid} ({kind} {serial})", dry_run, {"credential": cid})
+
+
+def _credential_action(action: str, doc: str) -> click.Command:
+    @click.command(action, help=doc)
+    @ledger_option
+    @actor_options
+    @click.argument("cid")
+    @click.option("--witness", help="Roster id of the witness (required for destroy).")
+    @dry_run_option
+    @json_option
+    def command(
+        ledger_path: Path | None,
+        actor_id: str,
+        key_file: Path,
+        cid: str,
+        witness: str | None,
+        dry_run: bool,
+        as_json: bool,
+    ) -> None:
+        from tcr_kit.custody.lifecycle import CredentialAction
+
+        with open_ledger(ledger_path) as led:
+            updated = led.credential_action(
+                actor(actor_id, key_file),
+                cid,
+                CredentialAction(action),
+                witness=witness,
+                dry_run=dry_run,
+            )
+            _report(led, f"credential {cid}: {updated.state.value}", dry_run, {"credential": cid})
+
+    return command
+
+
+def _record_serial(path: Path | None, record: str | None) -> str:
+    """The card serial an enrolment record names."""
+    import json
+
+    if path is None or record is None:
+        raise click.UsageError("give --serial (or, for a card, its --record)")
+    try:
+        serial = json.loads(record)["card"]["serial"]
+    except (ValueError, KeyError, TypeError):
+        serial = None
+    if not isinstance(serial, str) or not serial:
+        raise click.BadParameter(f"{path}: no card serial in this record", param_hint="--record")
+    return serial
+
+
+credential.add_command(
+    _credential_action(
+        "destroy", "Record a credential as destroyed (a wiped or shredded card), witnessed."
+    )
+)
+credential.add_command(_credential_action("retire", "Record a credential as retired."))
+credential.add_command(_credential_action("lose", "Record a credential as lost."))
 
 
 @credential.command("list")
@@ -224,18 +302,69 @@ def discrepancy_resolve(
 @click.command("status")
 @ledger_option
 @click.option("--as", "actor_id", envvar="TCR_AS", required=True, help="Your roster id.")
+@click.option(
+    "--transcript",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Work offline from an exported transcript (no ledger needed); it is verified first.",
+)
+@click.option("--expect-head", help="With --transcript: the published head (hex); must match.")
+@quiet_option
 @json_option
-def status(ledger_path: Path | None, actor_id: str, as_json: bool) -> None:
-    """Your own view: your credentials, where each is, last inspection, open issues."""
+def status(
+    ledger_path: Path | None,
+    actor_id: str,
+    transcript: Path | None,
+    expect_head: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Your own view: your credentials, where each is, and the history of your bags
+    (state changes, inspections, discrepancies, overrides, with times and witnesses)."""
+    from tcr_kit.custody.history import person_history
+
+    if transcript is not None:
+        from tcr_kit.audit.timeline import read_timeline
+
+        timeline, _ = read_timeline(transcript, expect_head=expect_head)
+        hist = person_history(list(timeline.entries), actor_id)
+        source = (timeline.source, timeline.head_seq, timeline.head)
+        if as_json:
+            emit_json(
+                {
+                    "ok": True,
+                    "source": timeline.source,
+                    "head_seq": timeline.head_seq,
+                    "head": timeline.head,
+                    **hist.to_json(),
+                }
+            )
+            return
+        _echo_history(hist, source, quiet)
+        return
+    from tcr_kit.audit.timeline import entries_of
+
     with open_ledger(ledger_path) as led:
         view = led.status(actor_id)
+        hist = person_history(entries_of(led.audit.events()), actor_id)
+        seq, head = led.audit.head()
     if as_json:
-        emit_json({"ok": True, **view.to_json()})
+        emit_json(
+            {
+                "ok": True,
+                **view.to_json(),
+                "history": [e.to_json() for e in hist.history],
+                "head_seq": seq,
+                "head": head,
+            }
+        )
         return
     click.echo(f"{view.name} ({view.person}, {', '.join(view.roles)})")
     rows = [
         dict(
             item.to_json(),
+            bag=item.bag or "-",
+            bag_state=item.bag_state or "-",
+            location=item.location or "-",
             last_inspection=(
                 f"{item.last_inspection.at} {item.last_inspection.outcome}"
                 if item.last_inspection
@@ -246,6 +375,26 @@ def status(ledger_path: Path | None, actor_id: str, as_json: bool) -> None:
         for item in view.credentials
     ]
     click.echo(table(rows, STATUS_COLUMNS))
+    if not quiet and hist.history:
+        click.echo("")
+        click.echo("history:")
+        echo_entries(hist.history)
+
+
+def _echo_history(hist: PersonHistory, source: tuple[str, int, str], quiet: bool) -> None:
+    if not quiet:
+        for line in head_line(*source):
+            click.echo(line)
+        click.echo("")
+    click.echo(f"{hist.name} ({hist.person}, {', '.join(hist.roles)})")
+    rows = [
+        dict(c.to_json(), bag=c.bag or "-", bag_state=c.bag_state or "-") for c in hist.credentials
+    ]
+    click.echo(table(rows, ["credential", "kind", "serial", "state", "bag", "bag_state"]))
+    if hist.history:
+        click.echo("")
+        click.echo("history:")
+        echo_entries(hist.history)
 
 
 STATUS_COLUMNS = [

@@ -139,7 +139,7 @@ def _run(demo: Demo) -> None:
         serial = json.loads((out / record).read_text())["card"]["serial"]
         demo.run(["credential", "add", *CA, "--id", f"card-{i}", "--kind", "smartcard",
                   "--serial", serial, "--holder", f"tcr-{i}", "--share-set", SET_ID,
-                  "--share-index", i, "--enrolment", record], show_stdout=False)  # fmt: skip
+                  "--share-index", i, "--record", record], show_stdout=False)  # fmt: skip
     print("  7 cards enrolled and registered; the plain share files are now destroyed")
     for path in share_files:
         (out / path).unlink()

@@ -24,7 +24,16 @@ from ._hsm_options import (
     source_options,
     split_options,
 )
-from .app import AlreadyReported, emit_json, json_mode, json_option, progress, table, warn
+from .app import (
+    AlreadyReported,
+    emit_json,
+    ensure_output_dir,
+    json_mode,
+    json_option,
+    progress,
+    table,
+    warn,
+)
 
 if TYPE_CHECKING:
     from tcr_kit.hsm.activation import Activation
@@ -67,6 +76,7 @@ def init_cmd(config_path: Path, threshold: int, count: int, output_dir: Path,
 
     loaded = _load(config_path)
     if not dry_run:
+        ensure_output_dir(output_dir)
         progress(f"creating {loaded.hsm.describe()} and splitting its secret"
                  f" {threshold}-of-{count}")  # fmt: skip
     plan = init_softhsm(loaded, threshold=threshold, count=count, output_dir=output_dir,
@@ -173,6 +183,7 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
 
     loaded = _load(config_path)
     cards = parse_cards(card_specs, pkcs11_module)
+    ensure_output_dir(output_dir)
     ledger, actor = audit.open()
     if ledger is None:
         warn("no --as/--key: the rekey is not recorded in a ledger")

@@ -13,7 +13,7 @@ from ._ledger import (
     ledger_option,
     load_signer,
     open_ledger,
-    read_passphrase,
+    read_new_passphrase,
     report_change,
 )
 from .app import emit_json, json_option, table
@@ -167,20 +167,28 @@ def key() -> None:
 @click.option(
     "--passphrase/--no-passphrase",
     default=False,
-    help="Encrypt the key file (prompted; from stdin when not a terminal).",
+    help="Encrypt the key file: typed twice (prompted; two lines on stdin when not a "
+    "terminal); an empty or unconfirmed passphrase is refused.",
 )
 @json_option
 def generate(output: Path, passphrase: bool, as_json: bool) -> None:
     """Make a new key file (never overwrites) and print the public key to register."""
     from tcr_kit.audit.pgpwords import fingerprint
     from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.errors import FileExistsRefused, OperationalError
 
+    refused = f"{output}: already exists; a key file is never replaced (choose another --output)"
+    if output.exists():
+        raise OperationalError(refused)
     signer = SoftwareEd25519Signer.generate()
-    if passphrase:
-        with read_passphrase("New passphrase", confirm=True) as secret:
-            signer.save(output, secret.raw)
-    else:
-        signer.save(output)
+    try:
+        if passphrase:
+            with read_new_passphrase("New passphrase") as secret:
+                signer.save(output, secret.raw)
+        else:
+            signer.save(output)
+    except FileExistsRefused:
+        raise OperationalError(refused) from None
     pub = signer.public_key_bytes()
     hex_, words = fingerprint(pub)
     if as_json:
@@ -202,8 +210,9 @@ def generate(output: Path, passphrase: bool, as_json: bool) -> None:
 
 @key.command("show")
 @click.argument("key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quiet", "-q", is_flag=True, help="Print the public key (hex) alone, for scripts.")
 @json_option
-def show_key(key_file: Path, as_json: bool) -> None:
+def show_key(key_file: Path, quiet: bool, as_json: bool) -> None:
     """Print a key file's public key and its fingerprint."""
     from tcr_kit.audit.pgpwords import fingerprint
 
@@ -211,6 +220,9 @@ def show_key(key_file: Path, as_json: bool) -> None:
     hex_, words = fingerprint(pub)
     if as_json:
         emit_json({"ok": True, "public_key": pub.hex(), "sha256": hex_, "words": words})
+        return
+    if quiet:
+        click.echo(pub.hex())
         return
     click.echo(f"public key: {pub.hex()}")
     click.echo(f"SHA-256:    {hex_}")

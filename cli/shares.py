@@ -23,7 +23,7 @@ from tcr_kit.sharing.formats.base import ForeignOptions, read_passphrase_file
 from tcr_kit.sharing.native_header import validate_label
 from tcr_kit.sharing.result import CombineResult
 
-from .app import emit_json, json_option, progress, quiet_option, table, warn
+from .app import emit_json, ensure_output_dir, json_option, progress, quiet_option, table, warn
 
 FORMATS = list(dispatch.FORMATS)
 """Share formats; the peer formats' code is imported only when one is used."""
@@ -185,6 +185,7 @@ def split(
             click.echo(f"  {name}{exists}")
         return
     options = _foreign_options(**format_opts)
+    ensure_output_dir(output_dir)
     source = _open_input(input_name)
     try:
         outcome = dispatch.split_to_dir(
@@ -411,6 +412,7 @@ def convert(
     if new_m > new_n:
         raise click.BadParameter("threshold cannot exceed count", param_hint="--threshold")
     chosen_set = files.parse_set_id(set_id) if set_id is not None else None
+    ensure_output_dir(output_dir)
     with recover_secret(detected, options, threshold=threshold, set_id=chosen_set) as recovered:
         _warn_combined(recovered.result)
         outcome = split_secret(

@@ -32,9 +32,17 @@ class TranscriptResult:
 
 
 def build_transcript(
-    log: AuditLog, select: Selector | None = None, description: str = "whole log"
+    log: AuditLog,
+    select: Selector | None = None,
+    description: str = "whole log",
+    *,
+    through_checkpoint: bool = False,
 ) -> dict[str, Any]:
-    """A transcript dict: events 1..last selected, all checkpoints up to it, the keys."""
+    """A transcript dict: events 1..last selected, all checkpoints up to it, the keys.
+
+    With ``through_checkpoint``, the transcript runs on to the first checkpoint at or after
+    the last selected event (the one taken when a ceremony closed), so the head published
+    at that checkpoint is the transcript's head."""
     events: list[StoredEvent] = []
     selected: list[int] = []
     for event in log.events():
@@ -44,6 +52,10 @@ def build_transcript(
     if not selected:
         raise InputError("no audit event matches the selection")
     last = selected[-1]
+    if through_checkpoint:
+        later = [c.seq for c in log.checkpoints() if c.seq >= last]
+        if later:
+            last = min(later)
     events = events[:last]
     report = verify_log(events, [c for c in log.checkpoints() if c.seq <= last])
     return {

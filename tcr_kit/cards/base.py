@@ -48,7 +48,7 @@ class PinStatus:
         if self.blocked:
             return "blocked"
         if self.tries_left is not None:
-            return f"{self.tries_left} tries left"
+            return f"{self.tries_left} {'try' if self.tries_left == 1 else 'tries'} left"
         if self.final_try:
             return "final try"
         note = ", count low (a wrong PIN was entered)" if self.count_low else ""

@@ -79,9 +79,34 @@ def load_module(module_path: str) -> Any:
     except Exception as exc:
         raise MiddlewareMissing(
             f"PKCS#11 module {module_path}: cannot be loaded ({type(exc).__name__})"
+            f"{module_config_note(module_path)}"
         ) from None
     _libs[module_path] = lib
     return lib
+
+
+def module_config_note(module_path: str) -> str:
+    """For a SoftHSM2 module, which configuration file it reads (``SOFTHSM2_CONF``) and
+    whether that file and its token folder exist: the usual cause of a failed load."""
+    if "softhsm" not in os.path.basename(module_path).lower():
+        return ""
+    conf = os.environ.get("SOFTHSM2_CONF")
+    path = conf or "/etc/softhsm/softhsm2.conf"
+    source = "SOFTHSM2_CONF" if conf else "the default, SOFTHSM2_CONF not set"
+    if not os.path.isfile(path):
+        return f"; SoftHSM2 configuration {path} ({source}): no such file"
+    tokendir = None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition("=")
+                if key.strip() == "directories.tokendir":
+                    tokendir = value.strip()
+    except OSError as exc:
+        return f"; SoftHSM2 configuration {path} ({source}): unreadable ({exc.strerror})"
+    if tokendir and not os.path.isdir(tokendir):
+        return f"; SoftHSM2 configuration {path} ({source}): token folder {tokendir} is missing"
+    return f"; SoftHSM2 configuration {path} ({source})"
 
 
 def token_text(value: Any) -> str:

@@ -33,6 +33,7 @@ from tcr_kit.custody.ledger import (
 )
 from tcr_kit.custody.lifecycle import BagAction, BagState, CredentialAction, CredentialState
 from tcr_kit.custody.models import (
+    Attendance,
     Bag,
     Ceremony,
     Credential,
@@ -55,6 +56,7 @@ from tcr_kit.custody.remote import SignedAttestation
 
 __all__ = [
     "Actor",
+    "Attendance",
     "Bag",
     "BagAction",
     "BagState",

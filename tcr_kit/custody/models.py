@@ -239,12 +239,21 @@ class Location(Record):
         return None
 
     def describe(self) -> str:
-        parts = [self.kind.value]
-        for name in ("facility", "safe", "box", "person", "shipment"):
-            value = getattr(self, name)
-            if value is not None:
-                parts.append(f"{name}={value}")
-        return " ".join(parts)
+        """For people: "facility east", "safe credential-safe box 7 at east",
+        "with tcr-3", "in transit (shipment S-0001)"."""
+        if self.kind is LocationKind.WITH_PERSON:
+            text = f"with {self.person}"
+        elif self.kind is LocationKind.IN_TRANSIT:
+            text = f"in transit (shipment {self.shipment})"
+        elif self.kind is LocationKind.FACILITY:
+            return f"facility {self.facility}"
+        else:
+            text = " ".join(
+                f"{name} {value}"
+                for name, value in (("safe", self.safe), ("box", self.box))
+                if value is not None
+            )
+        return f"{text} at {self.facility}" if self.facility else text
 
 
 class Bag(Record):
@@ -380,12 +389,35 @@ class Discrepancy(Record):
         return self
 
 
+class Attendance(Record):
+    """One participant of a ceremony: who, in which role, in the room or remote."""
+
+    person: PersonId
+    role: Name
+    remote: bool = False
+
+
 class Ceremony(Record):
     number: int = Field(ge=1)
     facility: Name
     date: AwareDatetime
     participants: tuple[PersonId, ...] = ()
     steps: tuple[Name, ...] = ()
+    # Set by ``tcr ceremony open`` / ``close`` (a ceremony only *added* leaves them unset).
+    script: Text | None = None
+    """The printed script this ceremony runs (a reference, e.g. "KSK-55 script v1.2")."""
+    attendance: tuple[Attendance, ...] = ()
+    rehearsal: bool = False
+    config_sha256: Sha256Hex | None = None
+    """SHA-256 of the shared configuration (the part rehearsed and used for real)."""
+    site_sha256: Sha256Hex | None = None
+    """SHA-256 of the site file (paths, module locations, PIN sources) used here."""
+    rehearsed_in: tuple[int, ...] = ()
+    """Rehearsals whose shared configuration has the same hash as this ceremony's."""
+    status: Literal["open", "closed"] | None = None
+    opened_by: PersonId | None = None
+    closed_at: AwareDatetime | None = None
+    closed_by: PersonId | None = None
 
 
 class SealAttestation(Record):

@@ -96,7 +96,15 @@ def load_hsm_module(section: HsmSection) -> Any:
     except MiddlewareMissing as exc:
         raise MiddlewareMissing(f"{section.describe()}: {exc}") from None
     if changed:
-        lib.reinitialize()
+        try:
+            lib.reinitialize()
+        except Exception as exc:
+            from tcr_kit.cards.pkcs11_backend import module_config_note
+
+            raise MiddlewareMissing(
+                f"{section.describe()}: PKCS#11 module {section.module}: cannot be "
+                f"initialised ({type(exc).__name__}){module_config_note(section.module)}"
+            ) from None
     return lib
 
 

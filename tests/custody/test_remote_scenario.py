@@ -192,7 +192,7 @@ def test_status_shows_a_tcr_where_their_credential_is(world: World, tmp_path: Pa
     assert item.bag == "TEB-1001"
     assert item.bag_state == "in-transit"
     assert item.location is not None
-    assert item.location.startswith("in-transit shipment=S-0001")
+    assert item.location.startswith("in transit (shipment S-0001)")
     assert view.to_json()["credentials"][0]["bag"] == "TEB-1001"
 
 

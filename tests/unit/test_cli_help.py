@@ -46,7 +46,7 @@ def _long_options(path: tuple[str, ...]) -> list[str]:
     return [
         opt
         for param in cmd.params
-        if isinstance(param, click.Option)
+        if isinstance(param, click.Option) and not param.hidden  # hidden: old aliases
         for opt in (*param.opts, *param.secondary_opts)
         if opt.startswith("--")
     ]

@@ -15,6 +15,7 @@ says.
 * :mod:`~tcr_kit.custody.ledger.bags`, :mod:`~tcr_kit.custody.ledger.shipments`,
   :mod:`~tcr_kit.custody.ledger.inspections` bags and their journeys;
 * :mod:`~tcr_kit.custody.ledger.discrepancies` discrepancies and ceremonies;
+* :mod:`~tcr_kit.custody.ledger.ceremonies` opening, stepping through and closing one;
 * :mod:`~tcr_kit.custody.ledger.integrity` checkpoints and verification;
 * :mod:`~tcr_kit.custody.ledger.views` status and summaries as typed dataclasses;
 * :mod:`~tcr_kit.custody.ledger.selection` which events a ceremony's transcript holds.
@@ -31,6 +32,7 @@ from tcr_kit.custody.errors import (
     NotFound,
     sqlite_error,
 )
+from tcr_kit.custody.ledger.ceremonies import CeremoniesMixin, CeremonyClosed
 from tcr_kit.custody.ledger.credentials import CredentialsMixin, enrolment_sha256
 from tcr_kit.custody.ledger.inspections import InspectionsMixin
 from tcr_kit.custody.ledger.integrity import IntegrityMixin
@@ -64,6 +66,7 @@ __all__ = [
     "Actor",
     "BagView",
     "BlockedByDiscrepancy",
+    "CeremonyClosed",
     "CredentialStatus",
     "DiscrepancyCount",
     "DiscrepancyOpened",
@@ -88,5 +91,6 @@ class Ledger(
     InspectionsMixin,
     IntegrityMixin,
     ViewsMixin,
+    CeremoniesMixin,
 ):
     """An open ledger. Use :meth:`open`; close with :meth:`close` or ``with``."""

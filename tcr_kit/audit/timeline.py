@@ -1,0 +1,226 @@
+"""A readable timeline of a verified transcript: for each event its time, actor and role,
+action, objects, witnesses, outcome, discrepancies and overrides.
+
+The audit layer knows nothing of custody: everything here is read from the event bodies
+themselves (``actor``, ``kind``, ``subjects``, ``time``, and the ``payload`` with the
+``records`` it carries, each ``{"table", "key", "doc"}``). The roles of a person are those of
+the last ``person`` record seen before the event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tcr_kit.audit.canonical import parse_canonical
+from tcr_kit.audit.chain import StoredEvent
+from tcr_kit.audit.transcript import TranscriptResult, verify_transcript
+from tcr_kit.errors import InputError, OperationalError
+
+__all__ = ["Timeline", "TimelineEntry", "entries_of", "read_timeline"]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event as a person reads it."""
+
+    seq: int
+    time: str
+    actor: str
+    roles: tuple[str, ...]
+    action: str
+    objects: tuple[str, ...]
+    witnesses: tuple[str, ...]
+    outcome: str
+    discrepancies: tuple[str, ...] = ()
+    """``"D-0001 (tamper, high): ..."``: discrepancies this event opened or resolved."""
+    overrides: tuple[str, ...] = ()
+    """``"D-0001 overridden by iw-1"``: open discrepancies this event went ahead despite."""
+    ceremony: int | None = None
+    step: str | None = None
+    selected: bool = True
+    records: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "roles": list(self.roles),
+            "action": self.action,
+            "objects": list(self.objects),
+            "witnesses": list(self.witnesses),
+            "outcome": self.outcome,
+            "discrepancies": list(self.discrepancies),
+            "overrides": list(self.overrides),
+            "ceremony": self.ceremony,
+            "step": self.step,
+            "selected": self.selected,
+        }
+
+    def mentions(
+        self, *, person: str | None = None, bag: str | None = None, credential: str | None = None
+    ) -> bool:
+        """Whether this event is about ``person`` (as actor, witness, overrider or subject),
+        ``bag`` (serial, any case) or ``credential``."""
+        if person is not None:
+            people = {self.actor, *self.witnesses}
+            if person not in people and f"person:{person}" not in self.objects:
+                if not any(o.endswith(f"by {person}") for o in self.overrides) and not any(
+                    r["doc"].get("holder") == person for r in self.records
+                ):
+                    return False
+        if bag is not None and f"bag:{bag.strip().upper()}" not in self.objects:
+            return False
+        if credential is not None and f"credential:{credential}" not in self.objects:
+            if not any(credential in (r["doc"].get("contents") or ()) for r in self.records):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The entries of a verified transcript, and the head it was verified up to."""
+
+    source: str
+    head_seq: int
+    head: str
+    description: str
+    entries: tuple[TimelineEntry, ...]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
+def _witnesses(payload: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+    found: list[str] = []
+    for source in [payload, *(r["doc"] for r in records)]:
+        for key in ("witness", "witnessed_by", "override_by"):
+            value = source.get(key)
+            if isinstance(value, str) and value not in found and key != "override_by":
+                found.append(value)
+        for value in source.get("witnesses") or ():
+            if isinstance(value, str) and value not in found:
+                found.append(value)
+    return found
+
+
+def _outcome(kind: str, payload: dict[str, Any], records: list[dict[str, Any]]) -> str:
+    parts: list[str] = []
+    if kind.endswith("-refused") or kind.endswith(".refused"):
+        parts.append("refused")
+    for r in records:
+        doc = r["doc"]
+        if "checklist" in doc and "serial_read" in doc:
+            failed = [k for k, ok in doc["checklist"].items() if not ok]
+            if doc.get("serial_read") != doc.get("serial_expected"):
+                read, expected = doc["serial_read"], doc.get("serial_expected")
+                parts.append(f"serial read {read} (expected {expected})")
+            elif failed:
+                parts.append("tamper evidence: " + ", ".join(failed))
+            else:
+                parts.append("intact")
+        elif r["table"] != "discrepancy" and "state" in doc:
+            parts.append(f"{r['table']} {r['key']}: {_text(doc['state'])}")
+        elif r["table"] == "ceremony" and doc.get("status"):
+            parts.append(f"ceremony {r['key']}: {doc['status']}")
+    if "step" in payload and "time" in payload:
+        parts.append(f"step {payload['step']} done")
+    if not parts:
+        parts.append("recorded")
+    return "; ".join(parts)
+
+
+def _discrepancies(records: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for r in records:
+        if r["table"] != "discrepancy":
+            continue
+        d = r["doc"]
+        line = f"{d.get('id')} ({d.get('category')}, {d.get('severity')}): {d.get('description')}"
+        if d.get("status") == "resolved":
+            line += f" resolved by {d.get('resolved_by')}: {d.get('resolution')}"
+        out.append(line)
+    return out
+
+
+def _entry(
+    body: dict[str, Any], roles: dict[str, tuple[str, ...]], selected: bool
+) -> TimelineEntry:
+    payload = body.get("payload") or {}
+    records = [r for r in payload.get("records") or () if isinstance(r, dict)]
+    for r in records:
+        if r.get("table") == "person" and isinstance(r.get("doc"), dict):
+            roles[str(r["key"])] = tuple(str(x) for x in r["doc"].get("roles") or ())
+    actor = str(body.get("actor", ""))
+    overrides: list[str] = []
+    if payload.get("override_by"):
+        for did in payload.get("overridden") or ["(open discrepancies)"]:
+            overrides.append(f"{did} overridden by {payload['override_by']}")
+    ceremony = payload.get("ceremony")
+    step = payload.get("step")
+    return TimelineEntry(
+        seq=int(body["seq"]),
+        time=str(body.get("time", "")),
+        actor=actor,
+        roles=roles.get(actor, ()),
+        action=str(body.get("kind", "")),
+        objects=tuple(str(s) for s in body.get("subjects") or ()),
+        witnesses=tuple(_witnesses(payload, records)),
+        outcome=_outcome(str(body.get("kind", "")), payload, records),
+        discrepancies=tuple(_discrepancies(records)),
+        overrides=tuple(overrides),
+        ceremony=ceremony if isinstance(ceremony, int) else None,
+        step=str(step) if step is not None else None,
+        selected=selected,
+        records=tuple(records),
+    )
+
+
+def entries_of(
+    events: Iterable[StoredEvent], selected: set[int] | None = None
+) -> list[TimelineEntry]:
+    """Timeline entries of events in order (``selected``: the seqs a selection names)."""
+    roles: dict[str, tuple[str, ...]] = {}
+    return [
+        _entry(parse_canonical(e.body), roles, selected is None or e.seq in selected)
+        for e in events
+    ]
+
+
+def read_timeline(
+    path: str | os.PathLike[str], *, expect_head: str | None = None
+) -> tuple[Timeline, TranscriptResult]:
+    """Verify the transcript at ``path`` (as ``tcr audit verify --transcript`` does), then
+    read its events as timeline entries. Nothing unverified is ever shown."""
+    result = verify_transcript(path, expect_head=expect_head)
+    try:
+        doc = json.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise OperationalError(f"{path}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: malformed transcript: {exc}") from None
+    events = [
+        StoredEvent(int(e["seq"]), str(e["body"]).encode("ascii"), e["hash"], e["signature"])
+        for e in doc["events"]
+    ]
+    entries = entries_of(events, set(result.selection))
+    return (
+        Timeline(
+            source=str(path),
+            head_seq=result.report.events,
+            head=result.report.head,
+            description=result.description,
+            entries=tuple(entries),
+        ),
+        result,
+    )
