@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import (
+    CHECKPOINT_EVENT,
     GENESIS_PREV,
     KEY_ADD,
     KEY_REVOKE,
@@ -93,12 +94,13 @@ def verify_log(
     key_seq: dict[str, int] = {}
     hashes: list[str] = [GENESIS_PREV]
     jobs: list[SigJob] = []
+    announced: set[int] = set()
     chain_error: AuditIntegrityError | None = None
     prev = GENESIS_PREV
     expected = 1
     for event in events:
         try:
-            prev = _check_event(event, expected, prev, keys, key_seq, jobs)
+            prev = _check_event(event, expected, prev, keys, key_seq, jobs, announced)
         except AuditIntegrityError as exc:
             chain_error = exc
             break
@@ -114,9 +116,18 @@ def verify_log(
     report.events = expected - 1
     report.head = prev
     report.keys = keys
+    seen: set[int] = set()
     for cp in checkpoints:
         _check_checkpoint(cp, hashes, keys, key_seq)
+        seen.add(cp.seq)
         report.checkpoints += 1
+    missing = announced - seen
+    if missing:
+        raise AuditIntegrityError(
+            min(missing),
+            "announced by its event but missing (deleted?)",
+            what="checkpoint at event",
+        )
     if expect_head is not None and not hmac.compare_digest(expect_head.lower(), prev):
         raise AuditIntegrityError(
             report.events, f"head {prev} is not the expected {expect_head}", what="head at event"
@@ -131,6 +142,7 @@ def _check_event(
     keys: dict[str, KeyRecord],
     key_seq: dict[str, int],
     jobs: list[SigJob],
+    announced: set[int],
 ) -> str:
     seq = expected
     if event.seq != expected:
@@ -201,6 +213,8 @@ def _check_event(
         if target is None or target.revoked_seq is not None or target.key_id == kid:
             raise AuditIntegrityError(seq, "malformed key revocation")
         keys[target.key_id] = replace(target, revoked_seq=seq)
+    if body.get("kind") == CHECKPOINT_EVENT:
+        announced.add(seq)
     if new_key is not None:
         keys[new_key.key_id] = new_key
         key_seq[new_key.key_id] = seq
