@@ -150,6 +150,8 @@ def _check_event(
             raise AuditIntegrityError(expected, f"missing (next row is {event.seq}: deleted?)")
         raise AuditIntegrityError(expected, f"row numbered {event.seq} out of order")
     digest = event_hash(event.body)
+    if not isinstance(event.hash, str) or not event.hash.isascii():
+        raise AuditIntegrityError(seq, "recorded hash is not hex (edited?)")
     if not hmac.compare_digest(digest.hex(), event.hash.lower()):
         raise AuditIntegrityError(seq, "content does not match its recorded hash (edited?)")
     try:
@@ -238,7 +240,10 @@ def _check_checkpoint(
         raise fail("malformed checkpoint")
     if cp.seq >= len(hashes):
         raise fail(f"covers event {cp.seq} but the log ends at {len(hashes) - 1} (truncated?)")
-    if not hmac.compare_digest(str(body.get("head")), hashes[cp.seq]):
+    head = body.get("head")
+    if not isinstance(head, str) or not head.isascii():
+        raise fail("malformed checkpoint")
+    if not hmac.compare_digest(head, hashes[cp.seq]):
         raise fail(f"head differs from the recomputed hash of event {cp.seq}")
     kid = str(body.get("key_id"))
     key = keys.get(kid)
