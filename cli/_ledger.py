@@ -74,13 +74,16 @@ def dry_run_option(f: F) -> F:
 
 
 @contextmanager
-def open_ledger(path: Path | None, *, create: bool = False) -> Iterator[Ledger]:
-    """Open the ledger for one command; SQLite failures become one-line tcr-kit errors."""
+def open_ledger(
+    path: Path | None, *, create: bool = False, read_only: bool = False
+) -> Iterator[Ledger]:
+    """Open the ledger for one command; SQLite failures become one-line tcr-kit errors.
+    ``read_only``: SQLite ``mode=ro``, nothing written, a schema-less file refused."""
     import sqlite3
 
     from tcr_kit.custody.ledger import Ledger, sqlite_error
 
-    led = Ledger.open(path, create=create)
+    led = Ledger.open(path, create=create, read_only=read_only)
     try:
         # After 'tcr ceremony open', changes are tagged without repeating --ceremony.
         led.use_ceremony(_ceremony())

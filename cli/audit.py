@@ -62,7 +62,7 @@ def verify(
         source = str(transcript)
         head_data = check_head_note(head_note, witness_keys, need, report, transcript=transcript)
     else:
-        with open_ledger(ledger_path) as led:
+        with open_ledger(ledger_path, read_only=True) as led:
             report = led.verify(
                 expect_head=expect_head, progress=progress_callback(), workers=workers
             )

@@ -96,13 +96,15 @@ def init_cmd(config_path: Path, threshold: int, count: int, output_dir: Path,
 @click.option("--input", "input_path", type=FILE)
 @click.option("--output", "output_path", type=FILE)
 @click.option("--force", is_flag=True, help="Overwrite an existing --output.")
+@click.option("--no-ledger", is_flag=True, help="Activate without --as/--key: the events go"
+              " only to the local activation log ($TCR_ACTIVATION_LOG).")  # fmt: skip
 @audit_options
 @output_options
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def activate_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str, ...],
                  pkcs11_module: str | None, prompt_cards: bool, sign_key: str | None,
-                 input_path: Path | None, output_path: Path | None, force: bool, audit: Audit,
-                 command: tuple[str, ...]) -> None:  # fmt: skip
+                 input_path: Path | None, output_path: Path | None, force: bool,
+                 no_ledger: bool, audit: Audit, command: tuple[str, ...]) -> None:  # fmt: skip
     """Activate the HSM with m of n shares, then sign a file or run a command.
 
     \b
@@ -129,11 +131,20 @@ def activate_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[
     request = None
     if sign_key is not None and input_path is not None and output_path is not None:
         request = SignRequest.prepare(sign_key, input_path, output_path, force=force)
+    if no_ledger and audit.actor_id is not None:
+        raise click.UsageError("give either --as/--key (record in the ledger) or --no-ledger")
+    if not no_ledger and audit.actor_id is None:
+        raise click.UsageError("every activation is recorded: give --as ID --key FILE (the"
+                               " ledger), or --no-ledger (a local log only)")  # fmt: skip
+    local = None
     ledger, actor = audit.open()
     if ledger is None:
-        warn("no --as/--key: this activation is not recorded in a ledger")
+        from tcr_kit.hsm.locallog import LocalActivationLog
+
+        local = LocalActivationLog()
+        warn(f"--no-ledger: this activation is recorded only in {local.path}")
     try:
-        activation = Activation(loaded, ledger=ledger, actor=actor)
+        activation = Activation(loaded, ledger=ledger, actor=actor, on_event=local)
         quorum = collect(activation, shares, cards, prompts(), interactive=prompt_cards,
                          pkcs11_module=pkcs11_module, refusal_purpose="collect")  # fmt: skip
         if request is not None:
@@ -147,6 +158,8 @@ def activate_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[
     finally:
         if ledger is not None:
             ledger.close()
+        if local is not None:
+            local.close()
 
 
 def _report(activation: Activation, data: dict[str, Any], lines: list[str]) -> None:

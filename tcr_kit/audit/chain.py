@@ -35,6 +35,10 @@ CHECKPOINT_DOMAIN = b"tcr-kit/audit/checkpoint/v1\n"
 GENESIS_PREV = "0" * 64
 KEY_ADD = "audit.key.add"
 KEY_REVOKE = "audit.key.revoke"
+CHECKPOINT_EVENT = "audit.checkpoint"
+"""Kind of the event that announces a checkpoint: the checkpoint taken with it signs the head
+*at that event*, so a verifier that sees the event requires the checkpoint (deleting
+checkpoints is detected; deleting the event breaks the chain)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_event (
@@ -116,6 +120,13 @@ def as_bytes(value: object) -> bytes:
     return str(value).encode("utf-8")
 
 
+def _row_int(value: object) -> int:
+    """An INTEGER column's value; anything else (an edited row) is a ValueError."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an integer")
+    return value
+
+
 def event_hash(body: bytes) -> bytes:
     return hashlib.sha256(EVENT_DOMAIN + body).digest()
 
@@ -154,8 +165,15 @@ class AuditLog:
         ).fetchone()
         if row is None:
             return None
-        revoked = None if row[5] is None else int(row[5])
-        return KeyRecord(row[0], row[1], bytes.fromhex(row[2]), row[3], int(row[4]), revoked)
+        try:
+            revoked = None if row[5] is None else _row_int(row[5])
+            return KeyRecord(
+                row[0], row[1], bytes.fromhex(row[2]), row[3], _row_int(row[4]), revoked
+            )
+        except (ValueError, TypeError):
+            raise IntegrityError(
+                f"audit_key row {kid} is damaged (edited behind the tool's back?)"
+            ) from None
 
     def append(
         self,
@@ -284,13 +302,16 @@ class AuditLog:
         return event
 
     def checkpoint(self, signer: Signer, *, time: datetime | None = None) -> StoredCheckpoint:
-        """Sign the current head (by a registered key)."""
+        """Append an :data:`CHECKPOINT_EVENT` and sign the head at that event (by a
+        registered key). The event makes the checkpoint part of the chain: a verifier
+        requires a checkpoint for every such event."""
         record = self.key_for(signer)
         if record is None or record.revoked_seq is not None:
             raise InputError("checkpoint signer's key is not registered, or revoked")
-        seq, head = self.head()
-        if seq == 0:
+        if self.head()[0] == 0:
             raise InputError("nothing to checkpoint: the log is empty")
+        self._append(signer, record.owner, CHECKPOINT_EVENT, {}, [], time)
+        seq, head = self.head()
         body = canonical_bytes(
             {
                 "head": head,
@@ -302,7 +323,7 @@ class AuditLog:
         )
         signature = signer.sign(checkpoint_hash(body)).hex()
         self._conn.execute(
-            "INSERT OR REPLACE INTO audit_checkpoint (seq, body, signature) VALUES (?, ?, ?)",
+            "INSERT INTO audit_checkpoint (seq, body, signature) VALUES (?, ?, ?)",
             (seq, body, signature),
         )
         return StoredCheckpoint(seq, body, signature)
@@ -365,7 +386,7 @@ class AuditLog:
         """The first key id (sorted) whose row in the key table differs from ``keys`` (what
         verifying the events established: :attr:`VerifyReport.keys`), or ``None``."""
         rows = {
-            r[0]: (r[1], r[2], r[3], int(r[4]), None if r[5] is None else int(r[5]))
+            r[0]: (r[1], r[2], r[3], r[4], r[5])
             for r in self._conn.execute(
                 "SELECT key_id, algorithm, public_key, owner, added_seq, revoked_seq FROM audit_key"
             )
@@ -376,4 +397,6 @@ class AuditLog:
         }
         if rows == expected:
             return None
-        return str(sorted(set(rows.items()) ^ set(expected.items()))[0][0])
+        return sorted(str(k) for k in set(rows) | set(expected) if rows.get(k) != expected.get(k))[
+            0
+        ]

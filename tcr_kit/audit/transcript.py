@@ -11,8 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from tcr_kit.audit.canonical import parse_canonical
-from tcr_kit.audit.chain import AuditLog, StoredCheckpoint, StoredEvent, VerifyReport
+from tcr_kit.audit.chain import (
+    AuditLog,
+    KeyRecord,
+    StoredCheckpoint,
+    StoredEvent,
+    VerifyReport,
+)
 from tcr_kit.audit.pgpwords import pgp_words
+from tcr_kit.audit.selection import EventSelection, parse_utc
 from tcr_kit.audit.verify import Progress, verify_log
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
@@ -40,9 +47,17 @@ def build_transcript(
 ) -> dict[str, Any]:
     """A transcript dict: events 1..last selected, all checkpoints up to it, the keys.
 
+    ``select`` is an :class:`EventSelection` (or ``None`` for the whole log): its criteria
+    are written so a verifier can recompute the selection; the description is the
+    selection's own (``description`` is kept for callers and must agree with it).
+
     With ``through_checkpoint``, the transcript runs on to the first checkpoint at or after
     the last selected event (the one taken when a ceremony closed), so the head published
     at that checkpoint is the transcript's head."""
+    if isinstance(select, EventSelection):
+        description = select.description
+    elif select is None:
+        description = "whole log"
     events: list[StoredEvent] = []
     selected: list[int] = []
     for event in log.events():
@@ -62,7 +77,11 @@ def build_transcript(
         "format": TRANSCRIPT_FORMAT,
         "version": TRANSCRIPT_VERSION,
         "exported_at": isoformat(utcnow()),
-        "selection": {"description": description, "seqs": selected},
+        "selection": {
+            "description": description,
+            "seqs": selected,
+            "criteria": _criteria(select),
+        },
         "head": {
             "seq": last,
             "sha256": report.head,
@@ -91,6 +110,19 @@ def build_transcript(
     }
 
 
+def _criteria(select: Selector | None) -> dict[str, Any]:
+    """How the selection was made, so a verifier can recompute it from the events."""
+    if select is None:
+        return {"ceremony": None, "since": None, "until": None}
+    if not isinstance(select, EventSelection):
+        raise ValueError("a transcript's selection must be an EventSelection (or None)")
+    return {
+        "ceremony": select.ceremony,
+        "since": select.since_text or (select.since.isoformat() if select.since else None),
+        "until": select.until_text or (select.until.isoformat() if select.until else None),
+    }
+
+
 def write_transcript(
     transcript: dict[str, Any], path: str | os.PathLike[str], *, force: bool = False
 ) -> str:
@@ -102,6 +134,104 @@ def write_transcript(
     return hashlib.sha256(data).hexdigest()
 
 
+_TOP_FIELDS = frozenset(
+    {"format", "version", "exported_at", "selection", "head", "keys", "events", "checkpoints"}
+)
+_KEY_FIELDS = frozenset(
+    {"key_id", "algorithm", "public_key", "owner", "registered_at_event", "revoked_at_event"}
+)
+
+
+def _malformed(path: str | os.PathLike[str], what: str) -> IntegrityError:
+    return IntegrityError(f"{path}: malformed transcript: {what}")
+
+
+def _fields(
+    path: str | os.PathLike[str], value: object, names: frozenset[str], what: str
+) -> dict[str, Any]:
+    """``value`` as an object with exactly the fields ``names`` (no field goes unchecked)."""
+    if not isinstance(value, dict):
+        raise _malformed(path, f"{what} is not an object")
+    if set(value) != names:
+        odd = sorted(set(value) ^ names)[0]
+        raise _malformed(path, f"{what}: field {odd!r} missing or not allowed")
+    return value
+
+
+def _int(path: str | os.PathLike[str], value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _malformed(path, f"{what} is not an integer")
+    return value
+
+
+def _str(path: str | os.PathLike[str], value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise _malformed(path, f"{what} is not a string")
+    return value
+
+
+def _ascii(path: str | os.PathLike[str], value: object, what: str) -> bytes:
+    try:
+        return _str(path, value, what).encode("ascii")
+    except UnicodeEncodeError:
+        raise _malformed(path, f"{what} is not ASCII") from None
+
+
+def _list(path: str | os.PathLike[str], value: object, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _malformed(path, f"{what} is not a list")
+    return value
+
+
+def _load(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and parse a transcript file; unreadable or not a transcript is an input error."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise OperationalError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        doc = json.loads(raw)
+    except RecursionError:
+        raise InputError(f"{path}: not a transcript: JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a transcript: not JSON ({exc})") from None
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != TRANSCRIPT_FORMAT
+        or doc.get("version") != TRANSCRIPT_VERSION
+        or isinstance(doc.get("version"), bool)
+    ):
+        raise InputError(f"{path}: not a tcr-kit audit transcript (version 1)")
+    return doc
+
+
+def load_transcript_events(path: str | os.PathLike[str]) -> list[StoredEvent]:
+    """The events of a transcript file, type-checked but not verified."""
+    doc = _load(path)
+    return [_event(path, e) for e in _list(path, doc.get("events"), "events")]
+
+
+def _event(path: str | os.PathLike[str], e: object) -> StoredEvent:
+    e = _fields(path, e, frozenset({"seq", "body", "hash", "signature"}), "event")
+    seq = _int(path, e["seq"], "event seq")
+    return StoredEvent(
+        seq,
+        _ascii(path, e["body"], f"event {seq} body"),
+        _str(path, e["hash"], f"event {seq} hash"),
+        _str(path, e["signature"], f"event {seq} signature"),
+    )
+
+
+def _checkpoint(path: str | os.PathLike[str], c: object) -> StoredCheckpoint:
+    c = _fields(path, c, frozenset({"seq", "body", "signature"}), "checkpoint")
+    seq = _int(path, c["seq"], "checkpoint seq")
+    return StoredCheckpoint(
+        seq,
+        _ascii(path, c["body"], f"checkpoint {seq} body"),
+        _str(path, c["signature"], f"checkpoint {seq} signature"),
+    )
+
+
 def verify_transcript(
     path: str | os.PathLike[str],
     *,
@@ -109,42 +239,103 @@ def verify_transcript(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> TranscriptResult:
-    """Verify a transcript from the file alone; raises on the first bad event."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise OperationalError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        doc = json.loads(raw)
-        if doc.get("format") != TRANSCRIPT_FORMAT or doc.get("version") != TRANSCRIPT_VERSION:
-            raise InputError(f"{path}: not a tcr-kit audit transcript (version 1)")
-        events = [
-            StoredEvent(int(e["seq"]), str(e["body"]).encode("ascii"), e["hash"], e["signature"])
-            for e in doc["events"]
-        ]
-        checkpoints = [
-            StoredCheckpoint(int(c["seq"]), str(c["body"]).encode("ascii"), c["signature"])
-            for c in doc["checkpoints"]
-        ]
-        selection = [int(s) for s in doc["selection"]["seqs"]]
-        description = str(doc["selection"]["description"])
-        head = doc["head"]
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError) as exc:
-        raise InputError(f"{path}: malformed transcript: {exc}") from None
+    """Verify a transcript from the file alone; raises on the first bad event.
+
+    Every field is checked: ``events`` and ``checkpoints`` by the chain and signatures;
+    ``head``, ``keys`` and ``selection`` must equal what the events give; ``exported_at``
+    must be a UTC time not before the last event. A field this code does not know is
+    refused (nothing in the file goes unchecked). See docs/audit-format.md."""
+    doc = _load(path)
+    _fields(path, doc, _TOP_FIELDS, "transcript")
+    events = [_event(path, e) for e in _list(path, doc["events"], "events")]
+    checkpoints = [_checkpoint(path, c) for c in _list(path, doc["checkpoints"], "checkpoints")]
     report = verify_log(
         events, checkpoints, expect_head=expect_head, progress=progress, workers=workers
     )
-    if head.get("seq") != report.events or head.get("sha256") != report.head:
+    head = _fields(path, doc["head"], frozenset({"seq", "sha256", "words"}), "head")
+    words = " ".join(pgp_words(bytes.fromhex(report.head)))
+    if (head["seq"], head["sha256"], head["words"]) != (report.events, report.head, words):
         raise IntegrityError(f"{path}: the stated head does not match the recomputed chain")
-    listed = {k.get("key_id"): k for k in doc.get("keys", [])}
-    for kid, key in report.keys.items():
-        entry = listed.get(kid)
-        if (
-            entry is None
-            or entry.get("public_key") != key.public_key.hex()
-            or entry.get("owner") != key.owner
-        ):
-            raise IntegrityError(f"{path}: key list disagrees with registrations for key {kid}")
-    if any(s < 1 or s > report.events for s in selection):
-        raise IntegrityError(f"{path}: selection names events outside the transcript")
+    _check_keys(path, doc["keys"], report)
+    selection, description = _check_selection(path, doc["selection"], events)
+    _check_exported_at(path, doc["exported_at"], events)
     return TranscriptResult(report, selection, description)
+
+
+def _check_keys(path: str | os.PathLike[str], value: object, report: VerifyReport) -> None:
+    """``keys`` must list exactly the registrations the events make, field for field."""
+    listed: dict[str, dict[str, Any]] = {}
+    for entry in _list(path, value, "keys"):
+        entry = _fields(path, entry, _KEY_FIELDS, "key")
+        kid = _str(path, entry["key_id"], "key_id")
+        if kid in listed:
+            raise IntegrityError(f"{path}: key {kid} listed twice")
+        listed[kid] = entry
+    for kid in sorted(set(listed) | set(report.keys)):
+        key = report.keys.get(kid)
+        expected = None if key is None else _key_entry(key)
+        if listed.get(kid) != expected:
+            raise IntegrityError(f"{path}: key list disagrees with registrations for key {kid}")
+
+
+def _key_entry(k: KeyRecord) -> dict[str, Any]:
+    return {
+        "key_id": k.key_id,
+        "algorithm": k.algorithm,
+        "public_key": k.public_key.hex(),
+        "owner": k.owner,
+        "registered_at_event": k.added_seq,
+        "revoked_at_event": k.revoked_seq,
+    }
+
+
+def _check_selection(
+    path: str | os.PathLike[str], value: object, events: list[StoredEvent]
+) -> tuple[list[int], str]:
+    """``selection`` is recomputed from its ``criteria`` over the events: the seqs, the
+    description, and that the events end at the last selected one must all agree."""
+    if isinstance(value, dict) and "criteria" not in value:
+        value = {**value, "criteria": {}}  # written before criteria: only "whole log" checks
+    sel = _fields(path, value, frozenset({"description", "seqs", "criteria"}), "selection")
+    crit = _fields(
+        path,
+        {"ceremony": None, "since": None, "until": None, **(sel["criteria"] or {})}
+        if isinstance(sel["criteria"], dict)
+        else sel["criteria"],
+        frozenset({"ceremony", "since", "until"}),
+        "selection criteria",
+    )
+    ceremony = crit["ceremony"]
+    if ceremony is not None:
+        ceremony = _int(path, ceremony, "selection ceremony")
+    since = None if crit["since"] is None else _str(path, crit["since"], "selection since")
+    until = None if crit["until"] is None else _str(path, crit["until"], "selection until")
+    try:
+        chosen = EventSelection.parse(ceremony=ceremony, since=since, until=until)
+        seqs = [e.seq for e in events if chosen(parse_canonical(e.body))]
+    except (InputError, ValueError, KeyError, TypeError):
+        raise IntegrityError(f"{path}: selection criteria cannot be applied") from None
+    if (
+        sel["seqs"] != seqs
+        or sel["description"] != chosen.description
+        or not seqs
+        or seqs[-1] != len(events)
+    ):
+        raise IntegrityError(
+            f"{path}: the selection does not match its criteria ({chosen.description}) "
+            "over the events"
+        )
+    return seqs, chosen.description
+
+
+def _check_exported_at(
+    path: str | os.PathLike[str], value: object, events: list[StoredEvent]
+) -> None:
+    text = _str(path, value, "exported_at")
+    try:
+        when = parse_utc(text)
+        last = parse_utc(str(parse_canonical(events[-1].body)["time"]))
+    except (InputError, ValueError, KeyError, TypeError, IndexError):
+        raise _malformed(path, "exported_at is not a UTC time") from None
+    if not text.endswith("Z") or when < last:
+        raise IntegrityError(f"{path}: exported_at {text} is before the last event it holds")

@@ -9,16 +9,14 @@ the key name = origin by the checkpointing person's registered Ed25519 audit key
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-from tcr_kit.audit.chain import AuditLog, StoredEvent
+from tcr_kit.audit.chain import AuditLog
 from tcr_kit.audit.merkle import LogTree, tree_from_events
 from tcr_kit.audit.note import Checkpoint, NoteSigner, check_name, sign
 from tcr_kit.audit.signing import Signer
-from tcr_kit.errors import InputError, OperationalError
+from tcr_kit.errors import InputError
 
 ORIGIN_ENV = "TCR_LOG_ORIGIN"
 SITE_ENV = "TCR_SITE"
@@ -71,14 +69,6 @@ def sign_tree_head(
 
 def transcript_tree(path: str | os.PathLike[str]) -> LogTree:
     """The tree over the events of a transcript file (verify the transcript first)."""
-    try:
-        doc = json.loads(Path(path).read_bytes())
-        events = [
-            StoredEvent(int(e["seq"]), str(e["body"]).encode("ascii"), e["hash"], e["signature"])
-            for e in doc["events"]
-        ]
-    except OSError as exc:
-        raise OperationalError(f"{path}: cannot read: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError, UnicodeEncodeError) as exc:
-        raise InputError(f"{path}: malformed transcript: {exc}") from None
-    return tree_from_events(events)
+    from tcr_kit.audit.transcript import load_transcript_events
+
+    return tree_from_events(load_transcript_events(path))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import (
+    CHECKPOINT_EVENT,
     GENESIS_PREV,
     KEY_ADD,
     KEY_REVOKE,
@@ -140,13 +141,14 @@ def verify_log(
     key_seq: dict[str, int] = {}
     hashes: list[str] = [GENESIS_PREV]
     jobs = _SignatureChecks(workers)
+    announced: set[int] = set()
     chain_error: AuditIntegrityError | None = None
     prev = GENESIS_PREV
     expected = 1
     try:
         for event in events:
             try:
-                prev = _check_event(event, expected, prev, keys, key_seq, jobs)
+                prev = _check_event(event, expected, prev, keys, key_seq, jobs, announced)
             except AuditIntegrityError as exc:
                 chain_error = exc
                 break
@@ -165,9 +167,18 @@ def verify_log(
     report.events = expected - 1
     report.head = prev
     report.keys = keys
+    seen: set[int] = set()
     for cp in checkpoints:
         _check_checkpoint(cp, hashes, keys, key_seq)
+        seen.add(cp.seq)
         report.checkpoints += 1
+    missing = announced - seen
+    if missing:
+        raise AuditIntegrityError(
+            min(missing),
+            "announced by its event but missing (deleted?)",
+            what="checkpoint at event",
+        )
     if expect_head is not None and not hmac.compare_digest(expect_head.lower(), prev):
         raise AuditIntegrityError(
             report.events, f"head {prev} is not the expected {expect_head}", what="head at event"
@@ -182,6 +193,7 @@ def _check_event(
     keys: dict[str, KeyRecord],
     key_seq: dict[str, int],
     jobs: _SignatureChecks,
+    announced: set[int],
 ) -> str:
     seq = expected
     if event.seq != expected:
@@ -189,6 +201,8 @@ def _check_event(
             raise AuditIntegrityError(expected, f"missing (next row is {event.seq}: deleted?)")
         raise AuditIntegrityError(expected, f"row numbered {event.seq} out of order")
     digest = event_hash(event.body)
+    if not isinstance(event.hash, str) or not event.hash.isascii():
+        raise AuditIntegrityError(seq, "recorded hash is not hex (edited?)")
     if not hmac.compare_digest(digest.hex(), event.hash.lower()):
         raise AuditIntegrityError(seq, "content does not match its recorded hash (edited?)")
     try:
@@ -252,6 +266,8 @@ def _check_event(
         if target is None or target.revoked_seq is not None or target.key_id == kid:
             raise AuditIntegrityError(seq, "malformed key revocation")
         keys[target.key_id] = replace(target, revoked_seq=seq)
+    if body.get("kind") == CHECKPOINT_EVENT:
+        announced.add(seq)
     if new_key is not None:
         keys[new_key.key_id] = new_key
         key_seq[new_key.key_id] = seq
@@ -275,7 +291,10 @@ def _check_checkpoint(
         raise fail("malformed checkpoint")
     if cp.seq >= len(hashes):
         raise fail(f"covers event {cp.seq} but the log ends at {len(hashes) - 1} (truncated?)")
-    if not hmac.compare_digest(str(body.get("head")), hashes[cp.seq]):
+    head = body.get("head")
+    if not isinstance(head, str) or not head.isascii():
+        raise fail("malformed checkpoint")
+    if not hmac.compare_digest(head, hashes[cp.seq]):
         raise fail(f"head differs from the recomputed hash of event {cp.seq}")
     kid = str(body.get("key_id"))
     key = keys.get(kid)

@@ -36,6 +36,23 @@ class CardRemoved(CardError):
         super().__init__(f"{what} was removed during the operation; nothing was committed")
 
 
+class PinOutcomeUnknown(CardError):
+    """A PIN change whose outcome is unknown (the card went away after the command was sent),
+    or that took effect but was not finished: the PIN may be the new one."""
+
+    MAY_HAVE_CHANGED = "the PIN may have changed: try the new PIN first"
+
+    def __init__(self, detail: str, *, changed: bool = False) -> None:
+        if changed:
+            super().__init__(
+                f"{detail}: the PIN has changed: use the new PIN (the share on the card "
+                "stays readable with it)"
+            )
+        else:
+            super().__init__(f"{detail}: {self.MAY_HAVE_CHANGED}")
+        self.changed = changed
+
+
 class ApduError(CardError):
     """The card answered a status word the operation cannot go on with."""
 

@@ -19,9 +19,14 @@ from tcr_kit.cards.base import CardState, CardStatus, PinStatus, check_new_pin, 
 from tcr_kit.cards.envelope import NONCE_LEN, TAG_LEN, pin_key, seal, unseal
 from tcr_kit.cards.errors import (
     AlreadyEnrolled,
+    ApduError,
     CardError,
     CredentialCorrupt,
+    LastTryRefused,
     NotEnrolled,
+    PinBlocked,
+    PinIncorrect,
+    PinOutcomeUnknown,
 )
 from tcr_kit.cards.iso_profile import FID_CRED, FID_ID, FID_KEY, FID_META, TcrApplet
 from tcr_kit.cards.record import CardIdentity, CardKeys, CardMeta
@@ -192,18 +197,36 @@ class PcscCard:
     # -- PIN management ------------------------------------------------------------------
 
     def change_pin(self, old: SecretBuffer, new: SecretBuffer) -> None:
+        """Change the PIN. The new PIN's key slot is written first (pending), so the share
+        is readable with either PIN whatever happens next. If the card goes away once
+        CHANGE REFERENCE DATA was sent, the outcome is unknown and
+        :class:`PinOutcomeUnknown` says so (never "nothing was committed")."""
         check_new_pin(new)
         self._login(old)
         state, _meta = self._meta()
         if state == "blank":
-            self.applet.change_reference_data(old, new)
+            self._change_reference_data(old, new)
             return
         keyfile = self._read_keyfile()
         with self._content_key(keyfile, old, (SLOT_PIN, SLOT_PENDING)) as ck:
             self._write_slot(keyfile, SLOT_PENDING, new, ck)
+            self._change_reference_data(old, new)
+            try:
+                self._write_slot(keyfile, SLOT_PIN, new, ck)
+                self._write_slot(keyfile, SLOT_PENDING, None, ck)
+            except CardError as exc:
+                raise PinOutcomeUnknown(str(exc), changed=True) from None
+
+    def _change_reference_data(self, old: SecretBuffer, new: SecretBuffer) -> None:
+        """CHANGE REFERENCE DATA; a status word is a definite answer, a lost card is not."""
+        try:
             self.applet.change_reference_data(old, new)
-            self._write_slot(keyfile, SLOT_PIN, new, ck)
-            self._write_slot(keyfile, SLOT_PENDING, None, ck)
+        except (ApduError, PinIncorrect, PinBlocked, LastTryRefused):
+            raise
+        except CardError:
+            raise PinOutcomeUnknown(
+                "the card went away while changing the PIN, after the command was sent"
+            ) from None
 
     def unblock(self, puk: SecretBuffer, new_pin: SecretBuffer) -> None:
         check_new_pin(new_pin)

@@ -32,6 +32,7 @@ from tcr_kit.cards.errors import (
     NotEnrolled,
     PinBlocked,
     PinIncorrect,
+    PinOutcomeUnknown,
     ReaderNotFound,
     WrongCard,
 )
@@ -338,9 +339,24 @@ class Pkcs11Card:
             pass
 
     def change_pin(self, old: SecretBuffer, new: SecretBuffer) -> None:
+        import pkcs11.exceptions as px
+
         check_new_pin(new)
         with self._session(old, rw=True) as session:
-            session.set_pin(bytes(old.view()).decode(), bytes(new.view()).decode())
+            try:
+                session.set_pin(bytes(old.view()).decode(), bytes(new.view()).decode())
+            except (
+                px.DeviceRemoved,
+                px.TokenNotPresent,
+                px.DeviceError,
+                px.FunctionFailed,
+                px.GeneralError,
+                px.SessionClosed,
+                px.SessionHandleInvalid,
+            ):
+                raise PinOutcomeUnknown(
+                    f"token {self._want} went away or failed during C_SetPIN"
+                ) from None
 
     def unblock(self, puk: SecretBuffer, new_pin: SecretBuffer) -> None:
         """Set a new user PIN with the SO PIN (``C_InitPIN``); the share is unaffected."""

@@ -107,8 +107,8 @@ def write(signed: SignedAttestation, path: str | os.PathLike[str], *, force: boo
 def parse(data: bytes, source: str = "attestation") -> SignedAttestation:
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise InputError(f"{source}: not JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InputError(f"{source}: not JSON (or nested too deeply)") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("signature"), str):
         raise InputError(f"{source}: not a signed seal attestation")
     sig_hex = doc.pop("signature")

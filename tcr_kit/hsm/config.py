@@ -172,6 +172,8 @@ def parse_config(data: bytes, source: str = "config") -> HsmConfig:
         raise ConfigError(f"{source}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML (nested too deeply)") from None
     try:
         return HsmConfig.model_validate(raw)
     except ValidationError as exc:

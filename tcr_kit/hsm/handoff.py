@@ -6,6 +6,17 @@ inherited; ``$TCR_PIN_FD`` names that descriptor. ``$TCR_HSM_MODULE``,
 ``$TCR_HSM_TOKEN_LABEL`` or ``$TCR_HSM_TOKEN_SERIAL`` and the configuration's ``[hsm.env]``
 are set too. The PIN is never in argv, the environment, a file or a log.
 
+**Only the immediate child gets the PIN.** A descriptor cannot be "inherited once": the
+close-on-exec flag is per descriptor, so whatever the child starts inherits it unless the
+child closes it. So the mechanism is a drained pipe: tcr writes the whole PIN line and
+closes the write end *before* starting the child, hands the read end to the child only
+(``pass_fds``; tcr's own copy is closed the moment the child is started), and the child
+must read the line at start. Once read, the pipe is empty and at end-of-file: a program
+the child starts later reads nothing even if it inherited the descriptor, and
+:func:`receive_pin` also closes the descriptor and drops ``$TCR_PIN_FD`` so it inherits
+neither. A child that starts other programs *before* reading (a shell wrapper) hands them
+the PIN: read first, or ``exec`` the reader.
+
 The child (a signer written in Python) reads it with :func:`receive_pin`::
 
     from tcr_kit.hsm import receive_pin
@@ -73,17 +84,19 @@ def run_with_pin(
     try:
         env = child_environment(activation.config.hsm, read_fd)
         try:
-            proc = subprocess.run(list(command), pass_fds=(read_fd,), env=env, check=False)
+            proc = subprocess.Popen(list(command), pass_fds=(read_fd,), env=env)
         except OSError as exc:
             raise OperationalError(f"{command[0]}: cannot run: {exc.strerror}") from None
-        return proc.returncode
     finally:
-        os.close(read_fd)
+        os.close(read_fd)  # only the child holds it now: nothing else tcr starts gets it
+    return proc.wait()
 
 
 def receive_pin(environ: Mapping[str, str] | None = None) -> SecretBuffer:
     """In the child: the PIN from the descriptor in ``$TCR_PIN_FD`` (one line, without its
-    line end), in a buffer the caller wipes. The descriptor is closed."""
+    line end), in a buffer the caller wipes. The descriptor is closed, and (when reading
+    this process's own environment) ``$TCR_PIN_FD`` is removed from it, so programs the
+    child starts afterwards inherit neither. Call it before starting any other program."""
     value = (os.environ if environ is None else environ).get(PIN_FD_ENV)
     if value is None or not value.isdigit():
         raise InputError(f"${PIN_FD_ENV} is not set: run this under 'tcr hsm activate -- CMD'")
@@ -105,6 +118,8 @@ def receive_pin(environ: Mapping[str, str] | None = None) -> SecretBuffer:
             os.close(fd)
         except OSError:
             pass
+        if environ is None:
+            os.environ.pop(PIN_FD_ENV, None)
     end = raw.find(b"\n", 0, n)
     if end < 0 and n > MAX_PIN_LINE:
         wipe(raw)

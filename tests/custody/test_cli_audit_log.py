@@ -405,7 +405,8 @@ def test_witness_cosigns_extensions_and_refuses_rollback_and_forks(ceremony_run:
         "--output",
         "cp2.note",
     )
-    assert f"tree size {size1 + 3} (extends size {size1})" in text
+    # each checkpoint is itself an event: cp2 covers 3 events and its own
+    assert f"tree size {size1 + 4} (extends size {size1})" in text
     assert "witness.example/w1" in Path("cp2.note").read_text()
     # Rolled back: the old copy's checkpoint is smaller than what w1 cosigned.
     run(
@@ -422,8 +423,9 @@ def test_witness_cosigns_extensions_and_refuses_rollback_and_forks(ceremony_run:
     )
     err = run("witness", "cosign", "--state", "w1", "--log-key", vkey, "old.note", code=3)
     assert "smaller than the size" in err and "rolled back" in err
-    # Forked: the old copy grows differently to the same size.
-    _add_events(Path("old.sqlite"), 3, "forked")
+    # Forked: the old copy grows differently to the same size (its checkpoint event, 2
+    # events, the next checkpoint's event).
+    _add_events(Path("old.sqlite"), 2, "forked")
     run(
         "audit",
         "checkpoint",
@@ -454,7 +456,7 @@ def test_witness_cosigns_extensions_and_refuses_rollback_and_forks(ceremony_run:
         "fork2.note",
     )
     Path("fproof.json").write_text(
-        run("audit", "prove", "--ledger", "old.sqlite", "--from", str(size1 + 3), "--json")
+        run("audit", "prove", "--ledger", "old.sqlite", "--from", str(size1 + 4), "--json")
     )
     err = run(
         "witness",
@@ -470,7 +472,7 @@ def test_witness_cosigns_extensions_and_refuses_rollback_and_forks(ceremony_run:
     )
     assert "not a consistent extension" in err
     shown = run.json("witness", "show", "--state", "w1")
-    assert shown["logs"][0]["tree_size"] == size1 + 3  # type: ignore[index]
+    assert shown["logs"][0]["tree_size"] == size1 + 4  # type: ignore[index]
     # A note not signed by the log key is refused outright.
     other = _other_key_same_name(vkey)
     assert "not signed by a known key" in run(
@@ -541,7 +543,7 @@ def test_verify_refuses_a_checkpoint_of_a_rewritten_log(ceremony_run: Run) -> No
         "--output",
         "copy.note",
     )
-    _add_events(run.world.path, 2, "here")
+    _add_events(run.world.path, 3, "here")  # as many as the copy's 2 and its checkpoint
     err = run("audit", "verify", "--checkpoint", "copy.note", code=3)
     assert "not the log's tree" in err
     _add_events(Path("copy.sqlite"), 5, "elsewhere")

@@ -93,9 +93,9 @@ def test_deleted_last_event_without_checkpoint_is_caught_by_the_rows_it_wrote(
     tmp_path: Path,
 ) -> None:
     path, n = _populated(tmp_path)
-    with _raw(path) as conn:
+    with _raw(path) as conn:  # event n is the checkpoint's; n - 1 stored the bag
         conn.execute("DELETE FROM audit_checkpoint")
-        conn.execute("DELETE FROM audit_event WHERE seq = ?", (n,))
+        conn.execute("DELETE FROM audit_event WHERE seq >= ?", (n - 1,))
     with pytest.raises(LedgerIntegrityError, match="bag/TEB-3003"):
         _verify(path)
 

@@ -22,7 +22,7 @@ from tcr_kit.cards.record import TcrRef, load_record
 from tcr_kit.secrets import SecretBuffer
 from tcr_kit.sharing.native import split_bytes
 from tests.fixtures.stack import PUK, TRANSPORT_PIN, VirtualCard
-from tests.integration.conftest import insert, one_error_line, run_tcr
+from tests.integration.conftest import VPCD_PORTS, insert, one_error_line, run_tcr
 
 pytestmark = pytest.mark.integration
 
@@ -398,3 +398,36 @@ def test_cli_check_waits_for_the_named_card_to_be_inserted(
             proc.wait()
     assert proc.returncode == 0
     assert "record_matches" in out and "ABABABABABABABAB" in out
+
+
+@pytest.mark.parametrize(
+    ("pull", "expected"),
+    [
+        pytest.param("0x24:1", "the PIN may have changed: try the new PIN first", id="unanswered"),
+        pytest.param("0xD6:2", "the PIN has changed: use the new PIN", id="after-the-change"),
+    ],
+)
+def test_a_card_pulled_during_change_pin_never_reports_a_plain_failure(
+    vcards: Cards, readers: list[str], tmp_path: Path, pull: str, expected: str
+) -> None:
+    """Pulled right after CHANGE REFERENCE DATA (0x24) was executed but before it answered,
+    or at the UPDATE BINARY (0xD6) after it (the first one writes the pending slot): the new
+    PIN took effect both times, and tcr says so instead of "nothing was committed" (which
+    made a TCR retry the old PIN and burn tries)."""
+    vc = vcards("00000000000000AD")
+    reader = insert(vc, readers)
+    record = _enrol_lib(reader, b"pull me", tmp_path)
+    vc.remove()
+    vc.insert(reader, VPCD_PORTS[0], pull_after=pull)
+    proc = run_tcr(
+        ["card", "change-pin", "--reader", reader], stdin="bea-pin-5\nnext-pin-5\nnext-pin-5\n"
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert expected in one_error_line(proc)
+    vc.remove()
+    vc.insert(reader, VPCD_PORTS[0])
+    card = PcscCard(reader)
+    try:
+        assert check_card(card, record=load_record(record), pin=pin("next-pin-5")).share_intact
+    finally:
+        card.close()

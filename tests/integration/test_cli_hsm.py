@@ -27,6 +27,12 @@ from tests.integration.hsm_helpers import DemoHsm, make_hsm, write_config
 
 pytestmark = pytest.mark.integration
 NewToken = Callable[..., tuple[str, str]]
+ACT = ["hsm", "activate", "--no-ledger"]
+
+
+@pytest.fixture(autouse=True)
+def _local_activation_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TCR_ACTIVATION_LOG", str(tmp_path / "activations.log"))
 
 
 @pytest.fixture
@@ -81,7 +87,7 @@ def test_activate_with_a_card_and_files_signs_and_the_signature_verifies(
     data.write_bytes(b"example. IN DNSKEY 257 3 13 ...\n")
     sig = tmp_path / "zone.sig"
     proc = run_tcr(
-        ["hsm", "activate", "--config", str(hsm.config_path), "--pkcs11-module", MODULE,
+        [*ACT, "--config", str(hsm.config_path), "--pkcs11-module", MODULE,
          "--share", str(hsm.plan.share_files[0]), "--card", f"record={record},pin-file={pin_file}",
          "--share", str(hsm.plan.share_files[1]),
          "--sign-key", "ksk-demo", "--input", str(data), "--output", str(sig), "--json"]
@@ -95,7 +101,7 @@ def test_activate_with_a_card_and_files_signs_and_the_signature_verifies(
         SHA256.new(data.read_bytes()), sig.read_bytes()
     )
     again = run_tcr(
-        ["hsm", "activate", "--config", str(hsm.config_path), "-q",
+        [*ACT, "--config", str(hsm.config_path), "-q",
          *(x for p in hsm.plan.share_files[:3] for x in ("--share", str(p))),
          "--sign-key", "ksk-demo", "--input", str(data), "--output", str(sig)]
     )  # fmt: skip
@@ -121,7 +127,7 @@ def test_activate_runs_a_child_that_gets_the_pin_through_an_inherited_pipe(
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     proc = run_tcr(
-        ["hsm", "activate", "--config", str(hsm.config_path),
+        [*ACT, "--config", str(hsm.config_path),
          *(x for p in hsm.plan.share_files[2:] for x in ("--share", str(p))),
          "--", sys.executable, str(script)]
     )  # fmt: skip
@@ -133,7 +139,7 @@ def test_every_fault_is_one_line_with_its_exit_code(
     hsm: DemoHsm, softhsm: SoftHsm, new_token: NewToken, tmp_path: Path
 ) -> None:
     files = hsm.plan.share_files
-    base = ["hsm", "activate", "--config", str(hsm.config_path), "-q"]
+    base = [*ACT, "--config", str(hsm.config_path), "-q"]
     sign = ["--sign-key", "ksk-demo", "--input", str(files[0]), "--output", str(tmp_path / "s")]
 
     def run(
@@ -141,7 +147,7 @@ def test_every_fault_is_one_line_with_its_exit_code(
     ) -> tuple[int, str]:
         args = [*base, *(x for p in shares for x in ("--share", str(p))), *extra, *sign]
         if config is not None:
-            args[3] = str(config)
+            args[4] = str(config)
         proc = run_tcr(args)
         return proc.returncode, one_error_line(proc)
 
@@ -252,12 +258,12 @@ def test_rekey_asks_first_then_resumes_and_the_new_shares_activate(
     new_config.write_text(text)
     new_shares = sorted(new.glob("*share*.txt"))
     proc = run_tcr(
-        ["hsm", "activate", "--config", str(new_config), "-q",
+        [*ACT, "--config", str(new_config), "-q",
          "--share", str(new_shares[2]), "--share", str(new_shares[0]), "--", "true"]
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     stale = run_tcr(
-        ["hsm", "activate", "--config", str(new_config), "-q", "--share", str(old[0]), "--", "true"]
+        [*ACT, "--config", str(new_config), "-q", "--share", str(old[0]), "--", "true"]
     )  # fmt: skip
     assert stale.returncode == 3 and "retired epoch 1" in one_error_line(stale)
 
@@ -281,7 +287,7 @@ def test_prompt_cards_names_what_is_missing_and_goes_on_after_a_refused_card(
     r2, r3 = records
     answers = f"{r2}\nwrong-pin\n{r2}\npin-of-2\n{r2}\npin-of-2\n{r3}\npin-of-3\n"
     proc = run_tcr(
-        ["hsm", "activate", "--config", str(hsm.config_path), "--pkcs11-module", MODULE,
+        [*ACT, "--config", str(hsm.config_path), "--pkcs11-module", MODULE,
          "--share", str(hsm.plan.share_files[0]), "--prompt-cards", "--", "true"],
         stdin=answers,
     )  # fmt: skip
@@ -292,8 +298,73 @@ def test_prompt_cards_names_what_is_missing_and_goes_on_after_a_refused_card(
     assert "refused: pkcs11 card" in err and "already presented" in err
     assert "share 3 from" in err
     stop = run_tcr(
-        ["hsm", "activate", "--config", str(hsm.config_path), "--pkcs11-module", MODULE, "-q",
+        [*ACT, "--config", str(hsm.config_path), "--pkcs11-module", MODULE, "-q",
          "--share", str(hsm.plan.share_files[0]), "--prompt-cards", "--", "true"],
         stdin="\n",
     )  # fmt: skip
     assert stop.returncode == 4
+
+
+def test_activate_without_a_ledger_needs_no_ledger_and_then_logs_every_event_locally(
+    hsm: DemoHsm, tmp_path: Path
+) -> None:
+    shares = [x for p in hsm.plan.share_files[:3] for x in ("--share", str(p))]
+    base = ["hsm", "activate", "--config", str(hsm.config_path), *shares]
+    refused = run_tcr([*base, "--", "true"])
+    assert refused.returncode == 2 and "--no-ledger" in one_error_line(refused)
+    log = tmp_path / "activations.log"
+    assert not log.exists()  # refused before anything was attempted
+    done = run_tcr([*base, "--no-ledger", "--", "true"])
+    assert done.returncode == 0, done.stderr
+    assert f"recorded only in {log}" in done.stderr
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [x["kind"] for x in lines] == ["hsm.activate"]
+    assert lines[0]["payload"]["outcome"] == "pin handed off"
+    assert log.stat().st_mode & 0o777 == 0o600
+    short = run_tcr([*ACT, "--config", str(hsm.config_path),
+                     "--share", str(hsm.plan.share_files[0]), "--", "true"])  # fmt: skip
+    assert short.returncode == 4
+    outcomes = [json.loads(x)["payload"]["outcome"] for x in log.read_text().splitlines()]
+    assert len(outcomes) == 2 and outcomes[1].startswith("refused: ")
+
+
+GRANDPARENT = """
+import os, subprocess, sys
+from tcr_kit.hsm import receive_pin
+fd = os.environ["TCR_PIN_FD"]
+with receive_pin() as pin:
+    assert len(pin.view()) > 0
+# a grandchild started after the PIN was read, even handed every descriptor and $TCR_PIN_FD
+probe = "import os,sys\\ntry:\\n print(repr(os.read(int(sys.argv[1]), 200)))\\n"
+probe += "except OSError as e:\\n print('EBADF' if e.errno == 9 else e)"
+env = {**os.environ, "TCR_PIN_FD": fd}
+out = subprocess.run([sys.executable, "-c", probe, fd], close_fds=False, env=env,
+                     capture_output=True, text=True, check=True).stdout.strip()
+print("grandchild read:", out)
+"""
+
+LEAKY = """
+import os, subprocess, sys
+fd = int(os.environ["TCR_PIN_FD"])
+pin = os.read(fd, 200)  # reads without closing: the descriptor stays inheritable
+assert pin.strip()
+probe = "import os,sys\\nprint(repr(os.read(int(sys.argv[1]), 200)))"
+out = subprocess.run([sys.executable, "-c", probe, str(fd)], pass_fds=(fd,),
+                     capture_output=True, text=True, check=True, timeout=20).stdout.strip()
+print("grandchild read:", out)
+"""
+
+
+@pytest.mark.parametrize(("child", "expected"), [(GRANDPARENT, "EBADF"), (LEAKY, "b''")])
+def test_a_grandchild_of_the_pin_reader_cannot_read_the_pin(
+    hsm: DemoHsm, tmp_path: Path, child: str, expected: str
+) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(child)
+    proc = run_tcr(
+        [*ACT, "--config", str(hsm.config_path),
+         *(x for p in hsm.plan.share_files[2:] for x in ("--share", str(p))),
+         "--", sys.executable, str(script)]
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"grandchild read: {expected}" in proc.stdout

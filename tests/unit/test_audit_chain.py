@@ -70,8 +70,8 @@ def test_signature_verification_raises_on_wrong_message() -> None:
 
 def test_checkpoint_detects_truncated_tail(tmp_path: Path) -> None:
     conn, log = _log()
-    log.checkpoint(ADMIN)
-    conn.execute("DELETE FROM audit_event WHERE seq = 7")
+    log.checkpoint(ADMIN)  # event 8 announces the checkpoint at event 8
+    conn.execute("DELETE FROM audit_event WHERE seq = 8")
     with pytest.raises(AuditIntegrityError, match="truncated"):
         verify_log(log.events(), log.checkpoints())
 
@@ -82,7 +82,7 @@ def test_transcript_round_trips_offline_and_refuses_overwrite(tmp_path: Path) ->
     out = tmp_path / "t.json"
     write_transcript(build_transcript(log), out)
     result = verify_transcript(out)
-    assert result.report.events == 7
+    assert result.report.events == 8  # 7 and the checkpoint's own event
     assert result.report.checkpoints == 1
     with pytest.raises(FileExistsRefused):
         write_transcript(build_transcript(log), out)

@@ -3,6 +3,7 @@ every ledger row is exactly the record the last audit event about it carries."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 
 from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
@@ -37,6 +38,7 @@ class IntegrityMixin(LedgerStore):
     ) -> VerifyReport:
         """Verify the audit chain and signatures, then that every ledger row is exactly the
         record the last audit event about it carries (no row added, changed or removed)."""
+        self._check_sqlite_integrity()
         self._conn.execute("BEGIN")
         try:
             total = self.audit.count()
@@ -54,6 +56,20 @@ class IntegrityMixin(LedgerStore):
         finally:
             self._conn.execute("COMMIT")
         return report
+
+    def _check_sqlite_integrity(self) -> None:
+        """SQLite's own ``PRAGMA integrity_check``: damaged pages, broken indexes."""
+        try:
+            rows = self._conn.execute("PRAGMA integrity_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise
+            raise LedgerIntegrityError(f"{self.path}: SQLite integrity check: {exc}") from None
+        if [tuple(r) for r in rows] != [("ok",)]:
+            first = str(rows[0][0]).splitlines()[0] if rows else "no answer"
+            raise LedgerIntegrityError(
+                f"{self.path}: SQLite integrity check failed ({len(rows)} problems): {first}"
+            )
 
     def _check_index_columns(self) -> None:
         """``kind`` and ``subjects`` (used to find a bag's history) must match the body."""

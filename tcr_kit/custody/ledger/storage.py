@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,12 +25,21 @@ from tcr_kit.audit.canonical import canonical_bytes
 from tcr_kit.audit.chain import AuditLog, StoredEvent, as_bytes
 from tcr_kit.audit.signing import Signer
 from tcr_kit.custody.errors import LedgerIntegrityError, NotFound
-from tcr_kit.custody.ledger.schema import ATTESTATION, MIGRATIONS, default_ledger_path, table_of
+from tcr_kit.custody.ledger.schema import (
+    ATTESTATION,
+    MIGRATIONS,
+    TABLES,
+    default_ledger_path,
+    table_of,
+)
 from tcr_kit.custody.models import Person
 from tcr_kit.custody.remote import SignedAttestation
 from tcr_kit.errors import InputError, OperationalError
 
 __all__ = ["Actor", "LedgerStore", "serialised"]
+
+REQUIRED_TABLES = ("audit_event", "audit_key", "audit_checkpoint", ATTESTATION, *TABLES)
+"""Tables every ledger has (a read-only open refuses a file without them)."""
 
 M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S", bound="LedgerStore")
@@ -92,12 +102,19 @@ class LedgerStore:
         create: bool = True,
         timeout: float = 30.0,
         synchronous: str = "FULL",
+        read_only: bool = False,
     ) -> Self:
         """Open (and migrate) a ledger. ``synchronous="FULL"`` syncs every commit to disk
-        (survives power loss); ``"NORMAL"`` is faster and still survives a killed process."""
+        (survives power loss); ``"NORMAL"`` is faster and still survives a killed process.
+
+        ``read_only=True`` opens the file with SQLite's ``mode=ro`` (never creates, migrates
+        or writes anything: for verification) and refuses a file without the ledger's
+        schema (an empty file is not an empty ledger) with :class:`LedgerIntegrityError`."""
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
         p = Path(path) if path is not None else default_ledger_path()
+        if read_only:
+            return cls._open_read_only(p, timeout)
         if not p.exists():
             if not create:
                 raise OperationalError(f"{p}: no ledger here (run 'tcr roster init' first)")
@@ -118,6 +135,40 @@ class LedgerStore:
         ledger = cls(conn, p)
         ledger._migrate()
         return ledger
+
+    @classmethod
+    def _open_read_only(cls, p: Path, timeout: float) -> Self:
+        if not p.is_file():
+            raise OperationalError(f"{p}: no ledger here (run 'tcr roster init' first)")
+        uri = "file:" + urllib.parse.quote(str(p.resolve())) + "?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise OperationalError(f"{p}: cannot open ledger: {exc}") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            tables = {
+                str(r[0])
+                for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise OperationalError(f"{p}: cannot read ledger: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise LedgerIntegrityError(f"{p}: not a usable ledger: {exc}") from None
+        if version > len(MIGRATIONS):
+            conn.close()
+            raise OperationalError(
+                f"{p}: ledger schema {version} is newer than this tcr-kit ({len(MIGRATIONS)})"
+            )
+        missing = sorted({*REQUIRED_TABLES} - tables)
+        if version == 0 or missing:
+            conn.close()
+            what = "empty file" if p.stat().st_size == 0 else f"missing {', '.join(missing)}"
+            raise LedgerIntegrityError(f"{p}: not a ledger: no ledger schema ({what})")
+        return cls(conn, p)
 
     def _migrate(self) -> None:
         try:

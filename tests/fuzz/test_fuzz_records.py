@@ -1,0 +1,199 @@
+"""Fuzzing the non-share parsers: enrolment records, seal attestations, audit transcripts,
+HSM configurations (issue 11, item 2).
+
+Each parser is fed (a) arbitrary bytes, (b) arbitrary JSON/TOML-shaped documents, deeply
+nested ones included, and (c) mutations of a valid document (a byte flipped, cut or
+inserted; a field replaced by any JSON value). Whatever the input, the only exception
+allowed is the project's own :class:`~tcr_kit.errors.TcrError` family (which the CLI
+prints as one line with its exit code): never a ``RecursionError``, ``TypeError``,
+``KeyError``, ``UnicodeError`` or other traceback.
+
+The CI run is short and bounded (``TCR_FUZZ_EXAMPLES``, default 60 inputs per strategy
+and parser, a few seconds); a long run sets it higher, e.g.
+``TCR_FUZZ_EXAMPLES=100000 pytest -q tests/fuzz/test_fuzz_records.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tcr_kit.audit.chain import AuditLog, ensure_schema
+from tcr_kit.audit.selection import EventSelection
+from tcr_kit.audit.signing import SoftwareEd25519Signer
+from tcr_kit.audit.transcript import build_transcript, verify_transcript
+from tcr_kit.cards.record import CardIdentity, EnrolmentRecord, ShareRef, TcrRef, load_record
+from tcr_kit.custody import remote
+from tcr_kit.errors import TcrError
+from tcr_kit.hsm.config import parse_config, render_config
+
+EXAMPLES = int(os.environ.get("TCR_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+
+Parser = Callable[[bytes], object]
+
+
+def _via_file(load: Callable[[Path], object]) -> Parser:
+    def parse(data: bytes) -> object:
+        with tempfile.TemporaryDirectory(prefix="tcr-fuzz-") as folder:
+            path = Path(folder) / "input"
+            path.write_bytes(data)
+            return load(path)
+
+    return parse
+
+
+def _verify_transcript(path: Path) -> object:
+    return verify_transcript(path, workers=1)
+
+
+PARSERS: dict[str, Parser] = {
+    "enrolment-record": _via_file(load_record),
+    "attestation": remote.parse,
+    "transcript": _via_file(_verify_transcript),
+    "hsm-config": parse_config,
+}
+
+
+@cache
+def _seeds() -> dict[str, bytes]:
+    """One valid document per parser (what the mutations start from)."""
+    record = EnrolmentRecord(
+        profile="tcr-iso7816-v1",
+        enrolment_id="00" * 16,
+        card=CardIdentity(backend="pcsc", serial="0A1B", atr="3B 95"),
+        tcr=TcrRef(name="Ann", id="tcr-1"),
+        share=ShareRef(format="opaque", digest="ab" * 32, length=10),
+        enrolled_at=datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
+    )
+    key = SoftwareEd25519Signer.generate()
+    attestation = remote.seal(key, holder="tcr-1", bag_serial="TEB-1", contents=["CO-KEY"])
+    conn = sqlite3.connect(":memory:")
+    ensure_schema(conn)
+    log = AuditLog(conn)
+    log.register_key(key, "sa-1", key.public_key_bytes(), "sa-1")
+    log.append(key, "sa-1", "test.step", {"ceremony": 3}, ["ceremony:3"])
+    log.checkpoint(key)
+    transcript = build_transcript(log, EventSelection(ceremony=3))
+    config = render_config(
+        name="HSM-E",
+        module="/usr/lib/softhsm/libsofthsm2.so",
+        token_label="KSK",
+        share_set_id="hsm-e-1",
+        threshold=2,
+        count=3,
+    )
+    return {
+        "enrolment-record": record.to_json().encode(),
+        "attestation": attestation.to_bytes(),
+        "transcript": json.dumps(transcript).encode(),
+        "hsm-config": config.encode(),
+    }
+
+
+def _check(name: str, data: bytes) -> None:
+    try:
+        PARSERS[name](data)
+    except TcrError as exc:
+        assert str(exc).strip(), f"{name}: empty error message"
+        assert "\n" not in str(exc).strip(), f"{name}: error is not one line: {exc!r}"
+
+
+NAMES = st.sampled_from(sorted(PARSERS))
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+
+
+@FUZZ
+@given(name=NAMES, data=st.binary(max_size=2048))
+def test_arbitrary_bytes_raise_only_tcr_errors(name: str, data: bytes) -> None:
+    _check(name, data)
+
+
+@FUZZ
+@given(name=NAMES, doc=JSON)
+def test_arbitrary_json_documents_raise_only_tcr_errors(name: str, doc: Any) -> None:
+    _check(name, json.dumps(doc).encode())
+
+
+@FUZZ
+@given(name=NAMES, depth=st.integers(min_value=1, max_value=200_000), kind=st.sampled_from("[{"))
+def test_deep_nesting_raises_only_tcr_errors(name: str, depth: int, kind: str) -> None:
+    opener = "[" if kind == "[" else '{"a":'
+    closer = "]" if kind == "[" else "}"
+    _check(name, (opener * depth + "1" + closer * depth).encode())
+    _check(name, ("a = " + "[" * depth + "1" + "]" * depth + "\n").encode())
+
+
+@FUZZ
+@given(
+    name=NAMES,
+    at=st.integers(min_value=0),
+    op=st.sampled_from(["flip", "cut", "insert", "truncate"]),
+    byte=st.integers(min_value=0, max_value=255),
+)
+def test_mutated_valid_documents_raise_only_tcr_errors(
+    name: str, at: int, op: str, byte: int
+) -> None:
+    data = bytearray(_seeds()[name])
+    i = at % len(data)
+    if op == "flip":
+        data[i] ^= byte or 1
+    elif op == "cut":
+        del data[i]
+    elif op == "insert":
+        data.insert(i, byte)
+    else:
+        del data[i:]
+    _check(name, bytes(data))
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@FUZZ
+@given(name=st.sampled_from(["enrolment-record", "attestation", "transcript"]), data=st.data())
+def test_valid_documents_with_a_field_replaced_raise_only_tcr_errors(
+    name: str, data: st.DataObject
+) -> None:
+    doc = json.loads(_seeds()[name])
+    paths = _paths(doc)[1:]
+    where = data.draw(st.sampled_from(paths))
+    value = data.draw(JSON)
+    target = doc
+    for step in where[:-1]:
+        target = target[step]
+    target[where[-1]] = value
+    _check(name, json.dumps(doc).encode())
+
+
+def test_the_seeds_are_valid_documents() -> None:
+    """The mutations start from documents each parser accepts."""
+    for name, data in _seeds().items():
+        PARSERS[name](data)
