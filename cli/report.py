@@ -132,3 +132,107 @@ def verify_command(site: Path, since: Path | None, vkey: str | None, as_json: bo
         f"feed ok: {result.entries} events, {result.checkpoints} signed heads, each extending "
         f"the last; head at size {result.size} ({result.root}) of {result.origin}"
     )
+
+
+# -- printable forms -------------------------------------------------------------------------
+OUTPUT = click.option(
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The PDF to write (never overwritten).",
+)
+
+
+def _write_pdf(output: Path, data: bytes, *, secret: bool = False) -> None:
+    from tcr_kit.fileio import SECRET_MODE, write_new_file
+
+    write_new_file(output, data, mode=SECRET_MODE if secret else 0o644)
+    click.echo(f"wrote {output}" + (" (0600: it holds a share)" if secret else ""))
+
+
+@report.group("form")
+def form() -> None:
+    """Printable PDF forms: ceremony script, bag inspection, paper share, receipt."""
+
+
+@form.command("script")
+@ledger_option
+@click.option("--ceremony", "number", type=click.IntRange(min=1), help="Steps of this ceremony.")
+@click.option(
+    "--steps",
+    "steps_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A text file, one step per line (instead of the ledger's).",
+)
+@click.option("--title", default=None)
+@OUTPUT
+def form_script(
+    ledger_path: Path | None,
+    number: int | None,
+    steps_file: Path | None,
+    title: str | None,
+    output: Path,
+) -> None:
+    """The ceremony script with Initial and Time columns for the Internal Witness."""
+    from tcr_kit.errors import InputError
+    from tcr_kit.report.forms import ceremony_script_pdf
+
+    facility = ""
+    if steps_file is not None:
+        steps = [s.strip() for s in steps_file.read_text("utf-8").splitlines() if s.strip()]
+    elif number is not None:
+        with open_ledger(ledger_path) as led:
+            cer = led.ceremony(number)
+        steps, facility = list(cer.steps), cer.facility
+    else:
+        raise InputError("give --ceremony N (steps from the ledger) or --steps FILE")
+    if not steps:
+        raise InputError("the script has no steps")
+    name = title or (f"Ceremony {number} script" if number else "Ceremony script")
+    _write_pdf(output, ceremony_script_pdf(name, steps, facility=facility))
+
+
+@form.command("inspection")
+@ledger_option
+@click.option("--bag", "serials", multiple=True, help="A bag to inspect (default: all sealed).")
+@click.option("--title", default="Bag inspection")
+@OUTPUT
+def form_inspection(
+    ledger_path: Path | None, serials: tuple[str, ...], title: str, output: Path
+) -> None:
+    """A bag inspection form prefilled with the expected serials from the ledger."""
+    from tcr_kit.errors import InputError
+    from tcr_kit.report.forms import bag_inspection_pdf, expected_bags
+
+    with open_ledger(ledger_path) as led:
+        bags = expected_bags(led, serials)
+    if not bags:
+        raise InputError("no bag to inspect")
+    _write_pdf(output, bag_inspection_pdf(title, bags))
+
+
+@form.command("share-sheet")
+@click.argument("share_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@OUTPUT
+def form_share_sheet(share_file: Path, output: Path) -> None:
+    """A paper share sheet (text groups, label, set id, index, digest, QR code); 0600."""
+    from tcr_kit.report.forms import share_sheet_pdf
+    from tcr_kit.sharing import open_share_file
+
+    share = open_share_file(share_file)
+    share.check()
+    _write_pdf(output, share_sheet_pdf(share), secret=True)
+
+
+@form.command("receipt")
+@ledger_option
+@click.option("--holder", required=True, help="The TCR's roster id.")
+@OUTPUT
+def form_receipt(ledger_path: Path | None, holder: str, output: Path) -> None:
+    """A TCR's receipt of the credentials they handed over."""
+    from tcr_kit.report.forms import handover_receipt_pdf
+
+    with open_ledger(ledger_path) as led:
+        data = handover_receipt_pdf(led, holder)
+    _write_pdf(output, data)
