@@ -68,8 +68,11 @@ def yearly_chart(rows: Sequence[dict[str, Any]]) -> str:
     ax2.set_xticks([j + 0.4 - width / 2 for j in range(len(years))], [str(y) for y in years])
     ax2.set_title("per year, by category")
     ax2.legend(fontsize=7)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax1, ax2):
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return _svg(fig, "Discrepancies per year by severity and by category")
 
 
@@ -85,4 +88,7 @@ def assumption_chart(rows: Sequence[dict[str, Any]], assumptions: dict[str, str]
     ax.barh([k for k, _ in items], [v for _, v in items], color="#3182bd")
     ax.set_title("discrepancies per design assumption challenged")
     ax.tick_params(axis="y", labelsize=8)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _svg(fig, "Discrepancies per design assumption")
