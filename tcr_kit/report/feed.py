@@ -29,9 +29,15 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from tcr_kit.audit.canonical import parse_canonical
-from tcr_kit.audit.merkle import ProofInvalid, TreeBuilder, verify_consistency
+from tcr_kit.audit.merkle import (
+    LogTree,
+    MerkleTree,
+    ProofInvalid,
+    TreeBuilder,
+    verify_consistency,
+)
 from tcr_kit.audit.note import NoteInvalid, NoteVerifier, open_checkpoint
-from tcr_kit.audit.treehead import log_origin, log_tree, sign_tree_head
+from tcr_kit.audit.treehead import log_origin, sign_tree_head
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
 from tcr_kit.fileio import write_new_file
 
@@ -124,17 +130,17 @@ def publish(
 
     :class:`FeedBroken` (exit 3), with nothing written, when the ledger's tree does not
     extend the site's last published head (rolled back or forked)."""
-    from tcr_kit.report.site import build_site
+    from tcr_kit.report.model import read_report
+    from tcr_kit.report.site import build_site, read_cache
 
     root_dir = Path(site)
     registered = ledger.registered_key(person)
     if registered is None or registered != signer.public_key_bytes():
         raise InputError(f"the key given is not the one registered for {person} in this log")
-    stored = list(ledger.audit.events())
-    tree = log_tree(ledger.audit)
+    state = _state(root_dir)
+    tree = _tree(ledger, int(state["size"]) if state is not None else 0)
     if tree.size == 0:
         raise InputError("nothing to publish: the audit log is empty")
-    state = _state(root_dir)
     prev_size = 0
     if state is not None:
         prev_size = int(state["size"])
@@ -157,7 +163,7 @@ def publish(
     head = sign_tree_head(tree, signer, name)
     if tree.size == prev_size and not full:
         return PublishResult(0, tree.size, _b64(tree.root()), head.note, head.verifier_key, 0)
-    new = stored[prev_size:]
+    new = list(ledger.audit.events(first=prev_size + 1))
     entries: list[dict[str, Any]] = []
     touched: set[str] = set()
     for event in new:
@@ -186,7 +192,10 @@ def publish(
     feed_dir = root_dir / "feed"
     feed_dir.mkdir(parents=True, exist_ok=True)
     first_publication = state is None
-    built = build_site(ledger, root_dir, touched=None if (first_publication or full) else touched)
+    incremental = not (first_publication or full)
+    known = read_cache(root_dir, prev_size) if incremental else []
+    data = read_report(ledger, known_events=known if len(known) == prev_size else None)
+    built = build_site(ledger, root_dir, touched=touched if incremental else None, data=data)
     with open(feed_dir / "entries.jsonl", "a", encoding="utf-8") as fh:
         for e in entries:
             fh.write(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n")
@@ -210,6 +219,34 @@ def publish(
     return PublishResult(
         len(entries), tree.size, _b64(tree.root()), head.note, head.verifier_key, len(built.pages)
     )
+
+
+def _tree(ledger: Ledger, trusted: int) -> LogTree:
+    """The log's tree. Events up to ``trusted`` (what the site already published, whose
+    bodies were hashed then) count by their stored hashes, read in one query; every later
+    event's hash is recomputed from its body. (``tcr audit verify`` checks all of them.)"""
+    from tcr_kit.audit.chain import event_hash
+
+    conn = ledger.audit._conn  # one narrow query: the stored hashes, not the bodies
+    rows = conn.execute(
+        "SELECT seq, hash FROM audit_event WHERE seq <= ? ORDER BY seq", (trusted,)
+    ).fetchall()
+    digests: list[bytes] = []
+    for seq, digest in rows:
+        if int(seq) != len(digests) + 1:
+            raise FeedBroken(f"audit event {len(digests) + 1} is missing from the ledger")
+        digests.append(bytes.fromhex(str(digest)))
+    for event in ledger.audit.events(first=len(digests) + 1):
+        if event.seq != len(digests) + 1:
+            raise FeedBroken(f"audit event {len(digests) + 1} is missing from the ledger")
+        digest = event_hash(event.body)
+        if not hmac.compare_digest(digest.hex(), event.hash.lower()):
+            raise FeedBroken(f"audit event {event.seq} does not match its recorded hash")
+        digests.append(digest)
+    tree = MerkleTree.from_data(digests)
+    head = digests[-1].hex() if digests else "0" * 64
+    first = digests[0].hex() if digests else ""
+    return LogTree(tree, head, first)
 
 
 def _entry_text(e: dict[str, Any]) -> str:

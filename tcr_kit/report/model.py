@@ -30,6 +30,8 @@ class ReportData:
     head: str
     events: list[dict[str, Any]]
     people: dict[str, dict[str, Any]]
+    cached: int = 0
+    """How many of ``events`` came from the caller's cache (the rest were read now)."""
     ceremonies: list[dict[str, Any]] = field(default_factory=list)
     credentials: list[dict[str, Any]] = field(default_factory=list)
     bags: list[dict[str, Any]] = field(default_factory=list)
@@ -51,19 +53,27 @@ def _roles(people: dict[str, dict[str, Any]], pid: str | None) -> str:
     return "/".join(people.get(pid, {}).get("roles", ["?"]))
 
 
-def read_report(ledger: Ledger, *, assumptions: dict[str, str] | None = None) -> ReportData:
-    """Read the report's facts from ``ledger``."""
-    stored = list(ledger.audit.events())
-    events = _events(stored)
+def read_report(
+    ledger: Ledger,
+    *,
+    assumptions: dict[str, str] | None = None,
+    known_events: list[dict[str, Any]] | None = None,
+) -> ReportData:
+    """Read the report's facts from ``ledger``. ``known_events``: the public events 1..k
+    from an earlier read (the site's cache); only the events after them are parsed."""
+    known = list(known_events or [])
+    stored = list(ledger.audit.events(first=len(known) + 1))
+    events = known + _events(stored)
     people = {p.id: public_record("person", p.model_dump(mode="json")) for p in ledger.people()}
     data = ReportData(
-        size=len(stored),
-        head=stored[-1].hash if stored else "0" * 64,
+        size=len(events),
+        head=events[-1]["hash"] if events else "0" * 64,
         events=events,
         people=people,
         assumptions=assumptions if assumptions is not None else load_assumptions(),
+        cached=len(known),
     )
-    for e in events:
+    for e in events[len(known) :]:
         e["actor_roles"] = _roles(people, e.get("actor"))
         witness = e.get("details", {}).get("witness")
         if isinstance(witness, str):

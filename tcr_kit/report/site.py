@@ -126,9 +126,39 @@ def build_site(
             _write(root / name, _timeline_page("Bag", f"bag:{bag['serial']}", bag, data))
             result.pages.append(name)
     _write(root / "index.html", _index(data, charts))
+    _cache_events(root, data, full=subjects is None)
     _write(root / "report.json", json.dumps(_summary_json(data), indent=1, sort_keys=True) + "\n")
     result.pages.append("index.html")
     return result
+
+
+CACHE = Path("data") / "events.jsonl"
+"""The public (already redacted) events the pages were built from, one JSON object a line:
+lets a publication read only the new events from the ledger."""
+
+
+def read_cache(root: Path, size_limit: int | None = None) -> list[dict[str, Any]]:
+    """The cached public events 1..k of the site (empty if none or unusable)."""
+    path = root / CACHE
+    try:
+        text = path.read_text("utf-8").strip()
+        events = json.loads("[" + text.replace("\n", ",") + "]") if text else []
+    except (OSError, ValueError):
+        return []
+    if any(e.get("seq") != i for i, e in enumerate(events, 1)):
+        return []
+    return events if size_limit is None else events[:size_limit]
+
+
+def _cache_events(root: Path, data: ReportData, *, full: bool) -> None:
+    path = root / CACHE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if full or data.cached == 0 or not path.exists():
+        _write(path, "".join(json.dumps(e, sort_keys=True) + "\n" for e in data.events))
+        return
+    with open(path, "a", encoding="utf-8") as fh:
+        for e in data.events[data.cached :]:
+            fh.write(json.dumps(e, sort_keys=True) + "\n")
 
 
 def _summary_json(data: ReportData) -> dict[str, Any]:
