@@ -344,7 +344,8 @@ def _who(pid: object, data: ReportData) -> str:
 
 def _ceremony_page(c: dict[str, Any], data: ReportData, withheld: list[str]) -> str:
     n = c["number"]
-    parts = [f"<p>Date (UTC): <b>{esc(c['date'])}</b>; facility: <b>{esc(c['facility'])}</b></p>"]
+    facility = c["facility"] or "not recorded (no ceremony record)"
+    parts = [f"<p>Date (UTC): <b>{esc(c['date'])}</b>; facility: <b>{esc(facility)}</b></p>"]
     parts.append("<h2>Participants</h2>")
     parts.append(
         _table(

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.cli_runner import run_tcr
+from tests.conftest import find_tool
 from tests.report.conftest import CeremonyWorld
 
 
 def _render(pdf: Path) -> str:
     """The PDF's text; it must also render to a non-blank page image."""
     for tool in ("pdftoppm", "pdftotext"):
-        if subprocess.run(["which", tool], capture_output=True, check=False).returncode:
-            if os.environ.get("TCR_REQUIRE_STACK") == "1":
-                pytest.fail(f"{tool} is missing (scripts/setup.sh installs poppler-utils)")
-            pytest.skip(f"{tool} is missing")
+        find_tool(tool)  # poppler-utils, installed by scripts/setup.sh
     prefix = pdf.with_suffix("")
     subprocess.run(
         ["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", pdf, prefix],

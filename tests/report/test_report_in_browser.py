@@ -3,15 +3,12 @@ with no network, screenshotted; the ceremony table and the charts must be render
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
 from tests.cli_runner import run_tcr
+from tests.conftest import find_tool
 from tests.report.conftest import HISTORY_CSV, CeremonyWorld
 
 FLAGS = [
@@ -27,12 +24,7 @@ FLAGS = [
 
 
 def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("TCR_REQUIRE_STACK") == "1":
-            pytest.fail("chromium is missing (scripts/setup.sh installs it)")
-        pytest.skip("chromium is missing")
-    return found
+    return find_tool("chromium")  # Debian's chromium, installed by scripts/setup.sh
 
 
 def _browser(*args: str) -> subprocess.CompletedProcess[str]:
