@@ -91,18 +91,19 @@ def open_ledger(path: Path | None, *, create: bool = False) -> Iterator[Ledger]:
 
 
 def read_passphrase(prompt: str, *, confirm: bool = False) -> SecretBuffer:
-    """Hidden prompt on a terminal; one line from stdin otherwise. Never argv or env.
+    """Hidden prompt on a terminal; one line from stdin otherwise (two with ``confirm``).
+    Never argv or env. Read by :func:`tcr_kit.secretio.read_secret`, the one secret reader;
+    the caller wipes the returned buffer."""
+    from tcr_kit import secretio
 
-    The passphrase is returned in a :class:`SecretBuffer` (a ``bytearray``) for the caller
-    to wipe; the prompt's or stream's own transient copy cannot be wiped from Python.
-    """
-    from tcr_kit.secrets import SecretBuffer
+    def hidden(text: str, again: bool) -> str:
+        # click returns a str, which cannot be wiped; secretio copies it into a buffer at once.
+        return str(click.prompt(text, hide_input=True, confirmation_prompt=again, err=True))
 
-    if sys.stdin.isatty():
-        value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
-        return SecretBuffer(bytearray(str(value), "utf-8"))
-    line = sys.stdin.readline()
-    return SecretBuffer(bytearray(line.rstrip("\r\n"), "utf-8"))
+    stream = None if sys.stdin.isatty() else sys.stdin.buffer
+    return secretio.read_secret(
+        prompt, stream=stream, prompt=hidden, confirm=confirm, kind="passphrase"
+    )
 
 
 def load_signer(key_file: Path) -> SoftwareEd25519Signer:

@@ -142,6 +142,15 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+class AlreadyReported(Exception):
+    """The command has already printed its whole answer (e.g. the one JSON document on
+    stdout) and only its exit code is left: :func:`run` exits with it and prints nothing."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(exit_code)
+        self.exit_code = int(exit_code)
+
+
 def _report_error(state: CliState, code: int, message: str) -> None:
     click.echo(f"error: {message}", err=True)
     if state.json:
@@ -153,7 +162,9 @@ def run(group: click.Command, args: Sequence[str] | None = None) -> None:
     deliberate error into one line and its exit code."""
     state = CliState()
     try:
-        group.main(args=args, prog_name="tcr", standalone_mode=False, obj=state)
+        code = group.main(args=args, prog_name="tcr", standalone_mode=False, obj=state)
+    except AlreadyReported as exc:
+        sys.exit(exc.exit_code)
     except TcrError as exc:
         _report_error(state, exc.exit_code, str(exc))
         sys.exit(int(exc.exit_code))
@@ -177,3 +188,5 @@ def run(group: click.Command, args: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         sys.exit(130)
+    if isinstance(code, int) and code:  # a command's ctx.exit(n): click returns n here
+        sys.exit(code)

@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "key": ("tcr_cli.roster:key", "Generate and show software Ed25519 signing keys."),
     "credential": ("tcr_cli.custody:credential", "Register and list credentials."),
     "bag": (
-        "tcr_cli.custody:bag",
+        "tcr_cli.bag:bag",
         "Tamper-evident bags: seal, ship, receive, inspect, open, reseal.",
     ),
     "remote": ("tcr_cli.remote:remote", "Remote participation: signed seal attestations."),

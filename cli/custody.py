@@ -9,9 +9,8 @@ import click
 from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
 from ._ledger import report_change as _report
 from .app import emit_json, json_option, table
-from .bag import bag
 
-__all__ = ["bag", "credential", "discrepancy", "status"]
+__all__ = ["credential", "discrepancy", "status"]
 
 KINDS = ["smartcard", "token", "ikey", "safe-deposit-key", "usb-drive", "hsm", "paper-share"]
 

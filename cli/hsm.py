@@ -5,7 +5,6 @@ A thin layer over :mod:`tcr_kit.hsm`: it parses the options, calls the library a
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from ._hsm_options import (
     source_options,
     split_options,
 )
-from .app import emit_json, json_mode, json_option, progress, table, warn
+from .app import AlreadyReported, emit_json, json_mode, json_option, progress, table, warn
 
 if TYPE_CHECKING:
     from tcr_kit.hsm.activation import Activation
@@ -242,9 +241,8 @@ def readiness_cmd(config_path: Path, ledger_path: Path | None, as_json: bool) ->
     if json_mode():
         emit_json({"ok": view.verdict != "not-ready", **view.facts()})
         if view.verdict == "not-ready":
-            # The view is the one JSON document on stdout; a raised error would add app.run's
-            # error object as a second one, so this exit stays explicit.
-            sys.exit(int(ExitCode.QUORUM))
+            # The view is the one JSON document on stdout: exit 4 without a second one.
+            raise AlreadyReported(ExitCode.QUORUM)
         return
     rows = view.rows()
     lines = [view.headline(), *([table(rows, ROW_COLUMNS)] if rows else [])]

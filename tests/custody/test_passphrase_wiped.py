@@ -26,7 +26,7 @@ def test_key_passphrase_from_stdin_is_wiped_after_loading(
         return real_load(p, passphrase)
 
     monkeypatch.setattr(SoftwareEd25519Signer, "load", staticmethod(spy))
-    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse\n"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"correct horse\n")))
     signer = _ledger.load_signer(path)
     assert signer.public_key_bytes() == key.public_key_bytes()
     (buf,) = seen
@@ -49,7 +49,7 @@ def test_key_passphrase_is_wiped_when_it_is_wrong(
         return buffers[-1]
 
     monkeypatch.setattr(_ledger, "read_passphrase", spy)
-    monkeypatch.setattr("sys.stdin", io.StringIO("wrong\n"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"wrong\n")))
     with pytest.raises(InputError, match="wrong passphrase"):
         _ledger.load_signer(path)
     assert buffers[0].wiped

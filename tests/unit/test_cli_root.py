@@ -115,3 +115,38 @@ def test_the_cli_keeps_no_flag_state_in_module_globals() -> None:
         if not name.startswith("__") and isinstance(value, dict | list | set | CliState)
     }
     assert mutable == {}
+
+
+def _exit_code_of(command: click.Command, args: list[str]) -> int:
+    from tcr_cli.app import run
+
+    try:
+        run(command, args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_a_command_that_already_printed_its_answer_exits_with_its_code_and_nothing_more(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tcr_cli.app import AlreadyReported, emit_json
+
+    @click.command()
+    def answer() -> None:
+        emit_json({"ok": False, "verdict": "not-ready"})
+        raise AlreadyReported(4)
+
+    assert _exit_code_of(answer, []) == 4
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"ok": False, "verdict": "not-ready"}  # one document, no error
+    assert err == ""
+
+
+def test_a_commands_ctx_exit_code_is_the_process_exit_code() -> None:
+    @click.command()
+    @click.pass_context
+    def leave(ctx: click.Context) -> None:
+        ctx.exit(3)
+
+    assert _exit_code_of(leave, []) == 3

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Generic, Protocol, TypeVar
 
 from tcr_kit.errors import InputError
-from tcr_kit.fileio import atomic_outputs, check_private_file
+from tcr_kit.fileio import atomic_outputs
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing.errors import ShareError, UnknownFormatError
 from tcr_kit.sharing.result import CombineResult
@@ -163,12 +163,16 @@ def read_text(path: Path) -> str:
 
 
 def read_passphrase_file(path: Path) -> bytes:
-    """A passphrase from a file that only its owner may read (final newline dropped)."""
-    check_private_file(path)
-    try:
-        return path.read_bytes().rstrip(b"\r\n")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    """A passphrase from a 0600 file of its owner, read by the one secret reader
+    (:func:`tcr_kit.secretio.read_secret_file`: one line, one line ending dropped).
+
+    Returned as ``bytes`` because the SLIP-39 library takes nothing else; the reader's own
+    buffer is wiped.
+    """
+    from tcr_kit.secretio import read_secret_file
+
+    with read_secret_file(path, kind="passphrase") as secret:
+        return bytes(secret.view())
 
 
 def read_secret(source: BinaryIO, limit: int = MAX_IN_MEMORY) -> SecretBuffer:
