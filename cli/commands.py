@@ -36,4 +36,5 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hsm": ("tcr_cli.hsm:hsm", "Activate an HSM with m of n shares; quorum readiness."),
     "help": ("tcr_cli.manual:help_command", "Show a command's help, or the man page (--man)."),
     "witness": ("tcr_cli.witness:witness", "Witness an audit log: cosign consistent checkpoints."),
+    "report": ("tcr_cli.report:report", "The public report: static site, signed feed, forms."),
 }

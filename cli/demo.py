@@ -225,8 +225,11 @@ def run_demo(demo: Demo) -> None:
     _peer_round_trips(demo, secret)
 
     from .demo_ceremony import run_ceremony
+    from .demo_report import run_report
 
     run_ceremony(demo)
+    (demo.out / "forms").mkdir()
+    run_report(demo)
 
 
 def forge_share(path: Path, folder: Path) -> Path:

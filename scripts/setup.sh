@@ -68,6 +68,8 @@ DEB_PACKAGES=(
   python3-venv
   groff-base                               # renders the man page (tcr help --man)
   golang-go golang-golang-x-mod-dev        # Go's sumdb note/tlog: reference for audit notes and proofs
+  chromium                                 # the report's browser test (headless screenshot)
+  poppler-utils                            # pdftoppm/pdftotext: the printable forms' tests
 )
 
 missing=()

@@ -378,6 +378,9 @@ class Discrepancy(Record):
     resolved_at: AwareDatetime | None = None
     overrides: tuple[PersonId, ...] = ()
     """Witnesses who explicitly let a blocked action go ahead while this was open."""
+    source: Text | None = None
+    """Where a historical discrepancy was found (``tcr discrepancy import``): the published
+    script, report or log it comes from. ``None`` for discrepancies recorded live."""
 
     @model_validator(mode="after")
     def _resolution(self) -> Discrepancy:

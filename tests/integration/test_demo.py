@@ -34,6 +34,32 @@ def test_demo_runs_end_to_end_and_names_its_folder(tmp_path: Path, gotlog: Path)
     opened = go(gotlog, "verify-note", vkey, stdin=(out / "checkpoint-ceremony-1.note").read_text())
     assert opened.startswith("tcr-kit/demo/") and "verified: tcr-kit/demo/" in opened
     assert "receipt OK: 3 events of tcr-4 (ceremony 1)" in stdout
+    # The public report of the ceremony, with its feed verified and the ten years imported.
+    assert (out / "site" / "index.html").exists() and "feed ok:" in stdout
+    assert (out / "site" / "transcripts" / "transcript-ceremony-1.json").exists()
+    assert "clocks are in UTC" in (out / "site" / "index.html").read_text()
+    assert (out / "forms" / "inspection.pdf").exists()
+    _nothing_private_in_the_site(out)
+
+
+def _nothing_private_in_the_site(out: Path) -> None:
+    """No PIN, secret, share line or private-key line of the demo appears in its report."""
+    needles = [(out / "activation-secret.bin").read_bytes().hex()]
+    needles += [p.read_text().strip() for p in (out / "pins").iterdir() if p.is_file()]
+    for pem in (out / "keys").glob("*.pem"):
+        needles += [line for line in pem.read_text().splitlines() if "-----" not in line]
+    for folder in ("split", "ssss", "gfshare"):
+        for share in (out / folder).glob("*"):
+            if share.is_file():
+                text = share.read_bytes().decode("ascii", errors="replace")
+                needles += [line for line in text.splitlines() if len(line) >= 12]
+    needles = [n for n in needles if len(n) >= 6]
+    assert len(needles) > 20
+    for page in (out / "site").rglob("*"):
+        if page.is_file():
+            text = page.read_text(errors="replace")
+            for needle in needles:
+                assert needle not in text, f"{needle!r} is in {page.name}"
 
 
 def test_demo_refuses_an_existing_folder(tmp_path: Path) -> None:

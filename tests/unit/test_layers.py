@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "tcr_kit"
 
-SUBPACKAGES = ("sharing", "cards", "audit", "custody", "hsm")
+SUBPACKAGES = ("sharing", "cards", "audit", "custody", "hsm", "report")
 
 
 def _kit(*packages: str) -> frozenset[str]:
@@ -28,10 +28,13 @@ def _kit(*packages: str) -> frozenset[str]:
 RULES: dict[str, frozenset[str]] = {
     # package (or module) -> what nothing in it may import
     "tcr_kit": frozenset({"tcr_cli", "cli", "click", "getpass"}),
-    "tcr_kit.sharing": _kit("cards", "custody", "hsm", "audit"),
-    "tcr_kit.cards": _kit("custody", "hsm"),
-    "tcr_kit.custody": _kit("hsm", "cards"),
-    "tcr_kit.audit": _kit("custody", "cards", "sharing", "hsm"),
+    "tcr_kit.sharing": _kit("cards", "custody", "hsm", "audit", "report"),
+    "tcr_kit.cards": _kit("custody", "hsm", "report"),
+    "tcr_kit.custody": _kit("hsm", "cards", "report"),
+    "tcr_kit.audit": _kit("custody", "cards", "sharing", "hsm", "report"),
+    "tcr_kit.hsm": _kit("report"),
+    # the public report reads the ledger and the log; it never touches cards or HSMs
+    "tcr_kit.report": _kit("cards", "hsm"),
     # the base layer (errors, secrets, clock, fileio, ...) sits below every package
     "tcr_kit.<base>": _kit(*SUBPACKAGES),
 }

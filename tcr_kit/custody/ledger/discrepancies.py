@@ -12,9 +12,22 @@ from typing import Any
 from pydantic import BaseModel
 
 from tcr_kit.clock import utcnow
+from tcr_kit.custody.errors import NotFound
+from tcr_kit.custody.historical import HistoricalDiscrepancy
 from tcr_kit.custody.ledger.guard import GuardedReader
 from tcr_kit.custody.ledger.storage import Actor, serialised
-from tcr_kit.custody.models import Ceremony, Discrepancy, DiscrepancyCategory, Severity
+from tcr_kit.custody.models import (
+    Bag,
+    Ceremony,
+    Credential,
+    Discrepancy,
+    DiscrepancyCategory,
+    Inspection,
+    Person,
+    Severity,
+    ShareSet,
+    Shipment,
+)
 from tcr_kit.custody.models import build as _build
 from tcr_kit.custody.models import revalidate as _revalidate
 from tcr_kit.errors import InputError
@@ -151,6 +164,69 @@ class DiscrepanciesMixin(GuardedReader):
         ):
             self._put(resolved)
         return resolved
+
+    @serialised
+    def import_discrepancies(
+        self,
+        actor: Actor,
+        rows: Sequence[HistoricalDiscrepancy],
+        *,
+        source_sha256: str | None = None,
+        dry_run: bool = False,
+    ) -> list[Discrepancy]:
+        """Enter historical discrepancies (with their original dates) in one signed event
+        ``discrepancy.import`` by ``actor``. Every object a row names must exist in the
+        ledger (:class:`NotFound` naming the row's line otherwise); nothing is imported then."""
+        models: dict[str, type[BaseModel]] = {
+            "bag": Bag,
+            "credential": Credential,
+            "person": Person,
+            "share-set": ShareSet,
+            "shipment": Shipment,
+            "inspection": Inspection,
+            "discrepancy": Discrepancy,
+            "ceremony": Ceremony,
+        }
+        for row in rows:
+            for obj in row.objects:
+                kind, _, key = obj.partition(":")
+                model = models.get(kind)
+                if model is None:
+                    raise InputError(f"line {row.line}: unknown object type {kind!r} in {obj}")
+                if self._get_or_none(model, key) is None:
+                    raise NotFound(f"line {row.line}: {obj} is not in the ledger")
+        base = self._count("discrepancy")
+        made: list[Discrepancy] = []
+        now = utcnow()
+        for i, row in enumerate(rows):
+            resolved = row.resolution is not None
+            made.append(
+                _build(
+                    Discrepancy,
+                    id=f"D-{base + i + 1:04d}",
+                    category=row.category,
+                    severity=row.severity,
+                    description=row.description,
+                    objects=row.objects,
+                    ceremony=row.ceremony,
+                    step=row.step,
+                    opened_at=row.date,
+                    opened_by=actor.person,
+                    status="resolved" if resolved else "open",
+                    resolution=row.resolution,
+                    resolved_by=actor.person if resolved else None,
+                    resolved_at=now if resolved else None,
+                    source=row.source,
+                )
+            )
+        subjects = [f"discrepancy:{d.id}" for d in made]
+        extra: dict[str, Any] = {"imported": len(made)}
+        if source_sha256 is not None:
+            extra["source_sha256"] = source_sha256
+        with self._change(actor, "discrepancy.import", subjects, extra, dry_run=dry_run):
+            for d in made:
+                self._put(d)
+        return made
 
     @serialised
     def add_ceremony(self, actor: Actor, ceremony: Ceremony, *, dry_run: bool = False) -> None:

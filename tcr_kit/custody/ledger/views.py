@@ -7,6 +7,7 @@ names and values are part of the documented output and stay as they are).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tcr_kit.audit.canonical import parse_canonical
@@ -169,11 +170,24 @@ class ViewsMixin(LedgerReader):
             credentials=tuple(items),
         )
 
-    def discrepancy_summary(self) -> list[DiscrepancyCount]:
+    def discrepancy_summary(
+        self,
+        *,
+        ceremony: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[DiscrepancyCount]:
         """Counts by year opened, category, severity and status (for the community's
-        "discrepancies over the years" question), sorted."""
+        "discrepancies over the years" question), sorted. Optionally only one ceremony's,
+        or those opened at or after ``since`` and before ``until``."""
         counts: dict[tuple[int, str, str, str], int] = {}
         for d in self._all(Discrepancy):
+            if ceremony is not None and d.ceremony != ceremony:
+                continue
+            if since is not None and d.opened_at < since:
+                continue
+            if until is not None and d.opened_at >= until:
+                continue
             key = (d.opened_at.year, d.category.value, d.severity.value, d.status)
             counts[key] = counts.get(key, 0) + 1
         return [

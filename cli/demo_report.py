@@ -1,0 +1,58 @@
+"""The demo's last part: the public report of its ceremony. Ten years of discrepancies are
+imported (the examples of the domain notes), the report is published with its signed feed,
+the feed is verified as a community member would, and the forms are printed to PDF."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .demo import Demo
+
+HISTORY = """date,ceremony,category,severity,step,description,source,objects,resolution
+2016-02-11,24,wrong-item,medium,3.2,"The wrong one of two identical USB drives was pulled, breaking logging",ceremony 24 exceptions,,media now labelled uniquely
+2018-05-10,33,time,low,5.1,"A laptop's time zone was not UTC, so a step was repeated",ceremony 33 annotated script,,all clocks set to UTC
+2019-08-15,38,equipment,high,1.4,A safe's lock would not open; the ceremony was postponed,ceremony 38 report,,lock replaced
+2021-04-08,41,procedure,low,7.3,A bag was labelled before it was sealed (out of runbook order),ceremony 41 annotated script,,
+2022-02-24,44,equipment,medium,2.2,A required cable was missing,ceremony 44 exceptions,,spare cable kit added
+"""  # noqa: E501 - CSV rows
+
+
+def run_report(demo: Demo) -> None:
+    out = demo.out
+    ledger = ("--ledger", "ledger.sqlite")
+    iw = ("--as", "iw-1", "--key", "keys/iw.pem")
+
+    demo.step("ten years of discrepancies: import the history (one signed event), summarise")
+    (out / "history.csv").write_text(HISTORY)
+    demo.run(["discrepancy", "import", "history.csv", *ledger, *iw])
+    demo.run(["discrepancy", "summary", *ledger, "--since", "2016-01-01"])
+
+    demo.step("publish the public report and its signed feed; verify the feed")
+    demo.run(["report", "publish", "--output-dir", "site", *ledger, *iw, "--site", "demo"])
+    demo.run(["report", "verify", "site"])
+    demo.run(
+        [
+            "report",
+            "form",
+            "inspection",
+            *ledger,
+            "--bag",
+            "TEB-7007",
+            "--output",
+            "forms/inspection.pdf",
+        ]
+    )
+    demo.run(
+        [
+            "report",
+            "form",
+            "receipt",
+            *ledger,
+            "--holder",
+            "tcr-4",
+            "--output",
+            "forms/receipt-tcr-4.pdf",
+        ]
+    )
+    print(f"  open the report: {(out / 'site' / 'index.html').as_uri()}")

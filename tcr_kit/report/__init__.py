@@ -1,0 +1,79 @@
+"""The public report (issue 13): a static site read off the ledger through field
+allow-lists, its feed of signed heads with consistency proofs, the ten-year discrepancy
+charts and printable PDF forms. See ``docs/report.md``.
+
+The names in ``__all__`` are the public API; they resolve on first use (PEP 562), so
+importing the package costs neither matplotlib nor fpdf2.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tcr_kit.report.assumptions import assumption_for, load_assumptions
+    from tcr_kit.report.feed import FeedBroken, PublishResult, SiteVerified, publish, verify_site
+    from tcr_kit.report.forms import (
+        bag_inspection_pdf,
+        ceremony_script_pdf,
+        expected_bags,
+        handover_receipt_pdf,
+        share_sheet_pdf,
+    )
+    from tcr_kit.report.model import ReportData, read_report
+    from tcr_kit.report.public import private_transcript_fields, public_event, public_record
+    from tcr_kit.report.site import SiteResult, build_site
+
+_NAMES = {
+    "assumption_for": "assumptions",
+    "load_assumptions": "assumptions",
+    "FeedBroken": "feed",
+    "PublishResult": "feed",
+    "SiteVerified": "feed",
+    "publish": "feed",
+    "verify_site": "feed",
+    "bag_inspection_pdf": "forms",
+    "ceremony_script_pdf": "forms",
+    "expected_bags": "forms",
+    "handover_receipt_pdf": "forms",
+    "share_sheet_pdf": "forms",
+    "ReportData": "model",
+    "read_report": "model",
+    "private_transcript_fields": "public",
+    "public_event": "public",
+    "public_record": "public",
+    "SiteResult": "site",
+    "build_site": "site",
+}
+
+__all__ = [
+    "FeedBroken",
+    "PublishResult",
+    "ReportData",
+    "SiteResult",
+    "SiteVerified",
+    "assumption_for",
+    "bag_inspection_pdf",
+    "build_site",
+    "ceremony_script_pdf",
+    "expected_bags",
+    "handover_receipt_pdf",
+    "load_assumptions",
+    "private_transcript_fields",
+    "public_event",
+    "public_record",
+    "publish",
+    "read_report",
+    "share_sheet_pdf",
+    "verify_site",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tcr_kit.report' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tcr_kit.report.{module}"), name)
+    globals()[name] = value
+    return value
