@@ -338,6 +338,16 @@ class AuditLog:
         for row in cur:
             yield StoredEvent(int(row[0]), as_bytes(row[1]), str(row[2]), str(row[3]))
 
+    def stored_hashes(self, last: int) -> Iterator[tuple[int, str]]:
+        """``(seq, hash)`` of events 1..``last`` as stored, without their bodies: for callers
+        that already checked those bodies once (an incremental publisher) and only need the
+        leaves. A full check is :func:`tcr_kit.audit.verify.verify_log`."""
+        cur = self._conn.execute(
+            "SELECT seq, hash FROM audit_event WHERE seq <= ? ORDER BY seq", (last,)
+        )
+        for row in cur:
+            yield int(row[0]), str(row[1])
+
     def events_about(self, subject: str) -> Iterator[dict[str, Any]]:
         """Parsed bodies of events naming ``subject`` (index column; bodies are parsed)."""
         cur = self._conn.execute(

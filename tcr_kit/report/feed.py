@@ -227,15 +227,11 @@ def _tree(ledger: Ledger, trusted: int) -> LogTree:
     event's hash is recomputed from its body. (``tcr audit verify`` checks all of them.)"""
     from tcr_kit.audit.chain import event_hash
 
-    conn = ledger.audit._conn  # one narrow query: the stored hashes, not the bodies
-    rows = conn.execute(
-        "SELECT seq, hash FROM audit_event WHERE seq <= ? ORDER BY seq", (trusted,)
-    ).fetchall()
     digests: list[bytes] = []
-    for seq, digest in rows:
-        if int(seq) != len(digests) + 1:
+    for seq, stored in ledger.audit.stored_hashes(trusted):
+        if seq != len(digests) + 1:
             raise FeedBroken(f"audit event {len(digests) + 1} is missing from the ledger")
-        digests.append(bytes.fromhex(str(digest)))
+        digests.append(bytes.fromhex(stored))
     for event in ledger.audit.events(first=len(digests) + 1):
         if event.seq != len(digests) + 1:
             raise FeedBroken(f"audit event {len(digests) + 1} is missing from the ledger")

@@ -189,3 +189,13 @@ def test_scanner_ignores_prose_that_merely_mentions_a_package(tmp_path: Path) ->
     module = tmp_path / "probe.py"
     module.write_text('"""Unlike tcr_kit.hsm, this module ..."""\nX = "cli"\n')
     assert imports_of(module, root=tmp_path) == set()
+
+
+def test_no_module_reaches_into_another_objects_private_connection() -> None:
+    """The audit log's connection and tables are its own: others use its public methods."""
+    offenders = [
+        str(path.relative_to(LIBRARY))
+        for path in LIBRARY.rglob("*.py")
+        if re.search(r"\b(?!self\b)\w+\._conn\b", path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
