@@ -80,7 +80,7 @@ def build_transcript(
         "selection": {
             "description": description,
             "seqs": selected,
-            "criteria": _criteria(select),
+            "criteria": _criteria(select, through_checkpoint),
         },
         "head": {
             "seq": last,
@@ -110,16 +110,18 @@ def build_transcript(
     }
 
 
-def _criteria(select: Selector | None) -> dict[str, Any]:
+def _criteria(select: Selector | None, through_checkpoint: bool = False) -> dict[str, Any]:
     """How the selection was made, so a verifier can recompute it from the events."""
+    extra = {"through_checkpoint": True} if through_checkpoint else {}
     if select is None:
-        return {"ceremony": None, "since": None, "until": None}
+        return {"ceremony": None, "since": None, "until": None, **extra}
     if not isinstance(select, EventSelection):
         raise ValueError("a transcript's selection must be an EventSelection (or None)")
     return {
         "ceremony": select.ceremony,
         "since": select.since_text or (select.since.isoformat() if select.since else None),
         "until": select.until_text or (select.until.isoformat() if select.until else None),
+        **extra,
     }
 
 
@@ -257,7 +259,9 @@ def verify_transcript(
     if (head["seq"], head["sha256"], head["words"]) != (report.events, report.head, words):
         raise IntegrityError(f"{path}: the stated head does not match the recomputed chain")
     _check_keys(path, doc["keys"], report)
-    selection, description = _check_selection(path, doc["selection"], events)
+    selection, description = _check_selection(
+        path, doc["selection"], events, [c.seq for c in checkpoints]
+    )
     _check_exported_at(path, doc["exported_at"], events)
     return TranscriptResult(report, selection, description)
 
@@ -290,19 +294,30 @@ def _key_entry(k: KeyRecord) -> dict[str, Any]:
 
 
 def _check_selection(
-    path: str | os.PathLike[str], value: object, events: list[StoredEvent]
+    path: str | os.PathLike[str],
+    value: object,
+    events: list[StoredEvent],
+    checkpoint_seqs: list[int],
 ) -> tuple[list[int], str]:
     """``selection`` is recomputed from its ``criteria`` over the events: the seqs, the
-    description, and that the events end at the last selected one must all agree."""
+    description, and where the events end must all agree. They end at the last selected
+    event, or (criterion ``through_checkpoint``, a ceremony's transcript) at the first
+    checkpoint at or after it, whose head was published when the ceremony closed."""
     if isinstance(value, dict) and "criteria" not in value:
         value = {**value, "criteria": {}}  # written before criteria: only "whole log" checks
     sel = _fields(path, value, frozenset({"description", "seqs", "criteria"}), "selection")
     crit = _fields(
         path,
-        {"ceremony": None, "since": None, "until": None, **(sel["criteria"] or {})}
+        {
+            "ceremony": None,
+            "since": None,
+            "until": None,
+            "through_checkpoint": False,
+            **(sel["criteria"] or {}),
+        }
         if isinstance(sel["criteria"], dict)
         else sel["criteria"],
-        frozenset({"ceremony", "since", "until"}),
+        frozenset({"ceremony", "since", "until", "through_checkpoint"}),
         "selection criteria",
     )
     ceremony = crit["ceremony"]
@@ -315,11 +330,17 @@ def _check_selection(
         seqs = [e.seq for e in events if chosen(parse_canonical(e.body))]
     except (InputError, ValueError, KeyError, TypeError):
         raise IntegrityError(f"{path}: selection criteria cannot be applied") from None
+    through = crit["through_checkpoint"]
+    if not isinstance(through, bool):
+        raise IntegrityError(f"{path}: selection through_checkpoint is not true or false")
+    end = seqs[-1] if seqs else 0
+    if through:
+        end = min((c for c in checkpoint_seqs if c >= end), default=end)
     if (
         sel["seqs"] != seqs
         or sel["description"] != chosen.description
         or not seqs
-        or seqs[-1] != len(events)
+        or end != len(events)
     ):
         raise IntegrityError(
             f"{path}: the selection does not match its criteria ({chosen.description}) "

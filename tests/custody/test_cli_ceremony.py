@@ -163,3 +163,22 @@ def test_a_dry_run_open_records_nothing_and_leaves_no_ceremony_open(run: Run) ->
     assert "nothing was changed" in out
     assert run.json("audit", "head") == before
     assert run.json("ceremony", "list")["ceremonies"] == []
+
+
+def test_a_transcript_whose_through_checkpoint_criterion_is_edited_fails_verification(
+    run: Run, tmp_path: Path
+) -> None:
+    import json
+
+    run("discrepancy", "add", *IW, "--ceremony", "54", "--category", "time",
+        "--severity", "low", "--description", "laptop clock not in UTC")  # fmt: skip
+    run("credential", "add", *CA, "--id", "CO3-CARD", "--kind", "smartcard",
+        "--serial", "0A1B2C", "--holder", "tcr-3")  # fmt: skip
+    run("audit", "checkpoint", *CA)
+    run("audit", "export", "--ceremony", "54", "--output", "c54.json")
+    doc = json.loads((tmp_path / "c54.json").read_text())
+    assert doc["selection"]["criteria"]["through_checkpoint"] is True
+    doc["selection"]["criteria"]["through_checkpoint"] = False
+    (tmp_path / "edited.json").write_text(json.dumps(doc))
+    err = run("audit", "verify", "--transcript", "edited.json", code=3)
+    assert "selection does not match its criteria" in err
