@@ -67,9 +67,16 @@ _action("destroy", "Record a retired credential destroyed (witnessed).", witness
 @click.option("--share-set", help="Default: the old credential's share set.")
 @click.option("--share-index", type=int, help="Default: the old credential's share index.")
 @click.option(
-    "--enrolment",
+    "--record",
+    "enrolment",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The new card's enrolment record (JSON), e.g. from 'tcr card rotate'.",
+)
+@click.option(
+    "--enrolment",
+    "old_enrolment",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    hidden=True,  # the name before --record; kept for scripts
 )
 @dry_run_option
 @json_option
@@ -85,10 +92,15 @@ def credential_replace(
     share_set: str | None,
     share_index: int | None,
     enrolment: Path | None,
+    old_enrolment: Path | None,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Retire OLD and register its replacement in one change (after a card rotation)."""
+    if old_enrolment is not None:
+        if enrolment is not None:
+            raise click.UsageError("give the enrolment record once, with --record")
+        enrolment = old_enrolment
     from tcr_kit.custody.ledger import enrolment_sha256
     from tcr_kit.custody.models import Credential, CredentialKind, build
 

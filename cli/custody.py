@@ -94,38 +94,6 @@ def credential_add(
         _report(led, f"credential {cid} ({kind} {serial})", dry_run, {"credential": cid})
 
 
-def _credential_action(action: str, doc: str) -> click.Command:
-    @click.command(action, help=doc)
-    @ledger_option
-    @actor_options
-    @click.argument("cid")
-    @click.option("--witness", help="Roster id of the witness (required for destroy).")
-    @dry_run_option
-    @json_option
-    def command(
-        ledger_path: Path | None,
-        actor_id: str,
-        key_file: Path,
-        cid: str,
-        witness: str | None,
-        dry_run: bool,
-        as_json: bool,
-    ) -> None:
-        from tcr_kit.custody.lifecycle import CredentialAction
-
-        with open_ledger(ledger_path) as led:
-            updated = led.credential_action(
-                actor(actor_id, key_file),
-                cid,
-                CredentialAction(action),
-                witness=witness,
-                dry_run=dry_run,
-            )
-            _report(led, f"credential {cid}: {updated.state.value}", dry_run, {"credential": cid})
-
-    return command
-
-
 def _record_serial(path: Path | None, record: str | None) -> str:
     """The card serial an enrolment record names."""
     import json
@@ -141,13 +109,7 @@ def _record_serial(path: Path | None, record: str | None) -> str:
     return serial
 
 
-credential.add_command(
-    _credential_action(
-        "destroy", "Record a credential as destroyed (a wiped or shredded card), witnessed."
-    )
-)
-credential.add_command(_credential_action("retire", "Record a credential as retired."))
-credential.add_command(_credential_action("lose", "Record a credential as lost."))
+# retire, lose, destroy and replace are in :mod:`.credential_lifecycle` (same group).
 
 
 @credential.command("list")

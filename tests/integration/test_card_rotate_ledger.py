@@ -40,7 +40,7 @@ def _ledger_with_card(tmp: Path, env: dict[str, str], serial: str) -> None:
     t("roster", "add", *sa, "--id", "tcr-1", "--name", "TCR 1", "--role", "CO", "--facility",
       "east", "--public-key", keys["tcr1"])  # fmt: skip
     t("credential", "add", "--as", "ca-1", "--key", "ca.pem", "--id", "card-1", "--kind",
-      "smartcard", "--serial", serial, "--holder", "tcr-1", "--enrolment",
+      "smartcard", "--serial", serial, "--holder", "tcr-1", "--record",
       "record-1.json")  # fmt: skip
 
 
