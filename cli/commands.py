@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Tamper-evident bags: seal, ship, receive, inspect, open, reseal.",
     ),
     "remote": ("tcr_cli.remote:remote", "Remote participation: signed seal attestations."),
-    "discrepancy": ("tcr_cli.custody:discrepancy", "Record, list and resolve discrepancies."),
+    "discrepancy": ("tcr_cli.discrepancy:discrepancy", "Record, list and resolve discrepancies."),
     "policy": ("tcr_cli.policy:policy", "Show or set the custody policy (who may do what)."),
     "ceremony": (
         "tcr_cli.ceremony:ceremony",
