@@ -10,7 +10,7 @@ import click
 from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
 from ._ledger import report_change as _report
 from .app import json_option
-from .custody import KINDS, credential
+from .custody import KINDS, credential, one_record, record_options
 
 __all__ = ["credential"]
 
@@ -66,18 +66,7 @@ _action("destroy", "Record a retired credential destroyed (witnessed).", witness
 @click.option("--holder", help="Default: the old credential's holder.")
 @click.option("--share-set", help="Default: the old credential's share set.")
 @click.option("--share-index", type=int, help="Default: the old credential's share index.")
-@click.option(
-    "--record",
-    "enrolment",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The new card's enrolment record (JSON), e.g. from 'tcr card rotate'.",
-)
-@click.option(
-    "--enrolment",
-    "old_enrolment",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    hidden=True,  # the name before --record; kept for scripts
-)
+@record_options("The new card's enrolment record (JSON), e.g. from 'tcr card rotate'.")
 @dry_run_option
 @json_option
 def credential_replace(
@@ -97,10 +86,7 @@ def credential_replace(
     as_json: bool,
 ) -> None:
     """Retire OLD and register its replacement in one change (after a card rotation)."""
-    if old_enrolment is not None:
-        if enrolment is not None:
-            raise click.UsageError("give the enrolment record once, with --record")
-        enrolment = old_enrolment
+    enrolment = one_record(enrolment, old_enrolment)
     from tcr_kit.custody.ledger import enrolment_sha256
     from tcr_kit.custody.models import Credential, CredentialKind, build
 

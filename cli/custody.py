@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -16,9 +17,31 @@ from .audit_show import echo_entries, head_line
 if TYPE_CHECKING:
     from tcr_kit.custody.history import PersonHistory
 
-__all__ = ["credential", "status"]
+__all__ = ["credential", "one_record", "record_options", "status"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 KINDS = ["smartcard", "token", "ikey", "safe-deposit-key", "usb-drive", "hsm", "paper-share"]
+
+
+def record_options(help_text: str) -> Callable[[F], F]:
+    """``--record FILE`` (an enrolment record), with its old name ``--enrolment`` hidden."""
+    kind = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+    def deco(f: F) -> F:
+        f = click.option("--enrolment", "old_enrolment", type=kind, hidden=True)(f)
+        return click.option("--record", "enrolment", type=kind, help=help_text)(f)
+
+    return deco
+
+
+def one_record(record: Path | None, old_name: Path | None) -> Path | None:
+    """The record file given by ``--record`` or by its old name, refusing both."""
+    if old_name is None:
+        return record
+    if record is not None:
+        raise click.UsageError("give the enrolment record once, with --record")
+    return old_name
 
 
 # -- credentials ----------------------------------------------------------------------------
@@ -38,19 +61,7 @@ def credential() -> None:
 @click.option("--holder", help="Roster id of the person who holds it.")
 @click.option("--share-set")
 @click.option("--share-index", type=int)
-@click.option(
-    "--record",
-    "enrolment",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Card enrolment record (JSON) written by 'tcr card enrol --record'.",
-)
-@click.option(
-    "--enrolment",
-    "old_enrolment",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    hidden=True,
-    help="Old name of --record.",
-)
+@record_options("Card enrolment record (JSON) written by 'tcr card enrol --record'.")
 @dry_run_option
 @json_option
 def credential_add(
@@ -69,10 +80,7 @@ def credential_add(
     as_json: bool,
 ) -> None:
     """Register a credential (a smartcard: with --record, its enrolment record)."""
-    if old_enrolment is not None:
-        if enrolment is not None:
-            raise click.UsageError("give the enrolment record once, with --record")
-        enrolment = old_enrolment
+    enrolment = one_record(enrolment, old_enrolment)
     from tcr_kit.custody.ledger import enrolment_sha256
     from tcr_kit.custody.models import Credential, CredentialKind, build
 
