@@ -78,7 +78,13 @@ def sign(
     manifest: ShareManifest, signer: Signer, signer_id: str, *, at: datetime | None = None
 ) -> ShareManifest:
     """``manifest`` signed by ``signer`` (a software key or a card) as roster id
-    ``signer_id``; the signature is checked before it is returned."""
+    ``signer_id``; the signature is checked before it is returned. A manifest that is
+    signed already is refused (exit 2): a new revision comes from an extension."""
+    if manifest.signed and manifest.signer is not None:
+        raise InputError(
+            f"the manifest of set {manifest.set_id} is signed already (by "
+            f"{manifest.signer.id}, revision {manifest.revision})"
+        )
     signed = sign_manifest(manifest, signer, signer_id, _utc_second(at))
     verify_manifest(signed, signer.public_key_bytes())
     return signed
