@@ -89,12 +89,12 @@ def sign_cmd(
 
     Then register it (tcr shares register) and hand out the shares: each TCR can check
     theirs alone with tcr shares check."""
-    from tcr_kit.custody.share_manifests import sign
+    from tcr_kit.custody.share_manifests import sign_manifest
     from tcr_kit.fileio import write_new_file
     from tcr_kit.sharing.manifest import load_manifest
 
     manifest = load_manifest(manifest_path)
-    signed = sign(manifest, actor(actor_id, key_file).signer, actor_id)
+    signed = sign_manifest(manifest, actor(actor_id, key_file).signer, actor_id)
     if output is None:
         name = manifest_path.name.removesuffix(".json") + ".signed.json"
         output = manifest_path.with_name(name)

@@ -29,20 +29,20 @@ from tcr_kit.sharing.manifest import (
     ShareManifest,
     check_share,
     manifest_name_for,
-    sign_manifest,
+    sign_with,
 )
-from tcr_kit.sharing.native_extend import ExtendOutcome, extend_to_dir, plan_indices
 from tcr_kit.sharing.native_share import NativeShare, open_share_file
 
 if TYPE_CHECKING:
     from tcr_kit.custody.ledger import Actor, Ledger
+    from tcr_kit.sharing.native_extend import ExtendOutcome
 
 __all__ = [
     "ExtendResult",
     "ShareCheck",
     "check_share_alone",
     "extend_set",
-    "sign",
+    "sign_manifest",
     "verify_manifest",
 ]
 
@@ -74,7 +74,7 @@ def verify_manifest(manifest: ShareManifest, expected_public_key: bytes | None =
     )
 
 
-def sign(
+def sign_manifest(
     manifest: ShareManifest, signer: Signer, signer_id: str, *, at: datetime | None = None
 ) -> ShareManifest:
     """``manifest`` signed by ``signer`` (a software key or a card) as roster id
@@ -85,7 +85,7 @@ def sign(
             f"the manifest of set {manifest.set_id} is signed already (by "
             f"{manifest.signer.id}, revision {manifest.revision})"
         )
-    signed = sign_manifest(manifest, signer, signer_id, _utc_second(at))
+    signed = sign_with(manifest, signer, signer_id, _utc_second(at))
     verify_manifest(signed, signer.public_key_bytes())
     return signed
 
@@ -180,6 +180,8 @@ def extend_set(
     Refusals: shares of another set or altered (exit 3), fewer than m shares (exit 4), an
     index already issued (exit 3), a replaced index the set does not have (exit 2).
     """
+    from tcr_kit.sharing.native_extend import ExtendOutcome, extend_to_dir, plan_indices
+
     verify_manifest(manifest)
     shares = [open_share_file(p, str(p)) for p in share_paths]
     for share in shares:
@@ -205,7 +207,7 @@ def extend_set(
             unsigned = manifest.next_revision(added, replacing)
         except ValueError as exc:
             raise InputError(f"cannot extend the manifest: {exc}") from None
-        signed = sign(unsigned, signer, signer_id)
+        signed = sign_manifest(unsigned, signer, signer_id)
         if ledger is not None:
             if actor is None or share_set_id is None:
                 raise ValueError("recording an extension needs the actor and the share set")

@@ -52,7 +52,7 @@ __all__ = [
     "load_manifest",
     "manifest_name_for",
     "parse_manifest",
-    "sign_manifest",
+    "sign_with",
 ]
 
 MANIFEST_KIND = "tcr-kit share set"
@@ -216,12 +216,13 @@ class _SignerLike(Protocol):
     def sign(self, data: bytes) -> bytes: ...
 
 
-def sign_manifest(
+def sign_with(
     manifest: ShareManifest, signer: _SignerLike, signer_id: str, signed_at: str
 ) -> ShareManifest:
     """``manifest`` signed by ``signer`` as roster id ``signer_id`` at ``signed_at``
     (``YYYY-MM-DDTHH:MM:SSZ``). Any earlier signature is replaced. Callers check the result
-    with :func:`tcr_kit.custody.share_manifests.verify_manifest`."""
+    with :func:`tcr_kit.custody.share_manifests.verify_manifest` (or use
+    :func:`tcr_kit.custody.share_manifests.sign_manifest`, which does)."""
     doc = manifest.model_dump(mode="json", exclude={"signature"})
     doc["signer"] = {
         "id": signer_id,

@@ -7,7 +7,7 @@ import pytest
 from tcr_kit.custody.errors import NotFound
 from tcr_kit.custody.lifecycle import CredentialAction
 from tcr_kit.custody.models import Credential, CredentialKind
-from tcr_kit.custody.share_manifests import check_share_alone, sign
+from tcr_kit.custody.share_manifests import check_share_alone, sign_manifest
 from tcr_kit.errors import ExitCode, InputError, IntegrityError, NotPermitted
 from tcr_kit.sharing import native
 from tcr_kit.sharing.manifest import ManifestEntry, ShareManifest, parse_manifest
@@ -24,7 +24,7 @@ def split_and_sign(
     record = native.SplitManifest(
         h.set_id, m, n, h.secret_length, h.label, [s.digest() for s in shares]
     ).record()
-    return shares, sign(parse_manifest(native.canonical_json(record)), KEYS["sa"], "sa-1")
+    return shares, sign_manifest(parse_manifest(native.canonical_json(record)), KEYS["sa"], "sa-1")
 
 
 def extension(
@@ -33,7 +33,7 @@ def extension(
     new = extend_bytes(shares, [index])[0]
     entry = ManifestEntry(index=index, sha256=new.digest().hex())
     revised = base.next_revision([entry], {index: replaces} if replaces else {})
-    return new, sign(revised, KEYS["ca"], "ca-1")
+    return new, sign_manifest(revised, KEYS["ca"], "ca-1")
 
 
 def paper_share(world: World, cid: str, index: int) -> None:
@@ -77,12 +77,12 @@ def test_an_unregistered_manifest_or_a_stranger_signer_fails_the_ledger_check(
     assert info.value.exit_code == ExitCode.INTEGRITY
     from tcr_kit.audit.signing import SoftwareEd25519Signer
 
-    forged = sign(manifest.model_copy(update={"signature": None, "signer": None,
+    forged = sign_manifest(manifest.model_copy(update={"signature": None, "signer": None,
                                               "signed_at": None}),
                   SoftwareEd25519Signer.generate(), "sa-1")  # fmt: skip
     with pytest.raises(IntegrityError, match="not the one registered to sa-1"):
         world.ledger.register_manifest(world.ca, "hsm-a", forged, purpose="x")
-    stranger = sign(manifest.model_copy(update={"signature": None, "signer": None,
+    stranger = sign_manifest(manifest.model_copy(update={"signature": None, "signer": None,
                                                 "signed_at": None}),
                     SoftwareEd25519Signer.generate(), "nobody")  # fmt: skip
     with pytest.raises(IntegrityError, match="nobody is not on the roster"):

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tcr_kit.audit.signing import SignatureInvalid, SoftwareEd25519Signer
-from tcr_kit.custody.share_manifests import check_share_alone, sign, verify_manifest
+from tcr_kit.custody.share_manifests import check_share_alone, sign_manifest, verify_manifest
 from tcr_kit.errors import ExitCode, InputError, IntegrityError
 from tcr_kit.sharing import native
 from tcr_kit.sharing.errors import (
@@ -55,7 +55,7 @@ def manifest_of(shares: list[native.NativeShare]) -> ShareManifest:
     record = native.SplitManifest(
         h.set_id, h.threshold, h.count, h.secret_length, h.label, [s.digest() for s in shares]
     ).record()
-    return sign(parse_manifest(native.canonical_json(record)), SPLITTER, "sa-1")
+    return sign_manifest(parse_manifest(native.canonical_json(record)), SPLITTER, "sa-1")
 
 
 def forge(share: native.NativeShare, position: int) -> native.NativeShare:
@@ -187,7 +187,7 @@ def test_a_manifest_round_trips_through_its_file_and_an_unsigned_one_is_refused(
     with pytest.raises(IntegrityError, match="not signed"):
         verify_manifest(unsigned)
     with pytest.raises(InputError, match="signed already"):
-        sign(manifest, SPLITTER, "sa-1")
+        sign_manifest(manifest, SPLITTER, "sa-1")
 
 
 @pytest.mark.parametrize(
@@ -273,7 +273,7 @@ def test_extension_streams_files_across_chunks_on_either_kernel(
             ManifestEntry(index=x, sha256=d.hex(), file=p.name)
             for x, d, p in zip(outcome.indices, outcome.digests, outcome.paths, strict=True)
         ]
-        revised = sign(manifest.next_revision(added, {5: 2}), EXTENDER, "ca-1")
+        revised = sign_manifest(manifest.next_revision(added, {5: 2}), EXTENDER, "ca-1")
         assert check_share(revised, new[1]).index == 6
         assert revised.previous_sha256 == manifest.signing_digest().hex()
         assert [(s.index, s.replaces) for s in revised.new_shares] == [(5, 2), (6, None)]

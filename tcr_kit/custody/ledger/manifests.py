@@ -11,7 +11,7 @@ which knows only its set id, finds its manifests) and every replaced credential.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tcr_kit.audit.chain import StoredEvent
 from tcr_kit.custody.errors import NotFound
@@ -20,9 +20,10 @@ from tcr_kit.custody.ledger.storage import Actor, serialised
 from tcr_kit.custody.lifecycle import CredentialState
 from tcr_kit.custody.models import Person, ShareSet, build
 from tcr_kit.custody.models import revalidate as _revalidate
-from tcr_kit.custody.share_manifests import verify_manifest
 from tcr_kit.errors import InputError, IntegrityError
-from tcr_kit.sharing.manifest import ShareManifest
+
+if TYPE_CHECKING:
+    from tcr_kit.sharing.manifest import ShareManifest
 
 __all__ = ["MANIFEST_EVENT_KINDS", "ManifestsMixin"]
 
@@ -95,6 +96,8 @@ class ManifestsMixin(GuardedReader):
         share (index, credentials) each new one replaces. A credential still issued or
         sealed cannot be replaced: record it lost first.
         """
+        from tcr_kit.custody.share_manifests import verify_manifest
+
         self._permit("share-set.change", actor)
         verify_manifest(manifest)
         signer = self.check_manifest_signer(manifest)
