@@ -8,16 +8,26 @@ checking and extending :mod:`tcr_kit.custody.share_manifests`, the ledger record
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from tcr_kit.audit.pgpwords import digest_words
 
-from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger, report_change
+from ._cards import OneCard, card_options, module_option, read_secret
+from ._ledger import (
+    actor,
+    actor_options,
+    dry_run_option,
+    ledger_option,
+    load_signer,
+    open_ledger,
+    report_change,
+)
 from .app import emit_json, ensure_output_dir, json_option, progress, table, warn
 
 if TYPE_CHECKING:
@@ -31,6 +41,18 @@ EXISTING = click.Path(dir_okay=False, exists=True, path_type=Path)
 
 def _manifest_option(help: str) -> Callable[[F], F]:
     return click.option("--manifest", "manifest_path", required=True, type=EXISTING, help=help)
+
+
+def one_card_options(f: F) -> F:
+    """``--pkcs11-module`` and ``--token-label | --token-serial | --reader``, given to the
+    command as one :class:`OneCard` (``card``)."""
+
+    @functools.wraps(f)
+    def run(*args: Any, pkcs11_module: str | None, token_label: str | None,
+            token_serial: str | None, reader: str | None, **kw: Any) -> Any:  # fmt: skip
+        return f(*args, card=OneCard(pkcs11_module, token_label, token_serial, reader, 0.0), **kw)
+
+    return cast(F, module_option(card_options(help_name="your signing card")(run)))
 
 
 def _describe(manifest: ShareManifest) -> list[str]:
@@ -75,17 +97,21 @@ def _facts(manifest: ShareManifest, path: Path | None = None) -> dict[str, objec
     help="Signed manifest (default: MANIFEST with .signed.json).",
 )
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
-@actor_options
+@click.option("--as", "actor_id", envvar="TCR_AS", required=True, help="Your roster id.")
+@click.option(
+    "--key", "key_file", type=EXISTING, default=None,
+    help="Your Ed25519 key file (0600); or sign with your card (--pkcs11-module ...).",
+)  # fmt: skip
+@one_card_options
+@click.option("--pin-file", type=EXISTING, default=None,
+              help="The card's PIN in a 0600 file (else stdin or a hidden prompt).")  # fmt: skip
 @json_option
-def sign_cmd(
-    manifest_path: Path,
-    output: Path | None,
-    force: bool,
-    actor_id: str,
-    key_file: Path,
-    as_json: bool,
-) -> None:
-    """Sign the manifest a split wrote, as the person who split (--as, --key).
+def sign_cmd(manifest_path: Path, output: Path | None, force: bool, actor_id: str,
+             key_file: Path | None, card: OneCard, pin_file: Path | None,
+             as_json: bool) -> None:  # fmt: skip
+    """Sign the manifest a split wrote, as the person who split: with your software key
+    (--key) or your card's signing key (--pkcs11-module with --token-label or
+    --token-serial).
 
     Then register it (tcr shares register) and hand out the shares: each TCR can check
     theirs alone with tcr shares check."""
@@ -93,8 +119,18 @@ def sign_cmd(
     from tcr_kit.fileio import write_new_file
     from tcr_kit.sharing.manifest import load_manifest
 
+    on_card = card.label is not None or card.serial is not None or card.reader is not None
+    if (key_file is None) == (not on_card):
+        raise click.UsageError("sign with either --key FILE or a card (--token-label ...)")
     manifest = load_manifest(manifest_path)
-    signed = sign_manifest(manifest, actor(actor_id, key_file).signer, actor_id)
+    if key_file is not None:
+        signed = sign_manifest(manifest, load_signer(key_file), actor_id)
+    else:
+        from tcr_kit.cards.signing import CardSigner
+
+        opened = card.open(card.select())
+        with CardSigner(opened, read_secret("PIN of the signing card", pin_file)) as signer:
+            signed = sign_manifest(manifest, signer, actor_id)
     if output is None:
         name = manifest_path.name.removesuffix(".json") + ".signed.json"
         output = manifest_path.with_name(name)

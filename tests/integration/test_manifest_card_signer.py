@@ -69,3 +69,40 @@ def test_a_manifest_signed_on_a_card_checks_against_the_roster(
         for share in shares:
             result = check_share_alone(share, signed, ledger=ledger)
             assert result.signer_checked and result.registered_at == event.seq
+
+
+def test_tcr_shares_sign_signs_with_a_card_and_refuses_key_and_card_together(
+    new_token: NewToken, tmp_path: Path
+) -> None:
+    from tests.integration.conftest import one_error_line, run_tcr
+
+    label, _ = new_token()
+    card = Pkcs11Card(MODULE, token_label=label)
+    enrol(card, b"the splitter's own share", tcr=TcrRef(name="SA One", id="sa-1"),
+          current_pin=pin(TRANSPORT_PIN), new_pin=pin("sa-pin-1"),
+          record_path=tmp_path / "record.json")  # fmt: skip
+    pin_file = tmp_path / "pin"
+    pin_file.write_text("sa-pin-1\n")
+    pin_file.chmod(0o600)
+    secret = tmp_path / "pin.txt"
+    secret.write_bytes(b"activation pin 13579")
+    secret.chmod(0o600)
+    run_tcr(["shares", "split", "-m", "2", "-n", "3", "-i", str(secret), "-o", str(tmp_path),
+             "-q"])  # fmt: skip
+    manifest = tmp_path / "pin.txt.manifest.json"
+    card_args = ["--pkcs11-module", MODULE, "--token-label", label, "--pin-file", str(pin_file)]
+    proc = run_tcr(["shares", "sign", str(manifest), "--as", "sa-1", *card_args, "--json"])
+    assert proc.returncode == 0, proc.stderr
+    signed = tmp_path / "pin.txt.manifest.signed.json"
+    doc = parse_manifest(signed.read_bytes())
+    with CardSigner(Pkcs11Card(MODULE, token_label=label), pin("sa-pin-1")) as signer:
+        verify_manifest(doc, signer.public_key_bytes())
+    key = tmp_path / "sa.pem"
+    SoftwareEd25519Signer.generate().save(key)
+    both = run_tcr(["shares", "sign", str(manifest), "--as", "sa-1", "--key", str(key),
+                    *card_args, "--output", str(tmp_path / "x.json")])  # fmt: skip
+    assert both.returncode == 2 and "either --key FILE or a card" in one_error_line(both)
+    share = tmp_path / "pin.txt.share-003.txt"
+    check = run_tcr(["shares", "check", str(share), "--manifest", str(signed),
+                     "--signer-key", doc.signer.public_key if doc.signer else ""])  # fmt: skip
+    assert check.returncode == 0, check.stderr
