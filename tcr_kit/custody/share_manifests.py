@@ -190,9 +190,14 @@ def extend_set(
     if len(replaces) > len(new):
         raise InputError(f"{len(replaces)} replaced indices for {len(new)} new shares")
     replacing = dict(zip(new, replaces, strict=False))
+    given = {s.index: s.source for s in shares}
     for old in replaces:
         if manifest.entry(old) is None:
             raise InputError(f"--replaces {old}: the set has no share {old} to replace")
+        if old in given:
+            raise InputError(
+                f"--replaces {old}: share {old} was given ({given[old]}), so it is not lost"
+            )
     if len(set(replaces)) != len(replaces):
         raise InputError("a lost index was given twice")
     from tcr_kit.sharing.files import stem_of_share

@@ -186,6 +186,13 @@ def test_extend_refusals_and_their_exit_codes(tcr: Tcr, tmp_path: Path) -> None:
     err = tcr("shares", "extend", share(1), share(3), "--count", "1", "--replaces", "2",
               *common, code=2)  # fmt: skip
     assert "record it lost" in err
+    # Replacing a share that was given, or one the set never had: bad input.
+    err = tcr("shares", "extend", share(1), share(3), "--count", "1", "--replaces", "3",
+              *common, code=2)  # fmt: skip
+    assert "share 3 was given" in err
+    err = tcr("shares", "extend", share(1), share(3), "--count", "1", "--replaces", "9",
+              *common, code=2)  # fmt: skip
+    assert "no share 9 to replace" in err
     # Usage: neither --share-set nor --no-ledger, or both --count and --index.
     tcr("shares", "extend", share(1), share(3), "--manifest", SIGNED, "--count", "1",
         "-o", "out", *CA, code=2)  # fmt: skip
