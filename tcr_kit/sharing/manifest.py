@@ -186,6 +186,8 @@ class ShareManifest(_Strict):
         ``replaces`` maps a new index to the lost index it stands in for."""
         if not self.signed:
             raise ValueError("only a signed manifest can be extended")
+        if not added:
+            raise ValueError("a revision adds at least one share")
         entries = sorted([*self.shares, *added], key=lambda e: e.index)
         return ShareManifest(
             count=max(self.count, *(e.index for e in added)),
