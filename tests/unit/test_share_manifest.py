@@ -90,6 +90,25 @@ def test_any_threshold_shares_of_an_extended_set_recover_the_secret(
     assert len(selection.verified) == len(everything)
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(secret=st.binary(min_size=1, max_size=32), data=st.data())
+def test_a_set_extended_twice_from_mixed_old_and_new_shares_stays_one_set(
+    secret: bytes, data: st.DataObject
+) -> None:
+    count = data.draw(st.integers(2, 5))
+    threshold = data.draw(st.integers(2, count))
+    shares = native.split_bytes(secret, threshold, count)
+    first = extend_bytes(shares[:threshold], plan_indices(shares, count=2))
+    pool = shares + first
+    basis = data.draw(st.permutations(pool))[:threshold]
+    second = extend_bytes(list(basis), plan_indices(pool, count=1))
+    assert second[0].index == count + 3 and second[0].count == count + 3
+    everything = pool + second
+    subset = data.draw(st.permutations(everything))[:threshold]
+    assert recover(list(subset)) == secret
+    assert native.select_shares(everything).rejected == {}
+
+
 @settings(max_examples=15, deadline=None)
 @given(secret=st.binary(min_size=1, max_size=40), data=st.data())
 def test_a_share_of_another_set_is_refused_by_check(secret: bytes, data: st.DataObject) -> None:
