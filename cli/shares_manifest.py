@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from tcr_kit.audit.pgpwords import digest_words
-
 from ._cards import OneCard, card_options, module_option, read_secret
 from ._ledger import (
     actor,
@@ -55,37 +53,16 @@ def one_card_options(f: F) -> F:
     return cast(F, module_option(card_options(help_name="your signing card")(run)))
 
 
-def _describe(manifest: ShareManifest) -> list[str]:
-    hex_, words = digest_words(manifest.signing_digest())
-    signer = manifest.signer
-    who = f"{signer.id} ({signer.algorithm})" if signer else "nobody (unsigned)"
-    label = f", label {manifest.label!r}" if manifest.label else ""
-    return [
-        f"share set {manifest.set_id}: {manifest.threshold} of up to {manifest.count}, "
-        f"secret {manifest.secret_length} bytes{label}",
-        f"manifest revision {manifest.revision}, signed by {who}"
-        + (f" at {manifest.signed_at}" if manifest.signed_at else ""),
-        f"  indices: {', '.join(str(i) for i in manifest.indices)}",
-        f"  SHA-256: {hex_}",
-        f"  PGP Words: {words}",
-    ]
-
-
 def _facts(manifest: ShareManifest, path: Path | None = None) -> dict[str, object]:
-    hex_, words = digest_words(manifest.signing_digest())
-    out: dict[str, object] = {
-        "set_id": manifest.set_id,
-        "threshold": manifest.threshold,
-        "count": manifest.count,
-        "revision": manifest.revision,
-        "indices": manifest.indices,
-        "signer": manifest.signer.id if manifest.signer else None,
-        "manifest_sha256": hex_,
-        "manifest_pgp_words": words,
-    }
-    if path is not None:
-        out["manifest"] = str(path)
-    return out
+    from tcr_kit.custody.share_manifests import manifest_facts
+
+    return {**manifest_facts(manifest), **({"manifest": str(path)} if path else {})}
+
+
+def _describe(manifest: ShareManifest) -> list[str]:
+    from tcr_kit.custody.share_manifests import describe_manifest
+
+    return describe_manifest(manifest)
 
 
 @click.command("sign")
@@ -217,7 +194,6 @@ def check_cmd(
     never registered. Without --signer-key or --use-ledger the signer is NOT checked:
     exit 3 unless --self-signed-only is given."""
     from tcr_kit.custody.share_manifests import check_share_alone
-    from tcr_kit.errors import IntegrityError
     from tcr_kit.sharing.manifest import load_manifest
     from tcr_kit.sharing.native_share import open_share_file
 
@@ -229,36 +205,16 @@ def check_cmd(
             raise click.BadParameter("not hex", param_hint="--signer-key") from None
     manifest = load_manifest(manifest_path)
     share = open_share_file(share_path, str(share_path))
-    if use_ledger:
-        with open_ledger(ledger_path, read_only=True) as led:
-            result = check_share_alone(share, manifest, expected_public_key=expected, ledger=led)
-    else:
-        result = check_share_alone(share, manifest, expected_public_key=expected)
-    if not result.signer_checked and not self_signed_only:
-        raise IntegrityError(
-            f"{share_path}: matches the manifest, whose signature verifies under the key "
-            "inside it, but the signer was NOT checked: give --signer-key or --use-ledger "
-            "(or --self-signed-only)"
-        )
+    ledger: AbstractContextManager[Ledger | None] = (
+        open_ledger(ledger_path, read_only=True) if use_ledger else nullcontext(None)
+    )
+    with ledger as led:
+        result = check_share_alone(share, manifest, expected_public_key=expected, ledger=led,
+                                   self_signed_only=self_signed_only)  # fmt: skip
     if as_json:
         emit_json({"ok": True, **result.facts()})
         return
-    facts = result.facts()
-    if result.signer_checked:
-        how = "signature and signer verified"
-        if result.registered_at is not None:
-            how += f"; registered in the ledger at event {result.registered_at}"
-    else:
-        how = "self-signed only: signature valid, signer NOT checked"
-    click.echo(
-        f"{share_path}: share {facts['index']} of set {facts['set_id']} "
-        f"(threshold {facts['threshold']}) belongs to the signed set"
-    )
-    click.echo(
-        f"manifest revision {facts['manifest_revision']}, signed by {facts['signer']} "
-        f"(key {facts['signer_key_id']}): {how}"
-    )
-    click.echo(f"  share SHA-256: {facts['share_sha256']}")
+    click.echo("\n".join(result.describe()))
 
 
 @click.command("extend")

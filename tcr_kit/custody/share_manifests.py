@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.audit.signing import Signer, key_id, verify_signature
 from tcr_kit.clock import utcnow
 from tcr_kit.errors import InputError, IntegrityError
@@ -41,10 +42,45 @@ __all__ = [
     "ExtendResult",
     "ShareCheck",
     "check_share_alone",
+    "describe_manifest",
     "extend_set",
+    "manifest_facts",
     "sign_manifest",
     "verify_manifest",
 ]
+
+
+def manifest_facts(manifest: ShareManifest) -> dict[str, object]:
+    """What commands report about a manifest (JSON-ready): the set, the revision, the
+    signer and the signed digest as hex and PGP words."""
+    hex_, words = digest_words(manifest.signing_digest())
+    return {
+        "set_id": manifest.set_id,
+        "threshold": manifest.threshold,
+        "count": manifest.count,
+        "revision": manifest.revision,
+        "indices": manifest.indices,
+        "signer": manifest.signer.id if manifest.signer else None,
+        "manifest_sha256": hex_,
+        "manifest_pgp_words": words,
+    }
+
+
+def describe_manifest(manifest: ShareManifest) -> list[str]:
+    """The manifest for people: the set, who signed which revision, the digest to read aloud."""
+    hex_, words = digest_words(manifest.signing_digest())
+    signer = manifest.signer
+    who = f"{signer.id} ({signer.algorithm})" if signer else "nobody (unsigned)"
+    when = f" at {manifest.signed_at}" if manifest.signed_at else ""
+    label = f", label {manifest.label!r}" if manifest.label else ""
+    return [
+        f"share set {manifest.set_id}: {manifest.threshold} of up to {manifest.count}, "
+        f"secret {manifest.secret_length} bytes{label}",
+        f"manifest revision {manifest.revision}, signed by {who}{when}",
+        f"  indices: {', '.join(str(i) for i in manifest.indices)}",
+        f"  SHA-256: {hex_}",
+        f"  PGP Words: {words}",
+    ]
 
 
 def _utc_second(when: datetime | None) -> str:
@@ -118,6 +154,24 @@ class ShareCheck:
             "registered_at_event": self.registered_at,
         }
 
+    def describe(self) -> list[str]:
+        """The verdict for people, saying plainly whether the signer was checked."""
+        f = self.facts()
+        if not self.signer_checked:
+            how = "self-signed only: signature valid, signer NOT checked"
+        elif self.registered_at is not None:
+            how = "signature and signer verified; registered in the ledger at event "
+            how += str(self.registered_at)
+        else:
+            how = "signature and signer verified"
+        return [
+            f"{f['share']}: share {f['index']} of set {f['set_id']} (threshold "
+            f"{f['threshold']}) belongs to the signed set",
+            f"manifest revision {f['manifest_revision']}, signed by {f['signer']} "
+            f"(key {f['signer_key_id']}): {how}",
+            f"  share SHA-256: {f['share_sha256']}",
+        ]
+
 
 def check_share_alone(
     share: NativeShare,
@@ -125,13 +179,15 @@ def check_share_alone(
     *,
     expected_public_key: bytes | None = None,
     ledger: Ledger | None = None,
+    self_signed_only: bool = False,
 ) -> ShareCheck:
     """Check that ``share`` belongs to the signed set ``manifest`` describes, at its index.
 
     The manifest's signature is always verified. The signer is checked against
     ``expected_public_key`` and/or ``ledger`` (the signer's registered roster key, and the
-    manifest registered for the set); with neither, the result says the signer was not
-    checked. Every failure raises an exit-3 error that says what is wrong.
+    manifest registered for the set). With neither, the signer is not checked: that is
+    refused (exit 3, saying so) unless ``self_signed_only``, and the result says it. Every
+    failure raises an exit-3 error that says what is wrong.
     """
     verify_manifest(manifest, expected_public_key)
     registered = None
@@ -139,6 +195,12 @@ def check_share_alone(
         registered = ledger.manifest_registration(manifest)
     entry = check_share(manifest, share)
     checked = expected_public_key is not None or ledger is not None
+    if not checked and not self_signed_only:
+        raise IntegrityError(
+            f"{share.source}: matches the manifest, whose signature verifies under the key "
+            "inside it, but the signer was NOT checked: give the signer's public key or "
+            "check against the ledger (or accept a self-signed check explicitly)"
+        )
     return ShareCheck(share, manifest, entry, checked, registered)
 
 

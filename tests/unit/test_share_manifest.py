@@ -158,8 +158,11 @@ def test_a_share_at_an_index_the_manifest_does_not_list_is_refused() -> None:
 def test_check_share_alone_says_whether_the_signer_was_checked() -> None:
     shares = native.split_bytes(b"pin 2468", 2, 3)
     manifest = manifest_of(shares)
-    alone = check_share_alone(shares[2], manifest)
+    with pytest.raises(IntegrityError, match="signer was NOT checked"):
+        check_share_alone(shares[2], manifest)
+    alone = check_share_alone(shares[2], manifest, self_signed_only=True)
     assert alone.signer_checked is False and alone.entry.index == 3
+    assert "signer NOT checked" in alone.describe()[1]
     checked = check_share_alone(
         shares[2], manifest, expected_public_key=SPLITTER.public_key_bytes()
     )
