@@ -38,3 +38,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "witness": ("tcr_cli.witness:witness", "Witness an audit log: cosign consistent checkpoints."),
     "report": ("tcr_cli.report:report", "The public report: static site, signed feed, forms."),
 }
+
+# ``tcr shares`` sub-commands kept outside cli/shares.py, imported only when used.
+SHARES_COMMANDS: dict[str, tuple[str, str]] = {
+    "sign": ("tcr_cli.shares_manifest:sign_cmd", "Sign the manifest a split wrote."),
+    "register": ("tcr_cli.shares_manifest:register_cmd", "Record a signed manifest in the ledger."),
+    "check": (
+        "tcr_cli.shares_manifest:check_cmd",
+        "Check one share alone against its signed manifest.",
+    ),
+    "extend": ("tcr_cli.shares_manifest:extend_cmd", "Make new shares of a set at new indices."),
+}

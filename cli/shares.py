@@ -23,7 +23,9 @@ from tcr_kit.sharing.formats.base import ForeignOptions, read_passphrase_file
 from tcr_kit.sharing.native_header import validate_label
 from tcr_kit.sharing.result import CombineResult
 
+from . import app
 from .app import emit_json, ensure_output_dir, json_option, progress, quiet_option, table, warn
+from .commands import SHARES_COMMANDS
 
 FORMATS = list(dispatch.FORMATS)
 """Share formats; the peer formats' code is imported only when one is used."""
@@ -76,7 +78,7 @@ def _format_option(name: str, dest: str, *extra: str, **kw: Any) -> Callable[[F]
     return click.option(name, dest, type=click.Choice([*extra, *FORMATS]), **kw)
 
 
-@click.group()
+@click.group(cls=app.LazyGroup, lazy=SHARES_COMMANDS)  # sign, check, ... (shares_manifest.py)
 def shares() -> None:
     """Split secrets into shares, combine shares, inspect and convert them."""
 

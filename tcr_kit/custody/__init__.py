@@ -53,6 +53,14 @@ from tcr_kit.custody.models import (
 )
 from tcr_kit.custody.policy import Policy, PolicyInvalid, default_policy, parse_policy
 from tcr_kit.custody.remote import SignedAttestation
+from tcr_kit.custody.share_manifests import (
+    ExtendResult,
+    ShareCheck,
+    check_share_alone,
+    extend_set,
+    sign_manifest,
+    verify_manifest,
+)
 
 __all__ = [
     "Actor",
@@ -75,6 +83,7 @@ __all__ = [
     "DiscrepancyOpened",
     "EventSelection",
     "EventSummary",
+    "ExtendResult",
     "Inspection",
     "InspectionBrief",
     "Ledger",
@@ -89,15 +98,20 @@ __all__ = [
     "Role",
     "SealAttestation",
     "Severity",
+    "ShareCheck",
     "ShareSet",
     "Shipment",
     "SignedAttestation",
     "TransitionRefused",
     "WitnessRequired",
     "build",
+    "check_share_alone",
     "default_ledger_path",
     "default_policy",
     "enrolment_sha256",
+    "extend_set",
     "normalise_serial",
     "parse_policy",
+    "sign_manifest",
+    "verify_manifest",
 ]

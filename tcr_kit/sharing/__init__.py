@@ -7,7 +7,9 @@ package (or :mod:`tcr_kit.sharing.errors`) costs nothing of numpy or the peer fo
   (:func:`split_bytes`, :func:`combine_shares`, :func:`decode_share`, ...);
 * peer formats by name: :func:`peer_format`, each a :class:`PeerFormat`;
 * share files of any format: :func:`detect_set`, :func:`split_to_dir`,
-  :func:`combine_files`, :func:`inspect_files`, and conversion (:func:`convert_shares`).
+  :func:`combine_files`, :func:`inspect_files`, and conversion (:func:`convert_shares`);
+* signed share-set manifests (:class:`ShareManifest`, :func:`check_share`) and extending
+  a set at new indices (:func:`extend_to_dir`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ if TYPE_CHECKING:
         ShareFacts,
         peer_format,
     )
+    from tcr_kit.sharing.manifest import (
+        ManifestEntry,
+        ManifestSigner,
+        NewShare,
+        ShareManifest,
+        check_share,
+        load_manifest,
+        parse_manifest,
+    )
     from tcr_kit.sharing.native import (
         NativeShare,
         ShareHeader,
@@ -64,6 +75,14 @@ if TYPE_CHECKING:
         open_share_file,
         split_bytes,
         split_stream,
+    )
+    from tcr_kit.sharing.native_extend import (
+        ExtendOutcome,
+        IndexInUseError,
+        extend_bytes,
+        extend_stream,
+        extend_to_dir,
+        plan_indices,
     )
     from tcr_kit.sharing.result import CombineResult
 
@@ -118,6 +137,23 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "split_stream",
     ),
     "tcr_kit.sharing.result": ("CombineResult",),
+    "tcr_kit.sharing.manifest": (
+        "ManifestEntry",
+        "ManifestSigner",
+        "NewShare",
+        "ShareManifest",
+        "check_share",
+        "load_manifest",
+        "parse_manifest",
+    ),
+    "tcr_kit.sharing.native_extend": (
+        "ExtendOutcome",
+        "IndexInUseError",
+        "extend_bytes",
+        "extend_stream",
+        "extend_to_dir",
+        "plan_indices",
+    ),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -128,10 +164,15 @@ __all__ = [
     "CombineResult",
     "DetectedSet",
     "DuplicateShareError",
+    "ExtendOutcome",
     "ForeignOptions",
     "ForeignShareError",
     "InconsistentSharesError",
+    "IndexInUseError",
+    "ManifestEntry",
+    "ManifestSigner",
     "NativeShare",
+    "NewShare",
     "NotEnoughSharesError",
     "PeerFormat",
     "PeerSplit",
@@ -142,9 +183,11 @@ __all__ = [
     "ShareFacts",
     "ShareFilesRejected",
     "ShareHeader",
+    "ShareManifest",
     "SplitManifest",
     "SplitOutcome",
     "UnknownFormatError",
+    "check_share",
     "combine_files",
     "combine_shares",
     "combine_stream",
@@ -152,10 +195,16 @@ __all__ = [
     "decode_share",
     "detect_format",
     "detect_set",
+    "extend_bytes",
+    "extend_stream",
+    "extend_to_dir",
     "inspect_file",
     "inspect_files",
+    "load_manifest",
     "open_share_file",
+    "parse_manifest",
     "peer_format",
+    "plan_indices",
     "recorded_size",
     "recover_secret",
     "split_bytes",

@@ -58,7 +58,9 @@ def _majority(values: Sequence[bytes]) -> bytes:
 
 
 def _header_signature(h: ShareHeader) -> bytes:
-    return struct.pack(">BBQ", h.threshold, h.count, h.secret_length) + h.label.encode()
+    # Not the count: shares added by an extension carry a higher one (the highest index
+    # issued when they were made), and each share's tag covers its own count anyway.
+    return struct.pack(">BQ", h.threshold, h.secret_length) + h.label.encode()
 
 
 def _complete(shares: Sequence[NativeShare]) -> bool:
@@ -110,7 +112,7 @@ def _header_candidates(
     for s in same_set:
         if _header_signature(s.header) != signature:
             rejected[s.source] = s._reject_reason(
-                "its threshold, count, label or length disagree with the set"
+                "its threshold, label or length disagree with the set"
             )
         else:
             candidates.append(s)

@@ -12,6 +12,7 @@ says.
 * :mod:`~tcr_kit.custody.ledger.reading` typed look-ups and a subject's history;
 * :mod:`~tcr_kit.custody.ledger.roster` people and their keys;
 * :mod:`~tcr_kit.custody.ledger.credentials` credentials and share sets;
+* :mod:`~tcr_kit.custody.ledger.manifests` signed share-set manifests and extensions;
 * :mod:`~tcr_kit.custody.ledger.bags`, :mod:`~tcr_kit.custody.ledger.shipments`,
   :mod:`~tcr_kit.custody.ledger.inspections` bags and their journeys;
 * :mod:`~tcr_kit.custody.ledger.discrepancies` discrepancies and ceremonies;
@@ -36,6 +37,7 @@ from tcr_kit.custody.ledger.ceremonies import CeremoniesMixin, CeremonyClosed
 from tcr_kit.custody.ledger.credentials import CredentialsMixin, enrolment_sha256
 from tcr_kit.custody.ledger.inspections import InspectionsMixin
 from tcr_kit.custody.ledger.integrity import IntegrityMixin
+from tcr_kit.custody.ledger.manifests import ManifestsMixin
 from tcr_kit.custody.ledger.reading import normalise_serial
 from tcr_kit.custody.ledger.roster import RosterMixin
 from tcr_kit.custody.ledger.schema import (
@@ -92,5 +94,6 @@ class Ledger(
     IntegrityMixin,
     ViewsMixin,
     CeremoniesMixin,
+    ManifestsMixin,
 ):
     """An open ledger. Use :meth:`open`; close with :meth:`close` or ``with``."""
