@@ -18,7 +18,8 @@ says.
 * :mod:`~tcr_kit.custody.ledger.ceremonies` opening, stepping through and closing one;
 * :mod:`~tcr_kit.custody.ledger.integrity` checkpoints and verification;
 * :mod:`~tcr_kit.custody.ledger.views` status and summaries as typed dataclasses;
-* :mod:`~tcr_kit.custody.ledger.selection` which events a ceremony's transcript holds.
+* :mod:`~tcr_kit.custody.ledger.selection` which events a ceremony's transcript holds;
+* :mod:`~tcr_kit.custody.ledger.artifacts` pre-signed artifacts and their tranche releases.
 
 The errors are in :mod:`tcr_kit.custody.errors` (and importable from here as before).
 """
@@ -32,6 +33,7 @@ from tcr_kit.custody.errors import (
     NotFound,
     sqlite_error,
 )
+from tcr_kit.custody.ledger.artifacts import ArtifactsMixin
 from tcr_kit.custody.ledger.ceremonies import CeremoniesMixin, CeremonyClosed
 from tcr_kit.custody.ledger.credentials import CredentialsMixin, enrolment_sha256
 from tcr_kit.custody.ledger.inspections import InspectionsMixin
@@ -92,5 +94,6 @@ class Ledger(
     IntegrityMixin,
     ViewsMixin,
     CeremoniesMixin,
+    ArtifactsMixin,
 ):
     """An open ledger. Use :meth:`open`; close with :meth:`close` or ``with``."""

@@ -38,8 +38,15 @@ from tcr_kit.errors import InputError, OperationalError
 
 __all__ = ["Actor", "LedgerStore", "serialised"]
 
-REQUIRED_TABLES = ("audit_event", "audit_key", "audit_checkpoint", ATTESTATION, *TABLES)
-"""Tables every ledger has (a read-only open refuses a file without them)."""
+REQUIRED_TABLES = (
+    "audit_event",
+    "audit_key",
+    "audit_checkpoint",
+    ATTESTATION,
+    *(t.name for t in TABLES.values() if t.since == 1),
+)
+"""Tables every ledger has (a read-only open refuses a file without them); tables added by
+a later migration are read only when the file has them (see :meth:`LedgerStore.has_table`)."""
 
 M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S", bound="LedgerStore")
@@ -203,6 +210,13 @@ class LedgerStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def has_table(self, name: str) -> bool:
+        """Whether the file has table ``name`` (an older ledger opened read-only may not)."""
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
 
     @property
     def schema_version(self) -> int:
