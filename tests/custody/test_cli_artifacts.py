@@ -6,6 +6,7 @@ refusals (exit 5), rows tampered with behind the tool's back (exit 3), and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -170,6 +171,20 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     assert "artifact.release" in timeline and "tranche Q2 of ksk-2027 released" in timeline
     entries = json.loads(tcr("audit", "show", "t55.json", "--json"))["entries"]
     assert any(e["action"] == "artifact.register" and e["selected"] for e in entries)
+
+    # The public report lists the artifact, each tranche's window, release and file hashes.
+    tcr("report", "build", "--output-dir", "site")
+    page = (tcr.tmp / "site" / "artifacts.html").read_text()
+    q3 = hashlib.sha256(FILES["Q3.xml"]).hexdigest()
+    assert q3 in page and "2027-07-02T09:00:00Z" in page and "TEB-102" in page
+    assert "artifacts.html" in (tcr.tmp / "site" / "index.html").read_text()
+    (art,) = json.loads((tcr.tmp / "site" / "report.json").read_text())["artifacts"]
+    assert [t["until"] for t in art["tranches"]] == [
+        "2027-04-01T00:00:00Z",
+        "2027-07-01T00:00:00Z",
+        "2027-09-30T00:00:00Z",
+    ]
+    assert art["tranches"][1]["release"]["witness"] == "iw-1"
 
     # Anyone checks the served files: from the ledger, or offline from a transcript.
     served = [str(out / n) for n in ("Q1.xml", "Q2a.xml", "Q2b.xml", "Q3.xml")]
