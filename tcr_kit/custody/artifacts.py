@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -42,6 +43,7 @@ __all__ = [
     "Release",
     "ReleaseRefused",
     "Tranche",
+    "TranscriptArtifact",
     "artifact_from_transcript",
     "check_files",
     "describe_file",
@@ -104,7 +106,7 @@ class Artifact(Record):
         if len(set(names)) != len(names):
             dup = sorted(n for n in set(names) if names.count(n) > 1)[0]
             raise ValueError(f"file {dup} is in more than one tranche")
-        for before, after in zip(self.tranches, self.tranches[1:], strict=False):
+        for before, after in itertools.pairwise(self.tranches):
             if after.not_before <= before.not_before:
                 raise ValueError(
                     f"tranche {after.label} must start after tranche {before.label} "
@@ -351,7 +353,7 @@ def describe_window(start: datetime, end: datetime | None) -> str:
 
 # -- offline: from a verified transcript ---------------------------------------------------
 @dataclass(frozen=True)
-class FromTranscript:
+class TranscriptArtifact:
     """An artifact as the last event of a verified transcript recorded it, and its releases."""
 
     artifact: Artifact
@@ -364,7 +366,7 @@ class FromTranscript:
 
 def artifact_from_transcript(
     path: str | os.PathLike[str], name: str, *, expect_head: str | None = None
-) -> FromTranscript:
+) -> TranscriptArtifact:
     """Verify the transcript at ``path`` (chain, signatures, keys, head; ``expect_head`` as
     for ``tcr audit verify``), then read artifact ``name`` and its releases from the
     records its events carry. For a member of the public without the ledger."""
@@ -389,4 +391,4 @@ def artifact_from_transcript(
         raise IntegrityError(
             f"{path}: event {found[0]}: artifact record is not valid: {exc.errors()[0]['msg']}"
         ) from None
-    return FromTranscript(artifact, done, found[0], timeline.head)
+    return TranscriptArtifact(artifact, done, found[0], timeline.head)

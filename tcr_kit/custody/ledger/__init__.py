@@ -33,7 +33,7 @@ from tcr_kit.custody.errors import (
     NotFound,
     sqlite_error,
 )
-from tcr_kit.custody.ledger.artifacts import ArtifactsMixin
+from tcr_kit.custody.ledger.artifacts import ArtifactsMixin, ReleaseOutcome, TrancheStatus
 from tcr_kit.custody.ledger.ceremonies import CeremoniesMixin, CeremonyClosed
 from tcr_kit.custody.ledger.credentials import CredentialsMixin, enrolment_sha256
 from tcr_kit.custody.ledger.inspections import InspectionsMixin
@@ -79,6 +79,8 @@ __all__ = [
     "LedgerIntegrityError",
     "NotFound",
     "PersonStatus",
+    "ReleaseOutcome",
+    "TrancheStatus",
     "default_ledger_path",
     "enrolment_sha256",
     "normalise_serial",
