@@ -256,7 +256,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     if extra:
         raise PolicyInvalid(f"{source}: unknown action {sorted(extra)[0]!r}")
     defaulted = frozenset((set(ACTIONS) - set(actions)) & LATER_ACTIONS)
-    if defaulted and source != "default policy":
+    if defaulted and source != _DEFAULT_SOURCE:  # the default itself must list them all
         actions = {**actions, **{a: _later_default(a) for a in defaulted}}
     missing = set(ACTIONS) - set(actions)
     if missing:
@@ -288,6 +288,9 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     )
 
 
+_DEFAULT_SOURCE = "default policy"
+
+
 def _later_default(action: str) -> list[str]:
     """The default policy's roles for a later action (see :data:`LATER_ACTIONS`)."""
     return sorted(r.value for r in default_policy().actions[action])
@@ -305,4 +308,4 @@ def default_policy_text() -> str:
 @functools.cache
 def default_policy() -> Policy:
     """The default policy, derived from the ceremony roles (``docs/policy.md``)."""
-    return parse_policy(default_policy_text(), "default policy")
+    return parse_policy(default_policy_text(), _DEFAULT_SOURCE)

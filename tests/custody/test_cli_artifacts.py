@@ -311,3 +311,21 @@ def test_check_names_unknown_and_missing_files_and_needs_a_registered_artifact(
     assert "not in the ledger" in tcr("artifact", "check", "ksk-2026", "drive/Q1.xml", code=2)
     err = tcr("artifact", "check", "ksk-2026", "drive/Q1.xml", "--transcript", "t55.json", code=2)
     assert "records no artifact 'ksk-2026'" in err
+
+
+def test_a_policy_recorded_before_artifacts_existed_applies_their_default_roles(
+    tcr: Tcr, clock: Clock
+) -> None:
+    from tcr_kit.custody.policy import default_policy_text
+
+    old = "\n".join(
+        line for line in default_policy_text().splitlines() if not line.startswith('"artifact.')
+    )
+    (tcr.tmp / "old.toml").write_text(old.replace('name = "default"', 'name = "east-2025"'))
+    tcr("policy", "set", "old.toml", *SA)
+    shown = json.loads(tcr("policy", "show", "--json"))
+    assert shown["defaulted"] == ["artifact.register", "artifact.release"]
+    assert "default roles apply: artifact.register, artifact.release" in tcr("policy", "show")
+    _drive(tcr)
+    assert "action-role" in _register(tcr, *IW, code=5)
+    _register(tcr)
