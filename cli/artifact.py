@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from tcr_kit.custody.artifacts import ArtifactFile
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
 def _words(sha256_hex: str) -> str:
     from tcr_kit.audit.pgpwords import pgp_words
 
@@ -79,8 +83,8 @@ def artifact_register(
         files = [f for t in art.tranches for f in t.files]
         _report(
             led,
-            f"artifact {art.name} on drive {art.drive}: {len(art.tranches)} tranches, "
-            f"{len(files)} files",
+            f"artifact {art.name} on drive {art.drive}: {_count(len(art.tranches), 'tranche')}, "
+            f"{_count(len(files), 'file')}",
             dry_run,
             {"artifact": art.model_dump(mode="json")},
         )
@@ -139,7 +143,7 @@ def artifact_release(
         _report(
             led,
             f"tranche {r.tranche} of {r.artifact} released by {r.released_by}, witness "
-            f"{r.witness}: {len(r.files)} files to {output_dir}",
+            f"{r.witness}: {_count(len(r.files), 'file')} to {output_dir}",
             dry_run,
             {
                 "release": r.model_dump(mode="json"),
