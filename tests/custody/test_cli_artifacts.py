@@ -134,6 +134,7 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     err = _release(tcr, "Q2", code=3)
     assert "Q2a.xml is missing" in err and "Q2b.xml differs" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert _release(tcr, "Q2", "--dry-run", code=3) == err
     assert not (out / "Q2a.xml").exists() and not (out / "Q2b.xml").exists()
     (drive / "Q2a.xml.moved").rename(drive / "Q2a.xml")
     (drive / "Q2b.xml").write_bytes(FILES["Q2b.xml"])

@@ -104,13 +104,12 @@ class ArtifactsMixin(GuardedReader):
         """Artifact ``name`` and its releases, after checking their rows against the audit
         log (a row edited, deleted or inserted behind the tool's back: exit 3), so a file
         is never compared with a forged hash."""
+        if not self.has_table("artifact"):
+            raise NotFound(f"artifact {name} is not in the ledger")
         subjects = [f"artifact:{name}"]
-        if self.has_table("artifact"):
-            found = self._get_or_none(Artifact, name)
-            if found is not None:
-                subjects += [
-                    f"artifact-release:{release_key(name, t.label)}" for t in found.tranches
-                ]
+        found = self._get_or_none(Artifact, name)  # its own row is checked first below
+        if found is not None:
+            subjects += [f"artifact-release:{release_key(name, t.label)}" for t in found.tranches]
         self._check_rows(subjects)
         artifact = self.artifact(name)
         return artifact, self.releases(name)
