@@ -181,3 +181,20 @@ def test_a_ledger_from_before_artifacts_still_verifies_read_only(world: World) -
         assert migrated.schema_version == 2 and migrated.has_table("artifact")
         migrated.verify()
     world.ledger = Ledger.open(world.path)
+
+
+def test_a_file_changed_between_the_check_and_the_copy_leaves_no_file(tmp_path: Path) -> None:
+    from tcr_kit.custody.ledger.artifacts import _copy_verified
+
+    src, out = tmp_path / "drive", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    (src / "a").write_bytes(b"aaaa")
+    (src / "b").write_bytes(b"bb changed after the check")
+    tranche = Tranche(label="Q1", not_before=T0, files=(_file("a", b"aaaa"), _file("b", b"bb")))
+    with pytest.raises(ArtifactFilesDiffer, match=r"changed while copying.*b differs"):
+        _copy_verified(tranche, src, [out / "a", out / "b"])
+    assert list(out.iterdir()) == []
+    (src / "b").write_bytes(b"bb")
+    assert _copy_verified(tranche, src, [out / "a", out / "b"]) == [out / "a", out / "b"]
+    assert (out / "b").read_bytes() == b"bb" and (out / "a").stat().st_mode & 0o777 == 0o644

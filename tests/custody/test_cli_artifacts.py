@@ -138,6 +138,14 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     assert not (out / "Q2a.xml").exists() and not (out / "Q2b.xml").exists()
     (drive / "Q2a.xml.moved").rename(drive / "Q2a.xml")
     (drive / "Q2b.xml").write_bytes(FILES["Q2b.xml"])
+    # An output already there: refused before anything is copied or recorded (all or none).
+    (out / "Q2b.xml").write_bytes(b"older copy")
+    assert "Q2b.xml" in _release(tcr, "Q2", code=1)
+    assert not (out / "Q2a.xml").exists() and (out / "Q2b.xml").read_bytes() == b"older copy"
+    assert (
+        json.loads(tcr("artifact", "show", "ksk-2027", "--json"))["tranches"][1]["state"] == "due"
+    )
+    (out / "Q2b.xml").unlink()
     _release(tcr, "Q2")
     assert sorted(p.name for p in out.iterdir()) == ["Q1.xml", "Q2a.xml", "Q2b.xml"]
     tcr("bag", "reseal", "TEB-101", "TEB-102", *CA, "--witness", "iw-1", "--facility", "east",
