@@ -250,9 +250,7 @@ class ArtifactsMixin(GuardedReader):
         if not all(c.ok for c in checks):
             raise ArtifactFilesDiffer(f"tranche {label} of {name} in {source}", checks)
         outputs = [output_dir / f.name for f in tranche.files]
-        for out in outputs:
-            if out.exists() or out.is_symlink():
-                raise FileExistsRefused(str(out))
+        todo = _outputs_to_write(tranche, outputs)
         release = _build(
             Release,
             key=key,
@@ -280,7 +278,7 @@ class ArtifactsMixin(GuardedReader):
             with self._change(actor, "artifact.release", subjects, extra, dry_run=dry_run):
                 self._put(release)
                 if not dry_run:
-                    copied = _copy_verified(tranche, source, outputs)
+                    copied = _copy_verified(tranche, source, outputs, only=todo)
         except BaseException:
             for path in copied:  # recorded nothing: take the files back
                 with contextlib.suppress(OSError):
@@ -316,16 +314,36 @@ class ArtifactsMixin(GuardedReader):
         return bag, number
 
 
-def _copy_verified(tranche: Tranche, source: Path, outputs: Sequence[Path]) -> list[Path]:
-    """Copy the tranche's files all or none (:func:`tcr_kit.fileio.atomic_outputs`, never
-    overwriting), hashing what is copied: a file changed since it was checked is refused
-    and nothing is left."""
+def _outputs_to_write(tranche: Tranche, outputs: Sequence[Path]) -> set[Path]:
+    """The outputs to write. One already there with exactly the registered size and SHA-256
+    is kept as it is (a retry after a release interrupted between copying and recording);
+    anything else there is refused (:class:`FileExistsRefused`, exit 1): never overwritten."""
+    todo = set()
+    for f, out in zip(tranche.files, outputs, strict=True):
+        if not (out.exists() or out.is_symlink()):
+            todo.add(out)
+        elif out.is_symlink() or not check_one(f, out, tranche.label).ok:
+            raise FileExistsRefused(str(out))
+    return todo
+
+
+def _copy_verified(
+    tranche: Tranche, source: Path, outputs: Sequence[Path], *, only: set[Path] | None = None
+) -> list[Path]:
+    """Copy the tranche's files (those in ``only``, default all) all or none
+    (:func:`tcr_kit.fileio.atomic_outputs`, never overwriting), hashing what is copied: a
+    file changed since it was checked is refused and nothing is left. Returns the paths
+    written."""
     from tcr_kit.fileio import atomic_outputs
 
+    pairs = [
+        (f, o) for f, o in zip(tranche.files, outputs, strict=True) if only is None or o in only
+    ]
+    targets = [o for _, o in pairs]
     try:
-        with atomic_outputs(outputs, mode=RELEASED_MODE) as handles:
+        with atomic_outputs(targets, mode=RELEASED_MODE) as handles:
             changed = []
-            for f, handle in zip(tranche.files, handles, strict=True):
+            for (f, _), handle in zip(pairs, handles, strict=True):
                 digest, size = hashlib.sha256(), 0
                 with open(source / f.name, "rb") as fh:
                     while block := fh.read(1 << 20):
@@ -343,4 +361,4 @@ def _copy_verified(tranche: Tranche, source: Path, outputs: Sequence[Path]) -> l
                 )
     except OSError as exc:
         raise OperationalError(f"cannot copy the tranche: {exc.strerror or exc}") from None
-    return list(outputs)
+    return targets
