@@ -21,7 +21,7 @@ from tcr_kit.custody import (
     check_files,
     parse_tranche,
 )
-from tcr_kit.custody.ledger import Ledger
+from tcr_kit.custody.ledger import Ledger, LedgerIntegrityError
 from tcr_kit.custody.policy import LATER_ACTIONS, PolicyInvalid, default_policy_text, parse_policy
 from tcr_kit.errors import InputError
 
@@ -180,6 +180,11 @@ def test_a_ledger_from_before_artifacts_still_verifies_read_only(world: World) -
     with Ledger.open(world.path) as migrated:  # a writable open migrates it
         assert migrated.schema_version == 2 and migrated.has_table("artifact")
         migrated.verify()
+    db = sqlite3.connect(world.path, isolation_level=None)
+    db.execute("DROP TABLE artifact_release")  # schema 2 says it must be there
+    db.close()
+    with pytest.raises(LedgerIntegrityError, match="missing artifact_release"):
+        Ledger.open(world.path, read_only=True)
     world.ledger = Ledger.open(world.path)
 
 

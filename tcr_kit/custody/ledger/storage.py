@@ -45,8 +45,9 @@ REQUIRED_TABLES = (
     ATTESTATION,
     *(t.name for t in TABLES.values() if t.since == 1),
 )
-"""Tables every ledger has (a read-only open refuses a file without them); tables added by
-a later migration are read only when the file has them (see :meth:`LedgerStore.has_table`)."""
+"""Tables every ledger has (a read-only open refuses a file without them); a table added by
+a later migration is required from its schema version on (``Table.since``), so an older
+ledger opened read-only still verifies (see :meth:`LedgerStore.has_table`)."""
 
 M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S", bound="LedgerStore")
@@ -170,7 +171,8 @@ class LedgerStore:
             raise OperationalError(
                 f"{p}: ledger schema {version} is newer than this tcr-kit ({len(MIGRATIONS)})"
             )
-        missing = sorted({*REQUIRED_TABLES} - tables)
+        later = {t.name for t in TABLES.values() if 1 < t.since <= version}
+        missing = sorted({*REQUIRED_TABLES, *later} - tables)
         if version == 0 or missing:
             conn.close()
             what = "empty file" if p.stat().st_size == 0 else f"missing {', '.join(missing)}"
