@@ -75,7 +75,7 @@ def artifact_register(
     as_json: bool,
 ) -> None:
     """Record the files (SHA-256, size), the drive and the release schedule."""
-    from tcr_kit.custody.artifacts import parse_tranche
+    from tcr_kit.custody.artifacts import describe_window, parse_tranche
 
     parsed = [parse_tranche(spec, base=base) for spec in tranches]
     with open_ledger(ledger_path) as led:
@@ -91,8 +91,6 @@ def artifact_register(
         if not json_mode():
             for t in art.tranches:
                 start, end = art.window(t.label)
-                from tcr_kit.custody.artifacts import describe_window
-
                 click.echo(f"tranche {t.label}: {describe_window(start, end)}")
                 _file_lines(t.files)
 

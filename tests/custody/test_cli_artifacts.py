@@ -222,6 +222,21 @@ def test_release_refused_without_a_ceremony_opened_bag_and_for_a_sealed_drive(
     assert not (tcr.tmp / "servers" / "Q1.xml").exists()
 
 
+def test_one_bag_opening_serves_one_release_the_drive_is_resealed_in_between(
+    tcr: Tcr, clock: Clock
+) -> None:
+    _signing_ceremony(tcr, clock)
+    _session(tcr, clock, 56, "2027-01-02T09:00:00", "TEB-100")
+    _release(tcr, "Q1")
+    clock.at("2027-04-02T09:00:00")  # the drive was never put back
+    err = _release(tcr, "Q2", code=3)
+    assert "out of bag TEB-100 since tranche Q1" in err and "tcr bag reseal TEB-100" in err
+    tcr("bag", "reseal", "TEB-100", "TEB-101", *CA, "--witness", "iw-1", "--facility", "east")
+    assert "sealed in bag TEB-101" in _release(tcr, "Q2", code=3)
+    _open_drive_bag(tcr, "TEB-101")  # ceremony 56 is still open: a recorded opening
+    _release(tcr, "Q2")
+
+
 def test_release_policy_refusals_exit_5(tcr: Tcr, clock: Clock) -> None:
     _signing_ceremony(tcr, clock)
     _session(tcr, clock, 56, "2027-01-02T09:00:00", "TEB-100")

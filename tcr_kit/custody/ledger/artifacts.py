@@ -211,7 +211,8 @@ class ArtifactsMixin(GuardedReader):
         witness other than the actor, neither holding the drive or its bag: exit 5); the
         tranche not released already, the time within its window, the drive's custody
         (out of a bag opened at a recorded ceremony, no open discrepancy on it, its bags or
-        its holder) (:class:`ReleaseRefused`, exit 3); every file of the tranche in
+        its holder; no earlier tranche released since that bag was opened)
+        (:class:`ReleaseRefused`, exit 3); every file of the tranche in
         ``source`` with its registered size and SHA-256 (:class:`ArtifactFilesDiffer`
         naming each, exit 3); no output file already there. The files are copied all or
         none, hashed again as they are copied, inside the transaction of the event."""
@@ -246,6 +247,14 @@ class ArtifactsMixin(GuardedReader):
                 f"it is now {isoformat(now)} ({when})"
             )
         bag, opened_in = self._drive_custody(cred, bag)
+        earlier = next((r for r in releases if r.bag == bag.serial), None)
+        if earlier is not None:
+            raise ReleaseRefused(
+                f"drive {cred.id} has been out of bag {bag.serial} since tranche "
+                f"{earlier.tranche} was released: put it into a new bag first "
+                f"(tcr bag reseal {bag.serial} NEW_SERIAL), then inspect and open that bag "
+                "at a ceremony (one opening, one release)"
+            )
         checks = [check_one(f, source / f.name, label) for f in tranche.files]
         if not all(c.ok for c in checks):
             raise ArtifactFilesDiffer(f"tranche {label} of {name} in {source}", checks)
