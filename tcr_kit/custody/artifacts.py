@@ -46,7 +46,9 @@ __all__ = [
     "TranscriptArtifact",
     "artifact_from_transcript",
     "check_files",
+    "check_one",
     "describe_file",
+    "describe_window",
     "parse_tranche",
     "release_key",
 ]

@@ -196,6 +196,8 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
         "2027-09-30T00:00:00Z",
     ]
     assert art["tranches"][1]["release"]["witness"] == "iw-1"
+    tcr("report", "publish", "--output-dir", "site", *IW)
+    tcr("report", "verify", "site")
 
     # Anyone checks the served files: from the ledger, or offline from a transcript.
     served = [str(out / n) for n in ("Q1.xml", "Q2a.xml", "Q2b.xml", "Q3.xml")]
