@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "help": ("tcr_cli.manual:help_command", "Show a command's help, or the man page (--man)."),
     "witness": ("tcr_cli.witness:witness", "Witness an audit log: cosign consistent checkpoints."),
     "report": ("tcr_cli.report:report", "The public report: static site, signed feed, forms."),
+    "artifact": (
+        "tcr_cli.artifact:artifact",
+        "Pre-signed files released in tranches; check a published one.",
+    ),
 }
 
 # ``tcr shares`` sub-commands kept outside cli/shares.py, imported only when used.

@@ -40,12 +40,18 @@ def policy_show(ledger_path: Path | None, default: bool, as_json: bool) -> None:
                 "sha256": current.sha256,
                 "recorded": recorded,
                 "policy": current.text,
+                "defaulted": sorted(current.defaulted),
             }
         )
         return
     origin = "recorded in the ledger" if recorded else "default (no policy recorded)"
     click.echo(f"# policy {current.name!r}, {origin}, sha256 {current.sha256}")
     click.echo(current.text.rstrip("\n"))
+    if current.defaulted:
+        click.echo(
+            "# not listed above (added to tcr-kit after this policy was written), so the "
+            f"default roles apply: {', '.join(sorted(current.defaulted))}"
+        )
 
 
 @policy.command("set")

@@ -133,6 +133,18 @@ def _outcome(kind: str, payload: dict[str, Any], records: list[dict[str, Any]]) 
             parts.append(f"{r['table']} {r['key']}: {_text(doc['state'])}")
         elif r["table"] == "ceremony" and doc.get("status"):
             parts.append(f"ceremony {r['key']}: {doc['status']}")
+        elif r["table"] == "artifact":
+            files = sum(len(t.get("files") or ()) for t in doc.get("tranches") or ())
+            parts.append(
+                f"artifact {r['key']} registered: {len(doc.get('tranches') or ())} tranches, "
+                f"{files} files, drive {doc.get('drive')}"
+            )
+        elif r["table"] == "artifact_release":
+            parts.append(
+                f"tranche {doc.get('tranche')} of {doc.get('artifact')} released: "
+                f"{len(doc.get('files') or ())} files, drive {doc.get('drive')} "
+                f"from bag {doc.get('bag')}"
+            )
     if "step" in payload and "time" in payload:
         parts.append(f"step {payload['step']} done")
     if not parts:

@@ -8,6 +8,19 @@ The names in ``__all__`` are the public API (importable from here or from their 
 
 from __future__ import annotations
 
+from tcr_kit.custody.artifacts import (
+    Artifact,
+    ArtifactFile,
+    ArtifactFilesDiffer,
+    FileCheck,
+    Release,
+    ReleaseRefused,
+    Tranche,
+    TranscriptArtifact,
+    artifact_from_transcript,
+    check_files,
+    parse_tranche,
+)
 from tcr_kit.custody.errors import (
     BlockedByDiscrepancy,
     ChecklistItemInvalid,
@@ -27,6 +40,8 @@ from tcr_kit.custody.ledger import (
     InspectionBrief,
     Ledger,
     PersonStatus,
+    ReleaseOutcome,
+    TrancheStatus,
     default_ledger_path,
     enrolment_sha256,
     normalise_serial,
@@ -64,6 +79,9 @@ from tcr_kit.custody.share_manifests import (
 
 __all__ = [
     "Actor",
+    "Artifact",
+    "ArtifactFile",
+    "ArtifactFilesDiffer",
     "Attendance",
     "Bag",
     "BagAction",
@@ -84,6 +102,7 @@ __all__ = [
     "EventSelection",
     "EventSummary",
     "ExtendResult",
+    "FileCheck",
     "Inspection",
     "InspectionBrief",
     "Ledger",
@@ -95,6 +114,9 @@ __all__ = [
     "PersonStatus",
     "Policy",
     "PolicyInvalid",
+    "Release",
+    "ReleaseOutcome",
+    "ReleaseRefused",
     "Role",
     "SealAttestation",
     "Severity",
@@ -102,10 +124,15 @@ __all__ = [
     "ShareSet",
     "Shipment",
     "SignedAttestation",
+    "Tranche",
+    "TrancheStatus",
+    "TranscriptArtifact",
     "TransitionRefused",
     "WitnessRequired",
+    "artifact_from_transcript",
     "build",
     "check_share_alone",
+    "check_files",
     "default_ledger_path",
     "default_policy",
     "enrolment_sha256",
@@ -114,4 +141,5 @@ __all__ = [
     "parse_policy",
     "sign_manifest",
     "verify_manifest",
+    "parse_tranche",
 ]

@@ -40,6 +40,7 @@ from tcr_kit.errors import InputError, NotPermitted
 
 __all__ = [
     "ACTIONS",
+    "LATER_ACTIONS",
     "RULES",
     "Policy",
     "PolicyInvalid",
@@ -70,8 +71,15 @@ ACTIONS: dict[str, str] = {
     "discrepancy.override": "tcr bag open --override-by",
     "ceremony.add": "Ledger.add_ceremony (library)",
     "hsm.activate": "tcr hsm activate --as",
+    "artifact.register": "tcr artifact register",
+    "artifact.release": "tcr artifact release (the actor; the --witness is a second staff member)",
 }
 """Every action the policy governs -> the command(s) it governs."""
+
+LATER_ACTIONS: frozenset[str] = frozenset({"artifact.register", "artifact.release"})
+"""Actions added after policies were first recorded: a policy text that does not list one
+(written before it existed) gets the default policy's roles for it, so a recorded policy
+stays valid; :attr:`Policy.defaulted` names them and ``tcr policy show`` says so."""
 
 RULES: dict[str, str] = {
     "action-role": "the actor has one of the roles the policy lists for the action",
@@ -132,6 +140,8 @@ class Policy:
     critical_people: int
     text: str
     """The TOML text this policy was parsed from (what the ledger records)."""
+    defaulted: frozenset[str] = frozenset()
+    """Actions of :data:`LATER_ACTIONS` the text does not list (default roles apply)."""
 
     @property
     def sha256(self) -> str:
@@ -245,6 +255,9 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     extra = set(actions) - set(ACTIONS)
     if extra:
         raise PolicyInvalid(f"{source}: unknown action {sorted(extra)[0]!r}")
+    defaulted = frozenset((set(ACTIONS) - set(actions)) & LATER_ACTIONS)
+    if defaulted and source != _DEFAULT_SOURCE:  # the default itself must list them all
+        actions = {**actions, **{a: _later_default(a) for a in defaulted}}
     missing = set(ACTIONS) - set(actions)
     if missing:
         raise PolicyInvalid(f"{source}: action {sorted(missing)[0]!r} is not listed")
@@ -271,7 +284,16 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         critical_severities=frozenset(severities),
         critical_people=people,
         text=text,
+        defaulted=defaulted,
     )
+
+
+_DEFAULT_SOURCE = "default policy"
+
+
+def _later_default(action: str) -> list[str]:
+    """The default policy's roles for a later action (see :data:`LATER_ACTIONS`)."""
+    return sorted(r.value for r in default_policy().actions[action])
 
 
 def default_policy_text() -> str:
@@ -286,4 +308,4 @@ def default_policy_text() -> str:
 @functools.cache
 def default_policy() -> Policy:
     """The default policy, derived from the ceremony roles (``docs/policy.md``)."""
-    return parse_policy(default_policy_text(), "default policy")
+    return parse_policy(default_policy_text(), _DEFAULT_SOURCE)

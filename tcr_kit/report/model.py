@@ -38,6 +38,8 @@ class ReportData:
     share_sets: list[dict[str, Any]] = field(default_factory=list)
     discrepancies: list[dict[str, Any]] = field(default_factory=list)
     assumptions: dict[str, str] = field(default_factory=dict)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    """Pre-signed artifacts: each tranche's window, files (names, sizes, SHA-256) and release."""
 
     def about(self, subject: str) -> list[dict[str, Any]]:
         return [e for e in self.events if subject in e["subjects"]]
@@ -90,6 +92,7 @@ def read_report(
         )
         for d in discrepancies
     ]
+    data.artifacts = _artifacts(ledger)
     data.share_sets = _quorum(ledger, data)
     data.ceremonies = _ceremonies(ledger, data)
     return data
@@ -129,6 +132,29 @@ def _quorum(ledger: Ledger, data: ReportData) -> list[dict[str, Any]]:
                 last_change=about[-1]["time"] if about else None,
             )
         )
+    return out
+
+
+def _artifacts(ledger: Ledger) -> list[dict[str, Any]]:
+    """Each artifact's public fields, its tranches with their windows (``until``: the
+    explicit end or the next tranche's start) and, once released, the release's."""
+    out = []
+    releases = {r.key: r for r in ledger.releases()}
+    for a in ledger.artifacts():
+        doc = public_record("artifact", a.model_dump(mode="json"))
+        tranches = []
+        for t, public in zip(a.tranches, doc.get("tranches", []), strict=True):
+            _, end = a.window(t.label)
+            r = releases.get(f"{a.name}/{t.label}")
+            done = public_record("artifact_release", r.model_dump(mode="json")) if r else None
+            tranches.append(
+                dict(
+                    public,
+                    until=end.isoformat().replace("+00:00", "Z") if end else None,
+                    release=done,
+                )
+            )
+        out.append(dict(doc, tranches=tranches))
     return out
 
 

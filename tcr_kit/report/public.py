@@ -88,6 +88,24 @@ RECORD_FIELDS: Mapping[str, frozenset[str]] = {
         }
     ),
     "ceremony": frozenset({"number", "facility", "date", "participants", "steps"}),
+    "artifact": frozenset(
+        {"name", "drive", "tranches", "registered_at", "registered_by", "ceremony"}
+    ),
+    "artifact_release": frozenset(
+        {
+            "key",
+            "artifact",
+            "tranche",
+            "released_at",
+            "released_by",
+            "witness",
+            "drive",
+            "bag",
+            "drive_opened_in",
+            "ceremony",
+            "files",
+        }
+    ),
 }
 """Table -> the fields of its records that are public."""
 
@@ -110,6 +128,8 @@ PAYLOAD_FIELDS = frozenset(
         "outcome",
         "purpose",
         "imported",
+        "artifact",
+        "tranche",
     }
 )
 """Payload details shown beside an event (besides the allowed records)."""
@@ -131,6 +151,8 @@ _SUBJECT_TYPES = frozenset(
         "discrepancy",
         "ceremony",
         "hsm",
+        "artifact",
+        "artifact-release",
     }
 )
 

@@ -125,6 +125,9 @@ def build_site(
             name = page_name("bag", bag["serial"])
             _write(root / name, _timeline_page("Bag", f"bag:{bag['serial']}", bag, data))
             result.pages.append(name)
+    if subjects is None or any(x.startswith("artifact") for x in subjects):
+        _write(root / ARTIFACTS_PAGE, _artifacts_page(data))
+        result.pages.append(ARTIFACTS_PAGE)
     _write(root / "index.html", _index(data, charts))
     _cache_events(root, data, full=subjects is None)
     _write(root / "report.json", json.dumps(_summary_json(data), indent=1, sort_keys=True) + "\n")
@@ -170,6 +173,7 @@ def _summary_json(data: ReportData) -> dict[str, Any]:
         "ceremonies": data.ceremonies,
         "share_sets": data.share_sets,
         "discrepancies": data.discrepancies,
+        "artifacts": data.artifacts,
     }
 
 
@@ -327,12 +331,80 @@ def _index(data: ReportData, charts: Path) -> str:
             tid="discrepancies",
         )
     )
+    parts.append(
+        f'<h2>Pre-signed artifacts</h2><p><a href="{ARTIFACTS_PAGE}">'
+        f"{len(data.artifacts)} artifacts</a>: files signed ahead of time, released a tranche "
+        "at a time, with their SHA-256.</p>"
+    )
     parts.append("<h2>Custody timelines</h2><h3>Credentials</h3><p>")
     parts.append(" ".join(_link("credential", c["id"]) for c in data.credentials) or "none")
     parts.append("</p><h3>Bags</h3><p>")
     parts.append(" ".join(_link("bag", b["serial"]) for b in data.bags) or "none")
     parts.append("</p>")
     return _page("Key ceremony public report", "\n".join(parts))
+
+
+ARTIFACTS_PAGE = "artifacts.html"
+"""The page of pre-signed artifacts: tranches, release dates and file hashes."""
+
+
+def _artifacts_page(data: ReportData) -> str:
+    parts = [
+        "<p>Files signed at a ceremony ahead of time (for example a quarter's Signed Key "
+        "Response) are kept on a drive in a tamper-evident bag and released a tranche at a "
+        "time. Each file is listed with its size and SHA-256 (hex and PGP words) as "
+        "registered in the signed log: compare a file served on the web with "
+        "<code>sha256sum FILE</code>, or with <code>tcr artifact check NAME FILE "
+        "--transcript TRANSCRIPT</code> offline.</p>"
+    ]
+    for a in data.artifacts:
+        parts.append(
+            f'<h2 id="artifact-{esc(a["name"])}">{esc(a["name"])}</h2><p>Drive '
+            f"{_link('credential', str(a['drive']))}; registered {esc(a['registered_at'])} by "
+            f"{_who(a['registered_by'], data)}"
+            + (f", ceremony {esc(a['ceremony'])}" if a.get("ceremony") else "")
+            + "</p>"
+        )
+        rows = []
+        for t in a["tranches"]:
+            r = t.get("release") or {}
+            files = "".join(
+                f"<div>{esc(f['name'])} ({esc(f['size'])} bytes)<br>"
+                f'<code class="hash">{esc(f["sha256"])}</code><br><span class="words">'
+                f"{esc(' '.join(pgp_words(bytes.fromhex(f['sha256']))))}</span></div>"
+                for f in t.get("files", [])
+            )
+            rows.append(
+                [
+                    esc(t["label"]),
+                    esc(t["not_before"]),
+                    esc(t.get("until") or "open"),
+                    esc(r.get("released_at") or "not released"),
+                    _who(r.get("released_by"), data),
+                    _who(r.get("witness"), data),
+                    _link("bag", str(r["bag"])) if r.get("bag") else "",
+                    files,
+                ]
+            )
+        parts.append(
+            _table(
+                rows,
+                [
+                    "tranche",
+                    "not before (UTC)",
+                    "until (UTC)",
+                    "released (UTC)",
+                    "by",
+                    "witness",
+                    "drive from bag",
+                    "files",
+                ],
+                tid=f"tranches-{a['name']}",
+            )
+        )
+    if not data.artifacts:
+        parts.append("<p>No artifacts registered.</p>")
+    return _page("Pre-signed artifacts", "\n".join(parts))
 
 
 def _who(pid: object, data: ReportData) -> str:

@@ -57,7 +57,21 @@ def _ops(keys: Path) -> dict[str, Callable[[Ledger], object]]:
             ca, "TEB-9009", ["CO3-KEY"], witness="iw-1", location=SAFE
         ),
         "audit.checkpoint": lambda led: led.checkpoint(ca),
+        # Files land in KEYDIR/../out; a rerun keeps those identical to the registered ones.
+        "artifact.release": lambda led: led.release_tranche(
+            ca,
+            "skr",
+            "Q1",
+            witness="iw-1",
+            source=keys.parent / "drive",
+            output_dir=_out(keys.parent / "out"),
+        ),
     }
+
+
+def _out(folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def main() -> None:

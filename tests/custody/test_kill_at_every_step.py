@@ -11,14 +11,18 @@ import shutil
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tcr_kit.audit.signing import SoftwareEd25519Signer
-from tcr_kit.custody.ledger import Ledger
+from tcr_kit.custody import Tranche
+from tcr_kit.custody.artifacts import describe_file
+from tcr_kit.custody.ledger import Actor, Ledger
+from tcr_kit.custody.models import Credential, CredentialKind
 
-from .conftest import KEYS, make_world
+from .conftest import FACILITY, KEYS, make_world
 
 KILLER = Path(__file__).with_name("killer.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +33,7 @@ OPERATIONS = [
     "credential.add",
     "bag.seal",
     "audit.checkpoint",
+    "artifact.release",
 ]
 
 
@@ -59,10 +64,31 @@ def _steps(total: int) -> list[int]:
     return sorted({1, *range(1, total + 1, stride), *range(max(1, total - 2), total + 1)})
 
 
+def _drive_out_of_its_bag(led: Ledger, ca: Actor, drive: Path) -> None:
+    """For ``artifact.release``: a registered artifact whose drive is out of a bag opened
+    at ceremony 1 (killer.py releases its tranche Q1 from ``drive`` into ``out``)."""
+    drive.mkdir()
+    (drive / "q1.xml").write_bytes(b"<skr/>" * 1000)
+    led.add_credential(ca, Credential(id="SKR-USB", kind=CredentialKind.USB_DRIVE, serial="U-1"))
+    tranche = Tranche(
+        label="Q1",
+        not_before=datetime(2020, 1, 1, tzinfo=UTC),
+        files=(describe_file(drive / "q1.xml"),),
+    )
+    led.register_artifact(ca, "skr", "SKR-USB", [tranche])
+    led.begin_ceremony(ca, 1, facility="east")
+    led.use_ceremony(None)
+    led.seal_bag(ca, "TEB-8008", ["SKR-USB"], witness="iw-1", location=FACILITY)
+    led.inspect_bag(ca, "TEB-8008", serial_read="TEB-8008", checklist={"seal": True},
+                    witness="iw-1")  # fmt: skip
+    led.open_bag(ca, "TEB-8008", serial_read="TEB-8008", witness="iw-1")
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("kill-base")
     world = make_world(folder / "ledger.sqlite")
+    _drive_out_of_its_bag(world.ledger, world.ca, folder / "drive")
     world.ledger.close()
     keys = folder / "keys"
     keys.mkdir()

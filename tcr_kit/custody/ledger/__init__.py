@@ -19,7 +19,8 @@ says.
 * :mod:`~tcr_kit.custody.ledger.ceremonies` opening, stepping through and closing one;
 * :mod:`~tcr_kit.custody.ledger.integrity` checkpoints and verification;
 * :mod:`~tcr_kit.custody.ledger.views` status and summaries as typed dataclasses;
-* :mod:`~tcr_kit.custody.ledger.selection` which events a ceremony's transcript holds.
+* :mod:`~tcr_kit.custody.ledger.selection` which events a ceremony's transcript holds;
+* :mod:`~tcr_kit.custody.ledger.artifacts` pre-signed artifacts and their tranche releases.
 
 The errors are in :mod:`tcr_kit.custody.errors` (and importable from here as before).
 """
@@ -33,6 +34,7 @@ from tcr_kit.custody.errors import (
     NotFound,
     sqlite_error,
 )
+from tcr_kit.custody.ledger.artifacts import ArtifactsMixin, ReleaseOutcome, TrancheStatus
 from tcr_kit.custody.ledger.ceremonies import CeremoniesMixin, CeremonyClosed
 from tcr_kit.custody.ledger.credentials import CredentialsMixin, enrolment_sha256
 from tcr_kit.custody.ledger.inspections import InspectionsMixin
@@ -79,6 +81,8 @@ __all__ = [
     "LedgerIntegrityError",
     "NotFound",
     "PersonStatus",
+    "ReleaseOutcome",
+    "TrancheStatus",
     "default_ledger_path",
     "enrolment_sha256",
     "normalise_serial",
@@ -95,5 +99,6 @@ class Ledger(
     ViewsMixin,
     CeremoniesMixin,
     ManifestsMixin,
+    ArtifactsMixin,
 ):
     """An open ledger. Use :meth:`open`; close with :meth:`close` or ``with``."""

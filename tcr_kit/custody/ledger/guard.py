@@ -32,7 +32,13 @@ __all__ = ["POLICY_SUBJECT", "GuardedReader"]
 POLICY_SUBJECT = "policy"
 """The audit subject of ``policy.set`` events."""
 
-_OWN_TABLE = {"bag": "bag", "credential": "credential", "person": "person"}
+_OWN_TABLE = {
+    "bag": "bag",
+    "credential": "credential",
+    "person": "person",
+    "artifact": "artifact",
+    "artifact-release": "artifact_release",
+}
 
 
 class GuardedReader(LedgerReader):

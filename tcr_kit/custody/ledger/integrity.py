@@ -82,7 +82,7 @@ class IntegrityMixin(LedgerStore):
 
     def _check_tables(self, latest: dict[tuple[str, str], tuple[int, bytes]]) -> None:
         seen: set[tuple[str, str]] = set()
-        for name in [*TABLES, ATTESTATION]:
+        for name in [n for n in [*TABLES, ATTESTATION] if self.has_table(n)]:
             for key, doc in self._conn.execute(f"SELECT key, doc FROM {name} ORDER BY key"):  # noqa: S608
                 ident = (name, str(key))
                 seen.add(ident)

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from tcr_kit.audit import chain as audit_chain
+from tcr_kit.custody.artifacts import Artifact, Release
 from tcr_kit.custody.models import (
     Bag,
     Ceremony,
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 LEDGER_ENV = "TCR_LEDGER"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema version this tcr-kit writes (``PRAGMA user_version``): one per migration."""
 
 
@@ -50,6 +51,8 @@ class Table:
     model: type[BaseModel]
     columns: Mapping[str, str] = field(default_factory=dict)
     """Extra SQL column -> record field (copied for foreign keys)."""
+    since: int = 1
+    """The schema version that added the table (an older ledger opened read-only lacks it)."""
 
 
 TABLES: dict[str, Table] = {
@@ -63,6 +66,8 @@ TABLES: dict[str, Table] = {
         Table("inspection", "id", Inspection, {"bag": "bag"}),
         Table("discrepancy", "id", Discrepancy),
         Table("ceremony", "number", Ceremony),
+        Table("artifact", "name", Artifact, {"drive": "drive"}, since=2),
+        Table("artifact_release", "key", Release, {"artifact": "artifact"}, since=2),
     )
 }
 ATTESTATION = "attestation"
@@ -92,7 +97,22 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
     audit_chain.ensure_schema(conn)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1]
+_ARTIFACTS = """
+CREATE TABLE IF NOT EXISTS artifact (key TEXT PRIMARY KEY, doc BLOB NOT NULL,
+    drive TEXT NOT NULL REFERENCES credential(key));
+CREATE TABLE IF NOT EXISTS artifact_release (key TEXT PRIMARY KEY, doc BLOB NOT NULL,
+    artifact TEXT NOT NULL REFERENCES artifact(key));
+"""
+
+
+def _migrate_artifacts(conn: sqlite3.Connection) -> None:
+    """Pre-signed artifacts and their tranche releases (docs/artifacts.md)."""
+    for statement in _ARTIFACTS.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_artifacts]
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1`` (``PRAGMA user_version``)."""
 
 

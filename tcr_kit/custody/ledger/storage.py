@@ -38,8 +38,16 @@ from tcr_kit.errors import InputError, OperationalError
 
 __all__ = ["Actor", "LedgerStore", "serialised"]
 
-REQUIRED_TABLES = ("audit_event", "audit_key", "audit_checkpoint", ATTESTATION, *TABLES)
-"""Tables every ledger has (a read-only open refuses a file without them)."""
+REQUIRED_TABLES = (
+    "audit_event",
+    "audit_key",
+    "audit_checkpoint",
+    ATTESTATION,
+    *(t.name for t in TABLES.values() if t.since == 1),
+)
+"""Tables every ledger has (a read-only open refuses a file without them); a table added by
+a later migration is required from its schema version on (``Table.since``), so an older
+ledger opened read-only still verifies (see :meth:`LedgerStore.has_table`)."""
 
 M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S", bound="LedgerStore")
@@ -163,7 +171,8 @@ class LedgerStore:
             raise OperationalError(
                 f"{p}: ledger schema {version} is newer than this tcr-kit ({len(MIGRATIONS)})"
             )
-        missing = sorted({*REQUIRED_TABLES} - tables)
+        later = {t.name for t in TABLES.values() if 1 < t.since <= version}
+        missing = sorted({*REQUIRED_TABLES, *later} - tables)
         if version == 0 or missing:
             conn.close()
             what = "empty file" if p.stat().st_size == 0 else f"missing {', '.join(missing)}"
@@ -203,6 +212,13 @@ class LedgerStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def has_table(self, name: str) -> bool:
+        """Whether the file has table ``name`` (an older ledger opened read-only may not)."""
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
 
     @property
     def schema_version(self) -> int:
