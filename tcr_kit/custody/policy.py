@@ -22,7 +22,11 @@ Rules (their names appear in every refusal):
 ``critical-two-staff``
     overriding or resolving a critical discrepancy needs two different staff members with
     the action's roles, neither involved in it (holding a bag or credential it names, or
-    named in it).
+    named in it);
+``override-two-staff``
+    an emergency override of activation custody needs the signatures of two different
+    staff members with the roles of ``hsm.activate-override``, neither a holder of an
+    overridden credential.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ ACTIONS: dict[str, str] = {
     "discrepancy.override": "tcr bag open --override-by",
     "ceremony.add": "Ledger.add_ceremony (library)",
     "hsm.activate": "tcr hsm activate --as",
+    "hsm.activate-override": "tcr hsm activate --override-signer (each signer of an override)",
 }
 """Every action the policy governs -> the command(s) it governs."""
 
@@ -86,6 +91,10 @@ RULES: dict[str, str] = {
         "overriding or resolving a critical discrepancy needs two different staff members, "
         "neither involved in it"
     ),
+    "override-two-staff": (
+        "an emergency override of activation custody needs the signatures of two different "
+        "staff members, neither a holder of an overridden credential"
+    ),
 }
 """Every rule's name -> what it says."""
 
@@ -96,6 +105,7 @@ _RULE_KEYS = {
     "holder_not_vouching",
     "critical_severities",
     "critical_people",
+    "override_people",
 }
 _SEVERITIES = {"low", "medium", "high", "critical"}
 
@@ -130,6 +140,8 @@ class Policy:
     holder_not_vouching: bool
     critical_severities: frozenset[str]
     critical_people: int
+    override_people: int
+    """Rule ``override-two-staff``: staff signatures an activation override needs."""
     text: str
     """The TOML text this policy was parsed from (what the ledger records)."""
 
@@ -217,6 +229,35 @@ class Policy:
                 f"given: {names}",
             )
 
+    def require_override(
+        self, people: Sequence[Person], holders: Collection[str], credentials: Collection[str]
+    ) -> None:
+        """Rule ``override-two-staff``: ``people`` signed an override of ``credentials``
+        (held by ``holders``); each needs the override roles, none may hold one of them,
+        and there must be ``override_people`` different staff members."""
+        action = "hsm.activate-override"
+        allowed = self.actions[action]
+        what = ", ".join(sorted(credentials))
+        distinct = {p.id: p for p in people}
+        for p in distinct.values():
+            if p.id in holders:
+                raise NotPermitted(
+                    "override-two-staff",
+                    f"{action} of {what}: {p.id} holds an overridden credential",
+                )
+        staff = [
+            p
+            for p in distinct.values()
+            if set(p.roles) & STAFF_ROLES and set(p.roles) & allowed and not p.retired
+        ]
+        if len(staff) < self.override_people:
+            names = ", ".join(sorted(distinct)) or "nobody"
+            raise NotPermitted(
+                "override-two-staff",
+                f"{action} of {what} needs the signatures of {self.override_people} different "
+                f"staff members ({_describe(allowed)}), holding none of it; given: {names}",
+            )
+
 
 def is_tcr_only(person: Person) -> bool:
     """A TCR without a staff role."""
@@ -260,6 +301,9 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     people = rules["critical_people"]
     if not isinstance(people, int) or isinstance(people, bool) or not 1 <= people <= 10:
         raise PolicyInvalid(f"{source}: rules.critical_people must be 1..10")
+    override = rules["override_people"]
+    if not isinstance(override, int) or isinstance(override, bool) or not 2 <= override <= 10:
+        raise PolicyInvalid(f"{source}: rules.override_people must be 2..10")
     return Policy(
         name=name,
         version=version,
@@ -270,6 +314,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         holder_not_vouching=rules["holder_not_vouching"],
         critical_severities=frozenset(severities),
         critical_people=people,
+        override_people=override,
         text=text,
     )
 
