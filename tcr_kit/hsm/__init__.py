@@ -39,13 +39,20 @@ from tcr_kit.hsm.approval import (
     ApprovalRequest,
     ApprovalsNotMet,
     check_approvals,
+    ledger_roster,
     load_approval,
     load_request,
     new_request,
+    parse_expiry,
     require_approvals,
     sign_request,
 )
-from tcr_kit.hsm.clearance import ActivationOverride, OverrideSignature, OverrideStatement
+from tcr_kit.hsm.clearance import (
+    ActivationOverride,
+    OverrideSignature,
+    OverrideStatement,
+    sign_override,
+)
 from tcr_kit.hsm.collect import CardSpec, CardSpecError, Prompts, collect, parse_card_spec
 from tcr_kit.hsm.config import HsmConfig, LoadedConfig, load_config
 from tcr_kit.hsm.errors import (
@@ -108,16 +115,19 @@ __all__ = [
     "collect",
     "derive_user_pin",
     "init_softhsm",
+    "ledger_roster",
     "load_approval",
     "load_config",
     "load_request",
     "new_request",
     "parse_card_spec",
+    "parse_expiry",
     "readiness",
     "receive_pin",
     "register_share_set",
     "rekey",
     "require_approvals",
     "run_with_pin",
+    "sign_override",
     "sign_request",
 ]

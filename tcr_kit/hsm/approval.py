@@ -62,9 +62,11 @@ __all__ = [
     "ApprovalRequest",
     "ApprovalsNotMet",
     "check_approvals",
+    "ledger_roster",
     "load_approval",
     "load_request",
     "new_request",
+    "parse_expiry",
     "require_approvals",
     "sign_request",
 ]
@@ -221,6 +223,28 @@ class ApprovalCheck:
 
 
 # -- making and signing -----------------------------------------------------------------------
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_expiry(text: str, now: datetime | None = None) -> datetime:
+    """``--expires``: an ISO 8601 time with its zone (``2026-12-02T18:00Z``), or a duration
+    from now (``90m``, ``12h``, ``2d``); exit 2 otherwise."""
+    from datetime import timedelta
+
+    value = text.strip()
+    if value[:-1].isdigit() and value[-1:] in _UNITS:
+        return (now or utcnow()) + timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise InputError(
+            f"--expires {text!r}: give a time with its zone (2026-12-02T18:00Z) or a duration"
+            " (90m, 12h, 2d)"
+        )
+    return parsed
 
 
 def new_request(

@@ -53,6 +53,7 @@ __all__ = [
     "CustodyGate",
     "OverrideSignature",
     "OverrideStatement",
+    "sign_override",
 ]
 
 OVERRIDE_FORMAT = "tcr-kit/activation-override"
@@ -327,3 +328,19 @@ class CustodyGate:
             f"credential {cred.id} was not taken from a bag inspected intact and opened in"
             f" ceremony {self.ceremony}, and {who} is not named as presenting it in person"
         )
+
+
+def sign_override(
+    ledger: Ledger,
+    hsm: str,
+    config_sha256: str,
+    credentials: Sequence[str],
+    reason: str,
+    signers: Sequence[Actor],
+) -> ActivationOverride:
+    """An override of ``credentials`` for the ceremony in force in ``ledger`` (as
+    :meth:`CustodyGate.for_ledger` finds it), signed by each of ``signers``; the activation
+    checks it (:meth:`CustodyGate.check_override`)."""
+    ceremony = CustodyGate.for_ledger(ledger).ceremony
+    statement = OverrideStatement(hsm, config_sha256, ceremony, tuple(credentials), reason)
+    return ActivationOverride.sign(statement, signers)
