@@ -20,10 +20,11 @@ came from. Each presented credential must be
 
 Anything else is refused with :class:`~tcr_kit.hsm.errors.CustodyRefused` (exit 3) naming the
 credential and the reason, before the card's PIN is tried. An **emergency override**
-(:class:`ActivationOverride`) lifts the last two conditions for the credentials it names,
-never the first (an unregistered, retired, lost or destroyed credential stays refused): a
-reason and the signatures of two staff members (rule ``override-two-staff`` of the policy),
-checked against the roster when the activation starts and recorded in its audit event.
+(:class:`ActivationOverride`) lifts, for the credentials it names, the open discrepancies
+and the need to be accounted for, never the rest (an unregistered credential, or one sealed
+in a bag not opened, retired, lost or destroyed, stays refused): a reason and the signatures
+of two staff members (rule ``override-two-staff`` of the policy), checked against the roster
+when the activation starts and recorded in its audit event.
 
 The override's signed message is the canonical JSON (:mod:`tcr_kit.audit.canonical`) of::
 
@@ -59,7 +60,6 @@ __all__ = [
 OVERRIDE_FORMAT = "tcr-kit/activation-override"
 """The ``format`` marker of the message an activation override's signers sign."""
 
-_GONE = ("retired", "lost", "destroyed")
 Basis = Literal["bag", "in-person", "override"]
 
 
@@ -229,8 +229,9 @@ class CustodyGate:
         """The clearance of ``cred`` (presented as ``what``), or :class:`CustodyRefused`."""
         refusal = self.ledger.activation_refusal(cred)
         cred = self.ledger.credential(cred.id)
-        if cred.state.value in _GONE:
-            raise CustodyRefused(f"{what}: credential {cred.id} is {cred.state.value}")
+        if cred.state.value != "issued":  # sealed, retired, lost, destroyed: no override
+            why = refusal or f"credential {cred.id} is {cred.state.value}"
+            raise CustodyRefused(f"{what}: {why}; it cannot activate the HSM")
         if refusal is None:
             found = self._bag_basis(cred) or self._in_person_basis(cred)
             if found is not None:
