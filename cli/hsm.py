@@ -194,15 +194,19 @@ def _report(activation: Activation, data: dict[str, Any], lines: list[str]) -> N
               " rekey-state.json; the same folder resumes a rekey.")  # fmt: skip
 @click.option("--new-set-id", required=True, help="Ledger id of the new share set.")
 @click.option("--yes", is_flag=True, help="Do not ask for a typed confirmation.")
+@custody_options
 @audit_options
 @output_options
 def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str, ...],
               pkcs11_module: str | None, threshold: int, count: int, output_dir: Path,
-              new_set_id: str, yes: bool, audit: Audit) -> None:  # fmt: skip
+              new_set_id: str, yes: bool, audit: Audit,
+              custody: CustodyOptions) -> None:  # fmt: skip
     """Give the HSM a new activation secret split m-of-n; retire the current epoch.
 
     The new shares are written and verified before the HSM PIN changes; re-running with
-    the same --output-dir resumes an interrupted rekey."""
+    the same --output-dir resumes an interrupted rekey. With the ledger the old quorum is
+    checked by custody as for 'hsm activate' (--in-person, --override)."""
+    custody.check()
     from tcr_kit.hsm.activation import Activation
     from tcr_kit.hsm.collect import collect
     from tcr_kit.hsm.rekey import RekeyResult, rekey
@@ -220,7 +224,8 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
         return yes or ask("type yes to go on") == "yes"
 
     try:
-        activation = Activation(loaded, ledger=ledger, actor=actor)
+        activation = Activation(loaded, ledger=ledger, actor=actor,
+                                **custody.kwargs(loaded, ledger))  # fmt: skip
         # The old quorum is asked for when needed: a resumed rekey may not need it.
         result = rekey(activation, lambda: collect(activation, shares, cards, prompts()),
                        threshold=threshold, count=count, output_dir=output_dir,

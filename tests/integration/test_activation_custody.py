@@ -334,3 +334,21 @@ def test_an_unregistered_share_or_card_is_refused(
     # A share whose index no credential carries is refused.
     with pytest.raises(CustodyRefused, match="registered with share index 5"):
         _activation(site, "tcr-1", "tcr-2").collect(_files(site, 1, 2, 5))
+
+
+def test_a_discrepancy_on_the_holder_blocks_in_person_activation_and_readiness(
+    site: Site,
+) -> None:
+    from tcr_kit.custody.models import DiscrepancyCategory, Severity
+
+    led = site.ledger
+    led.add_discrepancy(site.iw, category=DiscrepancyCategory.PROCEDURE,
+                        severity=Severity.HIGH, description="tcr-2 arrived without ID",
+                        objects=["person:tcr-2"])  # fmt: skip
+    with pytest.raises(CustodyRefused, match=r"discrepancy D-0001 .* on person:tcr-2"):
+        _activation(site, "tcr-1", "tcr-2").collect(_files(site, 1, 2))
+    view = readiness(site.hsm.loaded, led)
+    blocked = [v.credential for v in view.credentials if v.availability == "blocked"]
+    assert blocked == ["card-2"] and view.available == 4
+    # The other holders present in person still activate.
+    assert _activation(site, "tcr-1", "tcr-3", "tcr-4").collect(_files(site, 1, 3, 4)).complete()

@@ -195,6 +195,17 @@ def test_approval_commands_and_activate_with_approvals(site: Site, tmp_path: Pat
     assert json.loads(twice.stdout)["rejected"][0]["reason"].startswith("a second approval")
     both = run_tcr(["approval", "verify", str(req), str(sig1), str(sig2)], env=env)
     assert both.returncode == 0 and "valid: tcr-2" in both.stdout
+    # rksh-1 signs with their card (its enrolment record names them and the token).
+    pin_file = tmp_path / "rksh-1.pin"
+    pin_file.write_text("rksh-1-pin\n")
+    pin_file.chmod(0o600)
+    sig3 = tmp_path / "s3.json"
+    card = run_tcr([*sign[:3], "--card", f"record={tmp_path / 'rksh-1.json'},pin-file={pin_file}",
+                    "--pkcs11-module", MODULE, "--output", str(sig3), "--yes"])  # fmt: skip
+    assert card.returncode == 0, card.stderr
+    assert json.loads(sig3.read_bytes())["signer"] == "rksh-1"
+    three = run_tcr(["approval", "verify", str(req), str(sig1), str(sig2), str(sig3)], env=env)
+    assert three.returncode == 0 and "valid: rksh-1" in three.stdout
     # tcr hsm activate: exit 4 with one approval, 0 with two.
     zone = tmp_path / "zone.txt"
     zone.write_text("example.\n")
