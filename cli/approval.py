@@ -15,6 +15,8 @@ from .app import emit_json, json_mode
 
 if TYPE_CHECKING:
     from tcr_kit.audit.signing import Signer
+    from tcr_kit.cards.base import Card
+    from tcr_kit.cards.signing import CardSigner
 
 
 @click.group()
@@ -57,9 +59,9 @@ def request_cmd(config_path: Path, ceremony: int, hsm_name: str | None, purpose:
     click.echo("\n".join([*req.describe(), f"written to {output_path}"]))
 
 
-def _card_signer(spec: str, module: str | None) -> tuple[Signer, str | None]:
+def _card_signer(spec: str, module: str | None) -> tuple[Card, CardSigner, str | None]:
     """The card named by ``spec`` as a signer (its PIN read from pin-file or asked), and
-    the TCR id its enrolment record names."""
+    the TCR id its enrolment record names; the caller closes the signer and its card."""
     from tcr_kit.cards.enrol import open_card
     from tcr_kit.cards.signing import CardSigner
     from tcr_kit.hsm.collect import CardSpecError, parse_card_spec
@@ -71,10 +73,14 @@ def _card_signer(spec: str, module: str | None) -> tuple[Signer, str | None]:
     except CardSpecError as exc:
         raise click.UsageError(str(exc)) from None
     card = open_card(card_spec.selector)
-    with read_secret(f"PIN for {card_spec.describe()}", card_spec.pin_file) as pin:
-        signer = CardSigner(card, pin)
+    try:
+        with read_secret(f"PIN for {card_spec.describe()}", card_spec.pin_file) as pin:
+            signer = CardSigner(card, pin)
+    except BaseException:
+        card.close()
+        raise
     tcr = card_spec.record.tcr.id if card_spec.record is not None else None
-    return signer, tcr
+    return card, signer, tcr
 
 
 @approval.command("sign")
@@ -105,6 +111,7 @@ def sign_cmd(request_path: Path, signer_id: str | None, key_file: Path | None,
     if not yes and ask("type yes to approve this activation") != "yes":
         raise OperationalError("not approved: nothing was signed")
     signer: Signer
+    opened: tuple[Card, CardSigner] | None = None
     if key_file is not None:
         from ._ledger import load_signer
 
@@ -113,16 +120,17 @@ def sign_cmd(request_path: Path, signer_id: str | None, key_file: Path | None,
         signer = load_signer(key_file)
     else:
         assert card_spec is not None  # noqa: S101 - checked above
-        signer, tcr = _card_signer(card_spec, pkcs11_module)
-        signer_id = signer_id or tcr
+        card, card_signer, tcr = _card_signer(card_spec, pkcs11_module)
+        opened = (card, card_signer)
+        signer, signer_id = card_signer, signer_id or tcr
+    try:
         if signer_id is None:
             raise click.UsageError("--card without an enrolment record needs --as ID")
-    try:
         signed = sign_request(req, signer_id, signer)
     finally:
-        close = getattr(signer, "close", None)
-        if close is not None:
-            close()
+        if opened is not None:
+            opened[1].close()  # wipes the PIN
+            opened[0].close()
     write_new_file(output_path, signed.canonical(), 0o644, force=force)
     if json_mode():
         return emit_json({"ok": True, "output": str(output_path), "signer": signer_id,
