@@ -140,7 +140,7 @@ def sign_cmd(request_path: Path, signer_id: str | None, key_file: Path | None,
 
 @approval.command("verify")
 @click.argument("request_path", metavar="REQ", type=FILE)
-@click.argument("approval_paths", metavar="SIG...", nargs=-1, type=FILE)
+@click.argument("approval_paths", metavar="SIG...", nargs=-1, required=True, type=FILE)
 @click.option("--need", type=click.IntRange(min=1), default=None,
               help="Valid approvals needed (default: every one given).")  # fmt: skip
 @ledger_option
@@ -159,7 +159,7 @@ def verify_cmd(request_path: Path, approval_paths: tuple[Path, ...], need: int |
     with open_ledger(ledger_path, read_only=True) as ledger:
         check = check_approvals(req, approvals, ledger_roster(ledger))
     wanted = need if need is not None else len(approvals)
-    ok = len(check.valid) >= wanted and wanted > 0
+    ok = len(check.valid) >= wanted
     if json_mode():
         emit_json({"ok": ok, "need": wanted, **check.facts()})
     else:

@@ -179,8 +179,13 @@ def _report(activation: Activation, data: dict[str, Any], lines: list[str]) -> N
     kinds = [e.kind for e in activation.events]
     first = activation.events[0]
     if json_mode():
+        extra = {
+            k: v
+            for k, v in (("override", first.override), ("approvals", first.approvals))
+            if v is not None
+        }
         return emit_json({"ok": True, "hsm": first.hsm.facts(), "events": kinds, **data,
-                          "config_sha256": first.config_sha256,
+                          "config_sha256": first.config_sha256, **extra,
                           "presented": [p.facts() for p in first.presented]})  # fmt: skip
     lines.append(f"logged out; audit events: {', '.join(kinds)}")
     click.echo("\n".join([*first.describe(), *lines]))
