@@ -16,6 +16,7 @@ from .app import json_option, progress, quiet_option, warn
 if TYPE_CHECKING:
     from tcr_kit.custody.ledger import Actor, Ledger
     from tcr_kit.hsm.collect import CardSpec, Prompts
+    from tcr_kit.hsm.config import LoadedConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 FILE = click.Path(dir_okay=False, path_type=Path)
@@ -131,3 +132,88 @@ def prompts() -> Prompts:
         click.echo(line, err=True)
 
     return Prompts(read_pin=read_secret, progress=progress, warn=warn, ask=ask, say=say)
+
+
+# fmt: off
+def custody_options(f: F) -> F:
+    """``--in-person``, the emergency override and the remote approvals of ``hsm activate``,
+    given to the command as one ``custody: CustodyOptions``."""
+
+    @functools.wraps(f)
+    def command(*args: Any, in_person: Any, override: Any, override_reason: Any,
+                override_signers: Any, approval_request: Any, approvals: Any, **kw: Any) -> Any:
+        opts = CustodyOptions(tuple(in_person), tuple(override), override_reason,
+                              tuple(override_signers), approval_request, tuple(approvals))
+        return f(*args, custody=opts, **kw)
+
+    g = click.option("--approvals", "approvals", multiple=True, type=FILE, metavar="SIG",
+                     help="A signed remote approval of --approval-request (repeat).")(command)
+    g = click.option("--approval-request", type=FILE, metavar="REQ",
+                     help="The approval request the --approvals sign"
+                     " (docs/remote-approval.md).")(g)
+    g = click.option("--override-signer", "override_signers", multiple=True, metavar="ID=KEY",
+                     help="A staff member signing the override, with their key file (twice:"
+                     " two staff, neither holding an overridden credential).")(g)
+    g = click.option("--override-reason", metavar="TEXT",
+                     help="Why the override is needed (recorded).")(g)
+    g = click.option("--override", "override", multiple=True, metavar="CREDENTIAL",
+                     help="Emergency override: let this credential in although custody does"
+                     " not account for it (repeat; needs --override-reason and two"
+                     " --override-signer).")(g)
+    g = click.option("--in-person", "in_person", multiple=True, metavar="HOLDER",
+                     help="A TCR in the room presenting their own credential (repeat; checked"
+                     " against the ceremony's attendance, recorded).")(g)
+    return cast(F, g)
+# fmt: on
+
+
+@dataclass(frozen=True)
+class CustodyOptions:
+    """What ``hsm activate`` passes to custody: in-person holders, override, approvals."""
+
+    in_person: tuple[str, ...]
+    override: tuple[str, ...]
+    override_reason: str | None
+    override_signers: tuple[str, ...]
+    approval_request: Path | None
+    approvals: tuple[Path, ...]
+
+    def check(self) -> None:
+        """Usage errors (exit 2) before anything is opened."""
+        given = (self.override, self.override_reason, self.override_signers)
+        if any(given) and not all(given):
+            raise click.UsageError(
+                "an override needs --override CREDENTIAL, --override-reason and --override-signer"
+            )
+        if bool(self.approvals) != (self.approval_request is not None):
+            raise click.UsageError("--approvals go with --approval-request (and vice versa)")
+        for spec in self.override_signers:
+            if "=" not in spec:
+                raise click.UsageError(f"--override-signer {spec!r}: expected ID=KEYFILE")
+
+    def kwargs(self, loaded: LoadedConfig, ledger: Ledger | None) -> dict[str, Any]:
+        """``Activation`` keyword arguments (keys are loaded here, passphrases asked)."""
+        out: dict[str, Any] = {"in_person": self.in_person}
+        if (self.in_person or self.override) and ledger is None:
+            raise click.UsageError("--in-person and --override need the ledger (--as/--key)")
+        if self.override and ledger is not None:
+            from tcr_kit.hsm.clearance import sign_override
+
+            from ._ledger import actor
+
+            signers = [
+                actor(pid, Path(key))
+                for pid, _, key in (s.partition("=") for s in self.override_signers)
+            ]
+            out["override"] = sign_override(
+                ledger, loaded.hsm.name, loaded.sha256, self.override,
+                str(self.override_reason), signers,
+            )  # fmt: skip
+        if self.approval_request is not None:
+            from tcr_kit.hsm.approval import ApprovalBundle, load_approval, load_request
+
+            out["approvals"] = ApprovalBundle(
+                load_request(self.approval_request),
+                tuple(load_approval(p) for p in self.approvals),
+            )
+        return out

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("tcr_cli.audit_log:audit", "Verify, export and checkpoint the signed audit log."),
     "status": ("tcr_cli.custody:status", "A TCR's own view of their credentials and bags."),
     "hsm": ("tcr_cli.hsm:hsm", "Activate an HSM with m of n shares; quorum readiness."),
+    "approval": ("tcr_cli.approval:approval", "Remote approvals of an HSM activation by TCRs."),
     "help": ("tcr_cli.manual:help_command", "Show a command's help, or the man page (--man)."),
     "witness": ("tcr_cli.witness:witness", "Witness an audit log: cosign consistent checkpoints."),
     "report": ("tcr_cli.report:report", "The public report: static site, signed feed, forms."),

@@ -152,6 +152,11 @@ def _run(demo: Demo) -> None:
               "--from", "tcr-7", "--to", "east", "--attestation", att])  # fmt: skip
     demo.run(["hsm", "readiness", "--config", "hsm.toml"])
 
+    demo.step("open ceremony 1: who is in the room, who takes part remotely")
+    demo.run(["ceremony", "open", CEREMONY, *CA, "--facility", "east", "--present", "ca-1:CA",
+              "--present", "iw-1:IW", "--present", "tcr-1:CO", "--present", "tcr-4:CO",
+              "--remote", "tcr-7:CO"])  # fmt: skip
+
     demo.step("the bag arrives: receive, inspect (witnessed), open")
     c = ("--ceremony", CEREMONY)
     demo.run(["bag", "receive", "TEB-7007", *CA, *c, "--serial-read", "TEB-7007",
@@ -172,7 +177,10 @@ def _run(demo: Demo) -> None:
     def card(i: int) -> list[str]:
         return ["--card", f"record=cards/tcr-{i}.json,pin-file=pins/tcr-{i}"]
 
-    base = ["hsm", "activate", "--config", "hsm.toml", "--pkcs11-module", SOFTHSM_MODULE]
+    # TCR 1 and 4 present their own cards in the room; card 7 came out of its bag, inspected
+    # intact and opened in this ceremony.
+    base = ["hsm", "activate", "--config", "hsm.toml", "--pkcs11-module", SOFTHSM_MODULE,
+            "--in-person", "tcr-1", "--in-person", "tcr-4"]  # fmt: skip
     sign = ["--sign-key", "ksk-demo", "--input", "zone.txt", "--output", "zone.sig"]
     demo.run([*base, *card(1), *card(4), *sign, *CA, *c], expect=4)
 

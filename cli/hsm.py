@@ -14,9 +14,11 @@ from ._hsm_options import (
     FILE,
     FOLDER,
     Audit,
+    CustodyOptions,
     ask,
     audit_options,
     config_option,
+    custody_options,
     ledger_option,
     output_options,
     parse_cards,
@@ -98,13 +100,15 @@ def init_cmd(config_path: Path, threshold: int, count: int, output_dir: Path,
 @click.option("--force", is_flag=True, help="Overwrite an existing --output.")
 @click.option("--no-ledger", is_flag=True, help="Activate without --as/--key: the events go"
               " only to the local activation log ($TCR_ACTIVATION_LOG).")  # fmt: skip
+@custody_options
 @audit_options
 @output_options
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def activate_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str, ...],
                  pkcs11_module: str | None, prompt_cards: bool, sign_key: str | None,
                  input_path: Path | None, output_path: Path | None, force: bool,
-                 no_ledger: bool, audit: Audit, command: tuple[str, ...]) -> None:  # fmt: skip
+                 no_ledger: bool, audit: Audit, custody: CustodyOptions,
+                 command: tuple[str, ...]) -> None:  # fmt: skip
     """Activate the HSM with m of n shares, then sign a file or run a command.
 
     \b
@@ -112,7 +116,15 @@ def activate_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[
                --sign-key ksk --input data --output data.sig
     Command: tcr hsm activate --config hsm.toml --share ... -- CMD ARGS
       CMD inherits a pipe whose read end's number is in $TCR_PIN_FD; it reads the HSM
-      user PIN from it (one line). The PIN is never in argv or the environment."""
+      user PIN from it (one line). The PIN is never in argv or the environment.
+
+    \b
+    With the ledger each credential must come from a bag inspected intact and opened in
+    this ceremony, or be presented by its holder in the room (--in-person HOLDER), else it
+    is refused before its PIN is tried (exit 3); an emergency override needs two staff
+    signatures and a reason. A config with [approvals] required = M needs
+    --approval-request REQ and M valid --approvals (exit 4 otherwise)."""
+    custody.check()
     sign = (sign_key, input_path, output_path)
     if any(x is not None for x in sign) and command:
         raise click.UsageError("give either --sign-key/--input/--output or -- CMD, not both")
@@ -144,7 +156,8 @@ def activate_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[
         local = LocalActivationLog()
         warn(f"--no-ledger: this activation is recorded only in {local.path}")
     try:
-        activation = Activation(loaded, ledger=ledger, actor=actor, on_event=local)
+        activation = Activation(loaded, ledger=ledger, actor=actor, on_event=local,
+                                **custody.kwargs(loaded, ledger))  # fmt: skip
         quorum = collect(activation, shares, cards, prompts(), interactive=prompt_cards,
                          pkcs11_module=pkcs11_module, refusal_purpose="collect")  # fmt: skip
         if request is not None:
@@ -166,8 +179,13 @@ def _report(activation: Activation, data: dict[str, Any], lines: list[str]) -> N
     kinds = [e.kind for e in activation.events]
     first = activation.events[0]
     if json_mode():
+        extra = {
+            k: v
+            for k, v in (("override", first.override), ("approvals", first.approvals))
+            if v is not None
+        }
         return emit_json({"ok": True, "hsm": first.hsm.facts(), "events": kinds, **data,
-                          "config_sha256": first.config_sha256,
+                          "config_sha256": first.config_sha256, **extra,
                           "presented": [p.facts() for p in first.presented]})  # fmt: skip
     lines.append(f"logged out; audit events: {', '.join(kinds)}")
     click.echo("\n".join([*first.describe(), *lines]))
@@ -181,15 +199,19 @@ def _report(activation: Activation, data: dict[str, Any], lines: list[str]) -> N
               " rekey-state.json; the same folder resumes a rekey.")  # fmt: skip
 @click.option("--new-set-id", required=True, help="Ledger id of the new share set.")
 @click.option("--yes", is_flag=True, help="Do not ask for a typed confirmation.")
+@custody_options
 @audit_options
 @output_options
 def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str, ...],
               pkcs11_module: str | None, threshold: int, count: int, output_dir: Path,
-              new_set_id: str, yes: bool, audit: Audit) -> None:  # fmt: skip
+              new_set_id: str, yes: bool, audit: Audit,
+              custody: CustodyOptions) -> None:  # fmt: skip
     """Give the HSM a new activation secret split m-of-n; retire the current epoch.
 
     The new shares are written and verified before the HSM PIN changes; re-running with
-    the same --output-dir resumes an interrupted rekey."""
+    the same --output-dir resumes an interrupted rekey. With the ledger the old quorum is
+    checked by custody as for 'hsm activate' (--in-person, --override)."""
+    custody.check()
     from tcr_kit.hsm.activation import Activation
     from tcr_kit.hsm.collect import collect
     from tcr_kit.hsm.rekey import RekeyResult, rekey
@@ -207,7 +229,8 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
         return yes or ask("type yes to go on") == "yes"
 
     try:
-        activation = Activation(loaded, ledger=ledger, actor=actor)
+        activation = Activation(loaded, ledger=ledger, actor=actor,
+                                **custody.kwargs(loaded, ledger))  # fmt: skip
         # The old quorum is asked for when needed: a resumed rekey may not need it.
         result = rekey(activation, lambda: collect(activation, shares, cards, prompts()),
                        threshold=threshold, count=count, output_dir=output_dir,

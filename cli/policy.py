@@ -50,7 +50,7 @@ def policy_show(ledger_path: Path | None, default: bool, as_json: bool) -> None:
     if current.defaulted:
         click.echo(
             "# not listed above (added to tcr-kit after this policy was written), so the "
-            f"default roles apply: {', '.join(sorted(current.defaulted))}"
+            f"defaults apply: {', '.join(sorted(current.defaulted))}"
         )
 
 

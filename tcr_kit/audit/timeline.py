@@ -147,6 +147,8 @@ def _outcome(kind: str, payload: dict[str, Any], records: list[dict[str, Any]]) 
             )
     if "step" in payload and "time" in payload:
         parts.append(f"step {payload['step']} done")
+    if kind.startswith("hsm.") and isinstance(payload.get("outcome"), str):
+        parts.append(payload["outcome"])
     if not parts:
         parts.append("recorded")
     return "; ".join(parts)
@@ -178,6 +180,13 @@ def _entry(
     if payload.get("override_by"):
         for did in payload.get("overridden") or ["(open discrepancies)"]:
             overrides.append(f"{did} overridden by {payload['override_by']}")
+    activation_override = payload.get("override")
+    if isinstance(activation_override, dict):  # an emergency override of activation custody
+        st = activation_override.get("statement") or {}
+        by = ", ".join(str(s.get("person")) for s in activation_override.get("signatures") or ())
+        overrides.append(
+            f"custody of {_text(st.get('credentials'))} overridden by {by}: {st.get('reason')}"
+        )
     ceremony = payload.get("ceremony")
     step = payload.get("step")
     return TimelineEntry(

@@ -22,7 +22,11 @@ Rules (their names appear in every refusal):
 ``critical-two-staff``
     overriding or resolving a critical discrepancy needs two different staff members with
     the action's roles, neither involved in it (holding a bag or credential it names, or
-    named in it).
+    named in it);
+``override-two-staff``
+    an emergency override of activation custody needs the signatures of two different
+    staff members with the roles of ``hsm.activate-override``, neither a holder of an
+    overridden credential.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from tcr_kit.errors import InputError, NotPermitted
 __all__ = [
     "ACTIONS",
     "LATER_ACTIONS",
+    "LATER_RULES",
     "RULES",
     "Policy",
     "PolicyInvalid",
@@ -73,13 +78,20 @@ ACTIONS: dict[str, str] = {
     "hsm.activate": "tcr hsm activate --as",
     "artifact.register": "tcr artifact register",
     "artifact.release": "tcr artifact release (the actor; the --witness is a second staff member)",
+    "hsm.activate-override": "tcr hsm activate --override-signer (each signer of an override)",
 }
 """Every action the policy governs -> the command(s) it governs."""
 
-LATER_ACTIONS: frozenset[str] = frozenset({"artifact.register", "artifact.release"})
+LATER_ACTIONS: frozenset[str] = frozenset(
+    {"artifact.register", "artifact.release", "hsm.activate-override"}
+)
 """Actions added after policies were first recorded: a policy text that does not list one
 (written before it existed) gets the default policy's roles for it, so a recorded policy
 stays valid; :attr:`Policy.defaulted` names them and ``tcr policy show`` says so."""
+
+LATER_RULES: dict[str, Any] = {"override_people": 2}
+"""Rule keys added after policies were first recorded, with the value a policy text that
+does not set one (written before it existed) gets; :attr:`Policy.defaulted` names them too."""
 
 RULES: dict[str, str] = {
     "action-role": "the actor has one of the roles the policy lists for the action",
@@ -94,6 +106,10 @@ RULES: dict[str, str] = {
         "overriding or resolving a critical discrepancy needs two different staff members, "
         "neither involved in it"
     ),
+    "override-two-staff": (
+        "an emergency override of activation custody needs the signatures of two different "
+        "staff members, neither a holder of an overridden credential"
+    ),
 }
 """Every rule's name -> what it says."""
 
@@ -104,6 +120,7 @@ _RULE_KEYS = {
     "holder_not_vouching",
     "critical_severities",
     "critical_people",
+    "override_people",
 }
 _SEVERITIES = {"low", "medium", "high", "critical"}
 
@@ -138,10 +155,13 @@ class Policy:
     holder_not_vouching: bool
     critical_severities: frozenset[str]
     critical_people: int
+    override_people: int
+    """Rule ``override-two-staff``: staff signatures an activation override needs."""
     text: str
     """The TOML text this policy was parsed from (what the ledger records)."""
     defaulted: frozenset[str] = frozenset()
-    """Actions of :data:`LATER_ACTIONS` the text does not list (default roles apply)."""
+    """Actions of :data:`LATER_ACTIONS` the text does not list (default roles apply) and rule
+    keys of :data:`LATER_RULES` it does not set (default values apply)."""
 
     @property
     def sha256(self) -> str:
@@ -227,6 +247,35 @@ class Policy:
                 f"given: {names}",
             )
 
+    def require_override(
+        self, people: Sequence[Person], holders: Collection[str], credentials: Collection[str]
+    ) -> None:
+        """Rule ``override-two-staff``: ``people`` signed an override of ``credentials``
+        (held by ``holders``); each needs the override roles, none may hold one of them,
+        and there must be ``override_people`` different staff members."""
+        action = "hsm.activate-override"
+        allowed = self.actions[action]
+        what = ", ".join(sorted(credentials))
+        distinct = {p.id: p for p in people}
+        for p in distinct.values():
+            if p.id in holders:
+                raise NotPermitted(
+                    "override-two-staff",
+                    f"{action} of {what}: {p.id} holds an overridden credential",
+                )
+        staff = [
+            p
+            for p in distinct.values()
+            if set(p.roles) & STAFF_ROLES and set(p.roles) & allowed and not p.retired
+        ]
+        if len(staff) < self.override_people:
+            names = ", ".join(sorted(distinct)) or "nobody"
+            raise NotPermitted(
+                "override-two-staff",
+                f"{action} of {what} needs the signatures of {self.override_people} different "
+                f"staff members ({_describe(allowed)}), holding none of it; given: {names}",
+            )
+
 
 def is_tcr_only(person: Person) -> bool:
     """A TCR without a staff role."""
@@ -261,6 +310,10 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     missing = set(ACTIONS) - set(actions)
     if missing:
         raise PolicyInvalid(f"{source}: action {sorted(missing)[0]!r} is not listed")
+    later = (_RULE_KEYS - set(rules)) & set(LATER_RULES)
+    if later and source != _DEFAULT_SOURCE:  # the default itself must set them all
+        rules = {**rules, **{k: LATER_RULES[k] for k in later}}
+        defaulted |= later
     if set(rules) != _RULE_KEYS:
         odd = sorted(set(rules) ^ _RULE_KEYS)[0]
         raise PolicyInvalid(f"{source}: [rules] must have exactly {sorted(_RULE_KEYS)}: {odd!r}")
@@ -273,6 +326,9 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     people = rules["critical_people"]
     if not isinstance(people, int) or isinstance(people, bool) or not 1 <= people <= 10:
         raise PolicyInvalid(f"{source}: rules.critical_people must be 1..10")
+    override = rules["override_people"]
+    if not isinstance(override, int) or isinstance(override, bool) or not 2 <= override <= 10:
+        raise PolicyInvalid(f"{source}: rules.override_people must be 2..10")
     return Policy(
         name=name,
         version=version,
@@ -283,6 +339,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         holder_not_vouching=rules["holder_not_vouching"],
         critical_severities=frozenset(severities),
         critical_people=people,
+        override_people=override,
         text=text,
         defaulted=defaulted,
     )

@@ -15,6 +15,11 @@ the modules behind them may move. What each module holds:
   pipe named by ``$TCR_PIN_FD``; the child calls :func:`receive_pin`.
 * ``signing``: :class:`SignRequest` (sign one file), :class:`SignedFile`.
 * ``pin``: :func:`derive_user_pin`, the documented derivation of the HSM user PIN.
+* ``clearance``: the custody checks of each credential presented (bag opened intact in this
+  ceremony, or its holder present in person) and the emergency :class:`ActivationOverride`
+  signed by two staff members (:class:`OverrideStatement`, :class:`OverrideSignature`).
+* ``approval``: remote approvals: :func:`new_request`, :func:`sign_request`,
+  :func:`check_approvals`, :func:`require_approvals` (``docs/remote-approval.md``).
 * ``readiness``: :func:`readiness`, the quorum readiness view from the custody ledger.
 * ``register``: :func:`register_share_set` records the config's share set in the ledger.
 * ``provision``: :func:`init_softhsm`, a SoftHSM2 test or demo HSM; ``rekey``:
@@ -26,6 +31,28 @@ the modules behind them may move. What each module holds:
 """
 
 from tcr_kit.hsm.activation import Activation, CardShare, InlineShare, Quorum, ShareFile, Source
+from tcr_kit.hsm.approval import (
+    Approval,
+    ApprovalBundle,
+    ApprovalCheck,
+    ApprovalInvalid,
+    ApprovalRequest,
+    ApprovalsNotMet,
+    check_approvals,
+    ledger_roster,
+    load_approval,
+    load_request,
+    new_request,
+    parse_expiry,
+    require_approvals,
+    sign_request,
+)
+from tcr_kit.hsm.clearance import (
+    ActivationOverride,
+    OverrideSignature,
+    OverrideStatement,
+    sign_override,
+)
 from tcr_kit.hsm.collect import CardSpec, CardSpecError, Prompts, collect, parse_card_spec
 from tcr_kit.hsm.config import HsmConfig, LoadedConfig, load_config
 from tcr_kit.hsm.errors import (
@@ -51,6 +78,13 @@ __all__ = [
     "PIN_FD_ENV",
     "Activation",
     "ActivationEvent",
+    "ActivationOverride",
+    "Approval",
+    "ApprovalBundle",
+    "ApprovalCheck",
+    "ApprovalInvalid",
+    "ApprovalRequest",
+    "ApprovalsNotMet",
     "CardShare",
     "CardSpec",
     "CardSpecError",
@@ -64,6 +98,8 @@ __all__ = [
     "InlineShare",
     "LoadedConfig",
     "NotEnoughCredentials",
+    "OverrideSignature",
+    "OverrideStatement",
     "Presented",
     "Prompts",
     "Quorum",
@@ -75,14 +111,23 @@ __all__ = [
     "SignedFile",
     "Source",
     "WrongShareSet",
+    "check_approvals",
     "collect",
     "derive_user_pin",
     "init_softhsm",
+    "ledger_roster",
+    "load_approval",
     "load_config",
+    "load_request",
+    "new_request",
     "parse_card_spec",
+    "parse_expiry",
     "readiness",
     "receive_pin",
     "register_share_set",
     "rekey",
+    "require_approvals",
     "run_with_pin",
+    "sign_override",
+    "sign_request",
 ]

@@ -18,6 +18,14 @@ derived from the secret (:mod:`tcr_kit.hsm.pin`) and the secret wiped at once; t
 in a python-pkcs11 session and is wiped. On leaving the ``with`` block the session logs out
 and every buffer is wiped.
 
+With a custody ledger, each credential must also be cleared by custody
+(:mod:`tcr_kit.hsm.clearance`): registered, live, and taken from a bag inspected intact and
+opened in the ceremony in force or presented in person by its holder (``in_person``), unless
+an emergency ``override`` signed by two staff members names it; otherwise it is refused
+before its PIN is tried (exit 3). An HSM configuration that requires remote approvals
+(``[approvals] required = M``) is refused (exit 4) without ``approvals`` holding M valid,
+fresh ones (:mod:`tcr_kit.hsm.approval`), before any share is read.
+
 Every attempt, successful or not, appends an audit event (``hsm.activate``; and
 ``hsm.deactivate`` with the operations done, at the end of a session), a typed
 :class:`~tcr_kit.hsm.events.ActivationEvent` in ``events``: through the custody ledger when
@@ -38,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import TcrError
+from tcr_kit.hsm.clearance import ActivationOverride, CustodyGate
 from tcr_kit.hsm.config import LoadedConfig
 from tcr_kit.hsm.errors import (
     CustodyRefused,
@@ -55,13 +64,11 @@ if TYPE_CHECKING:
     from tcr_kit.cards.record import EnrolmentRecord
     from tcr_kit.custody.ledger import Actor, Ledger
     from tcr_kit.custody.models import Credential
+    from tcr_kit.hsm.approval import ApprovalBundle
     from tcr_kit.sharing.native import NativeShare
 
 EventSink = Callable[[ActivationEvent], None]
 """``on_event(event)``: receives every audit event (no secrets in it)."""
-CustodyCheck = Callable[["Credential"], "str | None"]
-"""Why custody forbids presenting a credential, or ``None`` (the ledger's
-``activation_refusal``)."""
 
 _LIVE = ("issued", "sealed")
 
@@ -113,7 +120,7 @@ class Quorum:
         marker: Marker | None,
         *,
         credentials: list[Credential] | None = None,
-        custody: CustodyCheck | None = None,
+        custody: CustodyGate | None = None,
     ) -> None:
         self.loaded = loaded
         self.marker = marker
@@ -139,13 +146,12 @@ class Quorum:
             c for c in self._credentials if c.share_index not in used and c.state.value in _LIVE
         ]
 
-    def _require_custody(self, cred: Credential, what: str) -> None:
-        """Refuse ``cred`` (exit 3) when the ledger's custody forbids presenting it."""
+    def _require_custody(self, cred: Credential, p: Presented) -> Presented:
+        """``p`` with its custody clearance; refused (exit 3) when custody forbids it."""
         if self._custody is None:
-            return
-        reason = self._custody(cred)
-        if reason is not None:
-            raise CustodyRefused(f"{what}: {reason}; it cannot activate the HSM")
+            return p
+        cleared = self._custody.clear(cred, p.describe())
+        return replace(p, custody_basis=cleared.basis, custody=cleared.detail)
 
     def _credential_for(self, index: int) -> Credential | None:
         """The ledger credential of share ``index``: the live one if there is one (a
@@ -203,9 +209,16 @@ class Quorum:
                     raise DuplicateCredential(
                         f"{ident.describe()} was already presented ({p.describe()})"
                     )
-            for cred in self._credentials:
-                if cred.serial == ident.serial:  # before the card's PIN is tried
-                    self._require_custody(cred, ident.describe())
+            mine = [c for c in self._credentials if c.serial == ident.serial]
+            if self._custody is not None and not mine:  # before the card's PIN is tried
+                raise CustodyRefused(
+                    f"{ident.describe()}: no credential of share set"
+                    f" {self.loaded.share_set.id} is registered with card serial {ident.serial};"
+                    " it cannot activate the HSM"
+                )
+            if self._custody is not None:
+                for cred in mine:
+                    self._custody.clear(cred, ident.describe())
             info = {
                 "kind": "card",
                 "source": ident.describe(),
@@ -258,6 +271,11 @@ class Quorum:
                     f"{p.describe()} has the same index as {q.describe()} (a copy of that share)"
                 )
         cred = self._credential_for(share.index)
+        if cred is None and self._custody is not None:
+            raise CustodyRefused(
+                f"{p.describe()}: no credential of share set {cfg.id} is registered with share"
+                f" index {share.index}; it cannot activate the HSM"
+            )
         if cred is not None:
             p = replace(p, credential=cred.id, holder=cred.holder)
             if cred.state.value not in _LIVE:
@@ -265,7 +283,14 @@ class Quorum:
                     f"{p.describe()}: the ledger records credential {cred.id} as"
                     f" {cred.state.value}; it cannot activate the HSM"
                 )
-            self._require_custody(cred, p.describe())
+            if p.card_serial is not None and self._custody is not None:
+                if cred.serial != p.card_serial:
+                    raise CustodyRefused(
+                        f"{p.describe()}: share {share.index} is registered as credential"
+                        f" {cred.id}, serial {cred.serial}, not this card's serial"
+                        f" {p.card_serial}; it cannot activate the HSM"
+                    )
+            p = self._require_custody(cred, p)
         return p
 
     def shares(self) -> list[NativeShare]:
@@ -328,6 +353,14 @@ class Activation:
     actor: Actor | None = None
     on_event: EventSink | None = None
     events: list[ActivationEvent] = field(default_factory=list)
+    in_person: tuple[str, ...] = ()
+    """Holders presenting their own credential in the room (checked against the ceremony's
+    attendance; see :mod:`tcr_kit.hsm.clearance`)."""
+    override: ActivationOverride | None = None
+    """An emergency custody override signed by two staff members."""
+    approvals: ApprovalBundle | None = None
+    """Remote approvals (a request and its signed approvals) for a configuration that
+    requires them."""
     _token: HsmToken | None = None
 
     def __post_init__(self) -> None:
@@ -352,7 +385,10 @@ class Activation:
         try:
             share_set = self.ledger.share_set(cfg.id)
         except NotFound:
-            return []
+            raise CustodyRefused(
+                f"share set {cfg.id} is not registered in the ledger ('tcr hsm register-set'"
+                " and 'tcr credential add'); nothing can activate the HSM with this ledger"
+            ) from None
         if share_set.status != "active":
             raise WrongShareSet(f"share set {cfg.id} is {share_set.status} in the ledger")
         if share_set.epoch != cfg.epoch:
@@ -364,6 +400,7 @@ class Activation:
 
     def quorum(self) -> Quorum:
         """An empty quorum for this HSM, for collecting shares one at a time."""
+        self._check_approvals()  # before the HSM is touched
         token = self.token()
         marker = token.marker()
         if marker is not None and marker.current.epoch != self.config.share_set.epoch:
@@ -371,8 +408,33 @@ class Activation:
                 f"{token.describe()} is at epoch {marker.current.epoch}; the config"
                 f" {self.config.path} says epoch {self.config.share_set.epoch}"
             )
-        custody = self.ledger.activation_refusal if self.ledger is not None else None
-        return Quorum(self.config, marker, credentials=self._ledger_checks(), custody=custody)
+        credentials = self._ledger_checks()
+        gate = None
+        if self.ledger is not None:
+            gate = CustodyGate.for_ledger(
+                self.ledger, in_person=self.in_person, override=self.override
+            )
+            if self.ledger.ceremony_number is None and gate.ceremony is not None:
+                self.ledger.use_ceremony(gate.ceremony)  # the events name the ceremony open
+            gate.check_override(self.config.hsm.name, self.config.sha256)
+        elif self.override is not None or self.in_person:
+            raise ValueError("in_person and override need a custody ledger")
+        return Quorum(self.config, marker, credentials=credentials, custody=gate)
+
+    def _check_approvals(self) -> None:
+        """Refuse (exit 4) a configuration requiring M approvals without M valid ones."""
+        required = self.config.config.approvals.required
+        if required == 0 and self.approvals is None:
+            return
+        from tcr_kit.hsm.approval import require_approvals
+
+        ceremony = None
+        if self.ledger is not None:
+            ceremony = self.ledger.ceremony_number
+            if ceremony is None:
+                current = self.ledger.open_ceremony()
+                ceremony = current.number if current is not None else None
+        require_approvals(self.config, self.approvals, ledger=self.ledger, ceremony=ceremony)
 
     def _collect(self, sources: Iterable[Source] | Quorum, into: list[Quorum]) -> Quorum:
         """The complete quorum from ``sources``; the quorum being built is put in ``into``
@@ -470,6 +532,10 @@ class Activation:
             at=isoformat(utcnow()),
             **fields,
         )
+        if kind == ACTIVATE and self.override is not None:
+            event = replace(event, override=self.override.facts())
+        if kind == ACTIVATE and self.approvals is not None:
+            event = replace(event, approvals=self.approvals.facts())
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)

@@ -29,6 +29,9 @@ parameters of the user-PIN derivation. Example::
     info = "tcr-kit hsm user pin v1"
     length = 32
 
+    [approvals]                        # optional (docs/remote-approval.md)
+    required = 2                       # signed remote approvals each activation needs
+
 The file's SHA-256 (of its exact bytes) is recorded in every audit event about the HSM, so
 the configuration reviewed in rehearsal can be shown to be the one used.
 """
@@ -133,6 +136,13 @@ class PinSection(_Model):
     """Characters of the PIN (base32: 5 bits each; 32 characters carry 160 bits)."""
 
 
+class ApprovalsSection(_Model):
+    """Remote approvals an activation needs (``docs/remote-approval.md``)."""
+
+    required: Annotated[int, Field(ge=0, le=255)] = 0
+    """Valid, unexpired approvals by different TCRs on the roster; 0: none needed."""
+
+
 class HsmConfig(_Model):
     """A validated HSM configuration (format version 1)."""
 
@@ -141,6 +151,7 @@ class HsmConfig(_Model):
     hsm: HsmSection
     share_set: ShareSetSection
     pin: PinSection = Field(default_factory=PinSection)
+    approvals: ApprovalsSection = Field(default_factory=ApprovalsSection)
 
 
 @dataclass(frozen=True)

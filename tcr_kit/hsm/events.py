@@ -36,6 +36,11 @@ class Presented:
     tcr_name: str | None = None
     credential: str | None = None
     holder: str | None = None
+    custody_basis: str | None = None
+    """With a ledger: ``bag``, ``in-person`` or ``override`` (:mod:`tcr_kit.hsm.clearance`)."""
+    custody: str | None = None
+    """With a ledger: why custody let it activate (the bag and its events, the holder
+    present, or the override's signers and reason)."""
 
     def describe(self) -> str:
         who = f" (TCR {self.tcr_id})" if self.tcr_id else ""
@@ -96,6 +101,10 @@ class ActivationEvent:
     """``hsm.rekey``: the ledger id of the new share set."""
     new_share_digests: tuple[str, ...] | None = None
     """``hsm.rekey``: SHA-256 of each new share."""
+    override: dict[str, Any] | None = None
+    """``hsm.activate``: the emergency override (statement and staff signatures)."""
+    approvals: dict[str, Any] | None = None
+    """``hsm.activate``: the remote approvals checked (request and signed approvals)."""
 
     @property
     def refused(self) -> bool:
@@ -140,6 +149,10 @@ class ActivationEvent:
             out["new_share_set"] = self.new_share_set
         if self.new_share_digests is not None:
             out["new_share_digests"] = list(self.new_share_digests)
+        if self.override is not None:
+            out["override"] = self.override
+        if self.approvals is not None:
+            out["approvals"] = self.approvals
         return out
 
     @classmethod
@@ -166,4 +179,6 @@ class ActivationEvent:
             new=epoch("new"),
             new_share_set=payload.get("new_share_set"),
             new_share_digests=tuple(digests) if digests is not None else None,
+            override=payload.get("override"),
+            approvals=payload.get("approvals"),
         )

@@ -353,7 +353,7 @@ def test_a_policy_recorded_before_artifacts_existed_applies_their_default_roles(
     tcr("policy", "set", "old.toml", *SA)
     shown = json.loads(tcr("policy", "show", "--json"))
     assert shown["defaulted"] == ["artifact.register", "artifact.release"]
-    assert "default roles apply: artifact.register, artifact.release" in tcr("policy", "show")
+    assert "defaults apply: artifact.register, artifact.release" in tcr("policy", "show")
     _drive(tcr)
     assert "action-role" in _register(tcr, *IW, code=5)
     _register(tcr)

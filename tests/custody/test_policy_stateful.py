@@ -62,14 +62,23 @@ class Custody(RuleBasedStateMachine):
         for pid in (p for p in PEOPLE if p != "sa-1"):
             facility = {"facility": "east"} if ROLES[pid] == Role.CO else {}
             led.add_person(sa, _person(pid, (ROLES[pid],), KEYS[pid], **facility))
-        for cid, holder in CARDS.items():
-            led.add_credential(
-                self.actor("ca-1"),
-                Credential(id=cid, kind=CredentialKind.SMARTCARD, serial=cid, holder=holder),
-            )
+        self._before_credentials()
+        for index, (cid, holder) in enumerate(CARDS.items(), 1):
+            led.add_credential(self.actor("ca-1"), self._credential(cid, holder, index))
         self.serial = 0
         self.refused_wrongly: list[str] = []
         self.allowed_wrongly: list[str] = []
+        self.last_intact: dict[str, bool] = {}
+        """Model: bag serial -> whether its last recorded inspection found it intact."""
+        self.opened_intact: dict[str, bool] = {}
+        """Model: card -> taken from a bag opened without override after an intact
+        inspection (and not sealed again since)."""
+
+    def _before_credentials(self) -> None:
+        """Hook for a subclass (a share set, a ceremony) before the cards are registered."""
+
+    def _credential(self, cid: str, holder: str, index: int) -> Credential:
+        return Credential(id=cid, kind=CredentialKind.SMARTCARD, serial=cid, holder=holder)
 
     def teardown(self) -> None:
         self.ledger.close()
@@ -103,7 +112,7 @@ class Custody(RuleBasedStateMachine):
         own_ok = ROLES[who] != Role.CO or who == holder
         permitted = role_ok and own_ok and _witness_ok(who, witness, holder)
         self.serial += 1
-        self._try(
+        sealed = self._try(
             permitted,
             f"{who} seals {card} witnessed by {witness}",
             self.ledger.seal_bag,
@@ -114,6 +123,8 @@ class Custody(RuleBasedStateMachine):
             location=SAFE,
             holder=holder,
         )
+        if sealed:
+            self.opened_intact[card] = False
 
     @precondition(lambda self: bool(self.ledger.bags()))
     @rule(who=people, witness=people, ok=st.booleans(), data=st.data())
@@ -121,6 +132,7 @@ class Custody(RuleBasedStateMachine):
         serial = data.draw(st.sampled_from(self._bags()))
         holder = self.ledger.bag(serial).holder
         permitted = ROLES[who] == Role.CA and who != holder and _witness_ok(who, witness, holder)
+        before = len(self.ledger.inspections(serial))
         self._try(
             permitted,
             f"{who} inspects {serial} witnessed by {witness}",
@@ -131,6 +143,8 @@ class Custody(RuleBasedStateMachine):
             checklist={"seal-intact": ok},
             witness=witness,
         )
+        if len(self.ledger.inspections(serial)) > before:  # recorded (with a discrepancy or not)
+            self.last_intact[serial] = ok
 
     @precondition(lambda self: bool(self.ledger.bags()))
     @rule(who=people, witness=people, override=st.none() | people, data=st.data())
@@ -144,7 +158,7 @@ class Custody(RuleBasedStateMachine):
             # (exit 2); the policy then needs two staff members, neither holding the bag.
             permitted = permitted and ROLES[override] in (Role.CA, Role.IW)
             permitted = permitted and override != who and override != holder
-        self._try(
+        opened = self._try(
             permitted,
             f"{who} opens {serial} witnessed by {witness}, override {override}",
             self.ledger.open_bag,
@@ -154,6 +168,9 @@ class Custody(RuleBasedStateMachine):
             witness=witness,
             override_by=override,
         )
+        if opened:
+            for card in self.ledger.bag(serial).contents:
+                self.opened_intact[card] = self.last_intact.get(serial) is True and not blocking
 
     @precondition(lambda self: bool(self.ledger.discrepancies(open_only=True)))
     @rule(who=people, second=st.none() | people, data=st.data())

@@ -46,3 +46,50 @@ def make_hsm(folder: Path, softhsm: SoftHsm, *, m: int = 3, n: int = 5) -> DemoH
     loaded = load_config(path)
     plan = init_softhsm(loaded, threshold=m, count=n, output_dir=out)
     return DemoHsm(path, loaded, plan, label)
+
+
+def custody_ledger(path: Path, set_id: str, *, m: int = 3, n: int = 5, epoch: int = 1,
+                   keys: dict | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
+    """A ledger for activating with custody: an SA, a CA (the returned actor), TCRs
+    ``tcr-1`` .. ``tcr-n``, the share set, and ceremony 1 open with everyone in the room, so
+    each TCR can present their own share in person (``Activation(in_person=HOLDERS)``).
+    ``keys``, when given, receives every person's signing key by id."""
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.custody.ledger import Actor, Ledger
+    from tcr_kit.custody.models import Attendance, Person, Role, ShareSet, build
+
+    def person(pid: str, role: Role, key: SoftwareEd25519Signer, **kw: str) -> Person:
+        return build(Person, id=pid, name=pid.upper(), roles=(role,), key_algorithm="ed25519",
+                     public_key=key.public_key_bytes().hex(), **kw)  # fmt: skip
+
+    keys = keys if keys is not None else {}
+    sa_key, ca_key = SoftwareEd25519Signer.generate(), SoftwareEd25519Signer.generate()
+    keys.update(sa=sa_key, ca=ca_key)
+    ledger = Ledger.open(path)
+    ledger.initialise(person("sa", Role.SA, sa_key), sa_key)
+    sa, ca = Actor("sa", sa_key), Actor("ca", ca_key)
+    ledger.add_person(sa, person("ca", Role.CA, ca_key))
+    for i in range(1, n + 1):
+        keys[f"tcr-{i}"] = SoftwareEd25519Signer.generate()
+        ledger.add_person(sa, person(f"tcr-{i}", Role.CO, keys[f"tcr-{i}"], facility="east"))
+    ledger.add_share_set(ca, build(ShareSet, id=set_id, m=m, n=n, purpose="HSM", epoch=epoch))
+    present = ["ca", *(f"tcr-{i}" for i in range(1, n + 1))]
+    attendance = [build(Attendance, person=p, role="x") for p in present]
+    ledger.begin_ceremony(ca, 1, facility="east", attendance=attendance)
+    ledger.use_ceremony(None)
+    return ledger, ca
+
+
+def register_shares(ledger, actor, set_id: str, count: int, *, serials=None) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """Register credentials ``<set_id>-<i>`` held by ``tcr-<i>`` for shares 1..count (a
+    card's serial from ``serials[i]`` when given); returns the holders."""
+    from tcr_kit.custody.models import Credential, CredentialKind, build
+
+    for i in range(1, count + 1):
+        serial = (serials or {}).get(i, f"{set_id}-S{i}")
+        ledger.add_credential(
+            actor,
+            build(Credential, id=f"{set_id}-{i}", kind=CredentialKind.SMARTCARD, serial=serial,
+                  holder=f"tcr-{i}", share_set=set_id, share_index=i),
+        )  # fmt: skip
+    return tuple(f"tcr-{i}" for i in range(1, count + 1))

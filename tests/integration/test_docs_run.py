@@ -131,6 +131,9 @@ def test_the_ceremony_guide_walks_the_staff_and_the_tcr_journey(
     assert any(a.startswith("hsm.") for a in actions), actions
     (opened,) = [e for e in timeline.entries if e.action == "bag.open"]
     assert opened.overrides == ("D-0001 overridden by iw-1",)
+    # card 7 (its bag failed inspection) activated only under the two-staff emergency override
+    (activated,) = [e for e in timeline.entries if e.outcome == "activated"]
+    assert activated.overrides[0].startswith("custody of card-7 overridden by iw-1, ca-1: ")
     assert json.loads((tmp_path / "ksk-55.json").read_text())["head"]["sha256"] == head
     # the TCR's view, printed by the guide's last block from the transcript alone
     tcr_view = printed.split("verified through event")[-1]

@@ -11,13 +11,11 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS
 
-from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.cards.enrol import CardSelector, enrol
 from tcr_kit.cards.errors import PinIncorrect, ReaderNotFound
 from tcr_kit.cards.pkcs11_backend import Pkcs11Card
 from tcr_kit.cards.record import TcrRef
-from tcr_kit.custody.ledger import Actor, Ledger
-from tcr_kit.custody.models import Credential, CredentialKind, Person, Role, ShareSet, build
+from tcr_kit.custody.ledger import Ledger
 from tcr_kit.errors import ExitCode, TcrError
 from tcr_kit.hsm.activation import Activation, CardShare, InlineShare, ShareFile
 from tcr_kit.hsm.config import load_config
@@ -36,7 +34,13 @@ from tcr_kit.secrets import SecretBuffer
 from tcr_kit.sharing.native import combine_shares, open_share_file, split_bytes
 from tests.fixtures.stack import TRANSPORT_PIN, SoftHsm
 from tests.integration.conftest import MODULE
-from tests.integration.hsm_helpers import DemoHsm, make_hsm, write_config
+from tests.integration.hsm_helpers import (
+    DemoHsm,
+    custody_ledger,
+    make_hsm,
+    register_shares,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 NewToken = Callable[..., tuple[str, str]]
@@ -187,25 +191,10 @@ def test_cards_and_files_mixed_with_ledger_events_that_never_hold_the_secret(
     hsm: DemoHsm, new_token: NewToken, tmp_path: Path
 ) -> None:
     cards = _enrol_cards(hsm, new_token, tmp_path, [2, 4])
-    ledger = Ledger.open(tmp_path / "ledger.sqlite")
-    staff = SoftwareEd25519Signer.generate()
-    ledger.initialise(
-        build(Person, id="ca", name="Ceremony Admin", roles=(Role.CA,),
-              public_key=staff.public_key_bytes().hex(), key_algorithm="ed25519"),
-        staff,
-    )  # fmt: skip
-    actor = Actor("ca", staff)
     cfg = hsm.loaded.share_set
-    ledger.add_share_set(
-        actor, build(ShareSet, id=cfg.id, m=3, n=5, purpose="HSM activation", epoch=1)
-    )
-    for i in range(1, 6):
-        ledger.add_credential(
-            actor,
-            build(Credential, id=f"card-{i}", kind=CredentialKind.SMARTCARD, serial=f"S{i}",
-                  share_set=cfg.id, share_index=i),
-        )  # fmt: skip
-    activation = Activation(hsm.loaded, ledger=ledger, actor=actor)
+    ledger, actor = custody_ledger(tmp_path / "ledger.sqlite", cfg.id)
+    holders = register_shares(ledger, actor, cfg.id, 5, serials={2: cards[0][1], 4: cards[1][1]})
+    activation = Activation(hsm.loaded, ledger=ledger, actor=actor, in_person=holders)
     sources = [
         CardShare(CardSelector(pkcs11_module=MODULE, token_label=cards[1][0]), pin("pin-4-tcr"),
                   cards[1][2]),  # type: ignore[arg-type]
@@ -217,16 +206,17 @@ def test_cards_and_files_mixed_with_ledger_events_that_never_hold_the_secret(
         s.sign("ksk-demo", b"zone")
     presented = activation.events[0].presented
     assert [p.index for p in presented] == [4, 1, 2]
-    assert presented[0].tcr_id == "tcr-4" and presented[0].credential == "card-4"
+    assert presented[0].tcr_id == "tcr-4" and presented[0].credential == f"{cfg.id}-4"
     assert presented[0].card_serial == cards[1][1]
     ledger.verify()
     events = ledger.history("hsm:" + hsm.loaded.hsm.name)
     assert [e["kind"] for e in events] == ["hsm.activate", "hsm.deactivate"]
-    assert "credential:card-4" in events[0]["subjects"]
-    # The ledger stores exactly the typed event's payload (beside its own "records": []),
-    # and reads back as the same event.
+    assert f"credential:{cfg.id}-4" in events[0]["subjects"]
+    # The ledger stores exactly the typed event's payload (beside its own "records": [] and
+    # the tag of the ceremony open), and reads back as the same event.
     stored = dict(events[0]["payload"])
     assert stored.pop("records") == []
+    assert stored.pop("ceremony") == 1
     assert stored == activation.events[0].payload()
     assert (
         ActivationEvent.from_payload(events[1]["kind"], events[1]["payload"])

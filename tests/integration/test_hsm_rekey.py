@@ -7,31 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Actor, Ledger
-from tcr_kit.custody.models import Person, Role, ShareSet, build
 from tcr_kit.errors import OperationalError
 from tcr_kit.hsm.activation import Activation, ShareFile
 from tcr_kit.hsm.config import load_config
 from tcr_kit.hsm.errors import WrongShareSet
 from tcr_kit.hsm.rekey import STATE_NAME, rekey
 from tests.fixtures.stack import SoftHsm
-from tests.integration.hsm_helpers import make_hsm
+from tests.integration.hsm_helpers import custody_ledger, make_hsm, register_shares
 
 pytestmark = pytest.mark.integration
 
 
 def _ledger(path: Path, set_id: str) -> tuple[Ledger, Actor]:
-    key = SoftwareEd25519Signer.generate()
-    ledger = Ledger.open(path)
-    ledger.initialise(
-        build(Person, id="ca", name="CA", roles=(Role.CA,),
-              public_key=key.public_key_bytes().hex(), key_algorithm="ed25519"),
-        key,
-    )  # fmt: skip
-    actor = Actor("ca", key)
-    ledger.add_share_set(actor, build(ShareSet, id=set_id, m=3, n=5, purpose="HSM", epoch=1))
+    ledger, actor = custody_ledger(path, set_id)
+    register_shares(ledger, actor, set_id, 5)
     return ledger, actor
+
+
+HOLDERS = tuple(f"tcr-{i}" for i in range(1, 6))
+"""Every TCR is in the room at ceremony 1 and presents their own share in person."""
 
 
 def test_rekey_refused_then_resumed_retires_the_old_epoch(softhsm: SoftHsm, tmp_path: Path) -> None:
@@ -40,7 +35,7 @@ def test_rekey_refused_then_resumed_retires_the_old_epoch(softhsm: SoftHsm, tmp_
     ledger, actor = _ledger(tmp_path / "ledger.sqlite", hsm.loaded.share_set.id)
     new_dir = tmp_path / "new"
     new_dir.mkdir()
-    activation = Activation(hsm.loaded, ledger=ledger, actor=actor)
+    activation = Activation(hsm.loaded, ledger=ledger, actor=actor, in_person=HOLDERS)
     kwargs = {"threshold": 2, "count": 4, "output_dir": new_dir, "new_share_set_id": "set-e2"}
     # Interrupted before the PIN change: the operator did not confirm.
     with pytest.raises(OperationalError, match="not confirmed"):
@@ -53,7 +48,7 @@ def test_rekey_refused_then_resumed_retires_the_old_epoch(softhsm: SoftHsm, tmp_
         pass
     # Re-run: the same new shares are reused, the PIN changes, the old epoch is retired.
     result = rekey(
-        Activation(hsm.loaded, ledger=ledger, actor=actor),
+        Activation(hsm.loaded, ledger=ledger, actor=actor, in_person=HOLDERS),
         [ShareFile(p) for p in old_files[1:4]],
         confirm=lambda r: True,
         **kwargs,
@@ -69,9 +64,9 @@ def test_rekey_refused_then_resumed_retires_the_old_epoch(softhsm: SoftHsm, tmp_
     text = text.replace("epoch = 1", "epoch = 2").replace("threshold = 3", "threshold = 2")
     new_config = tmp_path / "new.toml"
     new_config.write_text(text.replace("count = 5", "count = 4"))
-    with Activation(load_config(new_config), ledger=ledger, actor=actor).session(
-        [ShareFile(new_files[3]), ShareFile(new_files[0])]
-    ) as s:
+    register_shares(ledger, actor, "set-e2", 4)  # the new shares, handed to the same TCRs
+    activation = Activation(load_config(new_config), ledger=ledger, actor=actor, in_person=HOLDERS)
+    with activation.session([ShareFile(new_files[3]), ShareFile(new_files[0])]) as s:
         s.sign("ksk-demo", b"after rekey")
     # ... and an old share is refused as a retired epoch, before any PIN try.
     with pytest.raises(WrongShareSet, match="retired epoch 1"):
@@ -103,7 +98,7 @@ def test_rekey_interrupted_after_each_step_is_completed_by_a_rerun(
 
     with pytest.raises(_Interrupted):
         rekey(
-            Activation(hsm.loaded, ledger=ledger, actor=actor),
+            Activation(hsm.loaded, ledger=ledger, actor=actor, in_person=HOLDERS),
             [ShareFile(p) for p in old_files[:3]],
             confirm=lambda r: True,
             after_step=interrupt,
@@ -113,7 +108,7 @@ def test_rekey_interrupted_after_each_step_is_completed_by_a_rerun(
     assert len(new_files) == 3  # the new shares exist, verified, whatever the step
     # The re-run gets the old shares only lazily: once the PIN changed it must not need them.
     result = rekey(
-        Activation(hsm.loaded, ledger=ledger, actor=actor),
+        Activation(hsm.loaded, ledger=ledger, actor=actor, in_person=HOLDERS),
         lambda: Activation(hsm.loaded).collect([ShareFile(p) for p in old_files[2:]]),
         confirm=lambda r: True,
         **kwargs,
