@@ -22,7 +22,13 @@ from tcr_kit.custody import (
     parse_tranche,
 )
 from tcr_kit.custody.ledger import Ledger, LedgerIntegrityError
-from tcr_kit.custody.policy import LATER_ACTIONS, PolicyInvalid, default_policy_text, parse_policy
+from tcr_kit.custody.policy import (
+    LATER_ACTIONS,
+    LATER_RULES,
+    PolicyInvalid,
+    default_policy_text,
+    parse_policy,
+)
 from tcr_kit.errors import InputError
 
 from .conftest import World
@@ -154,17 +160,20 @@ def test_check_files_names_every_file_that_differs_is_missing_or_unknown(tmp_pat
         check_files(art, [tmp_path / "b"])
 
 
-def test_a_policy_written_before_the_artifact_actions_still_loads_with_their_defaults() -> None:
-    lines = [
-        line for line in default_policy_text().splitlines() if not line.startswith('"artifact.')
-    ]
+def test_a_policy_written_before_the_later_actions_and_rules_still_loads_with_defaults() -> None:
+    later = tuple(f'"{a}"' for a in LATER_ACTIONS) + tuple(f"{k} " for k in LATER_RULES)
+    lines = [line for line in default_policy_text().splitlines() if not line.startswith(later)]
     old = parse_policy("\n".join(lines), "policy recorded in audit event 9")
-    assert old.defaulted == LATER_ACTIONS
+    assert old.defaulted == LATER_ACTIONS | set(LATER_RULES)
     assert {r.value for r in old.actions["artifact.release"]} == {"CA"}
+    assert old.override_people == LATER_RULES["override_people"] == 2
     assert parse_policy(default_policy_text()).defaulted == frozenset()
     missing_old_action = [line for line in lines if not line.startswith('"bag.open"')]
     with pytest.raises(PolicyInvalid, match=r"'bag\.open' is not listed"):
         parse_policy("\n".join(missing_old_action))
+    missing_old_rule = [line for line in lines if not line.startswith("critical_people ")]
+    with pytest.raises(PolicyInvalid, match="critical_people"):
+        parse_policy("\n".join(missing_old_rule))
 
 
 def test_a_ledger_from_before_artifacts_still_verifies_read_only(world: World) -> None:
