@@ -22,7 +22,11 @@ Rules (their names appear in every refusal):
 ``critical-two-staff``
     overriding or resolving a critical discrepancy needs two different staff members with
     the action's roles, neither involved in it (holding a bag or credential it names, or
-    named in it).
+    named in it);
+``witness-cosign``
+    a person named as vouching for a change (witness, overrider, second staff member)
+    co-signs its audit event (``rules.witness_cosign``, default true; checked by the
+    ledger's write path, :mod:`tcr_kit.custody.ledger.storage`).
 """
 
 from __future__ import annotations
@@ -86,6 +90,9 @@ RULES: dict[str, str] = {
         "overriding or resolving a critical discrepancy needs two different staff members, "
         "neither involved in it"
     ),
+    "witness-cosign": (
+        "a witness, overrider or second staff member co-signs the event they vouch for"
+    ),
 }
 """Every rule's name -> what it says."""
 
@@ -97,6 +104,8 @@ _RULE_KEYS = {
     "critical_severities",
     "critical_people",
 }
+_OPTIONAL_RULE_KEYS = {"witness_cosign"}
+"""Rule keys added later: a policy recorded before them gets their default."""
 _SEVERITIES = {"low", "medium", "high", "critical"}
 
 
@@ -131,6 +140,8 @@ class Policy:
     critical_severities: frozenset[str]
     critical_people: int
     text: str
+    witness_cosign: bool = True
+    """Rule ``witness-cosign``: people vouching for a change co-sign its event."""
     """The TOML text this policy was parsed from (what the ledger records)."""
 
     @property
@@ -248,9 +259,12 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     missing = set(ACTIONS) - set(actions)
     if missing:
         raise PolicyInvalid(f"{source}: action {sorted(missing)[0]!r} is not listed")
-    if set(rules) != _RULE_KEYS:
-        odd = sorted(set(rules) ^ _RULE_KEYS)[0]
+    if set(rules) - _OPTIONAL_RULE_KEYS != _RULE_KEYS:
+        odd = sorted((set(rules) - _OPTIONAL_RULE_KEYS) ^ _RULE_KEYS)[0]
         raise PolicyInvalid(f"{source}: [rules] must have exactly {sorted(_RULE_KEYS)}: {odd!r}")
+    cosign = rules.get("witness_cosign", True)
+    if not isinstance(cosign, bool):
+        raise PolicyInvalid(f"{source}: rules.witness_cosign must be true or false")
     for flag in ("witness_distinct", "tcr_own_only", "holder_not_vouching"):
         if not isinstance(rules[flag], bool):
             raise PolicyInvalid(f"{source}: rules.{flag} must be true or false")
@@ -271,6 +285,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         critical_severities=frozenset(severities),
         critical_people=people,
         text=text,
+        witness_cosign=cosign,
     )
 
 

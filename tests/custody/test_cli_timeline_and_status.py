@@ -35,7 +35,7 @@ def test_audit_show_prints_witnesses_discrepancies_and_overrides_of_the_ceremony
     out = tcr("audit", "show", "c55.json", "--expect-head", head)
     assert f"head SHA-256: {head}" in out
     assert "bag.inspect  by ca-1 (CA) [ceremony 55]" in out
-    assert "witnesses: iw-1" in out
+    assert "witnessed by iw-1 (co-signed)" in out
     assert "tamper evidence: seal-intact" in out
     assert "discrepancy: D-0001 (tamper" in out
     assert "override:  D-0001 overridden by iw-1" in out
