@@ -13,6 +13,7 @@ import click
 from ._ledger import (
     actor,
     actor_options,
+    cosign_options,
     dry_run_option,
     ledger_option,
     location,
@@ -40,6 +41,7 @@ def bag() -> None:
 @click.option("--kind", default="TEB", show_default=True)
 @location_options
 @dry_run_option
+@cosign_options("witness")
 @json_option
 def bag_seal(
     ledger_path: Path | None,
@@ -213,6 +215,7 @@ def _simple(action: str, helptext: str) -> click.Command:
     @click.argument("serial")
     @click.option("--witness")
     @dry_run_option
+    @cosign_options("witness")
     @json_option
     def command(
         ledger_path: Path | None,
