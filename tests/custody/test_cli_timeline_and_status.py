@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from .test_cli_remote_scenario import CA, Tcr, _ship, tcr
+from .test_cli_remote_scenario import CA, IW, Tcr, _ship, tcr
 
 __all__ = ["tcr"]
 
@@ -19,8 +19,8 @@ def _tampered_bag_opened_with_override(tcr: Tcr) -> str:
         "--present", "iw-1:IW", "--remote", "tcr-3:CO")  # fmt: skip
     tcr("bag", "receive", "TEB-1001", *CA, "--serial-read", "TEB-1001", "--facility", "east")
     tcr("bag", "inspect", "TEB-1001", *CA, "--serial-read", "TEB-1001",
-        "--check", "seal-intact=fail", "--witness", "iw-1", code=3)  # fmt: skip
-    tcr("bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", "--witness", "iw-1",
+        "--check", "seal-intact=fail", *IW, code=3)  # fmt: skip
+    tcr("bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", *IW,
         "--override-by", "iw-1")  # fmt: skip
     out = tcr("ceremony", "close", "55", *CA, "--transcript", "c55.json")
     head = re.search(r"SHA-256: ([0-9a-f]{64})", out)

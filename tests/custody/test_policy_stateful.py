@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tcr_kit.audit.cosign import WitnessSigner
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Actor, Ledger
 from tcr_kit.custody.models import Credential, CredentialKind, Role
@@ -67,6 +68,8 @@ class Custody(RuleBasedStateMachine):
                 self.actor("ca-1"),
                 Credential(id=cid, kind=CredentialKind.SMARTCARD, serial=cid, holder=holder),
             )
+        # Everyone is present with their key: the witness, overrider or second co-signs.
+        led.use_cosigners([WitnessSigner(pid, KEYS[pid]) for pid in PEOPLE])
         self.serial = 0
         self.refused_wrongly: list[str] = []
         self.allowed_wrongly: list[str] = []
