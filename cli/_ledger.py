@@ -193,6 +193,8 @@ def _use_cosigners(led: Ledger, stack: ExitStack) -> None:
             found.append(signature)
     led.use_cosigners(found)
     if ("*", "request") in given:
+        if ctx is None or not ctx.params.get("dry_run"):
+            raise click.UsageError("--signing-request prepares the event only: add --dry-run")
         led.prepare_signing_requests()
 
 
@@ -212,10 +214,8 @@ def _write_signing_requests(ledger: Ledger, dry_run: bool) -> list[dict[str, Any
     from tcr_kit.fileio import write_new_file
 
     path = _signing_request_path()
-    if path is None:
+    if path is None or not dry_run:
         return []
-    if not dry_run:
-        raise click.UsageError("--signing-request prepares the event only: add --dry-run")
     requests = ledger.signing_requests()
     out = []
     for r in requests:
