@@ -306,6 +306,13 @@ def bag_show(ledger_path: Path | None, serial: str, as_json: bool) -> None:
     click.echo(f"{'open discrepancies':>19}: {', '.join(data['open_discrepancies']) or 'none'}")
 
 
+def _witness(payload: dict[str, Any]) -> str:
+    """The witness, marked when they co-signed the event."""
+    who = payload.get("witness") or ""
+    cosigners = [c.get("person") for c in payload.get("cosigners") or () if isinstance(c, dict)]
+    return f"{who} (co-signed)" if who and who in cosigners else str(who)
+
+
 def _history_note(payload: dict[str, Any]) -> str:
     """Discrepancies an event opened, and the ones it went ahead despite (overrides)."""
     notes = []
@@ -333,7 +340,7 @@ def bag_history(ledger_path: Path | None, serial: str, as_json: bool) -> None:
             "time": e["time"],
             "actor": e["actor"],
             "event": e["kind"],
-            "witness": e["payload"].get("witness") or "",
+            "witness": _witness(e["payload"]),
             "note": _history_note(e["payload"]),
         }
         for e in events

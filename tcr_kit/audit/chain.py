@@ -114,6 +114,8 @@ class VerifyReport:
     head: str = GENESIS_PREV
     checkpoints: int = 0
     keys: dict[str, KeyRecord] = field(default_factory=dict)
+    cosignatures: int = 0
+    """Witnesses' co-signatures checked (:func:`tcr_kit.audit.cosign.verify_cosignatures`)."""
 
 
 def as_bytes(value: object) -> bytes:

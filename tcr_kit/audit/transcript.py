@@ -305,7 +305,7 @@ def verify_transcript(
         for e, raw in zip(events, raw_events, strict=True)
         if (c := _cosignatures(path, raw))
     }
-    verify_cosignatures(events, cosignatures, report.keys)
+    report.cosignatures = verify_cosignatures(events, cosignatures, report.keys)
     head = _fields(path, doc["head"], frozenset({"seq", "sha256", "words"}), "head")
     words = " ".join(pgp_words(bytes.fromhex(report.head)))
     if (head["seq"], head["sha256"], head["words"]) != (report.events, report.head, words):

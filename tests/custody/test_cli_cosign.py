@@ -21,7 +21,7 @@ def test_cli_a_missing_co_signature_exits_5_and_another_key_exits_3(tcr: Tcr) ->
     assert "not the key the roster knows for iw-1" in err
     assert json.loads(tcr("bag", "list", "--json"))["bags"] == []
     tcr(*SEAL, "--witness-key", "iw.pem")
-    assert "co-signature" not in tcr("audit", "verify")
+    assert "co-signatures: 1 verified" in tcr("audit", "verify")
 
 
 def test_cli_signing_request_witness_sign_and_record(tcr: Tcr) -> None:
@@ -46,8 +46,11 @@ def test_cli_signing_request_witness_sign_and_record(tcr: Tcr) -> None:
     )
     recorded = json.loads(tcr(*SEAL, "--witness-signature", "sig.json", "--json"))
     assert recorded["events"][-1]["hash"] == request["sha256"]
-    tcr("audit", "verify")
+    assert "witnesses' co-signatures: 1 verified" in tcr("audit", "verify")
+    assert json.loads(tcr("audit", "verify", "--json"))["cosignatures"] == 1
+    assert "iw-1 (co-signed)" in tcr("bag", "history", "TEB-1")
     tcr("audit", "export", "--output", "t.json")
+    assert "co-signatures: 1 verified" in tcr("audit", "verify", "--transcript", "t.json")
     assert "witnessed by iw-1 (co-signed)" in tcr("audit", "show", "t.json")
 
 

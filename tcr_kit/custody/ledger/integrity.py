@@ -52,7 +52,9 @@ class IntegrityMixin(LedgerStore):
                 progress=(lambda d, _t: progress(d, total)) if progress else None,
                 workers=workers,
             )
-            verify_cosignatures(events, self.audit.cosignatures(), report.keys)
+            report.cosignatures = verify_cosignatures(
+                events, self.audit.cosignatures(), report.keys
+            )
             self._check_index_columns()
             self._check_tables(latest)
             self._check_key_table(report)
