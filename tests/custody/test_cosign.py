@@ -250,3 +250,29 @@ def test_transcript_carries_co_signatures_and_verify_detects_them_stripped_or_al
         with pytest.raises(IntegrityError) as refused:
             verify_transcript(bad)
         assert f"event {seq}" in str(refused.value) and why in str(refused.value)
+
+
+def test_an_override_is_co_signed_by_the_overrider_too(world: World) -> None:
+    from tcr_kit.custody.errors import DiscrepancyOpened
+    from tcr_kit.custody.models import Person, Role
+
+    led = world.ledger
+    led.add_person(
+        world.sa,
+        Person(id="iw-2", name="IW 2", roles=(Role.IW,),
+               public_key=OTHER_KEY.public_key_bytes().hex(), key_algorithm="ed25519"),
+    )  # fmt: skip
+    _seal(led, world)
+    with pytest.raises(DiscrepancyOpened):
+        led.inspect_bag(world.ca, "TEB-1", serial_read="TEB-1", checklist={"seal": False},
+                        witness="iw-1")  # fmt: skip
+    with pytest.raises(NotPermitted, match="iw-2 must co-sign"):
+        led.open_bag(world.ca, "TEB-1", serial_read="TEB-1", witness="iw-1", override_by="iw-2")
+    led.use_cosigners([WitnessSigner("iw-2", OTHER_KEY)])
+    led.open_bag(world.ca, "TEB-1", serial_read="TEB-1", witness="iw-1", override_by="iw-2")
+    seq, body = _last(led)
+    payload = body["payload"]
+    assert isinstance(payload, dict)
+    assert [c["person"] for c in payload["cosigners"]] == ["iw-1", "iw-2"]
+    assert {c.person for c in led.audit.cosignatures()[seq]} == {"iw-1", "iw-2"}
+    assert led.verify().cosignatures == 4  # seal, inspection, and two on the opening
