@@ -346,6 +346,10 @@ class LedgerStore:
                 actor.signer, actor.person, kind, payload, subjects, cosigners=cosigners
             )
             self.last_events.append(event)
+            if not dry_run:  # a signature made in advance is for this one event
+                for c in cosigners:
+                    if isinstance(c, WitnessSignature):
+                        self._cosigners.pop(c.person, None)
             if not self._batching:
                 self._conn.execute("ROLLBACK" if dry_run else "COMMIT")
         except BaseException:
