@@ -35,6 +35,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("tcr_cli.custody:status", "A TCR's own view of their credentials and bags."),
     "hsm": ("tcr_cli.hsm:hsm", "Activate an HSM with m of n shares; quorum readiness."),
     "help": ("tcr_cli.manual:help_command", "Show a command's help, or the man page (--man)."),
-    "witness": ("tcr_cli.witness:witness", "Witness an audit log: cosign consistent checkpoints."),
+    "witness": (
+        "tcr_cli.witness:witness",
+        "Witness an audit log (cosign checkpoints); co-sign custody events.",
+    ),
     "report": ("tcr_cli.report:report", "The public report: static site, signed feed, forms."),
 }
