@@ -15,7 +15,7 @@ SEAL = ("bag", "seal", "TEB-1", *CA, "--contents", "CO3-KEY", "--witness", "iw-1
 
 def test_cli_a_missing_co_signature_exits_5_and_another_key_exits_3(tcr: Tcr) -> None:
     err = tcr(*SEAL, code=5)
-    assert "policy rule witness-cosign" in err and "iw-1 must co-sign" in err
+    assert "policy rule witness-cosign" in err and "iw-1 (witness) must co-sign" in err
     assert tcr(*SEAL, "--dry-run", code=5) == err
     err = tcr(*SEAL, "--witness-key", "ca.pem", code=3)
     assert "not the key the roster knows for iw-1" in err

@@ -266,7 +266,7 @@ def test_an_override_is_co_signed_by_the_overrider_too(world: World) -> None:
     with pytest.raises(DiscrepancyOpened):
         led.inspect_bag(world.ca, "TEB-1", serial_read="TEB-1", checklist={"seal": False},
                         witness="iw-1")  # fmt: skip
-    with pytest.raises(NotPermitted, match="iw-2 must co-sign"):
+    with pytest.raises(NotPermitted, match=r"iw-2 \(override by\) must co-sign"):
         led.open_bag(world.ca, "TEB-1", serial_read="TEB-1", witness="iw-1", override_by="iw-2")
     led.use_cosigners([WitnessSigner("iw-2", OTHER_KEY)])
     led.open_bag(world.ca, "TEB-1", serial_read="TEB-1", witness="iw-1", override_by="iw-2")

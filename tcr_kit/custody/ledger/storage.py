@@ -148,13 +148,13 @@ class LedgerStore:
         self, actor: Actor, kind: str, extra: dict[str, Any] | None, dry_run: bool
     ) -> list[Cosigner]:
         """Who co-signs a change: every person its payload names as vouching for it."""
-        named: list[str] = []
+        named: dict[str, str] = {}
         for field in COSIGNING_FIELDS:
             value = (extra or {}).get(field)
             if isinstance(value, str) and value != actor.person and value not in named:
-                named.append(value)
+                named[value] = field.replace("_", " ")
         out: list[Cosigner] = []
-        for person in named:
+        for person, role in named.items():
             record = self._get_or_none(Person, person)
             if record is None:
                 raise NotFound(f"{person} is not in the roster")
@@ -166,9 +166,9 @@ class LedgerStore:
                 elif self._cosign_required():
                     raise NotPermitted(
                         "witness-cosign",
-                        f"{kind}: {person} must co-sign the event they vouch for: give their "
-                        "key or card (--witness-key/--witness-card), or a signature made "
-                        "with 'tcr witness sign' from this command's --signing-request",
+                        f"{kind}: {person} ({role}) must co-sign the event they vouch for: "
+                        "their key or card in this command, or a signature made with 'tcr "
+                        "witness sign' from its signing request (--dry-run --signing-request)",
                     )
                 continue
             if given.key_id != roster_kid:
