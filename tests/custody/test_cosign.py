@@ -276,3 +276,21 @@ def test_an_override_is_co_signed_by_the_overrider_too(world: World) -> None:
     assert [c["person"] for c in payload["cosigners"]] == ["iw-1", "iw-2"]
     assert {c.person for c in led.audit.cosignatures()[seq]} == {"iw-1", "iw-2"}
     assert led.verify().cosignatures == 4  # seal, inspection, and two on the opening
+
+
+def test_a_policy_written_before_the_rule_requires_co_signatures_and_a_bad_value_is_refused() -> (
+    None
+):
+    from tcr_kit.custody.policy import PolicyInvalid, parse_policy
+
+    older = default_policy_text().replace("witness_cosign = true\n", "")
+    assert "witness_cosign" not in older
+    assert parse_policy(older).witness_cosign is True
+    assert (
+        parse_policy(older.replace("[rules]", "[rules]\nwitness_cosign = false")).witness_cosign
+        is False
+    )
+    with pytest.raises(PolicyInvalid, match="witness_cosign"):
+        parse_policy(
+            default_policy_text().replace("witness_cosign = true", 'witness_cosign = "no"')
+        )
