@@ -75,6 +75,7 @@ def verify(
         "events": report.events,
         "checkpoints": report.checkpoints,
         "keys": len(report.keys),
+        "cosignatures": report.cosignatures,
         "head": hex_,
         "head_words": words,
     }
@@ -88,6 +89,8 @@ def verify(
         f"verified: {source}: {report.events} events, {report.checkpoints} checkpoints, "
         f"{len(report.keys)} keys"
     )
+    if report.cosignatures:
+        click.echo(f"witnesses' co-signatures: {report.cosignatures} verified")
     click.echo(f"head (event {report.events}) SHA-256: {hex_}")
     click.echo(f"PGP Words: {words}")
     if head_data:

@@ -30,13 +30,14 @@ def echo_entries(entries: Sequence[TimelineEntry]) -> None:
         objects = [o for o in e.objects if not o.startswith("ceremony:")]
         if objects:
             click.echo(f"    objects:   {', '.join(objects)}")
-        if e.witnesses:
-            click.echo(f"    witnesses: {', '.join(e.witnesses)}")
+        for line in e.witness_lines():
+            click.echo(f"    witnessed by {line}")
         click.echo(f"    outcome:   {e.outcome}")
         for d in e.discrepancies:
             click.echo(f"    discrepancy: {d}")
         for o in e.overrides:
-            click.echo(f"    override:  {o}")
+            signed = " (co-signed)" if o.rsplit(" ", 1)[-1] in e.cosigned else ""
+            click.echo(f"    override:  {o}{signed}")
 
 
 def head_line(source: str, seq: int, head: str) -> list[str]:

@@ -13,6 +13,7 @@ import click
 from ._ledger import (
     actor,
     actor_options,
+    cosign_options,
     dry_run_option,
     ledger_option,
     location,
@@ -40,6 +41,7 @@ def bag() -> None:
 @click.option("--kind", default="TEB", show_default=True)
 @location_options
 @dry_run_option
+@cosign_options("witness")
 @json_option
 def bag_seal(
     ledger_path: Path | None,
@@ -213,6 +215,7 @@ def _simple(action: str, helptext: str) -> click.Command:
     @click.argument("serial")
     @click.option("--witness")
     @dry_run_option
+    @cosign_options("witness")
     @json_option
     def command(
         ledger_path: Path | None,
@@ -303,6 +306,13 @@ def bag_show(ledger_path: Path | None, serial: str, as_json: bool) -> None:
     click.echo(f"{'open discrepancies':>19}: {', '.join(data['open_discrepancies']) or 'none'}")
 
 
+def _witness(payload: dict[str, Any]) -> str:
+    """The witness, marked when they co-signed the event."""
+    who = payload.get("witness") or ""
+    cosigners = [c.get("person") for c in payload.get("cosigners") or () if isinstance(c, dict)]
+    return f"{who} (co-signed)" if who and who in cosigners else str(who)
+
+
 def _history_note(payload: dict[str, Any]) -> str:
     """Discrepancies an event opened, and the ones it went ahead despite (overrides)."""
     notes = []
@@ -330,7 +340,7 @@ def bag_history(ledger_path: Path | None, serial: str, as_json: bool) -> None:
             "time": e["time"],
             "actor": e["actor"],
             "event": e["kind"],
-            "witness": e["payload"].get("witness") or "",
+            "witness": _witness(e["payload"]),
             "note": _history_note(e["payload"]),
         }
         for e in events

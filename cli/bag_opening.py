@@ -11,6 +11,7 @@ from tcr_kit.fileio import sha256_file
 from ._ledger import (
     actor,
     actor_options,
+    cosign_options,
     dry_run_option,
     ledger_option,
     location,
@@ -46,6 +47,7 @@ def _photo_hashes(photos: tuple[Path, ...], given: tuple[str, ...]) -> list[str]
 @click.option("--witness", required=True)
 @click.option("--step")
 @dry_run_option
+@cosign_options("witness")
 @json_option
 def bag_inspect(
     ledger_path: Path | None,
@@ -96,6 +98,7 @@ def bag_inspect(
 @click.option("--witness", required=True)
 @click.option("--override-by", help="IW or CA explicitly overriding open discrepancies.")
 @dry_run_option
+@cosign_options("witness", "override")
 @json_option
 def bag_open(
     ledger_path: Path | None,
@@ -133,6 +136,7 @@ def bag_open(
 @click.option("--kind")
 @location_options
 @dry_run_option
+@cosign_options("witness")
 @json_option
 def bag_reseal(
     ledger_path: Path | None,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._ledger import actor, dry_run_option, ledger_option, open_ledger
+from ._ledger import actor, cosign_options, dry_run_option, ledger_option, open_ledger
 from ._ledger import report_change as _report
 from ._tlog import origin_options, write_checkpoint_note
 from .app import emit_json, json_option, quiet_option, table
@@ -177,6 +177,7 @@ def open_(
 @click.option("--initials", help="The Internal Witness's initials, as on the paper script.")
 @click.option("--witness", help="Roster id of who witnessed the step.")
 @dry_run_option
+@cosign_options("witness")
 @quiet_option
 @json_option
 def step(

@@ -36,7 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hsm": ("tcr_cli.hsm:hsm", "Activate an HSM with m of n shares; quorum readiness."),
     "approval": ("tcr_cli.approval:approval", "Remote approvals of an HSM activation by TCRs."),
     "help": ("tcr_cli.manual:help_command", "Show a command's help, or the man page (--man)."),
-    "witness": ("tcr_cli.witness:witness", "Witness an audit log: cosign consistent checkpoints."),
+    "witness": (
+        "tcr_cli.witness:witness",
+        "Witness an audit log (cosign checkpoints); co-sign custody events.",
+    ),
     "report": ("tcr_cli.report:report", "The public report: static site, signed feed, forms."),
     "artifact": (
         "tcr_cli.artifact:artifact",

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
+from ._ledger import (
+    actor,
+    actor_options,
+    cosign_options,
+    dry_run_option,
+    ledger_option,
+    open_ledger,
+)
 from ._ledger import report_change as _report
 from .app import json_option
 from .custody import KINDS, credential, one_record, record_options
@@ -26,6 +33,7 @@ def _action(name: str, helptext: str, *, witness: bool) -> None:
         help="Roster id of the witness (a different person; staff).",
     )
     @dry_run_option
+    @cosign_options("witness")
     @json_option
     def command(
         ledger_path: Path | None,

@@ -165,10 +165,17 @@ def _run(demo: Demo) -> None:
     demo.run(["bag", "inspect", "TEB-7007", "--as", "tcr-7", "--key", "keys/tcr-7.pem", *c,
               "--serial-read", "TEB-7007", "--check", "seal-intact=ok", "--witness", "iw-1"],
              expect=5)  # fmt: skip
+    print("  (the witness co-signs each event with their own key)")
+    iw = ("--witness", "iw-1")
     demo.run(["bag", "inspect", "TEB-7007", *CA, *c, "--serial-read", "teb-7007", "--check",
-              "seal-intact=ok", "--check", "no-cuts=ok", "--witness", "iw-1"])  # fmt: skip
-    demo.run(["bag", "open", "TEB-7007", *CA, *c, "--serial-read", "TEB-7007", "--witness",
-              "iw-1"])  # fmt: skip
+              "seal-intact=ok", "--check", "no-cuts=ok", *iw, "--witness-key",
+              "keys/iw.pem"])  # fmt: skip
+    print("  (or from another machine: the exact event goes to the witness, who signs it)")
+    opening = ["bag", "open", "TEB-7007", *CA, *c, "--serial-read", "TEB-7007", *iw]
+    demo.run([*opening, "--dry-run", "--signing-request", "bags/open.request.json"])
+    demo.run(["witness", "sign", "bags/open.request.json", "--as", "iw-1", "--key",
+              "keys/iw.pem", "--output", "bags/open.iw-1.json"])  # fmt: skip
+    demo.run([*opening, "--witness-signature", "bags/open.iw-1.json"])
 
     demo.step("two cards are not enough (exit 4, says how many more)")
     zone = out / "zone.txt"

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
+from ._ledger import (
+    actor,
+    actor_options,
+    cosign_options,
+    dry_run_option,
+    ledger_option,
+    open_ledger,
+)
 from ._ledger import report_change as _report
 from .app import emit_json, json_option, table
 
@@ -180,6 +187,7 @@ def discrepancy_show(ledger_path: Path | None, did: str, as_json: bool) -> None:
     help="The second staff member resolving it (a critical discrepancy needs two).",
 )
 @dry_run_option
+@cosign_options("second")
 @json_option
 def discrepancy_resolve(
     ledger_path: Path | None,

@@ -1,5 +1,6 @@
 """``tcr witness``: run a witness for a log: keep the last checkpoint seen per origin,
-cosign only consistent extensions of it (C2SP tlog-cosignature, Ed25519 cosignature/v1)."""
+cosign only consistent extensions of it (C2SP tlog-cosignature, Ed25519 cosignature/v1);
+and ``tcr witness sign``: a custody witness co-signs one event from its signing request."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ STATE = click.option(
 
 @click.group()
 def witness() -> None:
-    """Witness a tcr-kit audit log: cosign checkpoints that extend what you saw."""
+    """Witness a tcr-kit audit log (cosign checkpoints that extend what you saw), or
+    co-sign a custody event you witnessed ('sign')."""
 
 
 @witness.command("init")
@@ -126,3 +128,86 @@ def show(state_dir: Path, as_json: bool) -> None:
     click.echo(f"witness key: {vkey}")
     for log in logs:
         click.echo(f"  {log['origin']}: tree size {log['tree_size']} root {log['tree_root']}")
+
+
+@witness.command("sign")
+@click.argument("request", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "person", envvar="TCR_AS", required=True, help="Your roster id. Env: TCR_AS.")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Your key file (0600): the one the roster knows for you.",
+)
+@click.option(
+    "--card",
+    "card_spec",
+    metavar="SPEC",
+    help="Sign with your card instead: module=PATH,token-label=L[,pin-file=F].",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write your co-signature (give it to the actor: --witness-signature).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@json_option
+def sign(
+    request: Path,
+    person: str,
+    key_file: Path | None,
+    card_spec: str | None,
+    output: Path,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Co-sign the custody event in REQUEST (written by a command's --signing-request):
+    shows what you vouch for and its hash, then signs that hash with your key or card."""
+    from contextlib import ExitStack
+
+    from tcr_kit.audit.cosign import SigningRequest
+    from tcr_kit.audit.pgpwords import digest_words
+    from tcr_kit.fileio import write_new_file
+
+    from ._ledger import load_signer, open_card_signer
+
+    if (key_file is None) == (card_spec is None):
+        raise click.UsageError("give exactly one of --key and --card")
+    req = SigningRequest.load(request)
+    if req.person != person:
+        raise click.UsageError(f"{request} asks {req.person} to co-sign, not {person}")
+    event = req.event()
+    hex_, words = digest_words(req.hash)
+    with ExitStack() as stack:
+        signer = (
+            load_signer(key_file)
+            if key_file is not None
+            else stack.enter_context(open_card_signer(str(card_spec), person))
+        )
+        signature = req.sign(signer)
+    data = (json.dumps(signature.to_json(), indent=1, sort_keys=True) + "\n").encode("ascii")
+    write_new_file(output, data, mode=0o644, force=force)
+    payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+    details = {k: v for k, v in (payload or {}).items() if k not in ("records", "cosigners")}
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "person": person,
+                "event": {k: event.get(k) for k in ("seq", "time", "actor", "kind", "subjects")},
+                "details": details,
+                "sha256": hex_,
+                "words": words,
+                "output": str(output),
+            }
+        )
+        return
+    click.echo(f"event {event.get('seq')} {event.get('kind')} by {event.get('actor')}")
+    click.echo(f"  at:       {event.get('time')}")
+    click.echo(f"  objects:  {', '.join(map(str, event.get('subjects') or []))}")
+    for k, v in sorted(details.items()):
+        click.echo(f"  {k}: {json.dumps(v, sort_keys=True)}")
+    click.echo(f"  sha256:    {hex_}")
+    click.echo(f"  PGP words: {words}")
+    click.echo(f"co-signed as {person}: wrote {output}")

@@ -27,6 +27,14 @@ if TYPE_CHECKING:
         VerifyReport,
         ensure_schema,
     )
+    from tcr_kit.audit.cosign import (
+        Cosignature,
+        CosignatureRefused,
+        SigningRequest,
+        WitnessSignature,
+        WitnessSigner,
+        verify_cosignatures,
+    )
     from tcr_kit.audit.pgpwords import digest_words, fingerprint, pgp_words, words_to_bytes
     from tcr_kit.audit.signing import (
         ECDSA_P256,
@@ -46,6 +54,12 @@ if TYPE_CHECKING:
     from tcr_kit.audit.verify import verify_log
 
 _EXPORTS = {
+    "Cosignature": "tcr_kit.audit.cosign",
+    "CosignatureRefused": "tcr_kit.audit.cosign",
+    "SigningRequest": "tcr_kit.audit.cosign",
+    "WitnessSignature": "tcr_kit.audit.cosign",
+    "WitnessSigner": "tcr_kit.audit.cosign",
+    "verify_cosignatures": "tcr_kit.audit.cosign",
     "AuditIntegrityError": "tcr_kit.audit.chain",
     "AuditLog": "tcr_kit.audit.chain",
     "ECDSA_P256": "tcr_kit.audit.signing",
@@ -92,14 +106,19 @@ __all__ = [
     "ED25519",
     "AuditIntegrityError",
     "AuditLog",
+    "Cosignature",
+    "CosignatureRefused",
     "KeyRecord",
     "SignatureInvalid",
     "Signer",
+    "SigningRequest",
     "SoftwareEd25519Signer",
     "StoredCheckpoint",
     "StoredEvent",
     "TranscriptResult",
     "VerifyReport",
+    "WitnessSignature",
+    "WitnessSigner",
     "build_transcript",
     "canonical_bytes",
     "digest_words",
@@ -108,6 +127,7 @@ __all__ = [
     "key_id",
     "parse_canonical",
     "pgp_words",
+    "verify_cosignatures",
     "verify_log",
     "verify_signature",
     "verify_transcript",

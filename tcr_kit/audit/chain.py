@@ -22,12 +22,15 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
 from tcr_kit.audit.signing import ALGORITHMS, ED25519, Signer, check_public_key, key_id
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import InputError, IntegrityError
+
+if TYPE_CHECKING:
+    from tcr_kit.audit.cosign import Cosignature, Cosigner
 
 FORMAT_VERSION = 1
 EVENT_DOMAIN = b"tcr-kit/audit/event/v1\n"
@@ -111,6 +114,8 @@ class VerifyReport:
     head: str = GENESIS_PREV
     checkpoints: int = 0
     keys: dict[str, KeyRecord] = field(default_factory=dict)
+    cosignatures: int = 0
+    """Witnesses' co-signatures checked (:func:`tcr_kit.audit.cosign.verify_cosignatures`)."""
 
 
 def as_bytes(value: object) -> bytes:
@@ -157,23 +162,7 @@ class AuditLog:
         return (0, GENESIS_PREV) if row is None else (int(row[0]), str(row[1]))
 
     def key_for(self, signer: Signer) -> KeyRecord | None:
-        kid = key_id(signer.public_key_bytes())
-        row = self._conn.execute(
-            "SELECT key_id, algorithm, public_key, owner, added_seq, revoked_seq FROM audit_key "
-            "WHERE key_id = ?",
-            (kid,),
-        ).fetchone()
-        if row is None:
-            return None
-        try:
-            revoked = None if row[5] is None else _row_int(row[5])
-            return KeyRecord(
-                row[0], row[1], bytes.fromhex(row[2]), row[3], _row_int(row[4]), revoked
-            )
-        except (ValueError, TypeError):
-            raise IntegrityError(
-                f"audit_key row {kid} is damaged (edited behind the tool's back?)"
-            ) from None
+        return self.key_of(key_id(signer.public_key_bytes()))
 
     def append(
         self,
@@ -184,8 +173,13 @@ class AuditLog:
         subjects: Sequence[str] = (),
         *,
         time: datetime | None = None,
+        cosigners: Sequence[Cosigner] = (),
     ) -> StoredEvent:
-        """Append one signed event; the signer's key must be registered to ``actor``."""
+        """Append one signed event; the signer's key must be registered to ``actor``.
+
+        ``cosigners`` (:mod:`tcr_kit.audit.cosign`) are declared in the payload and sign the
+        same event hash; a :class:`~tcr_kit.audit.cosign.WitnessSignature` made in advance
+        fixes the event's time and must be over exactly the event built here."""
         record = self.key_for(signer)
         if record is None:
             raise InputError(
@@ -198,7 +192,7 @@ class AuditLog:
             raise InputError(
                 f"signing key {record.key_id} was revoked at event {record.revoked_seq}"
             )
-        return self._append(signer, actor, kind, payload, subjects, time)
+        return self._append(signer, actor, kind, payload, subjects, time, cosigners)
 
     def register_key(
         self,
@@ -274,10 +268,15 @@ class AuditLog:
         payload: dict[str, Any],
         subjects: Sequence[str],
         time: datetime | None,
+        cosigners: Sequence[Cosigner] = (),
     ) -> StoredEvent:
         if signer.algorithm not in ALGORITHMS:
             raise ValueError(f"unsupported algorithm {signer.algorithm}")
         seq, prev = self.head()
+        if cosigners:
+            from tcr_kit.audit import cosign
+
+            payload, time = cosign.declare(self, cosigners, payload, time)
         body = canonical_bytes(
             {
                 "actor": actor,
@@ -292,6 +291,11 @@ class AuditLog:
             }
         )
         digest = event_hash(body)
+        cosignatures = []
+        if cosigners:
+            from tcr_kit.audit import cosign
+
+            cosignatures = cosign.collect(self, cosigners, seq + 1, body, digest)
         signature = signer.sign(digest).hex()
         event = StoredEvent(seq + 1, body, digest.hex(), signature)
         self._conn.execute(
@@ -299,6 +303,10 @@ class AuditLog:
             "VALUES (?, ?, ?, ?, ?, ?)",
             (event.seq, body, event.hash, signature, kind, "|" + "|".join(subjects) + "|"),
         )
+        if cosignatures:
+            from tcr_kit.audit import cosign
+
+            cosign.store_cosignatures(self._conn, cosignatures)
         return event
 
     def checkpoint(self, signer: Signer, *, time: datetime | None = None) -> StoredCheckpoint:
@@ -369,6 +377,31 @@ class AuditLog:
                 "SELECT seq, body, signature FROM audit_checkpoint ORDER BY seq"
             )
         ]
+
+    def cosignatures(self) -> dict[int, list[Cosignature]]:
+        """Every stored co-signature by event number (:mod:`tcr_kit.audit.cosign`)."""
+        from tcr_kit.audit.cosign import stored_cosignatures
+
+        return stored_cosignatures(self._conn)
+
+    def key_of(self, kid: str) -> KeyRecord | None:
+        """The registration of key ``kid`` (revoked keys included), or ``None``."""
+        row = self._conn.execute(
+            "SELECT key_id, algorithm, public_key, owner, added_seq, revoked_seq FROM audit_key "
+            "WHERE key_id = ?",
+            (kid,),
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            revoked = None if row[5] is None else _row_int(row[5])
+            return KeyRecord(
+                row[0], row[1], bytes.fromhex(row[2]), row[3], _row_int(row[4]), revoked
+            )
+        except (ValueError, TypeError):
+            raise IntegrityError(
+                f"audit_key row {kid} is damaged (edited behind the tool's back?)"
+            ) from None
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM audit_event").fetchone()[0])

@@ -18,6 +18,7 @@ from typing import Any
 
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import StoredEvent
+from tcr_kit.audit.cosign import declared_cosigners
 from tcr_kit.audit.transcript import TranscriptResult, verify_transcript
 from tcr_kit.errors import InputError, OperationalError
 
@@ -43,6 +44,9 @@ class TimelineEntry:
     ceremony: int | None = None
     step: str | None = None
     selected: bool = True
+    cosigned: tuple[str, ...] = ()
+    """People who co-signed the event (declared in its signed body; a verified transcript
+    or ledger has each one's co-signature: :mod:`tcr_kit.audit.cosign`)."""
     records: tuple[dict[str, Any], ...] = field(default=(), repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -60,7 +64,14 @@ class TimelineEntry:
             "ceremony": self.ceremony,
             "step": self.step,
             "selected": self.selected,
+            "cosigned": list(self.cosigned),
         }
+
+    def witness_lines(self) -> list[str]:
+        """``"iw-1 (co-signed)"`` or ``"iw-1 (named only)"`` for each witness."""
+        return [
+            f"{w} ({'co-signed' if w in self.cosigned else 'named only'})" for w in self.witnesses
+        ]
 
     def mentions(
         self, *, person: str | None = None, bag: str | None = None, credential: str | None = None
@@ -204,7 +215,16 @@ def _entry(
         step=str(step) if step is not None else None,
         selected=selected,
         records=tuple(records),
+        cosigned=tuple(_cosigned(body)),
     )
+
+
+def _cosigned(body: dict[str, Any]) -> list[str]:
+    try:
+        declared = declared_cosigners(body)
+    except ValueError:
+        return []
+    return [person for person, _ in declared or ()]
 
 
 def entries_of(

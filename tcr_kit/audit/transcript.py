@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from tcr_kit.audit.chain import (
     StoredEvent,
     VerifyReport,
 )
+from tcr_kit.audit.cosign import Cosignature, verify_cosignatures
 from tcr_kit.audit.pgpwords import pgp_words
 from tcr_kit.audit.selection import EventSelection, parse_utc
 from tcr_kit.audit.verify import Progress, verify_log
@@ -73,6 +74,8 @@ def build_transcript(
             last = min(later)
     events = events[:last]
     report = verify_log(events, [c for c in log.checkpoints() if c.seq <= last])
+    cosignatures = {s: c for s, c in log.cosignatures().items() if s <= last}
+    verify_cosignatures(events, cosignatures, report.keys)
     return {
         "format": TRANSCRIPT_FORMAT,
         "version": TRANSCRIPT_VERSION,
@@ -98,16 +101,27 @@ def build_transcript(
             }
             for k in report.keys.values()
         ],
-        "events": [
-            {"seq": e.seq, "body": e.body.decode("ascii"), "hash": e.hash, "signature": e.signature}
-            for e in events
-        ],
+        "events": [_event_entry(e, cosignatures.get(e.seq, ())) for e in events],
         "checkpoints": [
             {"seq": c.seq, "body": c.body.decode("ascii"), "signature": c.signature}
             for c in log.checkpoints()
             if c.seq <= last
         ],
     }
+
+
+def _event_entry(e: StoredEvent, cosignatures: Sequence[Cosignature]) -> dict[str, Any]:
+    """One event of a transcript; ``cosignatures`` only for a co-signed event (so a
+    transcript of a log without co-signatures is what it always was)."""
+    entry: dict[str, Any] = {
+        "seq": e.seq,
+        "body": e.body.decode("ascii"),
+        "hash": e.hash,
+        "signature": e.signature,
+    }
+    if cosignatures:
+        entry["cosignatures"] = [c.to_json() for c in cosignatures]
+    return entry
 
 
 def _criteria(select: Selector | None, through_checkpoint: bool = False) -> dict[str, Any]:
@@ -213,8 +227,39 @@ def load_transcript_events(path: str | os.PathLike[str]) -> list[StoredEvent]:
     return [_event(path, e) for e in _list(path, doc.get("events"), "events")]
 
 
+_EVENT_FIELDS = frozenset({"seq", "body", "hash", "signature"})
+_COSIGNATURE_FIELDS = frozenset({"key_id", "person", "signature"})
+
+
+def _cosignatures(path: str | os.PathLike[str], e: object) -> list[Cosignature]:
+    """The ``cosignatures`` of one transcript event (type-checked, not verified)."""
+    if not isinstance(e, dict) or "cosignatures" not in e:
+        return []
+    seq = _int(path, e.get("seq"), "event seq")
+    items = _list(path, e["cosignatures"], f"event {seq} cosignatures")
+    if not items:
+        raise _malformed(path, f"event {seq}: empty cosignatures")
+    out = []
+    for item in items:
+        c = _fields(path, item, _COSIGNATURE_FIELDS, f"event {seq} cosignature")
+        out.append(
+            Cosignature(
+                seq,
+                _str(path, c["person"], "cosignature person"),
+                _str(path, c["key_id"], "cosignature key_id"),
+                _str(path, c["signature"], "cosignature signature"),
+            )
+        )
+    return out
+
+
 def _event(path: str | os.PathLike[str], e: object) -> StoredEvent:
-    e = _fields(path, e, frozenset({"seq", "body", "hash", "signature"}), "event")
+    names = (
+        _EVENT_FIELDS | {"cosignatures"}
+        if isinstance(e, dict) and "cosignatures" in e
+        else _EVENT_FIELDS
+    )
+    e = _fields(path, e, names, "event")
     seq = _int(path, e["seq"], "event seq")
     return StoredEvent(
         seq,
@@ -249,11 +294,18 @@ def verify_transcript(
     refused (nothing in the file goes unchecked). See docs/audit-format.md."""
     doc = _load(path)
     _fields(path, doc, _TOP_FIELDS, "transcript")
-    events = [_event(path, e) for e in _list(path, doc["events"], "events")]
+    raw_events = _list(path, doc["events"], "events")
+    events = [_event(path, e) for e in raw_events]
     checkpoints = [_checkpoint(path, c) for c in _list(path, doc["checkpoints"], "checkpoints")]
     report = verify_log(
         events, checkpoints, expect_head=expect_head, progress=progress, workers=workers
     )
+    cosignatures = {
+        e.seq: c
+        for e, raw in zip(events, raw_events, strict=True)
+        if (c := _cosignatures(path, raw))
+    }
+    report.cosignatures = verify_cosignatures(events, cosignatures, report.keys)
     head = _fields(path, doc["head"], frozenset({"seq", "sha256", "words"}), "head")
     words = " ".join(pgp_words(bytes.fromhex(report.head)))
     if (head["seq"], head["sha256"], head["words"]) != (report.events, report.head, words):

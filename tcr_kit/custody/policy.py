@@ -27,6 +27,10 @@ Rules (their names appear in every refusal):
     an emergency override of activation custody needs the signatures of two different
     staff members with the roles of ``hsm.activate-override``, neither a holder of an
     overridden credential.
+``witness-cosign``
+    a person named as vouching for a change (witness, overrider, second staff member)
+    co-signs its audit event (``rules.witness_cosign``, default true; checked by the
+    ledger's write path, :mod:`tcr_kit.custody.ledger.storage`).
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ LATER_ACTIONS: frozenset[str] = frozenset(
 (written before it existed) gets the default policy's roles for it, so a recorded policy
 stays valid; :attr:`Policy.defaulted` names them and ``tcr policy show`` says so."""
 
-LATER_RULES: dict[str, Any] = {"override_people": 2}
+LATER_RULES: dict[str, Any] = {"override_people": 2, "witness_cosign": True}
 """Rule keys added after policies were first recorded, with the value a policy text that
 does not set one (written before it existed) gets; :attr:`Policy.defaulted` names them too."""
 
@@ -110,6 +114,9 @@ RULES: dict[str, str] = {
         "an emergency override of activation custody needs the signatures of two different "
         "staff members, neither a holder of an overridden credential"
     ),
+    "witness-cosign": (
+        "a witness, overrider or second staff member co-signs the event they vouch for"
+    ),
 }
 """Every rule's name -> what it says."""
 
@@ -121,6 +128,7 @@ _RULE_KEYS = {
     "critical_severities",
     "critical_people",
     "override_people",
+    "witness_cosign",
 }
 _SEVERITIES = {"low", "medium", "high", "critical"}
 
@@ -159,6 +167,8 @@ class Policy:
     """Rule ``override-two-staff``: staff signatures an activation override needs."""
     text: str
     """The TOML text this policy was parsed from (what the ledger records)."""
+    witness_cosign: bool = True
+    """Rule ``witness-cosign``: people vouching for a change co-sign its event."""
     defaulted: frozenset[str] = frozenset()
     """Actions of :data:`LATER_ACTIONS` the text does not list (default roles apply) and rule
     keys of :data:`LATER_RULES` it does not set (default values apply)."""
@@ -317,6 +327,9 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     if set(rules) != _RULE_KEYS:
         odd = sorted(set(rules) ^ _RULE_KEYS)[0]
         raise PolicyInvalid(f"{source}: [rules] must have exactly {sorted(_RULE_KEYS)}: {odd!r}")
+    cosign = rules["witness_cosign"]
+    if not isinstance(cosign, bool):
+        raise PolicyInvalid(f"{source}: rules.witness_cosign must be true or false")
     for flag in ("witness_distinct", "tcr_own_only", "holder_not_vouching"):
         if not isinstance(rules[flag], bool):
             raise PolicyInvalid(f"{source}: rules.{flag} must be true or false")
@@ -341,6 +354,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         critical_people=people,
         override_people=override,
         text=text,
+        witness_cosign=cosign,
         defaulted=defaulted,
     )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tcr_kit.audit.cosign import WitnessSigner
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Actor, Ledger
 from tcr_kit.custody.models import Credential, CredentialKind, Location, LocationKind, Person, Role
@@ -59,6 +60,9 @@ def make_world(path: Path) -> World:
             holder="tcr-3",
         ),
     )
+    # The internal witness is present with their key: every change they witness is
+    # co-signed by it (tests of a missing co-signature open the ledger again without).
+    ledger.use_cosigners([WitnessSigner("iw-1", KEYS["iw"])])
     return World(path, ledger, sa, ca, iw, tcr)
 
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from tcr_kit.audit.cosign import WitnessSigner
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Actor, Ledger
 from tcr_kit.custody.models import (
@@ -53,8 +54,9 @@ def _ops(keys: Path) -> dict[str, Callable[[Ledger], object]]:
         "credential.add": lambda led: led.add_credential(
             ca, Credential(id="USB-9", kind=CredentialKind.USB_DRIVE, serial="SN-9")
         ),
-        "bag.seal": lambda led: led.seal_bag(
-            ca, "TEB-9009", ["CO3-KEY"], witness="iw-1", location=SAFE
+        "bag.seal": lambda led: (
+            led.use_cosigners([WitnessSigner("iw-1", load("iw"))]),
+            led.seal_bag(ca, "TEB-9009", ["CO3-KEY"], witness="iw-1", location=SAFE),
         ),
         "audit.checkpoint": lambda led: led.checkpoint(ca),
         # Files land in KEYDIR/../out; a rerun keeps those identical to the registered ones.

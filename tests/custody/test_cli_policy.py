@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tcr_kit.custody.policy import default_policy_text
 
-from .test_cli_remote_scenario import CA, Tcr, _ship, tcr  # noqa: F401 (fixture)
+from .test_cli_remote_scenario import CA, IW, Tcr, _ship, tcr  # noqa: F401 (fixture)
 
 TCR3 = ("--as", "tcr-3", "--key", "tcr3.pem")
 SA = ("--as", "sa-1", "--key", "sa.pem")
@@ -18,7 +18,7 @@ SA = ("--as", "sa-1", "--key", "sa.pem")
 def _seal(t: Tcr, *who: str, code: int = 0, dry: bool = False) -> str:
     extra = ("--dry-run",) if dry else ()
     return t(
-        "bag", "seal", "TEB-1", *who, "--contents", "CO3-KEY", "--witness", "iw-1",
+        "bag", "seal", "TEB-1", *who, "--contents", "CO3-KEY", *IW,
         "--holder", "tcr-3", "--facility", "east", *extra, code=code,
     )  # fmt: skip
 
@@ -28,7 +28,7 @@ def test_cli_a_refused_action_exits_5_naming_the_rule_and_a_dry_run_says_the_sam
 ) -> None:
     _seal(tcr, *CA)
     args = ("bag", "inspect", "TEB-1", *TCR3, "--serial-read", "TEB-1", "--check",
-            "seal=ok", "--witness", "iw-1")  # fmt: skip
+            "seal=ok", *IW)  # fmt: skip
     err = tcr(*args, code=5)
     assert "policy rule action-role" in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
@@ -70,11 +70,22 @@ def test_cli_remote_verify_without_a_key_says_the_signer_was_not_checked(tcr: Tc
 def test_cli_critical_discrepancy_resolve_needs_a_second_staff_member(tcr: Tcr) -> None:
     _seal(tcr, *CA)
     tcr("bag", "inspect", "TEB-1", *CA, "--serial-read", "TEB-1", "--check", "seal=fail",
-        "--witness", "iw-1", code=3)  # fmt: skip
+        *IW, code=3)  # fmt: skip
     iw = ("--as", "iw-1", "--key", "iw.pem")
     err = tcr("discrepancy", "resolve", "D-0001", *iw, "--resolution", "ok", code=5)
     assert "critical-two-staff" in err
-    tcr("discrepancy", "resolve", "D-0001", *iw, "--resolution", "ok", "--second", "ca-1")
+    tcr(
+        "discrepancy",
+        "resolve",
+        "D-0001",
+        *iw,
+        "--resolution",
+        "ok",
+        "--second",
+        "ca-1",
+        "--second-key",
+        "ca.pem",
+    )
 
 
 def test_cli_credential_add_refuses_an_enrolment_record_of_another_card(

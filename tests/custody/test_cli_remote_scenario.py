@@ -95,6 +95,8 @@ def tcr(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
 
 
 CA = ("--as", "ca-1", "--key", "ca.pem")
+IW = ("--witness", "iw-1", "--witness-key", "iw.pem")
+"""The internal witness, co-signing with their key."""
 
 
 def _ship(tcr: Tcr) -> str:
@@ -154,9 +156,7 @@ def test_cli_remote_seal_ship_receive_inspect_open_reseal_export_and_verify_offl
     )
     status = json.loads(tcr("status", "--as", "tcr-3", "--json"))
     assert status["credentials"][0]["bag_state"] == "received"
-    err = tcr(
-        "bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", "--witness", "iw-1", code=2
-    )
+    err = tcr("bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", *IW, code=2)
     assert "cannot open" in err
     tcr(
         "bag",
@@ -171,11 +171,13 @@ def test_cli_remote_seal_ship_receive_inspect_open_reseal_export_and_verify_offl
         "no-cuts=ok",
         "--witness",
         "iw-1",
+        "--witness-key",
+        "iw.pem",
         "--ceremony",
         "55",
     )
     c55 = ("--ceremony", "55")
-    tcr("bag", "open", "TEB-1001", *CA, *c55, "--serial-read", "TEB-1001", "--witness", "iw-1")
+    tcr("bag", "open", "TEB-1001", *CA, *c55, "--serial-read", "TEB-1001", *IW)
     tcr(
         "bag",
         "reseal",
@@ -185,6 +187,8 @@ def test_cli_remote_seal_ship_receive_inspect_open_reseal_export_and_verify_offl
         *CA,
         "--witness",
         "iw-1",
+        "--witness-key",
+        "iw.pem",
         "--facility",
         "east",
         "--safe",
@@ -226,13 +230,13 @@ def test_cli_mismatched_serial_exits_3_and_blocks_opening(tcr: Tcr) -> None:
         "seal-intact=ok",
         "--witness",
         "iw-1",
+        "--witness-key",
+        "iw.pem",
         code=3,
     )
     assert "D-0001" in err
     assert err.count("\n") == 1
-    err = tcr(
-        "bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", "--witness", "iw-1", code=3
-    )
+    err = tcr("bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", *IW, code=3)
     assert "open discrepancies D-0001" in err
     summary = json.loads(tcr("discrepancy", "summary", "--json"))["summary"]
     assert [(r["category"], r["status"], r["count"]) for r in summary] == [
@@ -254,9 +258,11 @@ def test_cli_tampered_bag_exits_3_until_iw_overrides(tcr: Tcr) -> None:
         "seal-intact=fail",
         "--witness",
         "iw-1",
+        "--witness-key",
+        "iw.pem",
         code=3,
     )
-    tcr("bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", "--witness", "iw-1", code=3)
+    tcr("bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", *IW, code=3)
     tcr(
         "bag",
         "open",
@@ -266,6 +272,8 @@ def test_cli_tampered_bag_exits_3_until_iw_overrides(tcr: Tcr) -> None:
         "TEB-1001",
         "--witness",
         "iw-1",
+        "--witness-key",
+        "iw.pem",
         "--override-by",
         "iw-1",
     )
@@ -284,6 +292,8 @@ def test_cli_dry_run_records_nothing(tcr: Tcr) -> None:
         "CO3-KEY",
         "--witness",
         "iw-1",
+        "--witness-key",
+        "iw.pem",
         "--facility",
         "east",
         "--dry-run",
@@ -304,6 +314,8 @@ def test_cli_usage_errors_exit_2_with_one_line(tcr: Tcr) -> None:
         "seal",
         "--witness",
         "iw-1",
+        "--witness-key",
+        "iw.pem",
         code=2,
     )
     assert err.startswith("error:")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from .test_cli_remote_scenario import CA, Tcr, _ship, tcr
+from .test_cli_remote_scenario import CA, IW, Tcr, _ship, tcr
 
 __all__ = ["tcr"]
 
@@ -19,8 +19,8 @@ def _tampered_bag_opened_with_override(tcr: Tcr) -> str:
         "--present", "iw-1:IW", "--remote", "tcr-3:CO")  # fmt: skip
     tcr("bag", "receive", "TEB-1001", *CA, "--serial-read", "TEB-1001", "--facility", "east")
     tcr("bag", "inspect", "TEB-1001", *CA, "--serial-read", "TEB-1001",
-        "--check", "seal-intact=fail", "--witness", "iw-1", code=3)  # fmt: skip
-    tcr("bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", "--witness", "iw-1",
+        "--check", "seal-intact=fail", *IW, code=3)  # fmt: skip
+    tcr("bag", "open", "TEB-1001", *CA, "--serial-read", "TEB-1001", *IW,
         "--override-by", "iw-1")  # fmt: skip
     out = tcr("ceremony", "close", "55", *CA, "--transcript", "c55.json")
     head = re.search(r"SHA-256: ([0-9a-f]{64})", out)
@@ -35,7 +35,7 @@ def test_audit_show_prints_witnesses_discrepancies_and_overrides_of_the_ceremony
     out = tcr("audit", "show", "c55.json", "--expect-head", head)
     assert f"head SHA-256: {head}" in out
     assert "bag.inspect  by ca-1 (CA) [ceremony 55]" in out
-    assert "witnesses: iw-1" in out
+    assert "witnessed by iw-1 (co-signed)" in out
     assert "tamper evidence: seal-intact" in out
     assert "discrepancy: D-0001 (tamper" in out
     assert "override:  D-0001 overridden by iw-1" in out

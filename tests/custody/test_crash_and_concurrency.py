@@ -22,6 +22,7 @@ def _setup(tmp_path: Path) -> tuple[Path, Path]:
     world.ledger.close()
     key = tmp_path / "ca.pem"
     KEYS["ca"].save(key)
+    KEYS["iw"].save(tmp_path / "iw.pem")  # the racers' witness co-signs (writer.py)
     return world.path, key
 
 

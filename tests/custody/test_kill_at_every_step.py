@@ -92,7 +92,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     world.ledger.close()
     keys = folder / "keys"
     keys.mkdir()
-    for name in ("sa", "ca"):
+    for name in ("sa", "ca", "iw"):
         KEYS[name].save(keys / f"{name}.pem")
     SoftwareEd25519Signer.generate().save(keys / "new.pem")
     return world.path, keys

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tcr_kit.audit.cosign import WitnessSigner
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody import remote
 from tcr_kit.custody.errors import LedgerIntegrityError
@@ -39,6 +40,12 @@ def crew(world: World) -> World:
         world.ca,
         Credential(id="CO4-KEY", kind=CredentialKind.SAFE_DEPOSIT_KEY, serial="K4", holder="tcr-4"),
     )
+    # Everyone is present with their key: whoever a change names as vouching co-signs it
+    # (the policy, not a missing co-signature, is what these tests exercise).
+    present = [("iw-2", "iw2"), ("ca-2", "ca2"), ("ssc-1", "ssc"), ("tcr-4", "tcr4")]
+    led.use_cosigners([WitnessSigner(pid, EXTRA_KEYS[k]) for pid, k in present])
+    led.use_cosigners([WitnessSigner(p, KEYS[k]) for p, k in (("ca-1", "ca"), ("sa-1", "sa"))])
+    led.use_cosigners([WitnessSigner("tcr-3", KEYS["tcr"])])
     return world
 
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from tcr_kit.audit.cosign import WitnessSigner
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Actor, Ledger
 from tcr_kit.custody.models import Credential, CredentialKind, Role
@@ -65,6 +66,8 @@ class Custody(RuleBasedStateMachine):
         self._before_credentials()
         for index, (cid, holder) in enumerate(CARDS.items(), 1):
             led.add_credential(self.actor("ca-1"), self._credential(cid, holder, index))
+        # Everyone is present with their key: the witness, overrider or second co-signs.
+        led.use_cosigners([WitnessSigner(pid, KEYS[pid]) for pid in PEOPLE])
         self.serial = 0
         self.refused_wrongly: list[str] = []
         self.allowed_wrongly: list[str] = []

@@ -9,7 +9,9 @@ the other racer tries too) and prints ``won RACE-i`` or ``lost RACE-i``.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from tcr_kit.audit.cosign import WitnessSigner
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Actor, Ledger
 from tcr_kit.custody.models import Credential, CredentialKind, Location, LocationKind
@@ -22,6 +24,9 @@ def main() -> None:
     who = Actor(actor_id, SoftwareEd25519Signer.load(key_file))
     safe = Location(kind=LocationKind.SAFE, facility="east", safe="cs")
     with Ledger.open(ledger_path, create=False) as led:
+        # The witness's key lies beside the actor's: the witness co-signs each seal.
+        iw_key = SoftwareEd25519Signer.load(Path(key_file).with_name("iw.pem"))
+        led.use_cosigners([WitnessSigner("iw-1", iw_key)])
         for i in range(int(count)):
             cid = f"{prefix}-{i}"
             led.add_credential(

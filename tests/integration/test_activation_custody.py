@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tcr_kit.audit.cosign import WitnessSigner
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.audit.timeline import entries_of
 from tcr_kit.cards.enrol import CardSelector, enrol
@@ -93,6 +94,8 @@ def _site(
     led.initialise(_person("sa-1", Role.SA), KEYS["sa-1"])
     for pid, role in (("ca-1", Role.CA), ("iw-1", Role.IW), ("iw-2", Role.IW)):
         led.add_person(sa, _person(pid, role))
+    # The witnesses are present with their keys: they co-sign what they vouch for.
+    led.use_cosigners([WitnessSigner(p, KEYS[p]) for p in ("iw-1", "iw-2")])
     cfg = hsm.loaded.share_set
     led.add_share_set(ca, build(ShareSet, id=cfg.id, m=3, n=5, purpose="HSM", epoch=cfg.epoch))
     for i in range(1, 6):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tcr_kit.audit.cosign import WitnessSigner
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.clock import set_clock
 from tcr_kit.custody.ledger import Actor, Ledger
@@ -115,6 +116,8 @@ def build_world(folder: Path, *, bank: str = BANK) -> CeremonyWorld:
         for pid, person in people.items():
             if pid != "sa-1":
                 led.add_person(sa, person)
+        # Everyone is present with their key: the witness of each change co-signs it.
+        led.use_cosigners([WitnessSigner(pid, key) for pid, key in KEYS.items()])
         led.add_share_set(ca, ShareSet(id=set_id, m=2, n=3, purpose="HSM activation", epoch=1))
         for i in (1, 2, 3):
             led.add_credential(

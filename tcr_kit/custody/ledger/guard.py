@@ -81,6 +81,10 @@ class GuardedReader(LedgerReader):
             pass
         return new
 
+    def _cosign_required(self) -> bool:
+        """Rule ``witness-cosign`` of the policy in force."""
+        return self.policy().witness_cosign
+
     def permit(self, action: str, actor: Actor) -> None:
         """Whether the policy lets ``actor`` perform ``action`` (an action of
         :data:`~tcr_kit.custody.policy.ACTIONS`, e.g. ``hsm.activate``): returns, or raises

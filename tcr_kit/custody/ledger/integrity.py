@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
 from tcr_kit.audit.chain import StoredEvent, VerifyReport, as_bytes
+from tcr_kit.audit.cosign import verify_cosignatures
 from tcr_kit.audit.verify import Progress, verify_log
 from tcr_kit.custody.errors import LedgerIntegrityError
 from tcr_kit.custody.ledger.schema import ATTESTATION, TABLES
@@ -43,12 +44,16 @@ class IntegrityMixin(LedgerStore):
         try:
             total = self.audit.count()
             latest: dict[tuple[str, str], tuple[int, bytes]] = {}
+            events = list(_events_tolerant(self.audit.events(), latest))
             report = verify_log(
-                list(_events_tolerant(self.audit.events(), latest)),
+                events,
                 self.audit.checkpoints(),
                 expect_head=expect_head,
                 progress=(lambda d, _t: progress(d, total)) if progress else None,
                 workers=workers,
+            )
+            report.cosignatures = verify_cosignatures(
+                events, self.audit.cosignatures(), report.keys
             )
             self._check_index_columns()
             self._check_tables(latest)

@@ -13,17 +13,28 @@ import functools
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from tcr_kit.audit.canonical import canonical_bytes
+from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
 from tcr_kit.audit.chain import AuditLog, StoredEvent, as_bytes
-from tcr_kit.audit.signing import Signer
+from tcr_kit.audit.cosign import (
+    CosignatureRefused,
+    Cosigner,
+    PendingCosigner,
+    SigningRequest,
+    WitnessSignature,
+    WitnessSigner,
+    declared_cosigners,
+)
+from tcr_kit.audit.signing import Signer, key_id
+from tcr_kit.clock import pinned, utcnow
 from tcr_kit.custody.errors import LedgerIntegrityError, NotFound
 from tcr_kit.custody.ledger.schema import (
     ATTESTATION,
@@ -34,9 +45,9 @@ from tcr_kit.custody.ledger.schema import (
 )
 from tcr_kit.custody.models import Person
 from tcr_kit.custody.remote import SignedAttestation
-from tcr_kit.errors import InputError, OperationalError
+from tcr_kit.errors import InputError, NotPermitted, OperationalError
 
-__all__ = ["Actor", "LedgerStore", "serialised"]
+__all__ = ["COSIGNING_FIELDS", "Actor", "LedgerStore", "serialised"]
 
 REQUIRED_TABLES = (
     "audit_event",
@@ -77,12 +88,17 @@ def serialised(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S
             return method(self, *args, **kwargs)
         self._begin()
         try:
-            return method(self, *args, **kwargs)
+            with self._pinned_clock():
+                return method(self, *args, **kwargs)
         finally:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
 
     return wrapper
+
+
+COSIGNING_FIELDS = ("witness", "override_by", "second")
+"""Payload fields naming a person who vouches for a change: each co-signs its event."""
 
 
 class LedgerStore:
@@ -100,6 +116,91 @@ class LedgerStore:
         """When set, every change is tagged with this ceremony number (payload ``ceremony``,
         subject ``ceremony:N``), so a ceremony's transcript can be exported."""
         self._batching = False
+        self._cosigners: dict[str, WitnessSigner | WitnessSignature] = {}
+        self._preparing_requests = False
+
+    # -- co-signers ------------------------------------------------------------------------
+    def use_cosigners(self, cosigners: Iterable[WitnessSigner | WitnessSignature]) -> None:
+        """The witnesses' keys (software or card) and signatures made in advance
+        (``tcr witness sign``) for the changes made through this object: a change that
+        names a person as ``witness``, ``override_by`` or ``second`` has its audit event
+        co-signed by them (``docs/audit-format.md``, "Co-signatures"). Without one, the
+        policy decides (rule ``witness-cosign``, required by default)."""
+        for c in cosigners:
+            if c.person in self._cosigners:
+                raise InputError(f"two co-signatures given for {c.person}")
+            self._cosigners[c.person] = c
+
+    def prepare_signing_requests(self, enabled: bool = True) -> None:
+        """In dry runs, declare the witnesses who have not signed yet as co-signers without
+        their signatures, so the dry run's event is the exact event they are asked to sign
+        (:class:`~tcr_kit.audit.cosign.SigningRequest`); a real change still needs them."""
+        self._preparing_requests = enabled
+
+    def signing_requests(self) -> list[SigningRequest]:
+        """The signing requests of the last (dry-run) change: one per co-signer declared
+        without a signature."""
+        out: list[SigningRequest] = []
+        for event in self.last_events:
+            body = parse_canonical(event.body)
+            for person, kid in declared_cosigners(body) or []:
+                if person not in self._cosigners:
+                    out.append(SigningRequest(person, kid, event.body))
+        return out
+
+    def _cosign_required(self) -> bool:
+        """Whether a witness must co-sign (the policy's ``witness_cosign``; see the guard)."""
+        return True
+
+    def _cosigners_for(
+        self, actor: Actor, kind: str, extra: dict[str, Any] | None, dry_run: bool
+    ) -> list[Cosigner]:
+        """Who co-signs a change: every person its payload names as vouching for it."""
+        named: dict[str, str] = {}
+        for field in COSIGNING_FIELDS:
+            value = (extra or {}).get(field)
+            if isinstance(value, str) and value != actor.person and value not in named:
+                named[value] = field.replace("_", " ")
+        out: list[Cosigner] = []
+        for person, role in named.items():
+            record = self._get_or_none(Person, person)
+            if record is None:
+                raise NotFound(f"{person} is not in the roster")
+            roster_kid = key_id(bytes.fromhex(record.public_key or ""))
+            given = self._cosigners.get(person)
+            if given is None:
+                if self._preparing_requests and dry_run:
+                    out.append(PendingCosigner(person, roster_kid))
+                elif self._cosign_required():
+                    raise NotPermitted(
+                        "witness-cosign",
+                        f"{kind}: {person} ({role}) must co-sign the event they vouch for: "
+                        "their key or card in this command, or a signature made with 'tcr "
+                        "witness sign' from its signing request (--dry-run --signing-request)",
+                    )
+                continue
+            if given.key_id != roster_kid:
+                raise CosignatureRefused(
+                    f"{kind}: the co-signature given for {person} is by key {given.key_id}, "
+                    f"not the key the roster knows for {person} ({roster_kid})"
+                )
+            out.append(given)
+        return out
+
+    @contextmanager
+    def _pinned_clock(self) -> Iterator[None]:
+        """One instant for a change whose event is co-signed in advance (its time is the
+        signed one) or prepared for that (every time it writes is the event's time)."""
+        presigned = [c for c in self._cosigners.values() if isinstance(c, WitnessSignature)]
+        if presigned:
+            when = datetime.fromisoformat(presigned[0].time().replace("Z", "+00:00"))
+        elif self._preparing_requests:
+            when = utcnow()
+        else:
+            yield
+            return
+        with pinned(when):
+            yield
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -248,6 +349,7 @@ class LedgerStore:
         try:
             self._records = []
             self._require_actor(actor)
+            cosigners = self._cosigners_for(actor, kind, extra, dry_run)
             yield
             payload: dict[str, Any] = {"records": self._records}
             if extra:
@@ -256,8 +358,14 @@ class LedgerStore:
                 payload["ceremony"] = self.ceremony_number
                 if f"ceremony:{self.ceremony_number}" not in subjects:
                     subjects = [*subjects, f"ceremony:{self.ceremony_number}"]
-            event = self.audit.append(actor.signer, actor.person, kind, payload, subjects)
+            event = self.audit.append(
+                actor.signer, actor.person, kind, payload, subjects, cosigners=cosigners
+            )
             self.last_events.append(event)
+            if not dry_run:  # a signature made in advance is for this one event
+                for c in cosigners:
+                    if isinstance(c, WitnessSignature):
+                        self._cosigners.pop(c.person, None)
             if not self._batching:
                 self._conn.execute("ROLLBACK" if dry_run else "COMMIT")
         except BaseException:
