@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
+from ._ledger import (
+    actor,
+    actor_options,
+    cosign_options,
+    dry_run_option,
+    ledger_option,
+    open_ledger,
+)
 from ._ledger import report_change as _report
 from .app import emit_json, ensure_output_dir, json_mode, json_option, table
 
@@ -115,6 +122,7 @@ def artifact_register(
 )
 @click.option("--witness", required=True, help="A second staff member, not the drive's holder.")
 @dry_run_option
+@cosign_options("witness")
 @json_option
 def artifact_release(
     ledger_path: Path | None,

@@ -21,8 +21,14 @@ from .test_cli_remote_scenario import CA, Tcr, tcr  # noqa: F401 (fixture)
 
 IW = ("--as", "iw-1", "--key", "iw.pem")
 SA = ("--as", "sa-1", "--key", "sa.pem")
+WITNESS_KEYS = {"iw-1": "iw.pem", "sa-1": "sa.pem", "ca-1": "ca.pem", "tcr-3": "tcr3.pem"}
 FILES = {"Q1.xml": b"<skr q1/>\n", "Q2a.xml": b"<skr q2 part a/>\n", "Q2b.xml": b"<skr q2 b/>\n"}
 FILES["Q3.xml"] = b"<skr q3/>\n" * 100
+
+
+def _witness(person: str) -> tuple[str, ...]:
+    """``--witness PERSON`` with the key the witness co-signs with (rule witness-cosign)."""
+    return ("--witness", person, "--witness-key", WITNESS_KEYS[person])
 
 
 class Clock:
@@ -70,14 +76,14 @@ def _register(t: Tcr, *who: str, code: int = 0) -> str:
 
 def _open_drive_bag(t: Tcr, serial: str) -> None:
     t("bag", "inspect", serial, *CA, "--serial-read", serial, "--check", "seal=ok",
-      "--witness", "iw-1")  # fmt: skip
-    t("bag", "open", serial, *CA, "--serial-read", serial, "--witness", "iw-1")
+      *_witness("iw-1"))  # fmt: skip
+    t("bag", "open", serial, *CA, "--serial-read", serial, *_witness("iw-1"))
 
 
 def _release(t: Tcr, label: str, *extra: str, code: int = 0, who: tuple[str, ...] = CA) -> str:
     return t(
         "artifact", "release", "ksk-2027", *who, "--tranche", label, "--from", "drive",
-        "--output-dir", "servers", "--witness", "iw-1", *extra, code=code,
+        "--output-dir", "servers", *_witness("iw-1"), *extra, code=code,
     )  # fmt: skip
 
 
@@ -88,7 +94,7 @@ def _signing_ceremony(t: Tcr, clock: Clock) -> Path:
     t("ceremony", "open", "55", *CA, "--facility", "east", "--present", "ca-1:CA",
       "--present", "iw-1:IW")  # fmt: skip
     _register(t)
-    t("bag", "seal", "TEB-100", *CA, "--contents", "SKR-DRIVE", "--witness", "iw-1",
+    t("bag", "seal", "TEB-100", *CA, "--contents", "SKR-DRIVE", *_witness("iw-1"),
       "--facility", "east", "--safe", "equipment-safe")  # fmt: skip
     t("ceremony", "close", "55", *CA, "--transcript", "t55.json")
     return drive
@@ -123,7 +129,7 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     err = _release(tcr, "Q1", code=3)
     assert "already released" in err and not (out / "Q1.xml").exists()
     (out / "Q1.xml").write_bytes(FILES["Q1.xml"])
-    tcr("bag", "reseal", "TEB-100", "TEB-101", *CA, "--witness", "iw-1", "--facility", "east",
+    tcr("bag", "reseal", "TEB-100", "TEB-101", *CA, *_witness("iw-1"), "--facility", "east",
         "--safe", "equipment-safe")  # fmt: skip
     tcr("ceremony", "close", "56", *CA, "--transcript", "t56.json")
 
@@ -150,7 +156,7 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     (out / "Q2b.xml").write_bytes(FILES["Q2b.xml"])
     _release(tcr, "Q2")
     assert sorted(p.name for p in out.iterdir()) == ["Q1.xml", "Q2a.xml", "Q2b.xml"]
-    tcr("bag", "reseal", "TEB-101", "TEB-102", *CA, "--witness", "iw-1", "--facility", "east",
+    tcr("bag", "reseal", "TEB-101", "TEB-102", *CA, *_witness("iw-1"), "--facility", "east",
         "--safe", "equipment-safe")  # fmt: skip
     tcr("ceremony", "close", "57", *CA, "--transcript", "t57.json")
 
@@ -163,7 +169,7 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     tcr("discrepancy", "resolve", "D-0001", *IW, "--resolution", "label checked, serial ok")
     _release(tcr, "Q3")
     assert (out / "Q3.xml").read_bytes() == FILES["Q3.xml"]
-    tcr("bag", "reseal", "TEB-102", "TEB-103", *CA, "--witness", "iw-1", "--facility", "east",
+    tcr("bag", "reseal", "TEB-102", "TEB-103", *CA, *_witness("iw-1"), "--facility", "east",
         "--safe", "equipment-safe")  # fmt: skip
     tcr("ceremony", "close", "58", *CA, "--transcript", "t58.json")
 
@@ -233,7 +239,7 @@ def test_one_bag_opening_serves_one_release_the_drive_is_resealed_in_between(
     clock.at("2027-04-02T09:00:00")  # the drive was never put back
     err = _release(tcr, "Q2", code=3)
     assert "out of bag TEB-100 since tranche Q1" in err and "tcr bag reseal TEB-100" in err
-    tcr("bag", "reseal", "TEB-100", "TEB-101", *CA, "--witness", "iw-1", "--facility", "east")
+    tcr("bag", "reseal", "TEB-100", "TEB-101", *CA, *_witness("iw-1"), "--facility", "east")
     assert "sealed in bag TEB-101" in _release(tcr, "Q2", code=3)
     _open_drive_bag(tcr, "TEB-101")  # ceremony 56 is still open: a recorded opening
     _release(tcr, "Q2")
@@ -244,10 +250,10 @@ def test_release_policy_refusals_exit_5(tcr: Tcr, clock: Clock) -> None:
     _session(tcr, clock, 56, "2027-01-02T09:00:00", "TEB-100")
     assert "action-role" in _release(tcr, "Q1", who=IW, code=5)
     err = tcr("artifact", "release", "ksk-2027", *CA, "--tranche", "Q1", "--from", "drive",
-              "--output-dir", "servers", "--witness", "ca-1", code=5)  # fmt: skip
+              "--output-dir", "servers", *_witness("ca-1"), code=5)  # fmt: skip
     assert "witness-distinct" in err
     err = tcr("artifact", "release", "ksk-2027", *CA, "--tranche", "Q1", "--from", "drive",
-              "--output-dir", "servers", "--witness", "tcr-3", code=5)  # fmt: skip
+              "--output-dir", "servers", *_witness("tcr-3"), code=5)  # fmt: skip
     assert "witness-role" in err
     assert not (tcr.tmp / "servers" / "Q1.xml").exists()
     _release(tcr, "Q1")
@@ -278,11 +284,11 @@ def test_release_refused_when_the_witness_holds_the_drive(tcr: Tcr, clock: Clock
     clock.at("2026-12-02T10:00:00")
     tcr("ceremony", "open", "55", *CA, "--facility", "east")
     _register(tcr)
-    tcr("bag", "seal", "TEB-100", *CA, "--contents", "SKR-DRIVE", "--witness", "sa-1",
+    tcr("bag", "seal", "TEB-100", *CA, "--contents", "SKR-DRIVE", *_witness("sa-1"),
         "--holder", "iw-1", "--facility", "east")  # fmt: skip
     tcr("bag", "inspect", "TEB-100", *CA, "--serial-read", "TEB-100", "--check", "seal=ok",
-        "--witness", "sa-1")  # fmt: skip
-    tcr("bag", "open", "TEB-100", *CA, "--serial-read", "TEB-100", "--witness", "sa-1")
+        *_witness("sa-1"))  # fmt: skip
+    tcr("bag", "open", "TEB-100", *CA, "--serial-read", "TEB-100", *_witness("sa-1"))
     clock.at("2027-01-02T09:00:00")
     assert "holder-not-vouching" in _release(tcr, "Q1", code=5)
 
