@@ -60,13 +60,16 @@ def _ops(keys: Path) -> dict[str, Callable[[Ledger], object]]:
         ),
         "audit.checkpoint": lambda led: led.checkpoint(ca),
         # Files land in KEYDIR/../out; a rerun keeps those identical to the registered ones.
-        "artifact.release": lambda led: led.release_tranche(
-            ca,
-            "skr",
-            "Q1",
-            witness="iw-1",
-            source=keys.parent / "drive",
-            output_dir=_out(keys.parent / "out"),
+        "artifact.release": lambda led: (
+            led.use_cosigners([WitnessSigner("iw-1", load("iw"))]),
+            led.release_tranche(
+                ca,
+                "skr",
+                "Q1",
+                witness="iw-1",
+                source=keys.parent / "drive",
+                output_dir=_out(keys.parent / "out"),
+            ),
         ),
     }
 
