@@ -107,6 +107,18 @@ def json_option(f: F) -> F:
     )(f)
 
 
+def json_mode_option(f: F) -> F:
+    """``--json`` for commands that read it through :func:`json_mode` instead of a
+    parameter (shared output helpers, such as the PDF writer of ``tcr report form``)."""
+    return click.option(
+        "--json",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_json,
+        help="Print a JSON object on stdout instead of a human table.",
+    )(f)
+
+
 def quiet_option(f: F) -> F:
     """``--quiet``: no progress or warnings on stderr."""
     return click.option(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from ._ledger import ledger_option, load_signer, open_ledger
-from .app import emit_json, json_option
+from .app import emit_json, json_mode, json_mode_option, json_option
 
 __all__ = ["report"]
 
@@ -135,7 +136,7 @@ def verify_command(site: Path, since: Path | None, vkey: str | None, as_json: bo
 
 
 # -- printable forms -------------------------------------------------------------------------
-OUTPUT = click.option(
+_OUTPUT_FILE = click.option(
     "--output",
     "output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -144,10 +145,18 @@ OUTPUT = click.option(
 )
 
 
+def OUTPUT(f: Callable[..., None]) -> Callable[..., None]:
+    """``--output FILE`` and ``--json`` (what was written, as JSON) of every form."""
+    return json_mode_option(_OUTPUT_FILE(f))
+
+
 def _write_pdf(output: Path, data: bytes, *, secret: bool = False) -> None:
     from tcr_kit.fileio import SECRET_MODE, write_new_file
 
     write_new_file(output, data, mode=SECRET_MODE if secret else 0o644)
+    if json_mode():
+        emit_json({"ok": True, "output": str(output), "bytes": len(data), "secret": secret})
+        return
     click.echo(f"wrote {output}" + (" (0600: it holds a share)" if secret else ""))
 
 
