@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .app import emit_json, json_mode, progress
+from .app import TerminalProgress, emit_json, json_mode, progress_bar
 
 if TYPE_CHECKING:
     from tcr_kit.audit.signing import SoftwareEd25519Signer
@@ -179,14 +179,11 @@ def report_change(ledger: Ledger, summary: str, dry_run: bool, data: dict[str, A
         click.echo("dry run: nothing was changed")
 
 
-def progress_callback(min_total: int = 4000) -> Callable[[int, int], None]:
-    """Progress on stderr for verifications big enough to take a second or more."""
-
-    def report(done: int, total: int) -> None:
-        if total >= min_total:
-            progress(f"verified signatures: {done}/{total}")
-
-    return report
+def progress_callback(label: str = "verifying signatures") -> Callable[[int, int], None] | None:
+    """A progress bar of signature checks on a terminal (:func:`app.progress_bar`: none in
+    a pipe, with --json or -q, nor for a check that ends within a second)."""
+    bar = progress_bar(label, 1, unit="signatures")
+    return bar.update if isinstance(bar, TerminalProgress) else None
 
 
 def split_ids(values: tuple[str, ...]) -> list[str]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._ledger import actor, dry_run_option, ledger_option, open_ledger
+from ._ledger import actor, dry_run_option, ledger_option, open_ledger, progress_callback
 from ._ledger import report_change as _report
 from ._tlog import origin_options, write_checkpoint_note
 from .app import emit_json, json_option, quiet_option, table
@@ -272,7 +272,13 @@ def close(
         if note_path is not None:
             note = write_checkpoint_note(led, who.signer, note_path, origin, site, force=force)
         selection = EventSelection(ceremony=number)
-        doc = build_transcript(led.audit, selection, selection.description, through_checkpoint=True)
+        doc = build_transcript(
+            led.audit,
+            selection,
+            selection.description,
+            through_checkpoint=True,
+            progress=progress_callback("exporting"),
+        )
     file_hash = write_transcript(doc, transcript_path, force=force)
     head_hex, head_words = digest_words(bytes.fromhex(doc["head"]["sha256"]))
     file_hex, file_words = digest_words(bytes.fromhex(file_hash))

@@ -23,7 +23,16 @@ from tcr_kit.sharing.formats.base import ForeignOptions, read_passphrase_file
 from tcr_kit.sharing.native_header import validate_label
 from tcr_kit.sharing.result import CombineResult
 
-from .app import emit_json, ensure_output_dir, json_option, progress, quiet_option, table, warn
+from .app import (
+    emit_json,
+    ensure_output_dir,
+    json_option,
+    progress,
+    progress_bar,
+    quiet_option,
+    table,
+    warn,
+)
 
 FORMATS = list(dispatch.FORMATS)
 """Share formats; the peer formats' code is imported only when one is used."""
@@ -187,15 +196,45 @@ def split(
     options = _foreign_options(**format_opts)
     ensure_output_dir(output_dir)
     source = _open_input(input_name)
+    bar = progress_bar(f"splitting {input_name}", _regular_file_size(source))
     try:
         outcome = dispatch.split_to_dir(
             fmt, source, threshold, count, output_dir, stem, options,
             label=label, encoding=encoding, force=force,
+            progress=bar.advance if bar else None,
         )  # fmt: skip
     finally:
+        if bar is not None:
+            bar.close()
         if source is not sys.stdin.buffer:
             source.close()
     _report_split(outcome, as_json)
+
+
+def _regular_file_size(source: BinaryIO) -> int | None:
+    """The size of a secret read from a regular file (a pipe's is not known ahead)."""
+    import os
+    import stat
+
+    try:
+        st = os.fstat(source.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _native_secret_length(detected: dispatch.DetectedSet) -> int | None:
+    """The secret length the first native share records (for the progress bar only: the
+    combine itself checks every share)."""
+    if detected.format != files.NATIVE or not detected.paths:
+        return None
+    from tcr_kit.sharing.errors import ShareError
+    from tcr_kit.sharing.native_share import open_share_file
+
+    try:
+        return open_share_file(detected.paths[0]).secret_length
+    except (ShareError, OSError):
+        return None
 
 
 def _kernel_used() -> str | None:
@@ -294,16 +333,22 @@ def combine(
     detected = dispatch.detect_set(share_files, fmt, on_warning=warn)
     options = _foreign_options(**format_opts)
     stdout = StreamOutput(sys.stdout.buffer, "stdout")
-    result = dispatch.combine_files(
-        detected.format,
-        detected.paths,
-        options,
-        threshold=threshold,
-        output=None if to_stdout else Path(output),
-        sink=cast(BinaryIO, stdout) if to_stdout else None,
-        force=force,
-        set_id=chosen_set,
-    )
+    bar = progress_bar("combining", _native_secret_length(detected))
+    try:
+        result = dispatch.combine_files(
+            detected.format,
+            detected.paths,
+            options,
+            threshold=threshold,
+            output=None if to_stdout else Path(output),
+            sink=cast(BinaryIO, stdout) if to_stdout else None,
+            force=force,
+            set_id=chosen_set,
+            progress=bar.advance if bar else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     if to_stdout:
         stdout.flush()
     _warn_combined(result)
