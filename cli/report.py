@@ -96,6 +96,7 @@ def publish_command(
                 "root": result.root,
                 "verifier_key": result.verifier_key,
                 "pages": result.pages,
+                "charts_redrawn": list(result.charts),
             }
         )
         return

@@ -74,6 +74,8 @@ class PublishResult:
     note: str
     verifier_key: str
     pages: int
+    charts: tuple[str, ...] = ()
+    """Charts redrawn (only those whose input changed)."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,13 @@ def publish(
     _write(root_dir / "feed.atom", _atom_feed(name, recent))
     _write(feed_dir / "state.json", json.dumps(new_state, indent=1, sort_keys=True) + "\n")
     return PublishResult(
-        len(entries), tree.size, _b64(tree.root()), head.note, head.verifier_key, len(built.pages)
+        len(entries),
+        tree.size,
+        _b64(tree.root()),
+        head.note,
+        head.verifier_key,
+        len(built.pages),
+        tuple(built.charts_redrawn),
     )
 
 
