@@ -110,14 +110,11 @@ def _quorum(ledger: Ledger, data: ReportData) -> list[dict[str, Any]]:
         for c in creds:
             states[c["state"]] = states.get(c["state"], 0) + 1
         usable = sum(1 for c in creds if c["state"] not in _UNUSABLE)
-        about = [
-            e
-            for e in data.events
-            if any(
-                s in e["subjects"]
-                for s in [f"share-set:{sid}", *(f"credential:{c['id']}" for c in creds)]
-            )
-        ]
+        wanted = {f"share-set:{sid}", *(f"credential:{c['id']}" for c in creds)}
+        # The newest event about the set or its credentials: searched from the end.
+        last = next(
+            (e for e in reversed(data.events) if not wanted.isdisjoint(e["subjects"])), None
+        )
         out.append(
             dict(
                 current,
@@ -126,7 +123,7 @@ def _quorum(ledger: Ledger, data: ReportData) -> list[dict[str, Any]]:
                 states=states,
                 ready=usable >= int(current["m"]) and current.get("status") == "active",
                 margin=usable - int(current["m"]),
-                last_change=about[-1]["time"] if about else None,
+                last_change=last["time"] if last is not None else None,
             )
         )
     return out
