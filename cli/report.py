@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -110,6 +111,22 @@ def publish_command(
     click.echo(f"verifier key: {result.verifier_key}")
 
 
+WITNESS_KEYS = click.option(
+    "--witness",
+    "--witness-key",
+    "witness_keys",
+    multiple=True,
+    metavar="VKEY",
+    help="A known witness's key (name+id+base64, cosignature/v1); repeat for each.",
+)
+
+
+def _witnesses(keys: tuple[str, ...]) -> list[Any]:
+    from tcr_kit.audit.witness import CosignatureVerifier
+
+    return [CosignatureVerifier.parse(k) for k in keys]
+
+
 @report.command("verify")
 @click.argument("site", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option(
@@ -119,21 +136,82 @@ def publish_command(
     help="A checkpoint note you kept: the feed must contain exactly that head.",
 )
 @click.option("--key", "vkey", help="The log's verifier key (default: the site's log.vkey).")
+@WITNESS_KEYS
+@click.option(
+    "--need",
+    type=click.IntRange(min=0),
+    help="Cosignatures of --witness keys the last head must carry (default with --witness: 1).",
+)
 @json_option
-def verify_command(site: Path, since: Path | None, vkey: str | None, as_json: bool) -> None:
+def verify_command(
+    site: Path,
+    since: Path | None,
+    vkey: str | None,
+    witness_keys: tuple[str, ...],
+    need: int | None,
+    as_json: bool,
+) -> None:
     """Check that every published head extends the previous one (exit 3 if the log was
-    rolled back or forked, or the feed rewritten)."""
+    rolled back or forked, or the feed rewritten). With --witness, also check the
+    witnesses' cosignatures on the published heads (exit 4 if the last head has fewer than
+    --need)."""
+    from tcr_kit.errors import InputError
     from tcr_kit.report.feed import verify_site
 
+    witnesses = _witnesses(witness_keys)
+    required = need if need is not None else (1 if witnesses else 0)
+    if required > len(witnesses):
+        raise InputError(f"--need {required} but only {len(witnesses)} --witness keys given")
     kept = since.read_text("utf-8") if since is not None else None
-    result = verify_site(site, verifier_key=vkey, since=kept)
+    result = verify_site(site, verifier_key=vkey, since=kept, witnesses=witnesses, need=required)
     if as_json:
-        emit_json({"ok": True, **result.__dict__})
+        emit_json({"ok": True, **result.__dict__, "witnessed_by": list(result.witnessed_by)})
         return
     click.echo(
         f"feed ok: {result.entries} events, {result.checkpoints} signed heads, each extending "
         f"the last; head at size {result.size} ({result.root}) of {result.origin}"
     )
+    if witnesses:
+        names = ", ".join(result.witnessed_by) or "none"
+        click.echo(
+            f"last head cosigned by {len(result.witnessed_by)} known witnesses ({names}; "
+            f"needed {required}); {result.cosigned_heads} heads carry a known cosignature"
+        )
+
+
+@report.command("add-cosignatures")
+@click.argument("site", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument(
+    "notes",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+)
+@WITNESS_KEYS
+@json_option
+def add_cosignatures_command(
+    site: Path, notes: tuple[Path, ...], witness_keys: tuple[str, ...], as_json: bool
+) -> None:
+    """Put the cosignatures of NOTES (from 'tcr witness cosign') into the feed entries that
+    published those heads. Exit 3 if a note is not a head the feed published."""
+    from tcr_kit.report.feed import add_cosignatures
+
+    texts = [p.read_text("utf-8") for p in notes]
+    added = add_cosignatures(site, texts, witnesses=_witnesses(witness_keys))
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "heads": [
+                    {"size": a.size, "added": list(a.added), "witnesses": list(a.witnesses)}
+                    for a in added
+                ],
+            }
+        )
+        return
+    for a in added:
+        now = ", ".join(a.witnesses) or "none"
+        click.echo(f"head at size {a.size}: added {len(a.added)} cosignatures; cosigned by: {now}")
 
 
 # -- printable forms -------------------------------------------------------------------------

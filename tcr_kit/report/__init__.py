@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tcr_kit.report.assumptions import assumption_for, load_assumptions
-    from tcr_kit.report.feed import FeedBroken, PublishResult, SiteVerified, publish, verify_site
+    from tcr_kit.report.feed import (
+        CosignaturesAdded,
+        FeedBroken,
+        PublishResult,
+        SiteVerified,
+        add_cosignatures,
+        publish,
+        verify_site,
+    )
     from tcr_kit.report.forms import (
         bag_inspection_pdf,
         ceremony_script_pdf,
@@ -28,6 +36,8 @@ if TYPE_CHECKING:
 _NAMES = {
     "assumption_for": "assumptions",
     "load_assumptions": "assumptions",
+    "CosignaturesAdded": "feed",
+    "add_cosignatures": "feed",
     "FeedBroken": "feed",
     "PublishResult": "feed",
     "SiteVerified": "feed",
@@ -48,11 +58,13 @@ _NAMES = {
 }
 
 __all__ = [
+    "CosignaturesAdded",
     "FeedBroken",
     "PublishResult",
     "ReportData",
     "SiteResult",
     "SiteVerified",
+    "add_cosignatures",
     "assumption_for",
     "bag_inspection_pdf",
     "build_site",

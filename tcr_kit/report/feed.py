@@ -42,14 +42,19 @@ from tcr_kit.errors import InputError, IntegrityError, OperationalError
 from tcr_kit.fileio import write_new_file
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tcr_kit.audit.signing import Signer
+    from tcr_kit.audit.witness import CosignatureVerifier
     from tcr_kit.custody.ledger import Ledger
 
 __all__ = [
     "RECENT",
+    "CosignaturesAdded",
     "FeedBroken",
     "PublishResult",
     "SiteVerified",
+    "add_cosignatures",
     "publish",
     "verify_site",
 ]
@@ -85,6 +90,20 @@ class SiteVerified:
     size: int
     root: str
     origin: str
+    witnessed_by: tuple[str, ...] = ()
+    """Known witnesses (``witnesses=``) whose cosignature on the last head verifies."""
+    cosigned_heads: int = 0
+    """Published heads carrying at least one verified cosignature of a known witness."""
+
+
+@dataclass(frozen=True)
+class CosignaturesAdded:
+    size: int
+    """The tree size of the published head the cosignatures were added to."""
+    added: tuple[str, ...]
+    """Names of the witnesses whose cosignature was added (or replaced an older one)."""
+    witnesses: tuple[str, ...]
+    """Every witness name cosigning that head in the feed now."""
 
 
 def _b64(raw: bytes) -> str:
@@ -334,6 +353,8 @@ def verify_site(
     *,
     verifier_key: str | None = None,
     since: str | None = None,
+    witnesses: Sequence[CosignatureVerifier] = (),
+    need: int = 0,
 ) -> SiteVerified:
     """Check the feed as a community member would: entries numbered 1, 2, ... without gaps;
     every checkpoint signed by the log's key and equal to the root recomputed from the
@@ -341,7 +362,14 @@ def verify_site(
     ``since`` (a checkpoint note you kept) the feed must contain that exact head.
 
     ``verifier_key`` defaults to the site's ``log.vkey`` (trust on first use: compare it with
-    the one read aloud at a ceremony). :class:`FeedBroken` (exit 3) on any failure."""
+    the one read aloud at a ceremony). :class:`FeedBroken` (exit 3) on any failure.
+
+    With ``witnesses`` (their cosignature/v1 keys), every cosignature a known witness put on
+    a published head must verify (:class:`FeedBroken` otherwise), and the last head must
+    carry at least ``need`` of them (:class:`~tcr_kit.audit.witness.TooFewCosignatures`,
+    exit 4). Cosignatures of witnesses not given are kept and ignored, as C2SP notes do."""
+    from tcr_kit.audit.witness import require_cosignatures, witnessed_by
+
     root_dir = Path(site)
     if verifier_key is None:
         try:
@@ -360,6 +388,8 @@ def verify_site(
 
     prev: tuple[int, bytes] | None = None
     checkpoints = 0
+    cosigned_heads = 0
+    last_note = None
     kept_seen = kept is None
     for line, e in _entries(root_dir):
         try:
@@ -384,9 +414,12 @@ def verify_site(
         if note is None:
             continue
         try:
-            cp, _, _ = open_checkpoint(str(note), [verifier], origin=verifier.name)
+            cp, opened, _ = open_checkpoint(str(note), [verifier], origin=verifier.name)
+            cosigners = witnessed_by(opened, witnesses) if witnesses else []
         except NoteInvalid as exc:
             raise FeedBroken(f"event {seq}: the checkpoint does not verify: {exc}") from None
+        cosigned_heads += bool(cosigners)
+        last_note = opened
         if cp.size != seq or not hmac.compare_digest(cp.root, builder.root()):
             raise FeedBroken(
                 f"event {seq}: the signed head (size {cp.size}) does not match the published "
@@ -424,4 +457,84 @@ def verify_site(
             f"the head you kept (size {kept.size if kept else 0}) is beyond the feed "
             f"({builder.size} events): the log was rolled back"
         )
-    return SiteVerified(builder.size, checkpoints, prev[0], _b64(prev[1]), verifier.name)
+    names: list[str] = []
+    if witnesses and last_note is not None:
+        names = require_cosignatures(last_note, witnesses, need)
+    return SiteVerified(
+        builder.size,
+        checkpoints,
+        prev[0],
+        _b64(prev[1]),
+        verifier.name,
+        tuple(names),
+        cosigned_heads,
+    )
+
+
+def add_cosignatures(
+    site: str | os.PathLike[str],
+    notes: Sequence[str],
+    *,
+    witnesses: Sequence[CosignatureVerifier] = (),
+) -> list[CosignaturesAdded]:
+    """Put the witness cosignatures of ``notes`` (checkpoint notes returned by ``tcr witness
+    cosign``) into the feed entries that published those heads, so each feed entry's note
+    carries every cosignature collected for it.
+
+    Each note must be signed by the site's log key and name a head the feed published, with
+    the same text (origin, size, root): :class:`FeedBroken` otherwise. Only cosignature lines
+    are taken from it (a witness's newer cosignature replaces its older one); with
+    ``witnesses``, the cosignature of a known witness must verify. The log's own signature
+    is unchanged, so the feed verifies as before. Rewrites ``feed/entries.jsonl`` (atomically),
+    the feed documents and, for the newest head, ``checkpoint.note``."""
+    from tcr_kit.audit.note import parse as parse_note
+    from tcr_kit.audit.witness import witnessed_by
+
+    root_dir = Path(site)
+    state = _state(root_dir)
+    if state is None:
+        raise InputError(f"{root_dir}: nothing published yet (no feed/state.json)")
+    verifier = NoteVerifier.parse(str(state["verifier_key"]))
+    entries = [doc for _, doc in _entries(root_dir)]
+    by_size = {int(e["seq"]): e for e in entries if e.get("checkpoint")}
+    results = []
+    for data in notes:
+        try:
+            cp, note, _ = open_checkpoint(data, [verifier], origin=verifier.name)
+            if witnesses:
+                witnessed_by(note, witnesses)  # a known witness's bad cosignature raises
+        except NoteInvalid as exc:
+            raise FeedBroken(f"the cosigned note does not verify: {exc}") from None
+        entry = by_size.get(cp.size)
+        if entry is None:
+            raise FeedBroken(f"the feed published no head at tree size {cp.size}")
+        published = parse_note(str(entry["checkpoint"]))
+        if published.text != note.text:
+            raise FeedBroken(
+                f"the cosigned note at tree size {cp.size} is not the head the feed published"
+            )
+        log_id = (verifier.name, verifier.key_id)
+        new = {
+            (sig.name, sig.key_id): sig
+            for sig in note.signatures
+            if (sig.name, sig.key_id) != log_id and len(sig.blob) == 8 + 64
+        }
+        kept = [sig for sig in published.signatures if (sig.name, sig.key_id) not in new]
+        merged = published.text + "\n" + "".join(sig.line for sig in [*kept, *new.values()])
+        entry["checkpoint"] = merged
+        everyone = [sig.name for sig in parse_note(merged).signatures if sig.name != verifier.name]
+        results.append(
+            CosignaturesAdded(cp.size, tuple(sorted({n for n, _ in new})), tuple(everyone))
+        )
+    lines = "".join(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n" for e in entries)
+    _write(root_dir / "feed" / "entries.jsonl", lines)
+    recent = [by_size.get(int(e["seq"]), e) for e in state.get("recent", [])]
+    state["recent"] = recent
+    name = str(state["origin"])
+    _write(root_dir / "feed.json", _json_feed(name, recent))
+    _write(root_dir / "feed.atom", _atom_feed(name, recent))
+    newest = by_size.get(int(state["size"]))
+    if newest is not None:
+        _write(root_dir / "checkpoint.note", str(newest["checkpoint"]))
+    _write(root_dir / "feed" / "state.json", json.dumps(state, indent=1, sort_keys=True) + "\n")
+    return results
