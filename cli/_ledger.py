@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .app import TerminalProgress, emit_json, json_mode, progress_bar
+from .app import TerminalProgress, emit_json, json_mode, progress, progress_bar
 
 if TYPE_CHECKING:
     from tcr_kit.audit.signing import SoftwareEd25519Signer
@@ -84,14 +84,40 @@ def open_ledger(
     from tcr_kit.custody.ledger import Ledger, sqlite_error
 
     led = Ledger.open(path, create=create, read_only=read_only)
+    before = None
     try:
         # After 'tcr ceremony open', changes are tagged without repeating --ceremony.
         led.use_ceremony(_ceremony())
+        before = None if read_only else led.audit.head()[0]
         yield led
     except sqlite3.Error as exc:
         raise sqlite_error(led.path, exc) from None
     finally:
-        led.close()
+        try:
+            if before is not None and led.audit.head()[0] > before:
+                _auto_publish(led)
+        finally:
+            led.close()
+
+
+def _auto_publish(led: Ledger) -> None:
+    """After a command committed changes: publish them if the ledger's auto-publish setting
+    is on (``tcr report auto-publish``). The changes are already committed; a failed
+    publication is one warning line and never changes the command's exit code."""
+    from tcr_kit.report.autopublish import auto_publish
+
+    done = auto_publish(led)
+    setting = done.setting
+    if setting is None or not setting.enabled:
+        return
+    if done.error is not None:
+        click.echo(
+            f"warning: the change is recorded, but publishing it to {setting.output_dir} "
+            f"failed: {done.error}; run 'tcr report publish' to catch the site up",
+            err=True,
+        )
+    elif done.result is not None and done.result.published:
+        progress(f"auto-published {done.result.published} events to {setting.output_dir}")
 
 
 def read_passphrase(prompt: str, *, confirm: bool = False) -> SecretBuffer:

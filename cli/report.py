@@ -8,8 +8,15 @@ from typing import Any
 
 import click
 
-from ._ledger import ledger_option, load_signer, open_ledger
-from .app import emit_json, json_mode, json_mode_option, json_option
+from ._ledger import (
+    actor,
+    dry_run_option,
+    ledger_option,
+    load_signer,
+    open_ledger,
+    report_change,
+)
+from .app import emit_json, ensure_output_dir, json_mode, json_mode_option, json_option
 
 __all__ = ["report"]
 
@@ -125,6 +132,92 @@ def _witnesses(keys: tuple[str, ...]) -> list[Any]:
     from tcr_kit.audit.witness import CosignatureVerifier
 
     return [CosignatureVerifier.parse(k) for k in keys]
+
+
+@report.command("auto-publish")
+@click.option(
+    "--output-dir",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Publish to this site after every change to the ledger (created if missing).",
+)
+@click.option("--off", is_flag=True, help="Stop publishing after every change.")
+@ledger_option
+@click.option("--as", "actor_id", envvar="TCR_AS", help="Your roster id (an SA). Env: TCR_AS.")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    envvar="TCR_KEY",
+    help="Your registered key (signs the setting). Env: TCR_KEY.",
+)
+@click.option("--publisher", help="Who signs the published heads (default: you, with --key).")
+@click.option(
+    "--publisher-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The publisher's unencrypted key file (0600), used after every change.",
+)
+@click.option("--origin", default=None, help="The log's name (default: tcr-kit/<site>/<id>).")
+@click.option("--site", "site_name", default=None, envvar="TCR_SITE", help="Site name.")
+@dry_run_option
+@json_option
+def auto_publish_command(
+    output_dir: Path | None,
+    off: bool,
+    ledger_path: Path | None,
+    actor_id: str | None,
+    key_file: Path | None,
+    publisher: str | None,
+    publisher_key: Path | None,
+    origin: str | None,
+    site_name: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Publish the report after every change (--output-dir SITE), stop (--off), or show the
+    setting (neither). The setting is a signed event. A publication runs after the change is
+    committed: if it fails, the change stays recorded, the command still succeeds, and a
+    warning says to run 'tcr report publish'."""
+    from tcr_kit.report.autopublish import auto_publish_setting, set_auto_publish
+
+    if output_dir is not None and off:
+        raise click.UsageError("give --output-dir SITE or --off, not both")
+    if output_dir is None and not off:
+        with open_ledger(ledger_path, read_only=True) as led:
+            setting = auto_publish_setting(led)
+        doc = setting.__dict__ if setting is not None else {"enabled": False}
+        if as_json:
+            emit_json({"ok": True, **doc})
+        elif setting is None or not setting.enabled:
+            click.echo("auto-publish is off")
+        else:
+            click.echo(
+                f"auto-publish is on: to {setting.output_dir}, heads signed by "
+                f"{setting.publisher} (set by event {setting.seq})"
+            )
+        return
+    if actor_id is None or key_file is None:
+        raise click.UsageError("changing the setting is a signed event: give --as and --key")
+    if output_dir is not None and not dry_run:
+        ensure_output_dir(output_dir)
+    with open_ledger(ledger_path) as led:
+        who = actor(actor_id, key_file)
+        setting = set_auto_publish(
+            led,
+            who,
+            output_dir,
+            publisher=publisher or actor_id,
+            key_file=publisher_key or (key_file if publisher is None else None),
+            origin=origin,
+            site_name=site_name,
+            dry_run=dry_run,
+        )
+        report_change(
+            led,
+            f"auto-publish {'on: ' + str(setting.output_dir) if setting.enabled else 'off'}",
+            dry_run,
+            {"auto_publish": setting.__dict__},
+        )
 
 
 @report.command("verify")

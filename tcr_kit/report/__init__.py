@@ -13,6 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tcr_kit.report.assumptions import assumption_for, load_assumptions
+    from tcr_kit.report.autopublish import (
+        AutoPublish,
+        AutoPublished,
+        auto_publish,
+        auto_publish_setting,
+        set_auto_publish,
+    )
     from tcr_kit.report.feed import (
         CosignaturesAdded,
         FeedBroken,
@@ -34,6 +41,11 @@ if TYPE_CHECKING:
     from tcr_kit.report.site import SiteResult, build_site
 
 _NAMES = {
+    "AutoPublish": "autopublish",
+    "AutoPublished": "autopublish",
+    "auto_publish": "autopublish",
+    "auto_publish_setting": "autopublish",
+    "set_auto_publish": "autopublish",
     "assumption_for": "assumptions",
     "load_assumptions": "assumptions",
     "CosignaturesAdded": "feed",
@@ -58,6 +70,8 @@ _NAMES = {
 }
 
 __all__ = [
+    "AutoPublish",
+    "AutoPublished",
     "CosignaturesAdded",
     "FeedBroken",
     "PublishResult",
@@ -66,6 +80,8 @@ __all__ = [
     "SiteVerified",
     "add_cosignatures",
     "assumption_for",
+    "auto_publish",
+    "auto_publish_setting",
     "bag_inspection_pdf",
     "build_site",
     "ceremony_script_pdf",
@@ -77,6 +93,7 @@ __all__ = [
     "public_record",
     "publish",
     "read_report",
+    "set_auto_publish",
     "share_sheet_pdf",
     "verify_site",
 ]
