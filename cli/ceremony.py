@@ -128,8 +128,14 @@ def open_(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Open ceremony NUMBER: until it closes, every change is tagged with it."""
+    """Open ceremony NUMBER: until it closes, every change is tagged with it. With
+    --config naming an HSM configuration that names a site file, that site file's hash is
+    recorded (no --site needed)."""
     attendance = _attendance(present, remote)
+    if site_file is None and config_file is not None:
+        from tcr_kit.hsm.config import named_site_file
+
+        site_file = named_site_file(config_file)
     with open_ledger(ledger_path) as led:
         record = led.begin_ceremony(
             actor(actor_id, key_file),
