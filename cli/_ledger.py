@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .app import TerminalProgress, emit_json, json_mode, progress, progress_bar
+from .app import TerminalProgress, counted, emit_json, json_mode, progress, progress_bar
 
 if TYPE_CHECKING:
     from tcr_kit.audit.signing import SoftwareEd25519Signer
@@ -117,7 +117,8 @@ def _auto_publish(led: Ledger) -> None:
             err=True,
         )
     elif done.result is not None and done.result.published:
-        progress(f"auto-published {done.result.published} events to {setting.output_dir}")
+        published = counted(done.result.published, "event")
+        progress(f"auto-published {published} to {setting.output_dir}")
 
 
 def read_passphrase(prompt: str, *, confirm: bool = False) -> SecretBuffer:

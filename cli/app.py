@@ -252,6 +252,11 @@ def progress_bar(label: str, total: int | None, *, unit: str = "bytes") -> Termi
     return TerminalProgress(label, total, unit=unit, after=after)
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 event``, ``2 events``: a count with its noun in the right number."""
+    return f"{number} {noun if number == 1 else (plural or noun + 's')}"
+
+
 def human(value: Any) -> str:
     """A value as people read it: no Python reprs (``-`` for none, yes/no, lists joined)."""
     if value is None:

@@ -16,7 +16,14 @@ from ._ledger import (
     open_ledger,
     report_change,
 )
-from .app import emit_json, ensure_output_dir, json_mode, json_mode_option, json_option
+from .app import (
+    counted,
+    emit_json,
+    ensure_output_dir,
+    json_mode,
+    json_mode_option,
+    json_option,
+)
 
 __all__ = ["report"]
 
@@ -55,7 +62,7 @@ def build(output_dir: Path, ledger_path: Path | None, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"wrote {len(result.pages)} pages; open {index.as_uri()}")
+    click.echo(f"wrote {counted(len(result.pages), 'page')}; open {index.as_uri()}")
     for number, why in sorted(result.withheld.items()):
         if why:
             click.echo(f"ceremony {number}: transcript withheld ({why[0]})")
@@ -112,8 +119,8 @@ def publish_command(
         click.echo(f"nothing new: the site already shows the head at size {result.size}")
         return
     click.echo(
-        f"published {result.published} events; head at size {result.size} ({result.root}); "
-        f"{result.pages} pages rewritten"
+        f"published {counted(result.published, 'event')}; head at size {result.size} "
+        f"({result.root}); {counted(result.pages, 'page')} rewritten"
     )
     click.echo(f"verifier key: {result.verifier_key}")
 
@@ -261,14 +268,17 @@ def verify_command(
         emit_json({"ok": True, **result.__dict__, "witnessed_by": list(result.witnessed_by)})
         return
     click.echo(
-        f"feed ok: {result.entries} events, {result.checkpoints} signed heads, each extending "
+        f"feed ok: {counted(result.entries, 'event')}, "
+        f"{counted(result.checkpoints, 'signed head')}, each extending "
         f"the last; head at size {result.size} ({result.root}) of {result.origin}"
     )
     if witnesses:
         names = ", ".join(result.witnessed_by) or "none"
         click.echo(
-            f"last head cosigned by {len(result.witnessed_by)} known witnesses ({names}; "
-            f"needed {required}); {result.cosigned_heads} heads carry a known cosignature"
+            "last head cosigned by "
+            f"{counted(len(result.witnessed_by), 'known witness', 'known witnesses')} "
+            f"({names}; needed {required}); "
+            f"{counted(result.cosigned_heads, 'head')} with a known cosignature"
         )
 
 
@@ -304,7 +314,10 @@ def add_cosignatures_command(
         return
     for a in added:
         now = ", ".join(a.witnesses) or "none"
-        click.echo(f"head at size {a.size}: added {len(a.added)} cosignatures; cosigned by: {now}")
+        click.echo(
+            f"head at size {a.size}: added {counted(len(a.added), 'cosignature')}; "
+            f"cosigned by: {now}"
+        )
 
 
 # -- printable forms -------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def test_every_change_publishes_itself_once_auto_publish_is_on(
     assert json.loads(proc.stdout)["auto_publish"]["enabled"] is True
     assert _published(site) == _size(world)  # the setting's own event is published too
     stderr = _add_discrepancy(world, "late arrival")
-    assert "auto-published 1 events" in stderr
+    assert "auto-published 1 event to" in stderr
     assert _published(site) == _size(world)
     run_tcr("report", "verify", site, expect=0)
     shown = run_tcr("report", "auto-publish", "--ledger", world.path, expect=0).stdout
