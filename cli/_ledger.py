@@ -94,7 +94,11 @@ def open_ledger(
         raise sqlite_error(led.path, exc) from None
     finally:
         try:
-            if before is not None and led.audit.head()[0] > before:
+            changed = before is not None and led.audit.head()[0] > before
+        except sqlite3.Error:  # the command's own error (if any) is the one to report
+            changed = False
+        try:
+            if changed:
                 _auto_publish(led)
         finally:
             led.close()
