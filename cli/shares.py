@@ -458,11 +458,26 @@ def convert(
         raise click.BadParameter("threshold cannot exceed count", param_hint="--threshold")
     chosen_set = files.parse_set_id(set_id) if set_id is not None else None
     ensure_output_dir(output_dir)
-    with recover_secret(detected, options, threshold=threshold, set_id=chosen_set) as recovered:
-        _warn_combined(recovered.result)
-        outcome = split_secret(
-            recovered.secret, to_fmt, new_m, new_n, output_dir, recovered.stem, options,
-            label=label, encoding=encoding, force=force,
+    combining = progress_bar("combining", _native_secret_length(detected))
+    try:
+        recovered = recover_secret(
+            detected, options, threshold=threshold, set_id=chosen_set,
+            progress=combining.advance if combining else None,
         )  # fmt: skip
+    finally:
+        if combining is not None:
+            combining.close()
+    with recovered:
+        _warn_combined(recovered.result)
+        splitting = progress_bar("splitting", len(recovered.secret))
+        try:
+            outcome = split_secret(
+                recovered.secret, to_fmt, new_m, new_n, output_dir, recovered.stem, options,
+                label=label, encoding=encoding, force=force,
+                progress=splitting.advance if splitting else None,
+            )  # fmt: skip
+        finally:
+            if splitting is not None:
+                splitting.close()
     _report_split(outcome, as_json)
     warn(recovered.retire_notice())

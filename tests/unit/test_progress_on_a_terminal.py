@@ -71,6 +71,18 @@ def test_split_and_combine_draw_a_bar_on_a_terminal(tmp_path: Path) -> None:
     assert (tmp_path / "back.bin").read_bytes() == secret.read_bytes()
 
 
+def test_convert_draws_a_bar_for_its_combine_and_its_new_split(tmp_path: Path) -> None:
+    secret = _secret(tmp_path)
+    run_tcr("shares", "split", "-m", "2", "-n", "3", "-i", secret, "-o", tmp_path / "s", expect=0)
+    shares = sorted((tmp_path / "s").glob("*.tcrs"))[:2]
+    code, terminal = _stderr_on_a_pty(
+        "shares", "convert", "--to", "native", "-m", "2", "-n", "4", "-o", tmp_path / "n",
+        *shares,
+    )  # fmt: skip
+    assert code == 0, terminal
+    assert "combining" in terminal and "splitting" in terminal and terminal.count("100%") == 2
+
+
 def test_no_bar_in_a_pipe_nor_with_quiet_or_json(tmp_path: Path) -> None:
     secret = _secret(tmp_path)
     piped = run_tcr(
