@@ -282,6 +282,27 @@ def verify_command(
         )
 
 
+@report.command("prove")
+@click.argument("site", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--from", "first", type=click.IntRange(min=1), required=True, help="Older size.")
+@click.option("--to", "second", type=click.IntRange(min=1), help="Newer size (default: newest).")
+@json_option
+def prove_command(site: Path, first: int, second: int | None, as_json: bool) -> None:
+    """A consistency proof between two published sizes, from the feed alone (the input of
+    'tcr witness cosign --proof')."""
+    from tcr_kit.report.feed import feed_consistency_proof
+
+    data = feed_consistency_proof(site, first, second)
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"from: size {first} root {data['from']['root']}")
+    click.echo(f"to:   size {data['to']['size']} root {data['to']['root']}")
+    click.echo(f"proof: {counted(len(data['proof']), 'hash', 'hashes')}")
+    for h in data["proof"]:
+        click.echo(f"  {h}")
+
+
 @report.command("add-cosignatures")
 @click.argument("site", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument(

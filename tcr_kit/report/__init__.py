@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         PublishResult,
         SiteVerified,
         add_cosignatures,
+        feed_consistency_proof,
         publish,
         verify_site,
     )
@@ -50,6 +51,7 @@ _NAMES = {
     "load_assumptions": "assumptions",
     "CosignaturesAdded": "feed",
     "add_cosignatures": "feed",
+    "feed_consistency_proof": "feed",
     "FeedBroken": "feed",
     "PublishResult": "feed",
     "SiteVerified": "feed",
@@ -86,6 +88,7 @@ __all__ = [
     "build_site",
     "ceremony_script_pdf",
     "expected_bags",
+    "feed_consistency_proof",
     "handover_receipt_pdf",
     "load_assumptions",
     "private_transcript_fields",

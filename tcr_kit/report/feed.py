@@ -55,6 +55,7 @@ __all__ = [
     "PublishResult",
     "SiteVerified",
     "add_cosignatures",
+    "feed_consistency_proof",
     "publish",
     "verify_site",
 ]
@@ -469,6 +470,42 @@ def verify_site(
         tuple(names),
         cosigned_heads,
     )
+
+
+def feed_consistency_proof(
+    site: str | os.PathLike[str], first: int, second: int | None = None
+) -> dict[str, Any]:
+    """A consistency proof between two sizes of the published log, computed from the feed
+    entries alone (leaf ``i`` is the hash of event ``i + 1``), in the form ``tcr audit
+    prove --json`` prints and ``tcr witness cosign --proof`` reads: a witness that cosigned
+    an earlier head needs no ledger to check the site's newest one. Nothing here is trusted:
+    the witness checks the proof against the root it saw and the root of the signed note.
+    ``second`` defaults to the newest published head."""
+    root_dir = Path(site)
+    state = _state(root_dir)
+    if state is None:
+        raise InputError(f"{root_dir}: nothing published yet (no feed/state.json)")
+    published = int(state["size"])
+    digests: list[bytes] = []
+    for line, e in _entries(root_dir):
+        try:
+            if int(e["seq"]) != len(digests) + 1:
+                raise ValueError("out of order")
+            digests.append(bytes.fromhex(str(e["hash"])))
+        except (KeyError, ValueError, TypeError):
+            raise FeedBroken(f"feed entry on line {line} has no valid seq and hash") from None
+        if len(digests) == published:
+            break
+    to = published if second is None else second
+    if not 1 <= first <= to <= len(digests):
+        raise InputError(f"need 1 <= from ({first}) <= to ({to}) <= published size {len(digests)}")
+    tree = MerkleTree.from_data(digests[:to])
+    return {
+        "ok": True,
+        "from": {"size": first, "root": _b64(tree.root(first))},
+        "to": {"size": to, "root": _b64(tree.root())},
+        "proof": [_b64(h) for h in tree.consistency_proof(first, to)],
+    }
 
 
 def add_cosignatures(

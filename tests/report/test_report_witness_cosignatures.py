@@ -99,3 +99,45 @@ def test_a_forged_cosignature_or_a_note_of_another_head_is_refused(
     refused = run_tcr("report", "add-cosignatures", site, stranger, expect=3)
     assert len(refused.stderr.strip().splitlines()) == 1
     assert entries.read_text() == lines_before
+
+
+def test_a_witness_follows_the_site_with_proofs_from_the_feed_alone(
+    world: CeremonyWorld, tmp_path: Path
+) -> None:
+    from tcr_kit.custody.ledger import Actor, Ledger
+    from tcr_kit.custody.models import DiscrepancyCategory, Severity
+
+    site = tmp_path / "site"
+    _publish(world, site)
+    alice, alice_key = _witness(tmp_path, "alice")
+    first = _cosign(alice, site, tmp_path / "first.note")
+    run_tcr("report", "add-cosignatures", site, first, expect=0)
+    seen = int(json.loads((site / "feed" / "state.json").read_text())["size"])
+    with Ledger.open(world.path) as led:
+        led.add_discrepancy(
+            Actor("iw-1", world.keys["iw-1"]),
+            category=DiscrepancyCategory.OTHER,
+            severity=Severity.LOW,
+            description="a later event",
+        )
+    _publish(world, site)
+    vkey = (site / "log.vkey").read_text().strip()
+    # Without a proof the witness refuses to cosign a bigger tree; with the feed's, it does.
+    refused = run_tcr(
+        "witness", "cosign", "--state", alice, "--log-key", vkey, site / "checkpoint.note",
+        expect=2,
+    )  # fmt: skip
+    assert f"consistency proof from size {seen}" in refused.stderr
+    proof = tmp_path / "proof.json"
+    proof.write_text(
+        run_tcr("report", "prove", site, "--from", str(seen), "--json", expect=0).stdout
+    )
+    assert json.loads(proof.read_text())["to"]["size"] == seen + 1
+    run_tcr(
+        "witness", "cosign", "--state", alice, "--log-key", vkey, "--proof", proof,
+        site / "checkpoint.note", "--output", tmp_path / "second.note", expect=0,
+    )  # fmt: skip
+    run_tcr("report", "add-cosignatures", site, tmp_path / "second.note", expect=0)
+    ok = run_tcr("report", "verify", site, "--witness", alice_key, "--json", expect=0)
+    doc = json.loads(ok.stdout)
+    assert doc["witnessed_by"] == ["w.example/alice"] and doc["cosigned_heads"] == 2
