@@ -249,7 +249,13 @@ def progress_bar(label: str, total: int | None, *, unit: str = "bytes") -> Termi
         after = float(os.environ.get(PROGRESS_AFTER_ENV, "1"))
     except ValueError:
         after = 1.0
-    return TerminalProgress(label, total, unit=unit, after=after)
+    bar = TerminalProgress(label, total, unit=unit, after=after)
+    # A step that fails half-way still ends the bar's line and shows the cursor again
+    # before the error is printed (the command's context closes first).
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(bar.close)
+    return bar
 
 
 def counted(number: int, noun: str, plural: str | None = None) -> str:
