@@ -183,6 +183,13 @@ def publish(
     if state is not None and state["origin"] != name:
         raise InputError(f"the site publishes log {state['origin']!r}, not {name!r}")
     head = sign_tree_head(tree, signer, name)
+    if state is not None and state.get("verifier_key") not in (None, head.verifier_key):
+        # Readers check every head with one key (log.vkey): a head signed by another key
+        # would break the feed for everyone.
+        raise InputError(
+            f"the site's heads are signed with the key {state['verifier_key']}; publish with "
+            "that key (the site's publisher), not another"
+        )
     if tree.size == prev_size and not full:
         return PublishResult(0, tree.size, _b64(tree.root()), head.note, head.verifier_key, 0)
     new = list(ledger.audit.events(first=prev_size + 1))
