@@ -103,6 +103,25 @@ def _load_key(key_file: str | os.PathLike[str]) -> SoftwareEd25519Signer:
     return SoftwareEd25519Signer.load(key_file)
 
 
+def _check_site_key(site: Path, public_key: bytes) -> None:
+    """A site already published signs every head with one key: refuse another publisher's
+    now rather than fail after every change."""
+    import json
+
+    from tcr_kit.audit.note import NoteVerifier
+
+    try:
+        state = json.loads((site / "feed" / "state.json").read_text("utf-8"))
+        site_key = NoteVerifier.parse(str(state["verifier_key"])).public_key
+    except (OSError, ValueError, KeyError, TypeError, InputError):
+        return  # nothing published yet (or unreadable: the publication will say so)
+    if site_key != public_key:
+        raise InputError(
+            f"{site} publishes heads signed with another key: name its publisher and key "
+            "(--publisher, --publisher-key)"
+        )
+
+
 def set_auto_publish(
     ledger: Ledger,
     actor: Actor,
@@ -127,6 +146,7 @@ def set_auto_publish(
         registered = ledger.registered_key(publisher)
         if registered is None or registered != signer.public_key_bytes():
             raise InputError(f"{key_file} is not the key registered for {publisher}")
+        _check_site_key(Path(output_dir), signer.public_key_bytes())
         payload.update(
             output_dir=str(Path(output_dir).resolve()),
             publisher=publisher,

@@ -86,3 +86,19 @@ def test_auto_publish_refuses_a_key_that_cannot_sign_unattended_or_a_non_sa(
     assert "is not the key registered for iw-1" in wrong.stderr
     run_tcr("report", "auto-publish", "--output-dir", site, *_as(world, "iw-1"), expect=5)
     assert "auto-publish is off" in run_tcr("report", "auto-publish", "--ledger", world.path).stdout
+
+
+def test_auto_publish_refuses_a_publisher_whose_key_did_not_sign_the_site(
+    world: CeremonyWorld, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    run_tcr(
+        "report", "publish", "--output-dir", site, *_as(world, "iw-1"), expect=0
+    )  # the site's heads are iw-1's
+    refused = run_tcr("report", "auto-publish", "--output-dir", site, *_as(world, "sa-1"), expect=2)
+    assert "signed with another key" in refused.stderr
+    run_tcr(
+        "report", "auto-publish", "--output-dir", site, *_as(world, "sa-1"),
+        "--publisher", "iw-1", "--publisher-key", world.key_files["iw-1"], expect=0,
+    )  # fmt: skip
+    assert _published(site) == _size(world)
