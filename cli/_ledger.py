@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .app import emit_json, json_mode, progress
+from .app import TerminalProgress, counted, emit_json, json_mode, progress, progress_bar
 
 if TYPE_CHECKING:
     from tcr_kit.audit.signing import SoftwareEd25519Signer
@@ -244,16 +244,47 @@ def open_ledger(
     from tcr_kit.custody.ledger import Ledger, sqlite_error
 
     led = Ledger.open(path, create=create, read_only=read_only)
+    before = None
     try:
         with ExitStack() as stack:
             # After 'tcr ceremony open', changes are tagged without repeating --ceremony.
             led.use_ceremony(_ceremony())
             _use_cosigners(led, stack)
+            before = None if read_only else led.audit.head()[0]
             yield led
     except sqlite3.Error as exc:
         raise sqlite_error(led.path, exc) from None
     finally:
-        led.close()
+        try:
+            changed = before is not None and led.audit.head()[0] > before
+        except sqlite3.Error:  # the command's own error (if any) is the one to report
+            changed = False
+        try:
+            if changed:
+                _auto_publish(led)
+        finally:
+            led.close()
+
+
+def _auto_publish(led: Ledger) -> None:
+    """After a command committed changes: publish them if the ledger's auto-publish setting
+    is on (``tcr report auto-publish``). The changes are already committed; a failed
+    publication is one warning line and never changes the command's exit code."""
+    from tcr_kit.report.autopublish import auto_publish
+
+    done = auto_publish(led)
+    setting = done.setting
+    if setting is None or not setting.enabled:
+        return
+    if done.error is not None:
+        click.echo(
+            f"warning: the change is recorded, but publishing it to {setting.output_dir} "
+            f"failed: {done.error}; run 'tcr report publish' to catch the site up",
+            err=True,
+        )
+    elif done.result is not None and done.result.published:
+        published = counted(done.result.published, "event")
+        progress(f"auto-published {published} to {setting.output_dir}")
 
 
 def read_passphrase(prompt: str, *, confirm: bool = False) -> SecretBuffer:
@@ -349,14 +380,11 @@ def report_change(ledger: Ledger, summary: str, dry_run: bool, data: dict[str, A
         click.echo("dry run: nothing was changed")
 
 
-def progress_callback(min_total: int = 4000) -> Callable[[int, int], None]:
-    """Progress on stderr for verifications big enough to take a second or more."""
-
-    def report(done: int, total: int) -> None:
-        if total >= min_total:
-            progress(f"verified signatures: {done}/{total}")
-
-    return report
+def progress_callback(label: str = "verifying signatures") -> Callable[[int, int], None] | None:
+    """A progress bar of signature checks on a terminal (:func:`app.progress_bar`: none in
+    a pipe, with --json or -q, nor for a check that ends within a second)."""
+    bar = progress_bar(label, 1, unit="signatures")
+    return bar.update if isinstance(bar, TerminalProgress) else None
 
 
 def split_ids(values: tuple[str, ...]) -> list[str]:

@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,18 @@ def json_option(f: F) -> F:
     )(f)
 
 
+def json_mode_option(f: F) -> F:
+    """``--json`` for commands that read it through :func:`json_mode` instead of a
+    parameter (shared output helpers, such as the PDF writer of ``tcr report form``)."""
+    return click.option(
+        "--json",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_json,
+        help="Print a JSON object on stdout instead of a human table.",
+    )(f)
+
+
 def quiet_option(f: F) -> F:
     """``--quiet``: no progress or warnings on stderr."""
     return click.option(
@@ -172,6 +185,82 @@ def progress(message: str) -> None:
     """A progress line on stderr (silenced by --quiet); never on stdout."""
     if not cli_state().quiet:
         click.echo(message, err=True)
+
+
+PROGRESS_AFTER_ENV = "TCR_PROGRESS_AFTER"
+"""Seconds of work before a progress bar appears (default 1; tests set 0)."""
+
+
+class TerminalProgress:
+    """A progress bar on stderr for one long step, drawn by click once the step has run
+    for a second (:data:`PROGRESS_AFTER_ENV`): quick steps print nothing. Made only by
+    :func:`progress_bar`, which decides whether a bar may be shown at all. The bar finishes
+    by itself when the count reaches the total, or on :meth:`close`."""
+
+    def __init__(self, label: str, total: int, *, unit: str, after: float) -> None:
+        self.label, self.total, self.unit = label, total, unit
+        self._after = after
+        self._start = time.monotonic()
+        self._done = 0
+        self._bar: Any = None
+        self._closed = False
+
+    def advance(self, amount: int) -> None:
+        """``amount`` more done (bytes of a split or combine)."""
+        self.update(self._done + amount, self.total)
+
+    def update(self, done: int, total: int) -> None:
+        """``done`` of ``total`` (signatures of a verification)."""
+        if self._closed:
+            return
+        step, self._done, self.total = done - self._done, done, total
+        if self._bar is None:
+            if time.monotonic() - self._start < self._after or self.total <= 0:
+                return
+            self._bar = click.progressbar(
+                length=self.total,
+                label=self.label,
+                file=sys.stderr,
+                show_pos=self.unit != "bytes",
+                show_eta=True,
+            )
+            self._bar.update(done)
+        else:
+            self._bar.update(step)
+        if done >= self.total:
+            self.close()
+
+    def close(self) -> None:
+        """End the bar's line (a no-op when no bar was drawn)."""
+        if self._bar is not None and not self._closed:
+            self._bar.render_finish()
+        self._closed = True
+
+
+def progress_bar(label: str, total: int | None, *, unit: str = "bytes") -> TerminalProgress | None:
+    """A bar for a step of ``total`` units, or ``None`` (nothing to pay in the library's
+    loops) when there must be none: stderr is not a terminal (a pipe, a log file),
+    ``--json`` or ``--quiet`` was given, or the total is unknown (a secret read from a
+    pipe)."""
+    state = cli_state()
+    if state.quiet or state.json or not total or not sys.stderr.isatty():
+        return None
+    try:
+        after = float(os.environ.get(PROGRESS_AFTER_ENV, "1"))
+    except ValueError:
+        after = 1.0
+    bar = TerminalProgress(label, total, unit=unit, after=after)
+    # A step that fails half-way still ends the bar's line and shows the cursor again
+    # before the error is printed (the command's context closes first).
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(bar.close)
+    return bar
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 event``, ``2 events``: a count with its noun in the right number."""
+    return f"{number} {noun if number == 1 else (plural or noun + 's')}"
 
 
 def human(value: Any) -> str:

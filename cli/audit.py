@@ -138,7 +138,11 @@ def export(
     with open_ledger(ledger_path) as led:
         progress("building transcript")
         doc = build_transcript(
-            led.audit, selection, description, through_checkpoint=ceremony is not None
+            led.audit,
+            selection,
+            description,
+            through_checkpoint=ceremony is not None,
+            progress=progress_callback("exporting"),
         )
     file_hash = write_transcript(doc, output, force=force)
     hex_, words = digest_words(bytes.fromhex(file_hash))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ._ledger import progress_callback
 from .app import emit_json, json_option, quiet_option
 from .audit import audit
 
@@ -75,7 +76,7 @@ def show(
     objects, witnesses, outcome, discrepancies and overrides."""
     from tcr_kit.audit.timeline import read_timeline
 
-    timeline, _ = read_timeline(transcript, expect_head=expect_head)
+    timeline, _ = read_timeline(transcript, expect_head=expect_head, progress=progress_callback())
     entries = [
         e
         for e in timeline.entries

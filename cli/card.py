@@ -231,12 +231,14 @@ def enrol(
 @file_option("--pin-file", help="Current PIN, 0600 file.")
 @file_option("--new-pin-file", help="New PIN, 0600 file.")
 @force_option
+@json_option
 @quiet_option
 def change_pin(
     where: OneCard,
     pin_file: Path | None,
     new_pin_file: Path | None,
     force: bool,
+    as_json: bool,
     quiet: bool,
 ) -> None:
     """Change the card's PIN (stdin order: current PIN, new PIN, new PIN again)."""
@@ -247,6 +249,10 @@ def change_pin(
         read_secret("New PIN", new_pin_file, confirm=True) as new,
     ):
         c.change_pin(old, new)
+        identity = c.identity()
+    if as_json:
+        emit_json({"ok": True, "card": identity.describe(), "serial": identity.serial})
+        return
     click.echo("PIN changed")
 
 
@@ -254,11 +260,13 @@ def change_pin(
 @one_card
 @file_option("--puk-file", help="PUK (PC/SC) or SO PIN (PKCS#11), 0600 file.")
 @file_option("--new-pin-file", help="New PIN, 0600 file.")
+@json_option
 @quiet_option
 def unblock(
     where: OneCard,
     puk_file: Path | None,
     new_pin_file: Path | None,
+    as_json: bool,
     quiet: bool,
 ) -> None:
     """Set a new PIN with the PUK / SO PIN (stdin order: PUK, new PIN, new PIN again)."""
@@ -269,6 +277,10 @@ def unblock(
         read_secret("New PIN", new_pin_file, confirm=True) as new,
     ):
         c.unblock(puk, new)
+        identity = c.identity()
+    if as_json:
+        emit_json({"ok": True, "card": identity.describe(), "serial": identity.serial})
+        return
     click.echo("PIN reset; the retry counter is full again")
 
 
@@ -281,6 +293,7 @@ def unblock(
 @click.option("--yes", is_flag=True, help="Do not ask for a typed confirmation.")
 @click.option("--dry-run", is_flag=True, help="Show what would be wiped; change nothing.")
 @force_option
+@json_option
 @quiet_option
 def wipe_cmd(
     where: OneCard,
@@ -289,6 +302,7 @@ def wipe_cmd(
     yes: bool,
     dry_run: bool,
     force: bool,
+    as_json: bool,
     quiet: bool,
 ) -> None:
     """Remove the share, keys and metadata from a card (irreversible). Stdin: the PIN."""
@@ -301,16 +315,22 @@ def wipe_cmd(
         if rec is not None:
             cards.match_record(status, rec)
         facts = cards.CardFacts.from_status(status).to_dict()
-        click.echo(f"{'dry run: would wipe' if dry_run else 'about to wipe'}:", err=True)
         shown = ("backend", "serial", "label", "state", "tcr_id", "set_id", "index", "share_digest")
-        for key in shown:
-            if facts.get(key) is not None:
-                click.echo(f"  {key}: {facts[key]}", err=True)
+        plan = {key: facts[key] for key in shown if facts.get(key) is not None}
+        if not quiet:
+            click.echo(f"{'dry run: would wipe' if dry_run else 'about to wipe'}:", err=True)
+            for key, value in plan.items():
+                click.echo(f"  {key}: {value}", err=True)
         if dry_run:
+            if as_json:
+                emit_json({"ok": True, "dry_run": True, "would_wipe": plan})
             return
         confirm(f"wipe {status.identity.describe()}", yes)
         with read_secret("PIN", pin_file) as pin:
             cards.wipe_card(c, pin, record=rec)
+    if as_json:
+        emit_json({"ok": True, "wiped": plan})
+        return
     click.echo(f"wiped {status.identity.describe()}")
 
 

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._ledger import actor, cosign_options, dry_run_option, ledger_option, open_ledger
+from ._ledger import (
+    actor,
+    cosign_options,
+    dry_run_option,
+    ledger_option,
+    open_ledger,
+    progress_callback,
+)
 from ._ledger import report_change as _report
 from ._tlog import origin_options, write_checkpoint_note
 from .app import emit_json, json_option, quiet_option, table
@@ -128,8 +135,14 @@ def open_(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Open ceremony NUMBER: until it closes, every change is tagged with it."""
+    """Open ceremony NUMBER: until it closes, every change is tagged with it. With
+    --config naming an HSM configuration that names a site file, that site file's hash is
+    recorded (no --site needed)."""
     attendance = _attendance(present, remote)
+    if site_file is None and config_file is not None:
+        from tcr_kit.hsm.config import named_site_file
+
+        site_file = named_site_file(config_file)
     with open_ledger(ledger_path) as led:
         record = led.begin_ceremony(
             actor(actor_id, key_file),
@@ -273,7 +286,13 @@ def close(
         if note_path is not None:
             note = write_checkpoint_note(led, who.signer, note_path, origin, site, force=force)
         selection = EventSelection(ceremony=number)
-        doc = build_transcript(led.audit, selection, selection.description, through_checkpoint=True)
+        doc = build_transcript(
+            led.audit,
+            selection,
+            selection.description,
+            through_checkpoint=True,
+            progress=progress_callback("exporting"),
+        )
     file_hash = write_transcript(doc, transcript_path, force=force)
     head_hex, head_words = digest_words(bytes.fromhex(doc["head"]["sha256"]))
     file_hex, file_words = digest_words(bytes.fromhex(file_hash))

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
+from ._ledger import (
+    actor,
+    actor_options,
+    dry_run_option,
+    ledger_option,
+    open_ledger,
+    progress_callback,
+)
 from ._ledger import report_change as _report
 from .app import emit_json, json_option, quiet_option, table
 from .audit_show import echo_entries, head_line
@@ -180,7 +187,9 @@ def status(
     if transcript is not None:
         from tcr_kit.audit.timeline import read_timeline
 
-        timeline, _ = read_timeline(transcript, expect_head=expect_head)
+        timeline, _ = read_timeline(
+            transcript, expect_head=expect_head, progress=progress_callback()
+        )
         hist = person_history(list(timeline.entries), actor_id)
         source = (timeline.source, timeline.head_seq, timeline.head)
         if as_json:

@@ -79,8 +79,9 @@ def _run(demo: Demo) -> None:
         f"directories.tokendir = {out / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
     )
     config = out / "hsm.toml"
-    from tcr_kit.hsm.config import render_config
+    from tcr_kit.hsm.config import render_config, render_site
 
+    site_env = {"SOFTHSM2_CONF": str(out / "softhsm2.conf")}
     config.write_text(
         render_config(
             name="HSM-E",
@@ -89,12 +90,17 @@ def _run(demo: Demo) -> None:
             share_set_id=SET_ID,
             threshold=THRESHOLD,
             count=COUNT,
-            env={"SOFTHSM2_CONF": str(out / "softhsm2.conf")},
+            env=site_env,
+            site="hsm-site.toml",
         )
     )
+    (out / "hsm-site.toml").write_text(render_site(module=SOFTHSM_MODULE, env=site_env))
 
     demo.step("create the HSM (SoftHSM2): user PIN from a fresh secret split 3-of-7")
-    print(f"  config {config.name} (private SOFTHSM2_CONF in the demo folder)")
+    print(
+        f"  config {config.name} (shared) naming its site file hsm-site.toml "
+        "(module, private SOFTHSM2_CONF in the demo folder)"
+    )
     demo.run(["hsm", "init", "--config", "hsm.toml", "-m", THRESHOLD, "-n", COUNT,
               "--output-dir", "shares", "--dry-run"])  # fmt: skip
     init = _json(demo.run(["hsm", "init", "--config", "hsm.toml", "-m", THRESHOLD, "-n",

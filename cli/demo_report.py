@@ -1,9 +1,12 @@
 """The demo's last part: the public report of its ceremony. Ten years of discrepancies are
 imported (the examples of the domain notes), the report is published with its signed feed,
-the feed is verified as a community member would, and the forms are printed to PDF."""
+the feed is verified as a community member would, a rollback of the ledger is caught (publish
+refuses it; a site republished from the old copy fails against a kept head), and the forms
+are printed to PDF."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,11 +21,22 @@ HISTORY = """date,ceremony,category,severity,step,description,source,objects,res
 """  # noqa: E501 - CSV rows
 
 
+def _copy_ledger(source: Path, target: Path) -> None:
+    """A consistent copy of the ledger (SQLite's online backup), as an old backup would be."""
+    import sqlite3
+
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
 def run_report(demo: Demo) -> None:
     out = demo.out
     ledger = ("--ledger", "ledger.sqlite")
     iw = ("--as", "iw-1", "--key", "keys/iw.pem")
 
+    _copy_ledger(out / "ledger.sqlite", out / "ledger-before-import.sqlite")
     demo.step("ten years of discrepancies: import the history (one signed event), summarise")
     (out / "history.csv").write_text(HISTORY)
     demo.run(["discrepancy", "import", "history.csv", *ledger, *iw])
@@ -31,6 +45,14 @@ def run_report(demo: Demo) -> None:
     demo.step("publish the public report and its signed feed; verify the feed")
     demo.run(["report", "publish", "--output-dir", "site", *ledger, *iw, "--site", "demo"])
     demo.run(["report", "verify", "site"])
+    (out / "kept-checkpoint.note").write_bytes((out / "site" / "checkpoint.note").read_bytes())
+
+    demo.step("roll the ledger back to its copy from before the import: caught")
+    print("  (a community member kept the published head: kept-checkpoint.note)")
+    old = ("--ledger", "ledger-before-import.sqlite")
+    demo.run(["report", "publish", "--output-dir", "site", *old, *iw, "--site", "demo"], expect=3)
+    demo.run(["report", "publish", "--output-dir", "site-rolled-back", *old, *iw, "--site", "demo"])
+    demo.run(["report", "verify", "site-rolled-back", "--since", "kept-checkpoint.note"], expect=3)
     demo.run(
         [
             "report",

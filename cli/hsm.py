@@ -55,7 +55,10 @@ def hsm() -> None:
 def _load(config_path: Path) -> LoadedConfig:
     from tcr_kit.hsm.config import load_config
 
-    return load_config(config_path)
+    loaded = load_config(config_path)
+    for notice in loaded.deprecations:
+        warn(notice)
+    return loaded
 
 
 @hsm.command("init")

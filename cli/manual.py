@@ -16,6 +16,7 @@ from click.shell_completion import CompletionItem
 
 from tcr_kit import __version__
 
+from .app import emit_json, json_option, quiet_option
 from .commands import ROOT_DOC
 from .main import static_help
 
@@ -51,19 +52,26 @@ def _complete_names(
 @click.command("help")
 @click.argument("names", nargs=-1, metavar="[COMMAND [SUB]]", shell_complete=_complete_names)
 @click.option("--man", is_flag=True, help="Print a man page (troff) of every command instead.")
+@json_option
+@quiet_option
 @click.pass_context
-def help_command(ctx: click.Context, names: tuple[str, ...], man: bool) -> None:
+def help_command(
+    ctx: click.Context, names: tuple[str, ...], man: bool, as_json: bool, quiet: bool
+) -> None:
     """Show the help of a command, as COMMAND --help does, or print the man page."""
     root = ctx.find_root()
     if man:
         if names:
             raise click.UsageError("--man describes every command: give no COMMAND")
-        click.echo(man_page(root), nl=False)
+        text, kind = man_page(root), "man"
+    elif not names:  # what `tcr --help` prints, and that is answered without click
+        text, kind = static_help(), "help"
+    else:
+        text, kind = command_context(root, names).get_help() + "\n", "help"
+    if as_json:
+        emit_json({"ok": True, "command": " ".join(["tcr", *names]), kind: text})
         return
-    if not names:  # what `tcr --help` prints, and that is answered without click
-        click.echo(static_help(), nl=False)
-        return
-    click.echo(command_context(root, names).get_help(), color=ctx.color)
+    click.echo(text, nl=False, color=ctx.color)
 
 
 # -- the man page ---------------------------------------------------------------------------

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from ._ledger import ledger_option, load_signer, open_ledger
-from .app import emit_json, json_option
+from ._ledger import (
+    ledger_option,
+    load_signer,
+    open_ledger,
+)
+from .app import (
+    counted,
+    emit_json,
+    json_mode,
+    json_mode_option,
+    json_option,
+)
 
 __all__ = ["report"]
 
@@ -46,7 +57,7 @@ def build(output_dir: Path, ledger_path: Path | None, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"wrote {len(result.pages)} pages; open {index.as_uri()}")
+    click.echo(f"wrote {counted(len(result.pages), 'page')}; open {index.as_uri()}")
     for number, why in sorted(result.withheld.items()):
         if why:
             click.echo(f"ceremony {number}: transcript withheld ({why[0]})")
@@ -95,6 +106,7 @@ def publish_command(
                 "root": result.root,
                 "verifier_key": result.verifier_key,
                 "pages": result.pages,
+                "charts_redrawn": list(result.charts),
             }
         )
         return
@@ -102,40 +114,14 @@ def publish_command(
         click.echo(f"nothing new: the site already shows the head at size {result.size}")
         return
     click.echo(
-        f"published {result.published} events; head at size {result.size} ({result.root}); "
-        f"{result.pages} pages rewritten"
+        f"published {counted(result.published, 'event')}; head at size {result.size} "
+        f"({result.root}); {counted(result.pages, 'page')} rewritten"
     )
     click.echo(f"verifier key: {result.verifier_key}")
 
 
-@report.command("verify")
-@click.argument("site", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option(
-    "--since",
-    "since",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="A checkpoint note you kept: the feed must contain exactly that head.",
-)
-@click.option("--key", "vkey", help="The log's verifier key (default: the site's log.vkey).")
-@json_option
-def verify_command(site: Path, since: Path | None, vkey: str | None, as_json: bool) -> None:
-    """Check that every published head extends the previous one (exit 3 if the log was
-    rolled back or forked, or the feed rewritten)."""
-    from tcr_kit.report.feed import verify_site
-
-    kept = since.read_text("utf-8") if since is not None else None
-    result = verify_site(site, verifier_key=vkey, since=kept)
-    if as_json:
-        emit_json({"ok": True, **result.__dict__})
-        return
-    click.echo(
-        f"feed ok: {result.entries} events, {result.checkpoints} signed heads, each extending "
-        f"the last; head at size {result.size} ({result.root}) of {result.origin}"
-    )
-
-
 # -- printable forms -------------------------------------------------------------------------
-OUTPUT = click.option(
+_OUTPUT_FILE = click.option(
     "--output",
     "output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -144,10 +130,18 @@ OUTPUT = click.option(
 )
 
 
+def OUTPUT(f: Callable[..., None]) -> Callable[..., None]:
+    """``--output FILE`` and ``--json`` (what was written, as JSON) of every form."""
+    return json_mode_option(_OUTPUT_FILE(f))
+
+
 def _write_pdf(output: Path, data: bytes, *, secret: bool = False) -> None:
     from tcr_kit.fileio import SECRET_MODE, write_new_file
 
     write_new_file(output, data, mode=SECRET_MODE if secret else 0o644)
+    if json_mode():
+        emit_json({"ok": True, "output": str(output), "bytes": len(data), "secret": secret})
+        return
     click.echo(f"wrote {output}" + (" (0600: it holds a share)" if secret else ""))
 
 
@@ -236,3 +230,6 @@ def form_receipt(ledger_path: Path | None, holder: str, output: Path) -> None:
     with open_ledger(ledger_path) as led:
         data = handover_receipt_pdf(led, holder)
     _write_pdf(output, data)
+
+
+from . import report_feed  # noqa: E402, F401  (registers auto-publish, verify, prove, add-cosignatures)

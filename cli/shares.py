@@ -24,7 +24,16 @@ from tcr_kit.sharing.native_header import validate_label
 from tcr_kit.sharing.result import CombineResult
 
 from . import app
-from .app import emit_json, ensure_output_dir, json_option, progress, quiet_option, table, warn
+from .app import (
+    emit_json,
+    ensure_output_dir,
+    json_option,
+    progress,
+    progress_bar,
+    quiet_option,
+    table,
+    warn,
+)
 from .commands import SHARES_COMMANDS
 
 FORMATS = list(dispatch.FORMATS)
@@ -189,15 +198,45 @@ def split(
     options = _foreign_options(**format_opts)
     ensure_output_dir(output_dir)
     source = _open_input(input_name)
+    bar = progress_bar(f"splitting {input_name}", _regular_file_size(source))
     try:
         outcome = dispatch.split_to_dir(
             fmt, source, threshold, count, output_dir, stem, options,
             label=label, encoding=encoding, force=force,
+            progress=bar.advance if bar else None,
         )  # fmt: skip
     finally:
+        if bar is not None:
+            bar.close()
         if source is not sys.stdin.buffer:
             source.close()
     _report_split(outcome, as_json)
+
+
+def _regular_file_size(source: BinaryIO) -> int | None:
+    """The size of a secret read from a regular file (a pipe's is not known ahead)."""
+    import os
+    import stat
+
+    try:
+        st = os.fstat(source.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _native_secret_length(detected: dispatch.DetectedSet) -> int | None:
+    """The secret length the first native share records (for the progress bar only: the
+    combine itself checks every share)."""
+    if detected.format != files.NATIVE or not detected.paths:
+        return None
+    from tcr_kit.sharing.errors import ShareError
+    from tcr_kit.sharing.native_share import open_share_file
+
+    try:
+        return open_share_file(detected.paths[0]).secret_length
+    except (ShareError, OSError):
+        return None
 
 
 def _kernel_used() -> str | None:
@@ -296,16 +335,22 @@ def combine(
     detected = dispatch.detect_set(share_files, fmt, on_warning=warn)
     options = _foreign_options(**format_opts)
     stdout = StreamOutput(sys.stdout.buffer, "stdout")
-    result = dispatch.combine_files(
-        detected.format,
-        detected.paths,
-        options,
-        threshold=threshold,
-        output=None if to_stdout else Path(output),
-        sink=cast(BinaryIO, stdout) if to_stdout else None,
-        force=force,
-        set_id=chosen_set,
-    )
+    bar = progress_bar("combining", _native_secret_length(detected))
+    try:
+        result = dispatch.combine_files(
+            detected.format,
+            detected.paths,
+            options,
+            threshold=threshold,
+            output=None if to_stdout else Path(output),
+            sink=cast(BinaryIO, stdout) if to_stdout else None,
+            force=force,
+            set_id=chosen_set,
+            progress=bar.advance if bar else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     if to_stdout:
         stdout.flush()
     _warn_combined(result)
@@ -415,11 +460,26 @@ def convert(
         raise click.BadParameter("threshold cannot exceed count", param_hint="--threshold")
     chosen_set = files.parse_set_id(set_id) if set_id is not None else None
     ensure_output_dir(output_dir)
-    with recover_secret(detected, options, threshold=threshold, set_id=chosen_set) as recovered:
-        _warn_combined(recovered.result)
-        outcome = split_secret(
-            recovered.secret, to_fmt, new_m, new_n, output_dir, recovered.stem, options,
-            label=label, encoding=encoding, force=force,
+    combining = progress_bar("combining", _native_secret_length(detected))
+    try:
+        recovered = recover_secret(
+            detected, options, threshold=threshold, set_id=chosen_set,
+            progress=combining.advance if combining else None,
         )  # fmt: skip
+    finally:
+        if combining is not None:
+            combining.close()
+    with recovered:
+        _warn_combined(recovered.result)
+        splitting = progress_bar("splitting", len(recovered.secret))
+        try:
+            outcome = split_secret(
+                recovered.secret, to_fmt, new_m, new_n, output_dir, recovered.stem, options,
+                label=label, encoding=encoding, force=force,
+                progress=splitting.advance if splitting else None,
+            )  # fmt: skip
+        finally:
+            if splitting is not None:
+                splitting.close()
     _report_split(outcome, as_json)
     warn(recovered.retire_notice())

@@ -20,6 +20,7 @@ from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import StoredEvent
 from tcr_kit.audit.cosign import declared_cosigners
 from tcr_kit.audit.transcript import TranscriptResult, verify_transcript
+from tcr_kit.audit.verify import Progress
 from tcr_kit.errors import InputError, OperationalError
 
 __all__ = ["Timeline", "TimelineEntry", "entries_of", "read_timeline"]
@@ -239,11 +240,15 @@ def entries_of(
 
 
 def read_timeline(
-    path: str | os.PathLike[str], *, expect_head: str | None = None
+    path: str | os.PathLike[str],
+    *,
+    expect_head: str | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Timeline, TranscriptResult]:
     """Verify the transcript at ``path`` (as ``tcr audit verify --transcript`` does), then
-    read its events as timeline entries. Nothing unverified is ever shown."""
-    result = verify_transcript(path, expect_head=expect_head)
+    read its events as timeline entries. Nothing unverified is ever shown. ``progress``
+    follows the signature checks, as in :func:`~tcr_kit.audit.verify.verify_log`."""
+    result = verify_transcript(path, expect_head=expect_head, progress=progress)
     try:
         doc = json.loads(Path(path).read_bytes())
     except OSError as exc:

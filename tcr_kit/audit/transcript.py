@@ -45,6 +45,7 @@ def build_transcript(
     description: str = "whole log",
     *,
     through_checkpoint: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """A transcript dict: events 1..last selected, all checkpoints up to it, the keys.
 
@@ -54,7 +55,8 @@ def build_transcript(
 
     With ``through_checkpoint``, the transcript runs on to the first checkpoint at or after
     the last selected event (the one taken when a ceremony closed), so the head published
-    at that checkpoint is the transcript's head."""
+    at that checkpoint is the transcript's head. ``progress(done, total)`` follows the
+    signature checks of the exported events, as in :func:`verify_log`."""
     if isinstance(select, EventSelection):
         description = select.description
     elif select is None:
@@ -73,7 +75,7 @@ def build_transcript(
         if later:
             last = min(later)
     events = events[:last]
-    report = verify_log(events, [c for c in log.checkpoints() if c.seq <= last])
+    report = verify_log(events, [c for c in log.checkpoints() if c.seq <= last], progress=progress)
     cosignatures = {s: c for s, c in log.cosignatures().items() if s <= last}
     verify_cosignatures(events, cosignatures, report.keys)
     return {

@@ -4,18 +4,22 @@ A TOML file (read with the standard library's :mod:`tomllib`), validated by pyda
 that forbid unknown keys and are frozen. Close in spirit to the HSM configuration of IANA's
 ``kskm`` signer: the PKCS#11 module, the token, the environment the module needs, plus what
 tcr-kit adds: the share set (ledger id, threshold, epoch) that activates the HSM and the
-parameters of the user-PIN derivation. Example::
+parameters of the user-PIN derivation.
+
+The configuration reviewed in rehearsal must be the one used for real, yet the rehearsal
+room's machine keeps its module and files elsewhere. So the values that belong to one site
+(the PKCS#11 module's path, the environment the module needs such as ``SOFTHSM2_CONF``, and
+optionally which token) live in a **site file** the configuration names; everything else is
+shared, and the SHA-256 of the shared file alone is what audit events and ``tcr ceremony
+open --config`` record. Example, ``hsm.toml`` (shared)::
 
     format = "tcr-kit.hsm-config"
     version = 1
+    site = "hsm-site.toml"             # relative to this file's folder, or absolute
 
     [hsm]
     name = "HSM-E"
-    module = "/usr/lib/softhsm/libsofthsm2.so"
-    token_label = "KSK-HSM-E"          # or token_serial = "..."
-
-    [hsm.env]                          # set before the module is loaded
-    SOFTHSM2_CONF = "/etc/softhsm/softhsm2.conf"
+    token_label = "KSK-HSM-E"          # or token_serial = "..."; or in the site file
 
     [share_set]
     id = "hsm-e-activation"            # the share set's id in the custody ledger
@@ -32,8 +36,25 @@ parameters of the user-PIN derivation. Example::
     [approvals]                        # optional (docs/remote-approval.md)
     required = 2                       # signed remote approvals each activation needs
 
-The file's SHA-256 (of its exact bytes) is recorded in every audit event about the HSM, so
-the configuration reviewed in rehearsal can be shown to be the one used.
+and ``hsm-site.toml`` (one per site)::
+
+    format = "tcr-kit.hsm-site"
+    version = 1
+
+    [hsm]
+    module = "/usr/lib/softhsm/libsofthsm2.so"
+
+    [hsm.env]                          # set before the module is loaded
+    SOFTHSM2_CONF = "/etc/softhsm/softhsm2.conf"
+
+A configuration that names a site file may not set ``hsm.module`` or ``[hsm.env]`` itself,
+and a token is named in one of the two files only. A configuration without ``site`` (the
+first format, module and environment inline) is still read, with a deprecation notice in
+:attr:`LoadedConfig.deprecations`.
+
+The configuration's SHA-256 (of its exact bytes) is recorded in every audit event about the
+HSM, so the configuration reviewed in rehearsal can be shown to be the one used; the site
+file's is :attr:`LoadedConfig.site_sha256`.
 """
 
 from __future__ import annotations
@@ -42,7 +63,7 @@ import hashlib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -55,8 +76,16 @@ from pydantic import (
 
 from tcr_kit.hsm.errors import ConfigError
 
+_M = TypeVar("_M", bound=BaseModel)
+
 CONFIG_FORMAT: Literal["tcr-kit.hsm-config"] = "tcr-kit.hsm-config"
 """The ``format`` marker of every HSM configuration file."""
+SITE_FORMAT: Literal["tcr-kit.hsm-site"] = "tcr-kit.hsm-site"
+"""The ``format`` marker of an HSM site file."""
+SITE_VALUES = ("module", "env")
+"""``[hsm]`` keys that only a site file may set when the configuration names one."""
+SITE_OR_SHARED = ("token_label", "token_serial")
+"""``[hsm]`` keys either file may set (not both)."""
 CONFIG_VERSION: Literal[1] = 1
 """The version of the configuration format this code reads."""
 DEFAULT_PIN_INFO = "tcr-kit hsm user pin v1"
@@ -64,6 +93,19 @@ DEFAULT_PIN_INFO = "tcr-kit hsm user pin v1"
 
 _ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,63}$"
 _FORBIDDEN_ENV = ("PIN", "SECRET", "PASSWORD", "PASSPHRASE")
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path")
+    return value
+
+
+def _no_secret_names(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        if any(word in key for word in _FORBIDDEN_ENV):
+            raise ValueError(f"{key}: PINs and secrets never go into the environment")
+    return value
 
 
 class _Model(BaseModel):
@@ -85,17 +127,12 @@ class HsmSection(_Model):
     @field_validator("module")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must be an absolute path")
-        return value
+        return _absolute_path(value)
 
     @field_validator("env")
     @classmethod
     def _no_secrets(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if any(word in key for word in _FORBIDDEN_ENV):
-                raise ValueError(f"{key}: PINs and secrets never go into the environment")
-        return value
+        return _no_secret_names(value)
 
     @model_validator(mode="after")
     def _check(self) -> HsmSection:
@@ -143,11 +180,40 @@ class ApprovalsSection(_Model):
     """Valid, unexpired approvals by different TCRs on the roster; 0: none needed."""
 
 
+class SiteHsmSection(_Model):
+    """The site's part of ``[hsm]``: module, environment and (optionally) the token."""
+
+    module: Annotated[str, Field(min_length=1)] | None = None
+    token_label: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    token_serial: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    env: dict[Annotated[str, Field(pattern=_ENV_NAME)], str] = Field(default_factory=dict)
+
+    @field_validator("module")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        return None if value is None else _absolute_path(value)
+
+    @field_validator("env")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        return _no_secret_names(value)
+
+
+class SiteConfig(_Model):
+    """A validated HSM site file (format version 1)."""
+
+    format: Literal["tcr-kit.hsm-site"]
+    version: Literal[1]
+    hsm: SiteHsmSection
+
+
 class HsmConfig(_Model):
     """A validated HSM configuration (format version 1)."""
 
     format: Literal["tcr-kit.hsm-config"]
     version: Literal[1]
+    site: Annotated[str, Field(min_length=1)] | None = None
+    """The site file (module, environment, token), relative to the configuration's folder."""
     hsm: HsmSection
     share_set: ShareSetSection
     pin: PinSection = Field(default_factory=PinSection)
@@ -161,6 +227,11 @@ class LoadedConfig:
     config: HsmConfig
     path: Path
     sha256: str
+    """SHA-256 of the configuration file (the shared part when it names a site file)."""
+    site_path: Path | None = None
+    site_sha256: str | None = None
+    deprecations: tuple[str, ...] = ()
+    """Notices about an older form of the file (to show the user once)."""
 
     @property
     def hsm(self) -> HsmSection:
@@ -175,18 +246,20 @@ class LoadedConfig:
         return self.config.pin
 
 
-def parse_config(data: bytes, source: str = "config") -> HsmConfig:
-    """Validate configuration bytes; one :class:`ConfigError` naming the first bad field."""
+def _toml(data: bytes, source: str) -> dict[str, object]:
     try:
-        raw = tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
     except RecursionError:
         raise ConfigError(f"{source}: not valid TOML (nested too deeply)") from None
+
+
+def _validate(model: type[_M], raw: object, source: str) -> _M:
     try:
-        return HsmConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
@@ -194,14 +267,105 @@ def parse_config(data: bytes, source: str = "config") -> HsmConfig:
         raise ConfigError(f"{source}: {where}: {message}") from None
 
 
+def _with_site(
+    raw: dict[str, object], site: dict[str, object], source: str, site_source: str
+) -> dict[str, object]:
+    """The configuration with the site file's ``[hsm]`` values put in (each key set once)."""
+    _validate(SiteConfig, site, site_source)
+    hsm = raw.get("hsm")
+    if not isinstance(hsm, dict):
+        return raw  # validation names the missing or malformed [hsm]
+    for key in SITE_VALUES:
+        if key in hsm:
+            where = "[hsm.env]" if key == "env" else f"hsm.{key}"
+            raise ConfigError(
+                f"{source}: {where} is a site value: it belongs in the site file "
+                f"{site_source}, not in the configuration shared by rehearsal and ceremony"
+            )
+    site_hsm = site.get("hsm")
+    if not isinstance(site_hsm, dict):  # SiteConfig requires it; kept for the type checker
+        raise ConfigError(f"{site_source}: hsm: a table is required")
+    for key in SITE_OR_SHARED:
+        if key in hsm and key in site_hsm:
+            raise ConfigError(f"{source}: hsm.{key} is set here and in {site_source}: keep one")
+    return {**raw, "hsm": {**hsm, **site_hsm}}
+
+
+def parse_config(
+    data: bytes,
+    source: str = "config",
+    *,
+    site: bytes | None = None,
+    site_source: str = "site file",
+) -> HsmConfig:
+    """Validate configuration bytes (and its site file's, when it names one); one
+    :class:`ConfigError` naming the first bad field."""
+    raw = _toml(data, source)
+    if raw.get("site") is not None and site is not None:
+        raw = _with_site(raw, _toml(site, site_source), source, site_source)
+    elif raw.get("site") is not None:
+        raise ConfigError(f"{source}: names a site file; read it with load_config")
+    return _validate(HsmConfig, raw, source)
+
+
+def _deprecations(raw: dict[str, object], source: str) -> tuple[str, ...]:
+    hsm = raw.get("hsm")
+    inline = [k for k in SITE_VALUES if isinstance(hsm, dict) and k in hsm]
+    if raw.get("site") is not None or not inline:
+        return ()
+    return (
+        f"{source}: deprecated: hsm.module and [hsm.env] are site values; move them to a site "
+        f'file the configuration names (site = "hsm-site.toml", format "{SITE_FORMAT}"), so '
+        "rehearsal and ceremony share one configuration whose hash is recorded "
+        "(docs/guide-activation-scripts.md)",
+    )
+
+
+def named_site_file(path: Path) -> Path | None:
+    """The site file an HSM configuration names (resolved against its folder), or ``None``
+    when ``path`` names none (or is not an HSM configuration). Used to record the site
+    file's hash beside the configuration's without naming it twice."""
+    try:
+        raw = _toml(Path(path).read_bytes(), str(path))
+    except (OSError, ConfigError):
+        return None
+    site = raw.get("site")
+    if raw.get("format") != CONFIG_FORMAT or not isinstance(site, str) or not site:
+        return None
+    return Path(site) if Path(site).is_absolute() else Path(path).parent / site
+
+
 def load_config(path: Path) -> LoadedConfig:
-    """Read, hash and validate an HSM configuration file."""
+    """Read, hash and validate an HSM configuration file and the site file it names."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read HSM config: {exc.strerror}") from None
-    config = parse_config(data, str(path))
-    return LoadedConfig(config, Path(path), hashlib.sha256(data).hexdigest())
+    raw = _toml(data, str(path))
+    site_name = raw.get("site")
+    if site_name is None:
+        config = parse_config(data, str(path))
+        sha = hashlib.sha256(data).hexdigest()
+        return LoadedConfig(config, Path(path), sha, deprecations=_deprecations(raw, str(path)))
+    if not isinstance(site_name, str) or not site_name:
+        raise ConfigError(f"{path}: site: the site file's path, a non-empty string")
+    site_path = Path(site_name)
+    if not site_path.is_absolute():
+        site_path = Path(path).parent / site_path
+    try:
+        site_data = site_path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read its site file {site_path}: {exc.strerror}"
+        ) from None
+    config = parse_config(data, str(path), site=site_data, site_source=str(site_path))
+    return LoadedConfig(
+        config,
+        Path(path),
+        hashlib.sha256(data).hexdigest(),
+        site_path,
+        hashlib.sha256(site_data).hexdigest(),
+    )
 
 
 def render_config(
@@ -214,19 +378,23 @@ def render_config(
     count: int,
     epoch: int = 1,
     env: dict[str, str] | None = None,
+    site: str | None = None,
 ) -> str:
-    """A configuration file's text (for guides, demos and tests); validated before return."""
+    """A configuration file's text (for guides, demos and tests); validated before return.
+    With ``site`` (the site file's name), ``module`` and ``env`` are left out: write them
+    with :func:`render_site`."""
     lines = [
         f'format = "{CONFIG_FORMAT}"',
         f"version = {CONFIG_VERSION}",
+        *([f"site = {_q(site)}"] if site is not None else []),
         "",
         "[hsm]",
         f"name = {_q(name)}",
-        f"module = {_q(module)}",
+        *([f"module = {_q(module)}"] if site is None else []),
         f"token_label = {_q(token_label)}",
         "",
     ]
-    if env:
+    if env and site is None:
         lines.append("[hsm.env]")
         lines += [f"{key} = {_q(value)}" for key, value in sorted(env.items())]
         lines.append("")
@@ -244,7 +412,21 @@ def render_config(
         "",
     ]
     text = "\n".join(lines)
-    parse_config(text.encode(), "generated config")
+    site_text = render_site(module=module, env=env).encode() if site is not None else None
+    parse_config(text.encode(), "generated config", site=site_text)
+    return text
+
+
+def render_site(*, module: str, env: dict[str, str] | None = None) -> str:
+    """A site file's text: the PKCS#11 module and the environment it needs; validated."""
+    lines = [f'format = "{SITE_FORMAT}"', f"version = {CONFIG_VERSION}", "", "[hsm]"]
+    lines += [f"module = {_q(module)}", ""]
+    if env:
+        lines.append("[hsm.env]")
+        lines += [f"{key} = {_q(value)}" for key, value in sorted(env.items())]
+        lines.append("")
+    text = "\n".join(lines)
+    _validate(SiteConfig, _toml(text.encode(), "generated site file"), "generated site file")
     return text
 
 

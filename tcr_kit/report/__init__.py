@@ -13,7 +13,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tcr_kit.report.assumptions import assumption_for, load_assumptions
-    from tcr_kit.report.feed import FeedBroken, PublishResult, SiteVerified, publish, verify_site
+    from tcr_kit.report.autopublish import (
+        AutoPublish,
+        AutoPublished,
+        auto_publish,
+        auto_publish_setting,
+        set_auto_publish,
+    )
+    from tcr_kit.report.feed import (
+        CosignaturesAdded,
+        FeedBroken,
+        PublishResult,
+        SiteVerified,
+        add_cosignatures,
+        feed_consistency_proof,
+        publish,
+        verify_site,
+    )
     from tcr_kit.report.forms import (
         bag_inspection_pdf,
         ceremony_script_pdf,
@@ -26,8 +42,16 @@ if TYPE_CHECKING:
     from tcr_kit.report.site import SiteResult, build_site
 
 _NAMES = {
+    "AutoPublish": "autopublish",
+    "AutoPublished": "autopublish",
+    "auto_publish": "autopublish",
+    "auto_publish_setting": "autopublish",
+    "set_auto_publish": "autopublish",
     "assumption_for": "assumptions",
     "load_assumptions": "assumptions",
+    "CosignaturesAdded": "feed",
+    "add_cosignatures": "feed",
+    "feed_consistency_proof": "feed",
     "FeedBroken": "feed",
     "PublishResult": "feed",
     "SiteVerified": "feed",
@@ -48,16 +72,23 @@ _NAMES = {
 }
 
 __all__ = [
+    "AutoPublish",
+    "AutoPublished",
+    "CosignaturesAdded",
     "FeedBroken",
     "PublishResult",
     "ReportData",
     "SiteResult",
     "SiteVerified",
+    "add_cosignatures",
     "assumption_for",
+    "auto_publish",
+    "auto_publish_setting",
     "bag_inspection_pdf",
     "build_site",
     "ceremony_script_pdf",
     "expected_bags",
+    "feed_consistency_proof",
     "handover_receipt_pdf",
     "load_assumptions",
     "private_transcript_fields",
@@ -65,6 +96,7 @@ __all__ = [
     "public_record",
     "publish",
     "read_report",
+    "set_auto_publish",
     "share_sheet_pdf",
     "verify_site",
 ]

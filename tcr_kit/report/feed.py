@@ -42,14 +42,20 @@ from tcr_kit.errors import InputError, IntegrityError, OperationalError
 from tcr_kit.fileio import write_new_file
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tcr_kit.audit.signing import Signer
+    from tcr_kit.audit.witness import CosignatureVerifier
     from tcr_kit.custody.ledger import Ledger
 
 __all__ = [
     "RECENT",
+    "CosignaturesAdded",
     "FeedBroken",
     "PublishResult",
     "SiteVerified",
+    "add_cosignatures",
+    "feed_consistency_proof",
     "publish",
     "verify_site",
 ]
@@ -74,6 +80,8 @@ class PublishResult:
     note: str
     verifier_key: str
     pages: int
+    charts: tuple[str, ...] = ()
+    """Charts redrawn (only those whose input changed)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,20 @@ class SiteVerified:
     size: int
     root: str
     origin: str
+    witnessed_by: tuple[str, ...] = ()
+    """Known witnesses (``witnesses=``) whose cosignature on the last head verifies."""
+    cosigned_heads: int = 0
+    """Published heads carrying at least one verified cosignature of a known witness."""
+
+
+@dataclass(frozen=True)
+class CosignaturesAdded:
+    size: int
+    """The tree size of the published head the cosignatures were added to."""
+    added: tuple[str, ...]
+    """Names of the witnesses whose cosignature was added (or replaced an older one)."""
+    witnesses: tuple[str, ...]
+    """Every witness name cosigning that head in the feed now."""
 
 
 def _b64(raw: bytes) -> str:
@@ -161,6 +183,13 @@ def publish(
     if state is not None and state["origin"] != name:
         raise InputError(f"the site publishes log {state['origin']!r}, not {name!r}")
     head = sign_tree_head(tree, signer, name)
+    if state is not None and state.get("verifier_key") not in (None, head.verifier_key):
+        # Readers check every head with one key (log.vkey): a head signed by another key
+        # would break the feed for everyone.
+        raise InputError(
+            f"the site's heads are signed with the key {state['verifier_key']}; publish with "
+            "that key (the site's publisher), not another"
+        )
     if tree.size == prev_size and not full:
         return PublishResult(0, tree.size, _b64(tree.root()), head.note, head.verifier_key, 0)
     new = list(ledger.audit.events(first=prev_size + 1))
@@ -217,7 +246,13 @@ def publish(
     _write(root_dir / "feed.atom", _atom_feed(name, recent))
     _write(feed_dir / "state.json", json.dumps(new_state, indent=1, sort_keys=True) + "\n")
     return PublishResult(
-        len(entries), tree.size, _b64(tree.root()), head.note, head.verifier_key, len(built.pages)
+        len(entries),
+        tree.size,
+        _b64(tree.root()),
+        head.note,
+        head.verifier_key,
+        len(built.pages),
+        tuple(built.charts_redrawn),
     )
 
 
@@ -326,6 +361,8 @@ def verify_site(
     *,
     verifier_key: str | None = None,
     since: str | None = None,
+    witnesses: Sequence[CosignatureVerifier] = (),
+    need: int = 0,
 ) -> SiteVerified:
     """Check the feed as a community member would: entries numbered 1, 2, ... without gaps;
     every checkpoint signed by the log's key and equal to the root recomputed from the
@@ -333,7 +370,14 @@ def verify_site(
     ``since`` (a checkpoint note you kept) the feed must contain that exact head.
 
     ``verifier_key`` defaults to the site's ``log.vkey`` (trust on first use: compare it with
-    the one read aloud at a ceremony). :class:`FeedBroken` (exit 3) on any failure."""
+    the one read aloud at a ceremony). :class:`FeedBroken` (exit 3) on any failure.
+
+    With ``witnesses`` (their cosignature/v1 keys), every cosignature a known witness put on
+    a published head must verify (:class:`FeedBroken` otherwise), and the last head must
+    carry at least ``need`` of them (:class:`~tcr_kit.audit.witness.TooFewCosignatures`,
+    exit 4). Cosignatures of witnesses not given are kept and ignored, as C2SP notes do."""
+    from tcr_kit.audit.witness import require_cosignatures, witnessed_by
+
     root_dir = Path(site)
     if verifier_key is None:
         try:
@@ -352,6 +396,8 @@ def verify_site(
 
     prev: tuple[int, bytes] | None = None
     checkpoints = 0
+    cosigned_heads = 0
+    last_note = None
     kept_seen = kept is None
     for line, e in _entries(root_dir):
         try:
@@ -376,9 +422,12 @@ def verify_site(
         if note is None:
             continue
         try:
-            cp, _, _ = open_checkpoint(str(note), [verifier], origin=verifier.name)
+            cp, opened, _ = open_checkpoint(str(note), [verifier], origin=verifier.name)
+            cosigners = witnessed_by(opened, witnesses) if witnesses else []
         except NoteInvalid as exc:
             raise FeedBroken(f"event {seq}: the checkpoint does not verify: {exc}") from None
+        cosigned_heads += bool(cosigners)
+        last_note = opened
         if cp.size != seq or not hmac.compare_digest(cp.root, builder.root()):
             raise FeedBroken(
                 f"event {seq}: the signed head (size {cp.size}) does not match the published "
@@ -416,4 +465,120 @@ def verify_site(
             f"the head you kept (size {kept.size if kept else 0}) is beyond the feed "
             f"({builder.size} events): the log was rolled back"
         )
-    return SiteVerified(builder.size, checkpoints, prev[0], _b64(prev[1]), verifier.name)
+    names: list[str] = []
+    if witnesses and last_note is not None:
+        names = require_cosignatures(last_note, witnesses, need)
+    return SiteVerified(
+        builder.size,
+        checkpoints,
+        prev[0],
+        _b64(prev[1]),
+        verifier.name,
+        tuple(names),
+        cosigned_heads,
+    )
+
+
+def feed_consistency_proof(
+    site: str | os.PathLike[str], first: int, second: int | None = None
+) -> dict[str, Any]:
+    """A consistency proof between two sizes of the published log, computed from the feed
+    entries alone (leaf ``i`` is the hash of event ``i + 1``), in the form ``tcr audit
+    prove --json`` prints and ``tcr witness cosign --proof`` reads: a witness that cosigned
+    an earlier head needs no ledger to check the site's newest one. Nothing here is trusted:
+    the witness checks the proof against the root it saw and the root of the signed note.
+    ``second`` defaults to the newest published head."""
+    root_dir = Path(site)
+    state = _state(root_dir)
+    if state is None:
+        raise InputError(f"{root_dir}: nothing published yet (no feed/state.json)")
+    published = int(state["size"])
+    digests: list[bytes] = []
+    for line, e in _entries(root_dir):
+        try:
+            if int(e["seq"]) != len(digests) + 1:
+                raise ValueError("out of order")
+            digests.append(bytes.fromhex(str(e["hash"])))
+        except (KeyError, ValueError, TypeError):
+            raise FeedBroken(f"feed entry on line {line} has no valid seq and hash") from None
+        if len(digests) == published:
+            break
+    to = published if second is None else second
+    if not 1 <= first <= to <= len(digests):
+        raise InputError(f"need 1 <= from ({first}) <= to ({to}) <= published size {len(digests)}")
+    tree = MerkleTree.from_data(digests[:to])
+    return {
+        "ok": True,
+        "from": {"size": first, "root": _b64(tree.root(first))},
+        "to": {"size": to, "root": _b64(tree.root())},
+        "proof": [_b64(h) for h in tree.consistency_proof(first, to)],
+    }
+
+
+def add_cosignatures(
+    site: str | os.PathLike[str],
+    notes: Sequence[str],
+    *,
+    witnesses: Sequence[CosignatureVerifier] = (),
+) -> list[CosignaturesAdded]:
+    """Put the witness cosignatures of ``notes`` (checkpoint notes returned by ``tcr witness
+    cosign``) into the feed entries that published those heads, so each feed entry's note
+    carries every cosignature collected for it.
+
+    Each note must be signed by the site's log key and name a head the feed published, with
+    the same text (origin, size, root): :class:`FeedBroken` otherwise. Only cosignature lines
+    are taken from it (a witness's newer cosignature replaces its older one); with
+    ``witnesses``, the cosignature of a known witness must verify. The log's own signature
+    is unchanged, so the feed verifies as before. Rewrites ``feed/entries.jsonl`` (atomically),
+    the feed documents and, for the newest head, ``checkpoint.note``."""
+    from tcr_kit.audit.note import parse as parse_note
+    from tcr_kit.audit.witness import witnessed_by
+
+    root_dir = Path(site)
+    state = _state(root_dir)
+    if state is None:
+        raise InputError(f"{root_dir}: nothing published yet (no feed/state.json)")
+    verifier = NoteVerifier.parse(str(state["verifier_key"]))
+    entries = [doc for _, doc in _entries(root_dir)]
+    by_size = {int(e["seq"]): e for e in entries if e.get("checkpoint")}
+    results = []
+    for data in notes:
+        try:
+            cp, note, _ = open_checkpoint(data, [verifier], origin=verifier.name)
+            if witnesses:
+                witnessed_by(note, witnesses)  # a known witness's bad cosignature raises
+        except NoteInvalid as exc:
+            raise FeedBroken(f"the cosigned note does not verify: {exc}") from None
+        entry = by_size.get(cp.size)
+        if entry is None:
+            raise FeedBroken(f"the feed published no head at tree size {cp.size}")
+        published = parse_note(str(entry["checkpoint"]))
+        if published.text != note.text:
+            raise FeedBroken(
+                f"the cosigned note at tree size {cp.size} is not the head the feed published"
+            )
+        log_id = (verifier.name, verifier.key_id)
+        new = {
+            (sig.name, sig.key_id): sig
+            for sig in note.signatures
+            if (sig.name, sig.key_id) != log_id and len(sig.blob) == 8 + 64
+        }
+        kept = [sig for sig in published.signatures if (sig.name, sig.key_id) not in new]
+        merged = published.text + "\n" + "".join(sig.line for sig in [*kept, *new.values()])
+        entry["checkpoint"] = merged
+        everyone = [sig.name for sig in parse_note(merged).signatures if sig.name != verifier.name]
+        results.append(
+            CosignaturesAdded(cp.size, tuple(sorted({n for n, _ in new})), tuple(everyone))
+        )
+    lines = "".join(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n" for e in entries)
+    _write(root_dir / "feed" / "entries.jsonl", lines)
+    recent = [by_size.get(int(e["seq"]), e) for e in state.get("recent", [])]
+    state["recent"] = recent
+    name = str(state["origin"])
+    _write(root_dir / "feed.json", _json_feed(name, recent))
+    _write(root_dir / "feed.atom", _atom_feed(name, recent))
+    newest = by_size.get(int(state["size"]))
+    if newest is not None:
+        _write(root_dir / "checkpoint.note", str(newest["checkpoint"]))
+    _write(root_dir / "feed" / "state.json", json.dumps(state, indent=1, sort_keys=True) + "\n")
+    return results

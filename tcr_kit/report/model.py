@@ -113,14 +113,11 @@ def _quorum(ledger: Ledger, data: ReportData) -> list[dict[str, Any]]:
         for c in creds:
             states[c["state"]] = states.get(c["state"], 0) + 1
         usable = sum(1 for c in creds if c["state"] not in _UNUSABLE)
-        about = [
-            e
-            for e in data.events
-            if any(
-                s in e["subjects"]
-                for s in [f"share-set:{sid}", *(f"credential:{c['id']}" for c in creds)]
-            )
-        ]
+        wanted = {f"share-set:{sid}", *(f"credential:{c['id']}" for c in creds)}
+        # The newest event about the set or its credentials: searched from the end.
+        last = next(
+            (e for e in reversed(data.events) if not wanted.isdisjoint(e["subjects"])), None
+        )
         out.append(
             dict(
                 current,
@@ -129,7 +126,7 @@ def _quorum(ledger: Ledger, data: ReportData) -> list[dict[str, Any]]:
                 states=states,
                 ready=usable >= int(current["m"]) and current.get("status") == "active",
                 margin=usable - int(current["m"]),
-                last_change=about[-1]["time"] if about else None,
+                last_change=last["time"] if last is not None else None,
             )
         )
     return out
@@ -228,24 +225,21 @@ def _ceremonies(ledger: Ledger, data: ReportData) -> list[dict[str, Any]]:
                 doc_r = rec["doc"]
                 if rec["table"] == "bag" and doc_r.get("holder"):
                     involved.add(doc_r["holder"])
-        participants = [
-            {"id": pid, "roles": _roles(data.people, pid), "attendance": _attendance(pid, present)}
-            for pid in sorted(present | involved)
-            if pid in data.people
-        ]
-        last = events[-1] if events else None
-        closing = None
-        if last is not None:
-            closing = {
-                "seq": last["seq"],
-                "hash": last["hash"],
-                "words": " ".join(pgp_words(bytes.fromhex(last["hash"]))),
-            }
+        participants = _participants(doc, present, involved, data.people)
+        closing = _closing(doc, events, data.events)
         out.append(
             {
                 "number": n,
                 "date": doc.get("date") or (events[0]["time"] if events else None),
                 "facility": doc.get("facility"),
+                "script": doc.get("script"),
+                "rehearsal": bool(doc.get("rehearsal")),
+                "rehearsed_in": list(doc.get("rehearsed_in") or []),
+                "config_sha256": doc.get("config_sha256"),
+                "status": doc.get("status"),
+                "opened_by": doc.get("opened_by"),
+                "closed_by": doc.get("closed_by"),
+                "closed_at": doc.get("closed_at"),
                 "participants": participants,
                 "credentials_used": used,
                 "bags_opened": opened,
@@ -257,6 +251,79 @@ def _ceremonies(ledger: Ledger, data: ReportData) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _participants(
+    doc: dict[str, Any],
+    present: set[str],
+    involved: set[str],
+    people: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Who took part, by role. A ceremony opened with ``tcr ceremony open`` lists its
+    participants in its opening record, each with the role they had there and whether they
+    were in the room or remote; anyone else the ceremony's events name is added as "not in
+    the opening record". A ceremony only *added* (no attendance) falls back to the roster
+    roles and its participant list."""
+    attendance = [a for a in doc.get("attendance") or [] if isinstance(a, dict)]
+    if not attendance:
+        return [
+            {"id": pid, "roles": _roles(people, pid), "attendance": _attendance(pid, present)}
+            for pid in sorted(present | involved)
+            if pid in people
+        ]
+    out = [
+        {
+            "id": str(a["person"]),
+            "roles": str(a.get("role") or _roles(people, str(a["person"]))),
+            "attendance": "remote" if a.get("remote") else "present",
+        }
+        for a in attendance
+    ]
+    listed = {p["id"] for p in out}
+    out += [
+        {
+            "id": pid,
+            "roles": _roles(people, pid),
+            "attendance": "took part (not in the opening record)",
+        }
+        for pid in sorted(involved - listed)
+        if pid in people
+    ]
+    return out
+
+
+def _closing(
+    doc: dict[str, Any], events: list[dict[str, Any]], every: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The ceremony's closing head. Closed with ``tcr ceremony close``: the head at the
+    checkpoint taken right after the ``ceremony.close`` event (the head read aloud and
+    printed at the close, and the end of its transcript). Otherwise the ceremony's last
+    event, marked as such."""
+    from tcr_kit.audit.chain import CHECKPOINT_EVENT
+
+    if not events:
+        return None
+    closes = [e for e in events if e["kind"] == "ceremony.close"]
+    if doc.get("status") == "closed" and closes:
+        close_seq = int(closes[-1]["seq"])
+        checkpoint = next(
+            (e for e in every[close_seq - 1 :] if e["kind"] == CHECKPOINT_EVENT), None
+        )
+        if checkpoint is not None:
+            return {
+                "seq": checkpoint["seq"],
+                "hash": checkpoint["hash"],
+                "words": " ".join(pgp_words(bytes.fromhex(checkpoint["hash"]))),
+                "close_event": close_seq,
+                "source": "checkpoint",
+            }
+    last = events[-1]
+    return {
+        "seq": last["seq"],
+        "hash": last["hash"],
+        "words": " ".join(pgp_words(bytes.fromhex(last["hash"]))),
+        "source": "last event",
+    }
 
 
 def _attendance(pid: str, present: set[str]) -> str:

@@ -87,7 +87,25 @@ RECORD_FIELDS: Mapping[str, frozenset[str]] = {
             "source",
         }
     ),
-    "ceremony": frozenset({"number", "facility", "date", "participants", "steps"}),
+    "ceremony": frozenset(
+        {
+            "number",
+            "facility",
+            "date",
+            "participants",
+            "steps",
+            "script",
+            "attendance",
+            "rehearsal",
+            "config_sha256",
+            "site_sha256",
+            "rehearsed_in",
+            "status",
+            "opened_by",
+            "closed_at",
+            "closed_by",
+        }
+    ),
     "artifact": frozenset(
         {"name", "drive", "tranches", "registered_at", "registered_by", "ceremony"}
     ),

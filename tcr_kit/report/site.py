@@ -81,6 +81,8 @@ class SiteResult:
     def __init__(self) -> None:
         self.pages: list[str] = []
         self.withheld: dict[int, list[str]] = {}
+        self.charts_redrawn: list[str] = []
+        """Charts drawn by this build (only those whose input changed)."""
 
 
 def build_site(
@@ -106,9 +108,12 @@ def build_site(
         or any(s.startswith("discrepancy:") for s in subjects)
         or not (charts / "yearly.svg").exists()
     ):
-        _charts(ledger, data, charts)
+        result.charts_redrawn = _charts(data, charts)
     for c in data.ceremonies:
-        if subjects is None or f"ceremony:{c['number']}" in subjects:
+        closing_seq = int((c["closing"] or {}).get("seq", 0))
+        # A ceremony's closing checkpoint names no subject: its page is rebuilt when the
+        # checkpoint is among the events read now (not from the site's cache).
+        if subjects is None or f"ceremony:{c['number']}" in subjects or closing_seq > data.cached:
             result.withheld[c["number"]] = _transcript(ledger, data, c, root)
             name = f"ceremony-{c['number']}.html"
             _write(root / name, _ceremony_page(c, data, result.withheld[c["number"]]))
@@ -188,12 +193,59 @@ def _summary_rows(data: ReportData) -> list[dict[str, Any]]:
     ]
 
 
-def _charts(ledger: Ledger, data: ReportData, folder: Path) -> None:
+CHART_INPUTS = "inputs.json"
+"""``charts/inputs.json``: chart file name -> SHA-256 of what it was drawn from."""
+
+
+def _chart_inputs(data: ReportData) -> dict[str, tuple[bytes, Any]]:
+    """Each chart's input and its hash: the counts it plots (a discrepancy's description,
+    status or resolution changes no chart) and the plotting library's version."""
+    import hashlib
+    from importlib.metadata import version
+
+    rows = _summary_rows(data)
+    totals: dict[str, int] = {}
+    for r in rows:
+        a = data.assumptions.get(str(r["category"]), "(unmapped)")
+        totals[a] = totals.get(a, 0) + int(r["count"])
+    library = version("matplotlib")
+    inputs: dict[str, Any] = {"yearly.svg": rows, "assumptions.svg": sorted(totals.items())}
+    out = {}
+    for name, value in inputs.items():
+        blob = json.dumps([library, name, value], sort_keys=True).encode("utf-8")
+        out[name] = (hashlib.sha256(blob).digest(), value)
+    return out
+
+
+def _charts(data: ReportData, folder: Path) -> list[str]:
+    """Redraw the charts whose input changed since they were drawn (their hashes are kept
+    in :data:`CHART_INPUTS`); returns the names redrawn. Drawing is the slow part of a
+    publication (matplotlib), so unchanged charts are never redrawn."""
+    try:
+        drawn = json.loads((folder / CHART_INPUTS).read_text("utf-8"))
+        if not isinstance(drawn, dict):
+            drawn = {}
+    except (OSError, ValueError):
+        drawn = {}
+    inputs = _chart_inputs(data)
+    stale = [
+        name
+        for name, (digest, _) in inputs.items()
+        if drawn.get(name) != digest.hex() or not (folder / name).exists()
+    ]
+    if not stale:
+        return []
     from tcr_kit.report.charts import assumption_chart, yearly_chart
 
     rows = _summary_rows(data)
-    _write(folder / "yearly.svg", yearly_chart(rows))
-    _write(folder / "assumptions.svg", assumption_chart(rows, data.assumptions))
+    for name in stale:
+        svg = (
+            yearly_chart(rows) if name == "yearly.svg" else assumption_chart(rows, data.assumptions)
+        )
+        _write(folder / name, svg)
+        drawn[name] = inputs[name][0].hex()
+    _write(folder / CHART_INPUTS, json.dumps(drawn, indent=1, sort_keys=True) + "\n")
+    return stale
 
 
 def _transcript(ledger: Ledger, data: ReportData, c: dict[str, Any], root: Path) -> list[str]:
@@ -204,7 +256,10 @@ def _transcript(ledger: Ledger, data: ReportData, c: dict[str, Any], root: Path)
     if not c["events"]:
         return []
     selection = EventSelection(ceremony=c["number"])
-    transcript = build_transcript(ledger.audit, selection, selection.description)
+    closed = (c.get("closing") or {}).get("source") == "checkpoint"
+    transcript = build_transcript(
+        ledger.audit, selection, selection.description, through_checkpoint=closed
+    )
     names = set(data.people)
     names |= {str(p.get("facility")) for p in data.people.values() if p.get("facility")}
     names |= {str(x["facility"]) for x in data.ceremonies if x.get("facility")}
@@ -418,11 +473,12 @@ def _ceremony_page(c: dict[str, Any], data: ReportData, withheld: list[str]) -> 
     n = c["number"]
     facility = c["facility"] or "not recorded (no ceremony record)"
     parts = [f"<p>Date (UTC): <b>{esc(c['date'])}</b>; facility: <b>{esc(facility)}</b></p>"]
+    parts.append(_record_facts(c, data))
     parts.append("<h2>Participants</h2>")
     parts.append(
         _table(
             [[esc(p["id"]), esc(p["roles"]), esc(p["attendance"])] for p in c["participants"]],
-            ["person", "roles", "attendance"],
+            ["person", "role", "attendance"],
             tid="participants",
         )
     )
@@ -510,10 +566,21 @@ def _ceremony_page(c: dict[str, Any], data: ReportData, withheld: list[str]) -> 
     closing = c["closing"]
     parts.append("<h2>Closing head</h2>")
     if closing:
+        if closing.get("source") == "checkpoint":
+            how = (
+                f"The checkpoint signed when the ceremony was closed (event "
+                f"{esc(closing['close_event'])} closed it): the head read aloud and printed at "
+                "the close."
+            )
+        else:
+            how = (
+                "The ceremony's last event: it was not closed with <code>tcr ceremony "
+                "close</code>, so no closing checkpoint was signed."
+            )
         parts.append(
-            f'<p>Event {esc(closing["seq"])}, SHA-256 <code class="hash" id="closing-hex">'
-            f'{esc(closing["hash"])}</code></p><p class="words" id="closing-words">'
-            f"{esc(closing['words'])}</p>"
+            f'<p>{how}</p><p>Event {esc(closing["seq"])}, SHA-256 <code class="hash" '
+            f'id="closing-hex">{esc(closing["hash"])}</code></p><p class="words" '
+            f'id="closing-words">{esc(closing["words"])}</p>'
         )
     parts.append("<h2>Transcript</h2>")
     if withheld:
@@ -535,6 +602,43 @@ def _ceremony_page(c: dict[str, Any], data: ReportData, withheld: list[str]) -> 
             "(compare the hex or the words with what was read aloud at the ceremony).</p>"
         )
     return _page(f"Ceremony {n}", "\n".join(parts))
+
+
+def _record_facts(c: dict[str, Any], data: ReportData) -> str:
+    """What the ceremony's own opening and closing records say: the script it ran, whether
+    it was a rehearsal and which rehearsal used the same configuration, who opened and who
+    closed it."""
+    rows: list[tuple[str, str]] = []
+    if c.get("script"):
+        rows.append(("script", esc(c["script"])))
+    if c.get("status"):
+        rows.append(("kind", "rehearsal" if c.get("rehearsal") else "ceremony"))
+        rows.append(("state", esc(c["status"])))
+    if c.get("config_sha256"):
+        rows.append(
+            ("configuration SHA-256", f'<code class="hash">{esc(c["config_sha256"])}</code>')
+        )
+    if c.get("rehearsed_in"):
+        rows.append(
+            (
+                "rehearsed in",
+                ", ".join(
+                    f'<a href="ceremony-{int(r)}.html">ceremony {int(r)}</a>'
+                    for r in c["rehearsed_in"]
+                ),
+            )
+        )
+    if c.get("opened_by"):
+        rows.append(("opened by", _who(c["opened_by"], data)))
+    if c.get("closed_by"):
+        rows.append(("closed by", f"{_who(c['closed_by'], data)} at {esc(c.get('closed_at'))}"))
+    if not rows:
+        return (
+            "<p>This ceremony has no opening record (it was not opened with "
+            "<code>tcr ceremony open</code>): its participants are read from its events.</p>"
+        )
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<table id="ceremony-record">{body}</table>'
 
 
 def _plain(value: object) -> object:

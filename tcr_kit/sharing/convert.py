@@ -11,6 +11,7 @@ Two steps, so that a caller can report what the recombination found before split
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -79,11 +80,13 @@ def recover_secret(
     *,
     threshold: int | None = None,
     set_id: bytes | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Recovered:
     """Recombine the set into a wipeable buffer; native shares are verified first.
 
     ``threshold`` is the old set's, for peer formats that do not record it (ssss needs it);
-    ``set_id`` picks one native set when shares of several are given.
+    ``set_id`` picks one native set when shares of several are given; ``progress`` as in
+    :func:`~tcr_kit.sharing.dispatch.combine_files`.
     """
     with SecretSink() as sink:
         result = combine_files(
@@ -93,6 +96,7 @@ def recover_secret(
             threshold=threshold if detected.format != files.NATIVE else None,
             sink=cast(BinaryIO, sink),
             set_id=set_id,
+            progress=progress,
         )
         secret = sink.take()
     return Recovered(detected.format, secret, result, files.stem_of_share(detected.paths[0]))
@@ -131,8 +135,10 @@ def split_secret(
     label: str | None = None,
     encoding: str = "auto",
     force: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> files.SplitOutcome | PeerSplit:
-    """Split an in-memory secret into a new share set of ``to_fmt`` (all files or none)."""
+    """Split an in-memory secret into a new share set of ``to_fmt`` (all files or none);
+    ``progress`` as in :func:`~tcr_kit.sharing.dispatch.split_to_dir`."""
     with _SecretReader(secret) as reader:
         return split_to_dir(
             to_fmt,
@@ -145,6 +151,7 @@ def split_secret(
             label=label,
             encoding=encoding,
             force=force,
+            progress=progress,
         )
 
 

@@ -24,6 +24,7 @@ from tcr_kit.sharing.result import CombineResult
 
 __all__ = [
     "FORMATS",
+    "ByteProgress",
     "DetectedSet",
     "PeerSplit",
     "SecretSink",
@@ -40,6 +41,33 @@ __all__ = [
 
 FORMATS: tuple[str, ...] = (files.NATIVE, *PEER_FORMATS)
 """Every share format, native first."""
+
+ByteProgress = Callable[[int], None]
+"""Called with the number of secret bytes just read (split) or written (combine)."""
+
+
+class _CountingReader:
+    """``source`` as the splitters read it (``readinto``/``read``), telling ``progress``
+    how many secret bytes each read returned. Nothing is buffered: no extra secret copy."""
+
+    def __init__(self, source: BinaryIO, progress: ByteProgress) -> None:
+        self._source = source
+        self._progress = progress
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        n = self._source.readinto(buffer) or 0  # type: ignore[attr-defined]
+        if n:
+            self._progress(n)
+        return int(n)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        if data:
+            self._progress(len(data))
+        return data
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._source, name)
 
 
 @dataclass
@@ -149,11 +177,16 @@ def split_to_dir(
     label: str | None = None,
     encoding: str = "auto",
     force: bool = False,
+    progress: ByteProgress | None = None,
 ) -> files.SplitOutcome | PeerSplit:
     """Split the secret ``source`` yields into share files of ``fmt`` (all or none, 0600).
 
-    ``label`` and ``encoding`` are native's; ``options`` the peer formats'.
+    ``label`` and ``encoding`` are native's; ``options`` the peer formats'. ``progress``
+    (for a progress bar) is told how many secret bytes each read took; the kernels are
+    untouched by it.
     """
+    if progress is not None:
+        source = cast(BinaryIO, _CountingReader(source, progress))
     if fmt == files.NATIVE:
         return files.split_native_to_dir(
             source, threshold, count, out_dir, stem, label=label, encoding=encoding, force=force
@@ -219,18 +252,23 @@ def combine_files(
     sink: BinaryIO | None = None,
     force: bool = False,
     set_id: bytes | None = None,
+    progress: ByteProgress | None = None,
 ) -> CombineResult:
     """Combine share files of ``fmt`` into ``output`` (atomic, 0600) or ``sink``.
 
     Native shares are verified before a byte is written; formats that combine in memory
     combine before the output is created. ``threshold`` is the peer formats' (required for
     ssss); ``set_id`` native's (which set, when shares of several are given). The result's
-    ``secret`` is empty: the secret went to the output.
+    ``secret`` is empty: the secret went to the output. ``progress`` is told how many bytes
+    of a native secret each combined block holds (peer formats hold small secrets and
+    combine them at once: it is not called for them).
     """
     if output is None and sink is None:
         raise ValueError("need an output path or a sink")
     if fmt == files.NATIVE:
-        return files.combine_native_to(paths, output, sink, force=force, set_id=set_id)
+        return files.combine_native_to(
+            paths, output, sink, force=force, set_id=set_id, progress=progress
+        )
     if set_id is not None:
         raise InputError(f"{fmt} shares have no set id: a set id selects native shares only")
     peer = peer_format(fmt)

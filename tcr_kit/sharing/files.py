@@ -11,7 +11,7 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -282,6 +282,19 @@ def _pause_for_tests() -> None:
             fh.read()
 
 
+def _counted(
+    write: Callable[[memoryview], object], progress: Callable[[int], None]
+) -> Callable[[memoryview], object]:
+    """``write``, telling ``progress`` the size of every block it writes."""
+
+    def counted(block: memoryview) -> object:
+        written = write(block)
+        progress(memoryview(block).nbytes)
+        return written
+
+    return counted
+
+
 def combine_native_to(
     paths: Sequence[Path],
     output: Path | None,
@@ -289,6 +302,7 @@ def combine_native_to(
     *,
     force: bool = False,
     set_id: bytes | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> CombineResult:
     """Verify native shares and write the secret to ``output`` (0600, atomic) or ``sink``.
 
@@ -297,7 +311,8 @@ def combine_native_to(
     never created. A ``sink`` gets nothing until the whole secret is verified when it is at
     most :func:`stream_buffer_limit` bytes; a larger one is streamed, and if a share changes
     meanwhile the stream is cut short before its last block and the error says to discard it.
-    ``set_id`` picks one set when shares of several are given.
+    ``set_id`` picks one set when shares of several are given; ``progress`` is told the
+    size of every combined block as it is written.
     """
     shares, rejected = open_native(paths)
     # Select first, so that a failed verification creates no file at all.
@@ -305,7 +320,8 @@ def combine_native_to(
     _pause_for_tests()
     if output is not None:
         with atomic_output(output, force=force) as handle:
-            return native.combine_stream(shares, handle, rejected, set_id=set_id)
+            out = handle if progress is None else _counted(handle.write, progress)
+            return native.combine_stream(shares, out, rejected, set_id=set_id)
     if sink is None:
         raise ValueError("need an output path or a sink")
     length = selection.chosen[0].header.secret_length
@@ -319,13 +335,15 @@ def combine_native_to(
             position += len(block)
 
         try:
-            result = native.combine_stream(shares, put, rejected, set_id=set_id)
+            put_counted = put if progress is None else _counted(put, progress)
+            result = native.combine_stream(shares, put_counted, rejected, set_id=set_id)
             sink.write(memoryview(secret)[:position])
         finally:
             wipe(secret)
         return result
     try:
-        return native.combine_stream(shares, sink, rejected, set_id=set_id)
+        streamed = sink if progress is None else _counted(sink.write, progress)
+        return native.combine_stream(shares, streamed, rejected, set_id=set_id)
     except ShareChangedError as exc:
         raise ShareChangedError(
             exc.source,

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from tcr_kit.hsm.config import LoadedConfig, load_config, render_config
+from tcr_kit.hsm.config import LoadedConfig, load_config, render_config, render_site
 from tcr_kit.hsm.provision import InitPlan, init_softhsm
 from tests.fixtures.stack import SOFTHSM_MODULE, SoftHsm
 
@@ -23,7 +23,9 @@ class DemoHsm:
 def write_config(
     folder: Path, softhsm: SoftHsm, label: str, *, m: int = 3, n: int = 5, module: str = ""
 ) -> Path:
+    """The HSM configuration (shared) and the site file it names (module, SOFTHSM2_CONF)."""
     path = folder / f"{label}.toml"
+    site = f"{label}-site.toml"
     path.write_text(
         render_config(
             name=label,
@@ -33,7 +35,11 @@ def write_config(
             threshold=m,
             count=n,
             env={"SOFTHSM2_CONF": str(softhsm.conf)},
+            site=site,
         )
+    )
+    (folder / site).write_text(
+        render_site(module=module or SOFTHSM_MODULE, env={"SOFTHSM2_CONF": str(softhsm.conf)})
     )
     return path
 

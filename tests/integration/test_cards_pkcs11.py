@@ -196,6 +196,38 @@ def test_change_pin_and_unblock_with_so_pin_keep_the_share(
     assert check_card(card, record=rec, pin=pin("tcr-pin-3")).share_intact
 
 
+def test_cli_change_pin_unblock_and_wipe_answer_in_json(
+    new_token: NewToken, softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    label, serial = new_token()
+    _enrol(label, b"kept across PIN changes", tmp_path, 1)
+    sel = ["card", "--pkcs11-module", MODULE, "--token-label", label]
+    env = _env(softhsm)
+    proc = run_tcr(
+        [sel[0], "change-pin", *sel[1:], "--json"],
+        stdin="tcr-pin-1\ntcr-pin-2\ntcr-pin-2\n",
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"ok": True, "card": _described(serial), "serial": serial}
+    proc = run_tcr(
+        [sel[0], "unblock", *sel[1:], "--json"], stdin=f"{SO_PIN}\ntcr-pin-3\ntcr-pin-3\n", env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["serial"] == serial
+    proc = run_tcr([sel[0], "wipe", *sel[1:], "--dry-run", "--json", "-q"], env=env)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert json.loads(proc.stdout)["would_wipe"]["state"] == "enrolled"
+    proc = run_tcr([sel[0], "wipe", *sel[1:], "--yes", "--json"], stdin="tcr-pin-3\n", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["wiped"]["serial"] == serial
+    assert Pkcs11Card(MODULE, token_label=label).status().state == "blank"
+
+
+def _described(serial: str) -> str:
+    return Pkcs11Card(MODULE, token_serial=serial).identity().describe()
+
+
 def test_card_of_another_share_set_is_an_integrity_error(
     new_token: NewToken, tmp_path: Path
 ) -> None:

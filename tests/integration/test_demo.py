@@ -36,6 +36,8 @@ def test_demo_runs_end_to_end_and_names_its_folder(tmp_path: Path, gotlog: Path)
     assert "receipt OK: 3 events of tcr-4 (ceremony 1)" in stdout
     # The public report of the ceremony, with its feed verified and the ten years imported.
     assert (out / "site" / "index.html").exists() and "feed ok:" in stdout
+    assert "the ledger was rolled back" in stdout  # publish refused the old copy (exit 3)
+    assert "is beyond the feed" in stdout  # the republished feed fails against the kept head
     assert (out / "site" / "transcripts" / "transcript-ceremony-1.json").exists()
     assert "clocks are in UTC" in (out / "site" / "index.html").read_text()
     assert (out / "forms" / "inspection.pdf").exists()

@@ -125,3 +125,25 @@ def test_a_form_never_overwrites_an_existing_file(world: CeremonyWorld, tmp_path
         in_process=True,
     )
     assert pdf.read_text() == "keep" and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_form_with_json_says_what_it_wrote(world: CeremonyWorld, tmp_path: Path) -> None:
+    import json
+
+    pdf = tmp_path / "receipt.pdf"
+    proc = run_tcr(
+        "report",
+        "form",
+        "receipt",
+        "--ledger",
+        world.path,
+        "--holder",
+        "tcr-2",
+        "--output",
+        pdf,
+        "--json",
+        expect=0,
+        in_process=True,
+    )
+    doc = json.loads(proc.stdout)
+    assert doc == {"ok": True, "output": str(pdf), "bytes": pdf.stat().st_size, "secret": False}

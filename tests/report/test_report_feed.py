@@ -123,3 +123,18 @@ def test_a_feed_spliced_with_a_forked_ledger_fails_verification_with_exit_3(
     broken = run_tcr("report", "verify", site, expect=3, in_process=True)
     assert len(broken.stderr.strip().splitlines()) == 1
     run_tcr("report", "verify", site, "--since", kept_file, expect=3, in_process=True)
+
+
+def test_publishing_with_another_key_than_the_sites_is_refused(
+    world: CeremonyWorld, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    _publish(world, site)
+    _add(world, world.path, "something new")
+    other = run_tcr(
+        "report", "publish", "--output-dir", site, "--ledger", world.path, "--as", "ca-1",
+        "--key", world.key_files["ca-1"], expect=2, in_process=True,
+    )  # fmt: skip
+    assert "publish with that key" in other.stderr
+    run_tcr("report", "verify", site, expect=0, in_process=True)
+    assert json.loads(_publish(world, site).stdout)["published"] == 1
