@@ -159,33 +159,49 @@ def split_stream(
 
         def write_one(writer: _ShareWriter, share: object) -> None:
             writer.payload(memoryview(share))  # type: ignore[arg-type]
-            wipe(share)  # type: ignore[arg-type]
 
         def write(shares: list[object]) -> None:
             # Each share's two SHA-256 passes and CRC-32 (the bulk of a split's work once the
             # GF(2^8) kernel is ISA-L) run on two threads: hashlib and zlib release the GIL.
             list(writing.map(write_one, writers, shares))
 
-        with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(2) as writing:
-            pending: deque[tuple[Future[list[object]], bytearray]] = deque()
-            while True:
-                chunk = bytearray(chunk_size)
-                n = _readinto_full(source, chunk)
-                if n == 0:
-                    wipe(chunk)
-                    break
-                del chunk[n:]
-                length += n
-                randoms = kernel.random_arrays(n, rng)
-                pending.append((pool.submit(kernel.process, chunk, randoms), chunk))
-                if len(pending) >= 2:
-                    done, secret_chunk = pending.popleft()
+        # Buffer sets (the secret chunk and one buffer per share) are recycled: a fresh
+        # 256 KiB buffer per share and chunk cost page faults and zeroing, more than the
+        # GF(2^8) arithmetic. Each is overwritten by the next chunk; all are wiped at the end.
+        in_flight = 2
+        free: deque[tuple[bytearray, list[object]]] = deque(
+            (bytearray(chunk_size), kernel.buffers(chunk_size)) for _ in range(in_flight + 1)
+        )
+        every = list(free)
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(2) as writing:
+                pending: deque[tuple[Future[list[object]], tuple[bytearray, list[object]]]]
+                pending = deque()
+                while True:
+                    buffers = free.popleft()
+                    chunk, share_buffers = buffers
+                    n = _readinto_full(source, chunk)
+                    if n == 0:
+                        free.append(buffers)
+                        break
+                    length += n
+                    secret = memoryview(chunk)[:n]
+                    randoms = kernel.random_arrays(n, rng, share_buffers)
+                    future = pool.submit(kernel.process, secret, randoms, share_buffers)
+                    pending.append((future, buffers))
+                    if len(pending) >= in_flight:
+                        done, used = pending.popleft()
+                        write(done.result())
+                        free.append(used)
+                while pending:
+                    done, used = pending.popleft()
                     write(done.result())
-                    wipe(secret_chunk)
-            while pending:
-                done, secret_chunk = pending.popleft()
-                write(done.result())
-                wipe(secret_chunk)
+                    free.append(used)
+        finally:
+            for chunk, share_buffers in every:
+                wipe(chunk)
+                for buffer in share_buffers:
+                    wipe(buffer)  # type: ignore[arg-type]
         if length == 0:
             raise InputError("the secret is empty: nothing to split")
         manifest = SplitManifest(set_id, threshold, count, length, label)
