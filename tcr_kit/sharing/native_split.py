@@ -7,7 +7,7 @@ import hmac
 import struct
 import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -126,11 +126,13 @@ def split_stream(
     *,
     label: str | None = None,
     chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[int], None] | None = None,
 ) -> SplitManifest:
     """Split everything ``source`` yields into ``count`` compact shares written to ``sinks``.
 
     Memory stays bounded by a few chunks whatever the secret's size. Raises
-    :class:`InputError` for an empty secret.
+    :class:`InputError` for an empty secret. ``progress`` is called with the number of
+    secret bytes whose shares have been written so far.
     """
     _check_split_args(threshold, count)
     if len(sinks) != count:
@@ -160,10 +162,16 @@ def split_stream(
         def write_one(writer: _ShareWriter, share: object) -> None:
             writer.payload(memoryview(share))  # type: ignore[arg-type]
 
+        written = 0
+
         def write(shares: list[object]) -> None:
             # Each share's two SHA-256 passes and CRC-32 (the bulk of a split's work once the
             # GF(2^8) kernel is ISA-L) run on two threads: hashlib and zlib release the GIL.
+            nonlocal written
             list(writing.map(write_one, writers, shares))
+            if progress is not None:
+                written += len(memoryview(shares[0]))  # type: ignore[arg-type]
+                progress(written)
 
         # Buffer sets (the secret chunk and one buffer per share) are recycled: a fresh
         # 256 KiB buffer per share and chunk cost page faults and zeroing, more than the
