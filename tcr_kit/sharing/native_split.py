@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +85,9 @@ class _ShareWriter:
     """Frames one share's body into a sink while hashing it."""
 
     def __init__(self, sink: BinaryIO, head: bytes, kshare: bytes, compact: bool) -> None:
+        from tcr_kit.sharing.isal import crc32  # zlib's CRC-32, on ISA-L when installed
+
+        self._crc32 = crc32
         self.sink = sink
         self.crc = 0
         self.payload_hash = hashlib.sha256()
@@ -97,7 +99,7 @@ class _ShareWriter:
 
     def _body(self, block: bytes | memoryview) -> None:
         self.sink.write(block)
-        self.crc = zlib.crc32(block, self.crc)
+        self.crc = self._crc32(block, self.crc)
         self.share_hash.update(block)
 
     def payload(self, block: memoryview) -> None:
