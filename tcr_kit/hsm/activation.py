@@ -243,9 +243,7 @@ class Quorum:
                 f"{p.describe()} belongs to share set {share.set_id_hex}, not to set"
                 f" {self._shares[0].set_id_hex} like the shares before it"
             )
-        # A count below the config's is a share made before an extension raised the set's n
-        # (tcr shares extend); one above it comes from an extension the config does not know.
-        if share.threshold != cfg.threshold or share.count > cfg.count:
+        if share.threshold != cfg.threshold or share.count != cfg.count:
             raise WrongShareSet(
                 f"{p.describe()} is a {share.threshold}-of-{share.count} share; the config"
                 f" says share set {cfg.id} is {cfg.threshold}-of-{cfg.count}"
