@@ -20,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _procs import TCR, child_env  # noqa: E402
+
 TARGET = 1.0
 
 
@@ -79,7 +82,11 @@ def main() -> int:
                *(x for _, r in records for x in ("--card", f"record={r},pin-file={pin}")),
                "--no-ledger", "--", "true"]  # fmt: skip
         # No ledger here: the attempts go to a local activation log in the bench's folder.
-        env = dict(os.environ, PYTHONPATH=str(ROOT), TCR_ACTIVATION_LOG=str(work / "act.log"))
+        env = child_env(
+            work / "pycache",
+            dict(os.environ, PYTHONPATH=str(ROOT), TCR_ACTIVATION_LOG=str(work / "act.log")),
+        )
+        subprocess.run([*TCR, "--help"], check=True, env=env, capture_output=True)  # compile
         cli_times = []
         for _ in range(max(1, args.rounds // 2)):
             t0 = time.perf_counter()
