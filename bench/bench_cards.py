@@ -18,6 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _procs import TCR, child_env  # noqa: E402
 
 
 def main() -> int:
@@ -57,7 +59,9 @@ def main() -> int:
             check_card(card, record=load_record(work / f"rec-{i}.json"))
             check_times.append(time.perf_counter() - t0)
         cli_times = []
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        # Compiled bytecode, as an installed tcr has it (bench/_procs.py); one warm-up run.
+        env = child_env(work / "pycache", dict(os.environ, PYTHONPATH=str(ROOT)))
+        subprocess.run([*TCR, "--help"], check=True, env=env, capture_output=True, cwd=ROOT)
         for i, label in enumerate(labels[: min(5, args.rounds)]):
             t0 = time.perf_counter()
             subprocess.run(

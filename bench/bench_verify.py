@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -28,7 +29,13 @@ from tcr_kit.audit.chain import AuditLog, ensure_schema
 from tcr_kit.audit.signing import ED25519
 from tcr_kit.audit.transcript import build_transcript, write_transcript
 
-TCR = [sys.executable, "-m", "tcr_cli.main"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _procs import TCR, child_env
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class FastSigner:
@@ -84,40 +91,50 @@ def main() -> int:
     args = parser.parse_args()
     base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
     work = Path(tempfile.mkdtemp(prefix="tcr-bench-verify-", dir=base))
-    rows = []
+    rows: list[tuple[int, float, float, float, float]] = []
+    env = child_env(work / "pycache")
     try:
+        subprocess.run([*TCR, "--help"], env=env, capture_output=True, check=True)  # compile
         for n in args.events:
             path = work / f"t{n}.json"
             jobs = make_transcript(n, path)
             extra = ["--workers", str(args.workers)] if args.workers else []
-            best = float("inf")
+            best, best_cpu = float("inf"), float("inf")
             for _ in range(args.repeat):
+                cpu = children_cpu()
                 start = time.perf_counter()
                 proc = subprocess.run(
                     [*TCR, "audit", "verify", "--transcript", str(path), "--json", *extra],
                     capture_output=True,
                     text=True,
+                    env=env,
                 )
                 elapsed = time.perf_counter() - start
+                cpu = children_cpu() - cpu
                 if proc.returncode != 0:
                     raise SystemExit(f"bench: verify failed: {proc.stderr.strip()}")
                 report = json.loads(proc.stdout)
                 if report.get("events", n) != n:
                     raise SystemExit(f"bench: verified {report.get('events')} events, not {n}")
-                best = min(best, elapsed)
+                best, best_cpu = min(best, elapsed), min(best_cpu, cpu)
             anchor = anchor_rate(jobs[: min(n, 20_000)])
-            rows.append((n, best, n / best, anchor))
+            rows.append((n, best, best_cpu, n / best, anchor))
             path.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"cpus: {os.cpu_count()}, best of {args.repeat}, whole `tcr audit verify` processes")
-    print(f"{'events':>8} {'seconds':>8} {'events/s':>9} {'anchor/s':>9} {'ratio':>6}  target")
-    for n, seconds, rate, anchor in rows:
+    load = os.getloadavg()[0]
+    print(f"cpus: {os.cpu_count()}, load {load:.1f}, best of {args.repeat}, whole processes")
+    print(
+        f"{'events':>8} {'wall s':>7} {'cpu s':>6} {'us cpu/ev':>9} {'events/s':>9} "
+        f"{'anchor/s':>9} {'ratio':>6}  target"
+    )
+    for n, seconds, cpu, rate, anchor in rows:
         ok = rate >= 20_000
         print(
-            f"{n:>8} {seconds:8.2f} {rate:9,.0f} {anchor:9,.0f} {rate / anchor:5.2f}x  "
-            f">= 20,000/s {'ok' if ok else 'MISSED'}"
+            f"{n:>8} {seconds:7.2f} {cpu:6.2f} {cpu / n * 1e6:9.1f} {rate:9,.0f} {anchor:9,.0f} "
+            f"{rate / anchor:5.2f}x  >= 20,000/s {'ok' if ok else 'MISSED'}"
         )
+    print("(anchor: one core checking the same signatures with pyca/cryptography, no chain)")
     return 0
 
 

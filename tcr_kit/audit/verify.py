@@ -201,9 +201,10 @@ def _check_event(
             raise AuditIntegrityError(expected, f"missing (next row is {event.seq}: deleted?)")
         raise AuditIntegrityError(expected, f"row numbered {event.seq} out of order")
     digest = event_hash(event.body)
+    digest_hex = digest.hex()
     if not isinstance(event.hash, str) or not event.hash.isascii():
         raise AuditIntegrityError(seq, "recorded hash is not hex (edited?)")
-    if not hmac.compare_digest(digest.hex(), event.hash.lower()):
+    if not hmac.compare_digest(digest_hex, event.hash.lower()):
         raise AuditIntegrityError(seq, "content does not match its recorded hash (edited?)")
     try:
         body = parse_canonical(event.body)
@@ -271,7 +272,7 @@ def _check_event(
     if new_key is not None:
         keys[new_key.key_id] = new_key
         key_seq[new_key.key_id] = seq
-    return digest.hex()
+    return digest_hex
 
 
 def _check_checkpoint(

@@ -60,7 +60,7 @@ def _check_key(algorithm: str, public_key_hex: str) -> None:
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     schema_version: Literal[1] = 1
 

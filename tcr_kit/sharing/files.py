@@ -295,6 +295,47 @@ def _counted(
     return counted
 
 
+def _steps(progress: Callable[[int], None] | None) -> Callable[[int], None] | None:
+    """A kernel's running total (bytes so far) as the increments ``progress`` counts."""
+    if progress is None:
+        return None
+    last = 0
+
+    def step(done: int) -> None:
+        nonlocal last
+        progress(done - last)
+        last = done
+
+    return step
+
+
+class _NotAsPlanned(Exception):
+    """The single pass combined other shares than verification chose: discard, redo."""
+
+
+def _file_state(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _check_files_unchanged(
+    paths: Sequence[Path], before: Sequence[tuple[int, int, int, int] | None]
+) -> None:
+    """A share file modified since the combine began fails it before the output is
+    published, although the output was computed from the bytes that verified: what the
+    ceremony holds is then no longer what was checked, and that deserves a halt."""
+    for path, state in zip(paths, before, strict=True):
+        if _file_state(path) != state:
+            raise ShareChangedError(
+                str(path),
+                "changed while the secret was being recovered: the file was modified after "
+                "it was read and verified, so the output was not written",
+            )
+
+
 def combine_native_to(
     paths: Sequence[Path],
     output: Path | None,
@@ -306,15 +347,38 @@ def combine_native_to(
 ) -> CombineResult:
     """Verify native shares and write the secret to ``output`` (0600, atomic) or ``sink``.
 
-    The payloads are hashed again as they are combined: a share changed on disk after
-    verification fails the combine (:class:`ShareChangedError`, exit 3) and ``output`` is
-    never created. A ``sink`` gets nothing until the whole secret is verified when it is at
-    most :func:`stream_buffer_limit` bytes; a larger one is streamed, and if a share changes
+    To ``output`` each share is read once (:func:`native.combine_single_pass`): the hidden
+    file gets the secret from the bytes that are hashed and then verified, and is published
+    only if verification chose the shares combined; otherwise (a bad share among spares) a
+    plain combine follows. A share file modified before the output is published fails the
+    combine (:class:`ShareChangedError`, exit 3) and ``output`` is never created. A ``sink``
+    gets nothing until the whole secret is verified when it is at most
+    :func:`stream_buffer_limit` bytes; a larger one is streamed, and if a share changes
     meanwhile the stream is cut short before its last block and the error says to discard it.
     ``set_id`` picks one set when shares of several are given; ``progress`` is told the
     size of every combined block as it is written.
     """
     shares, rejected = open_native(paths)
+    if output is not None:
+        # One pass reads each share once: the hidden output file gets the secret while every
+        # payload is hashed, the shares are verified on those digests, and the file is
+        # published only if the verified choice is the one combined. A bad share means a
+        # second, plain combine (below); a failure leaves no file.
+        plan = native.single_pass_plan(shares, set_id=set_id)
+        if plan is not None:
+            before = [_file_state(p) for p in paths]
+            try:
+                with atomic_output(output, force=force) as handle:
+                    result = native.combine_single_pass(
+                        shares, plan, handle, rejected, set_id=set_id, progress=_steps(progress)
+                    )
+                    if result is None:
+                        raise _NotAsPlanned
+                    _pause_for_tests()
+                    _check_files_unchanged(paths, before)
+                    return result
+            except _NotAsPlanned:
+                pass
     # Select first, so that a failed verification creates no file at all.
     selection = native.select_shares(shares, rejected, set_id=set_id)
     _pause_for_tests()

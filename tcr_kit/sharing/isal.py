@@ -28,6 +28,11 @@ a library whose tables differ (a future layout, such as GFNI's affine matrices) 
 and the numpy kernel runs instead. ISA-L handles buffers shorter than 64 bytes with a scalar
 path that ignores the tables (it multiplies in 0x11D), so shorter regions are padded to 64.
 
+**CRC-32 too.** The share format's checksum is zlib's CRC-32, which ISA-L also computes
+(``crc32_gzip_refl``, with carry-less multiplication): about 8.5 GB/s here against 2.8 GB/s
+for zlib. :func:`crc32` uses it when the library is loaded and agrees with ``zlib.crc32`` on
+a test input, else ``zlib.crc32``.
+
 ``TCR_GF_KERNEL=numpy`` in the environment forbids the library (``isa-l`` requires it).
 """
 
@@ -36,7 +41,8 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 
 from tcr_kit.secrets import wipe
 from tcr_kit.sharing.gf256 import GFSHARE_POLY, RIJNDAEL_POLY, Field, _slow_mul, field
@@ -46,6 +52,7 @@ __all__ = [
     "MIN_REGION",
     "RegionEncoder",
     "coefficient_tables",
+    "crc32",
     "library",
     "unavailable_reason",
 ]
@@ -60,7 +67,7 @@ _SONAMES = ("libisal.so.2", "libisal.so")
 
 Buffer = bytes | bytearray | memoryview
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # crc32() loads the library while holding it
 _loaded: list[ctypes.CDLL | None] = []
 _reason: list[str] = []
 
@@ -155,6 +162,47 @@ def _self_test(lib: ctypes.CDLL) -> str | None:
         if int.from_bytes(out, "big") != expected:
             return "libisal computed a wrong result with folded 0x11B tables"
     return None
+
+
+_CRC_MIN = 4096
+"""Shorter (or read-only) buffers go to zlib: the ctypes call costs more than it saves."""
+
+_crc: list[Callable[[int, int, int], int] | None] = []
+
+
+def _load_crc() -> Callable[[int, int, int], int] | None:
+    lib = library()
+    if lib is None:
+        return None
+    try:
+        function = lib.crc32_gzip_refl
+    except AttributeError:
+        return None
+    function.argtypes = [ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint64]
+    function.restype = ctypes.c_uint32
+    probe = bytearray(bytes(range(256)) * 40 + b"tcr-kit")
+    address = ctypes.addressof((ctypes.c_ubyte * len(probe)).from_buffer(probe))
+    head = function(0, address, 1000)
+    if function(head, address + 1000, len(probe) - 1000) != zlib.crc32(probe):
+        return None
+    return function
+
+
+def crc32(data: Buffer, value: int = 0) -> int:
+    """``zlib.crc32(data, value)``, on ISA-L for large writable buffers when it is usable."""
+    if not _crc:
+        with _lock:
+            if not _crc:
+                _crc.append(_load_crc())
+    function = _crc[0]
+    view = memoryview(data)
+    if function is None or view.readonly or view.nbytes < _CRC_MIN:
+        return zlib.crc32(view, value)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    array = (ctypes.c_ubyte * len(view)).from_buffer(view)
+    # ctypes releases the GIL for the call: shares are checksummed on two threads at once.
+    return function(value, ctypes.addressof(array), len(view))
 
 
 def library() -> ctypes.CDLL | None:

@@ -38,8 +38,10 @@ from tcr_kit.sharing.native_combine import (
     MAX_SUBSET_TRIALS,
     Selection,
     combine_shares,
+    combine_single_pass,
     combine_stream,
     select_shares,
+    single_pass_plan,
 )
 from tcr_kit.sharing.native_header import (
     FORMAT_VERSION,
@@ -83,11 +85,13 @@ __all__ = [
     "SplitManifest",
     "canonical_json",
     "combine_shares",
+    "combine_single_pass",
     "combine_stream",
     "decode_share",
     "looks_like",
     "open_share_file",
     "select_shares",
+    "single_pass_plan",
     "split_bytes",
     "split_stream",
 ]

@@ -34,7 +34,15 @@ from tcr_kit.sharing.stream import CHUNK_SIZE, CombineKernel
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-__all__ = ["MAX_SUBSET_TRIALS", "Selection", "combine_shares", "combine_stream", "select_shares"]
+__all__ = [
+    "MAX_SUBSET_TRIALS",
+    "Selection",
+    "combine_shares",
+    "combine_single_pass",
+    "combine_stream",
+    "select_shares",
+    "single_pass_plan",
+]
 
 
 MAX_SUBSET_TRIALS = 20000
@@ -295,32 +303,44 @@ def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
 def _stream_pass(
     chosen: Sequence[NativeShare],
     write: Callable[[memoryview], object],
-) -> None:
-    """Interpolate the payloads of ``chosen`` at 0, chunk by chunk, into ``write``.
+    *,
+    also_read: Sequence[NativeShare] = (),
+    verified: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> list[bytes]:
+    """Interpolate the payloads of ``chosen`` at 0, chunk by chunk, into ``write``; return
+    the SHA-256 of every payload read (``chosen``, then ``also_read``).
 
     Two worker threads read and combine chunks; this thread hashes what they read and
-    writes the results in order. The last block is written only once every payload read in
-    this pass has proved to be the one verified (:class:`ShareChangedError` otherwise): a
-    share changed on disk since its tag was checked can never yield a complete output.
+    writes the results in order. With ``verified`` (the shares' digests are known), the last
+    block is written only once every payload read in this pass has proved to be the one
+    verified (:class:`ShareChangedError` otherwise): a share changed on disk since its tag
+    was checked can never yield a complete output. Without it (the single pass of
+    :func:`combine_single_pass`) the digests returned are what verification then checks:
+    those of the very bytes that were combined. ``also_read`` shares are read and hashed in
+    the same pass but not combined. ``progress`` gets the secret bytes produced so far.
     Buffer sets are recycled: no allocation per chunk.
     """
     kernel = CombineKernel(FIELD, [s.header.index for s in chosen])
     length = chosen[0].header.secret_length
+    m = len(chosen)
+    read = [*chosen, *also_read]
     in_flight = 3
     pool_sets: deque[list[memoryview]] = deque(
-        [memoryview(bytearray(CHUNK_SIZE)) for _ in chosen] for _ in range(in_flight + 1)
+        [memoryview(bytearray(CHUNK_SIZE)) for _ in read] for _ in range(in_flight + 1)
     )
-    hashers = [hashlib.sha256() for _ in chosen]
-    fds = [s.open_fd() for s in chosen]
+    hashers = [hashlib.sha256() for _ in read]
+    fds = [s.open_fd() for s in read]
+    done = 0
     try:
 
         def work(offset: int, buffers: list[memoryview]) -> tuple[object, list[memoryview]]:
             size = min(CHUNK_SIZE, length - offset)
             blocks = [
                 s.read_payload_into(fd, offset, buf[:size])
-                for s, fd, buf in zip(chosen, fds, buffers, strict=True)
+                for s, fd, buf in zip(read, fds, buffers, strict=True)
             ]
-            return kernel.process(blocks), blocks
+            return kernel.process(blocks[:m]), blocks
 
         from concurrent.futures import ThreadPoolExecutor  # logging etc.: not at start-up
 
@@ -342,15 +362,19 @@ def _stream_pass(
                     if nxt is not None:
                         buffers = pool_sets.popleft()
                         pending.append((pool.submit(work, nxt, buffers), buffers))
-                    if not pending:
+                    if not pending and verified:
                         _check_unchanged(chosen, hashers)
                     write(memoryview(out))  # type: ignore[arg-type]
+                    if progress is not None:
+                        done += len(memoryview(out))  # type: ignore[arg-type]
+                        progress(done)
                 finally:
                     wipe(out)  # type: ignore[arg-type]
     finally:
         for fd in fds:
             if fd is not None:
                 os.close(fd)
+    return [hasher.digest() for hasher in hashers]
 
 
 def _check_unchanged(chosen: Sequence[NativeShare], hashers: Sequence[hashlib._Hash]) -> None:
@@ -380,15 +404,90 @@ def combine_stream(
     rejected_early: dict[str, str] | None = None,
     *,
     set_id: bytes | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> CombineResult:
     """Verify the shares, then stream the secret to ``sink``; nothing is written unless the
     shares agree. The returned result's ``secret`` is empty (the secret went to the sink).
 
     The payloads are hashed again as they are combined and the last block is written only
     if they are still the verified ones (:class:`ShareChangedError` otherwise, exit 3).
+    ``progress`` is called with the number of secret bytes written so far.
     """
     selection = select_shares(shares, rejected_early, set_id=set_id)
-    _stream_pass(selection.chosen, sink if callable(sink) else sink.write)
+    _stream_pass(selection.chosen, sink if callable(sink) else sink.write, progress=progress)
+    return _result(selection)
+
+
+def single_pass_plan(
+    shares: Sequence[NativeShare], *, set_id: bytes | None = None
+) -> list[NativeShare] | None:
+    """The shares :func:`select_shares` chooses when none is bad, from the headers alone (no
+    payload is read); None when the headers already show that a plain selection is needed
+    (two complete sets, too few distinct indices)."""
+    if not shares:
+        return None
+    try:
+        chosen_id = _choose_set(shares, set_id)
+    except ShareError:
+        return None
+    same_set = [s for s in shares if s.header.set_id == chosen_id]
+    if not same_set:
+        return None
+    signature = _header_signature(_majority_header(same_set))
+    first: dict[int, NativeShare] = {}
+    for s in sorted(same_set, key=lambda s: s.header.index):
+        if _header_signature(s.header) == signature:
+            first.setdefault(s.header.index, s)
+    threshold = same_set[0].header.threshold
+    if len(first) < threshold:
+        return None
+    return list(first.values())[:threshold]
+
+
+def combine_single_pass(
+    shares: Sequence[NativeShare],
+    plan: Sequence[NativeShare],
+    sink: BinaryIO | Callable[[memoryview], object],
+    rejected_early: dict[str, str] | None = None,
+    *,
+    set_id: bytes | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> CombineResult | None:
+    """Read every share once: combine ``plan`` (from :func:`single_pass_plan`) into
+    ``sink`` while hashing every payload, then verify as :func:`select_shares` does, on the
+    digests of the bytes that were read and combined.
+
+    Returns the result when the verified choice is ``plan``: what went to the sink is then
+    the secret, computed from exactly the payload bytes that verified. Returns None when it
+    is not (a bad share): what went to the sink must be discarded, and a plain
+    :func:`combine_stream` (which re-reads the chosen shares) recovers the secret. Raises
+    like :func:`select_shares` when the shares cannot be verified. The sink is written
+    before verification, so it must be a file that is only published on success (as
+    :func:`tcr_kit.fileio.atomic_output` does), never a stream someone reads.
+    """
+    unread = [s for s in shares if s._digest is None and all(s is not p for p in plan)]
+    digests = _stream_pass(
+        plan,
+        sink if callable(sink) else sink.write,
+        also_read=unread,
+        verified=False,
+        progress=progress,
+    )
+    for share, digest in zip([*plan, *unread], digests, strict=True):
+        if share._digest is None:
+            share._digest = digest
+        elif not hmac.compare_digest(share._digest, digest):
+            raise ShareChangedError(
+                share.source,
+                "changed while the secret was being recovered: its bytes no longer match "
+                "the share that was verified",
+            )
+    selection = select_shares(shares, rejected_early, set_id=set_id)
+    planned = sorted(plan, key=lambda s: s.header.index)
+    if len(selection.chosen) != len(planned) or any(
+        a is not b for a, b in zip(selection.chosen, planned, strict=True)
+    ):
+        return None
     return _result(selection)
 
 

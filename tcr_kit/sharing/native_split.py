@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -86,6 +85,9 @@ class _ShareWriter:
     """Frames one share's body into a sink while hashing it."""
 
     def __init__(self, sink: BinaryIO, head: bytes, kshare: bytes, compact: bool) -> None:
+        from tcr_kit.sharing.isal import crc32  # zlib's CRC-32, on ISA-L when installed
+
+        self._crc32 = crc32
         self.sink = sink
         self.crc = 0
         self.payload_hash = hashlib.sha256()
@@ -97,7 +99,7 @@ class _ShareWriter:
 
     def _body(self, block: bytes | memoryview) -> None:
         self.sink.write(block)
-        self.crc = zlib.crc32(block, self.crc)
+        self.crc = self._crc32(block, self.crc)
         self.share_hash.update(block)
 
     def payload(self, block: memoryview) -> None:
@@ -126,11 +128,13 @@ def split_stream(
     *,
     label: str | None = None,
     chunk_size: int = CHUNK_SIZE,
+    progress: Callable[[int], None] | None = None,
 ) -> SplitManifest:
     """Split everything ``source`` yields into ``count`` compact shares written to ``sinks``.
 
     Memory stays bounded by a few chunks whatever the secret's size. Raises
-    :class:`InputError` for an empty secret.
+    :class:`InputError` for an empty secret. ``progress`` is called with the number of
+    secret bytes whose shares have been written so far.
     """
     _check_split_args(threshold, count)
     if len(sinks) != count:
@@ -159,33 +163,55 @@ def split_stream(
 
         def write_one(writer: _ShareWriter, share: object) -> None:
             writer.payload(memoryview(share))  # type: ignore[arg-type]
-            wipe(share)  # type: ignore[arg-type]
+
+        written = 0
 
         def write(shares: list[object]) -> None:
             # Each share's two SHA-256 passes and CRC-32 (the bulk of a split's work once the
             # GF(2^8) kernel is ISA-L) run on two threads: hashlib and zlib release the GIL.
+            nonlocal written
             list(writing.map(write_one, writers, shares))
+            if progress is not None:
+                written += len(memoryview(shares[0]))  # type: ignore[arg-type]
+                progress(written)
 
-        with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(2) as writing:
-            pending: deque[tuple[Future[list[object]], bytearray]] = deque()
-            while True:
-                chunk = bytearray(chunk_size)
-                n = _readinto_full(source, chunk)
-                if n == 0:
-                    wipe(chunk)
-                    break
-                del chunk[n:]
-                length += n
-                randoms = kernel.random_arrays(n, rng)
-                pending.append((pool.submit(kernel.process, chunk, randoms), chunk))
-                if len(pending) >= 2:
-                    done, secret_chunk = pending.popleft()
+        # Buffer sets (the secret chunk and one buffer per share) are recycled: a fresh
+        # 256 KiB buffer per share and chunk cost page faults and zeroing, more than the
+        # GF(2^8) arithmetic. Each is overwritten by the next chunk; all are wiped at the end.
+        in_flight = 2
+        free: deque[tuple[bytearray, list[object]]] = deque(
+            (bytearray(chunk_size), kernel.buffers(chunk_size)) for _ in range(in_flight + 1)
+        )
+        every = list(free)
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(2) as writing:
+                pending: deque[tuple[Future[list[object]], tuple[bytearray, list[object]]]]
+                pending = deque()
+                while True:
+                    buffers = free.popleft()
+                    chunk, share_buffers = buffers
+                    n = _readinto_full(source, chunk)
+                    if n == 0:
+                        free.append(buffers)
+                        break
+                    length += n
+                    secret = memoryview(chunk)[:n]
+                    randoms = kernel.random_arrays(n, rng, share_buffers)
+                    future = pool.submit(kernel.process, secret, randoms, share_buffers)
+                    pending.append((future, buffers))
+                    if len(pending) >= in_flight:
+                        done, used = pending.popleft()
+                        write(done.result())
+                        free.append(used)
+                while pending:
+                    done, used = pending.popleft()
                     write(done.result())
-                    wipe(secret_chunk)
-            while pending:
-                done, secret_chunk = pending.popleft()
-                write(done.result())
-                wipe(secret_chunk)
+                    free.append(used)
+        finally:
+            for chunk, share_buffers in every:
+                wipe(chunk)
+                for buffer in share_buffers:
+                    wipe(buffer)  # type: ignore[arg-type]
         if length == 0:
             raise InputError("the secret is empty: nothing to split")
         manifest = SplitManifest(set_id, threshold, count, length, label)

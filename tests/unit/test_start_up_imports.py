@@ -64,3 +64,61 @@ def test_pycryptodome_runs_on_ctypes_and_cffi_stays_importable() -> None:
         "key = SigningKey(bytes(32))\nkey.verify_key.verify(key.sign(b'm'))\n"
     )
     assert "cffi" in _modules_after(code)
+
+
+def _cli_probe(*argv: str) -> str:
+    return (
+        "import sys\nfrom tcr_cli.main import main\n"
+        f"sys.argv = ['tcr', *{list(argv)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+    )
+
+
+def test_status_imports_no_numpy_cipher_libraries_card_middleware_or_process_pool(
+    tmp_path: Path,
+) -> None:
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.custody.ledger import Ledger
+    from tcr_kit.custody.models import Person, Role
+
+    signer = SoftwareEd25519Signer.generate()
+    ledger = Ledger.open(tmp_path / "ledger.sqlite")
+    ledger.initialise(
+        Person(
+            id="sa",
+            name="SA",
+            roles=(Role.SA,),
+            public_key=signer.public_key_bytes().hex(),
+            key_algorithm="ed25519",
+        ),
+        signer,
+    )
+    ledger.close()
+    loaded = _modules_after(
+        _cli_probe("status", "--ledger", str(tmp_path / "ledger.sqlite"), "--as", "sa")
+    )
+    assert "tcr_kit" in loaded
+    heavy = {"numpy", "Crypto", "cryptography", "multiprocessing", "concurrent", "pkcs11"}
+    assert not loaded & heavy
+    assert "smartcard" not in loaded
+
+
+def test_split_and_combine_import_no_numpy_pydantic_pycryptodome_or_libsodium(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(os.urandom(1000))
+    out = tmp_path / "shares"
+    out.mkdir()
+    heavy = {"numpy", "pydantic", "Crypto", "nacl", "multiprocessing"}
+    argv = ["shares", "split", "-m", "2", "-n", "3", "-i", str(secret), "-o", str(out),
+            "--encoding", "compact", "-q"]  # fmt: skip
+    split = _modules_after(_cli_probe(*argv))
+    assert "tcr_kit" in split
+    assert not split & heavy
+    shares = sorted(str(p) for p in out.glob("*.tcrs"))[:2]
+    combined = _modules_after(
+        _cli_probe("shares", "combine", "-o", str(tmp_path / "out.bin"), "-q", *shares)
+    )
+    assert (tmp_path / "out.bin").read_bytes() == secret.read_bytes()
+    assert not combined & (heavy | {"cryptography"})

@@ -1,0 +1,61 @@
+"""What the benchmarks share: child processes that run as an installed tcr does, timed by
+wall clock and by CPU.
+
+* **Compiled bytecode.** An installed package has its ``.pyc`` files; a development shell
+  often sets ``PYTHONDONTWRITEBYTECODE=1``, and then every ``tcr`` process compiles every
+  module it imports from source, which more than doubles start-up. The children run
+  without it, with ``PYTHONPYCACHEPREFIX`` pointing into the benchmark's temporary folder
+  (so the tree stays clean), after one warm-up run.
+* **CPU time next to wall time.** The machine may be shared: wall time then measures the
+  neighbours as much as tcr. The CPU seconds (user + system, from ``wait4``) of the same
+  runs are what this process tree did; both are printed, and a ratio against an anchor is
+  taken for each.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+TCR = [sys.executable, "-m", "tcr_cli.main"]
+
+
+def child_env(pycache: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for timed children: bytecode cached under ``pycache``."""
+    env = dict(os.environ if base is None else base)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    """Seconds, wall clock."""
+    cpu: float
+    """Seconds of CPU (user + system) of the process and its children."""
+    rss_kib: int
+    """Peak resident set size of the process (KiB)."""
+
+
+def run(cmd: list[str], **kw: object) -> Run:
+    """One command, timed; fails loudly on a non-zero exit."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)  # type: ignore[call-overload]
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: {' '.join(map(str, cmd))} failed: {err.strip()}")
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+
+
+def best(runs: list[Run]) -> Run:
+    """Best wall, best CPU and the largest peak memory over repeated runs."""
+    return Run(min(r.wall for r in runs), min(r.cpu for r in runs), max(r.rss_kib for r in runs))
