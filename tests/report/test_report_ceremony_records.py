@@ -30,7 +30,7 @@ def _open_and_close(world: CeremonyWorld, tmp_path: Path) -> dict[str, object]:
     _tcr(world, "ceremony", "step", "1.1", "--initials", "IW", who="iw-1")
     _tcr(
         world, "bag", "inspect", "TEB-1003", "--serial-read", "TEB-1003",
-        "--check", "seal-intact=ok", "--witness", "sa-1",
+        "--check", "seal-intact=ok", "--witness", "sa-1", "--witness-key", world.key_files["sa-1"],
     )  # fmt: skip
     return _tcr(world, "ceremony", "close", "2", "--transcript", tmp_path / "ceremony-2.json")
 
