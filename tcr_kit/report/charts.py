@@ -51,6 +51,7 @@ def _config(colours: Sequence[str], **options: Any) -> dict[str, Any]:
         label_font_size=12,
         major_label_font_size=12,
         value_font_size=12,
+        no_data_font_size=20,
         transition="0s",
     )
     return {
@@ -62,14 +63,18 @@ def _config(colours: Sequence[str], **options: Any) -> dict[str, Any]:
         "truncate_legend": -1,
         "truncate_label": -1,
         "print_zeroes": False,
+        "no_data_text": "no discrepancies recorded",
         **options,
     }
 
 
-def _integer_labels(top: int) -> list[int]:
-    """Y axis ticks at whole counts (a count of discrepancies has no fractions)."""
+def _integer_axis(top: int) -> dict[str, Any]:
+    """Value axis ticks at whole counts (a count of discrepancies has no fractions); none
+    for an empty chart (it says so instead; pygal fails if given ticks for no data)."""
+    if top <= 0:
+        return {"show_y_labels": False, "show_y_guides": False, "show_x_guides": False}
     step = max(1, -(-top // 8))
-    return list(range(0, max(top, 1) + step, step))
+    return {"y_labels": list(range(0, top + step, step))}
 
 
 def _panel(chart: Any, chart_id: str, x: float = 0, y: float = 0) -> ET.Element:
@@ -115,7 +120,7 @@ def yearly_chart(rows: Sequence[dict[str, Any]]) -> str:
     """Discrepancies per year: stacked bars by severity (left), bars by category (right)."""
     import pygal  # type: ignore[import-untyped]
 
-    years = sorted({int(r["year"]) for r in rows}) or [0]
+    years = sorted({int(r["year"]) for r in rows})
     cats = sorted({str(r["category"]) for r in rows})
 
     def count(year: int, key: str, value: str) -> int:
@@ -127,7 +132,7 @@ def yearly_chart(rows: Sequence[dict[str, Any]]) -> str:
         **_config(_SEVERITY_COLOURS, **common),
         title="per year, by severity",
         y_title="discrepancies",
-        y_labels=_integer_labels(max(per_year, default=0)),
+        **_integer_axis(max(per_year, default=0)),
     )
     severity.x_labels = [str(y) for y in years]
     for sev in SEVERITIES:
@@ -137,7 +142,7 @@ def yearly_chart(rows: Sequence[dict[str, Any]]) -> str:
         **_config(_CATEGORY_COLOURS, **common),
         title="per year, by category",
         y_title="discrepancies",
-        y_labels=_integer_labels(most),
+        **_integer_axis(most),
     )
     category.x_labels = [str(y) for y in years]
     for cat in cats:
@@ -172,7 +177,7 @@ def assumption_chart(rows: Sequence[dict[str, Any]], assumptions: dict[str, str]
         ),
         title="discrepancies per design assumption challenged",
         x_title="discrepancies",
-        y_labels=_integer_labels(max(totals.values(), default=0)),
+        **_integer_axis(max(totals.values(), default=0)),
     )
     chart.x_labels = [k for k, _ in items]
     chart.add("discrepancies", [v for _, v in items])

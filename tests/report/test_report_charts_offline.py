@@ -70,3 +70,11 @@ def test_two_charts_on_one_page_keep_their_styles_apart_and_are_drawn_the_same_e
         expect=0, in_process=True,
     )  # fmt: skip
     assert {p.name: p.read_bytes() for p in (site / "charts").glob("*.svg")} == first
+
+
+def test_with_no_discrepancies_the_charts_say_so_instead_of_failing() -> None:
+    from tcr_kit.report.charts import assumption_chart, yearly_chart
+
+    for svg in (yearly_chart([]), assumption_chart([], {})):
+        assert svg.startswith("<svg") and ">no discrepancies recorded<" in svg
+        assert "<script" not in svg
