@@ -3,7 +3,7 @@ allow-lists, its feed of signed heads with consistency proofs, the ten-year disc
 charts and printable PDF forms. See ``docs/report.md``.
 
 The names in ``__all__`` are the public API; they resolve on first use (PEP 562), so
-importing the package costs neither matplotlib nor fpdf2.
+importing the package costs neither pygal nor fpdf2.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape
 
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.merkle import (
@@ -63,6 +62,12 @@ __all__ = [
 RECENT = 50
 """How many of the newest entries the Atom and JSON feed documents carry."""
 _MODE = 0o644
+
+
+def _xml_text(text: str) -> str:
+    """XML character data: ``&``, ``<`` and ``>`` escaped (``xml.sax.saxutils.escape``
+    does the same but imports urllib and http, a cost every publication would pay)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class FeedBroken(IntegrityError):
@@ -320,19 +325,19 @@ def _atom_feed(origin: str, recent: list[dict[str, Any]]) -> str:
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<feed xmlns="http://www.w3.org/2005/Atom">',
-        f"<title>Key ceremony log {escape(origin)}</title>",
-        f"<id>urn:tcr-kit:{escape(origin)}</id>",
-        f"<updated>{escape(updated)}</updated>",
+        f"<title>Key ceremony log {_xml_text(origin)}</title>",
+        f"<id>urn:tcr-kit:{_xml_text(origin)}</id>",
+        f"<updated>{_xml_text(updated)}</updated>",
         '<link rel="self" href="feed.atom"/><link href="index.html"/>',
         "<author><name>tcr-kit report</name></author>",
     ]
     for e in reversed(recent):
         out += [
             "<entry>",
-            f"<id>urn:tcr-kit:{escape(origin)}:event:{e['seq']}</id>",
-            f"<title>event {e['seq']}: {escape(e['kind'])}</title>",
-            f"<updated>{escape(e['time'])}</updated>",
-            f'<content type="text">{escape(_entry_text(e))}</content>',
+            f"<id>urn:tcr-kit:{_xml_text(origin)}:event:{e['seq']}</id>",
+            f"<title>event {e['seq']}: {_xml_text(e['kind'])}</title>",
+            f"<updated>{_xml_text(e['time'])}</updated>",
+            f'<content type="text">{_xml_text(_entry_text(e))}</content>',
             "</entry>",
         ]
     out.append("</feed>")

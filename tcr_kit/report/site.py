@@ -208,7 +208,7 @@ def _chart_inputs(data: ReportData) -> dict[str, tuple[bytes, Any]]:
     for r in rows:
         a = data.assumptions.get(str(r["category"]), "(unmapped)")
         totals[a] = totals.get(a, 0) + int(r["count"])
-    library = version("matplotlib")
+    library = version("pygal")
     inputs: dict[str, Any] = {"yearly.svg": rows, "assumptions.svg": sorted(totals.items())}
     out = {}
     for name, value in inputs.items():
@@ -220,7 +220,7 @@ def _chart_inputs(data: ReportData) -> dict[str, tuple[bytes, Any]]:
 def _charts(data: ReportData, folder: Path) -> list[str]:
     """Redraw the charts whose input changed since they were drawn (their hashes are kept
     in :data:`CHART_INPUTS`); returns the names redrawn. Drawing is the slow part of a
-    publication (matplotlib), so unchanged charts are never redrawn."""
+    publication, so unchanged charts are never redrawn."""
     try:
         drawn = json.loads((folder / CHART_INPUTS).read_text("utf-8"))
         if not isinstance(drawn, dict):
