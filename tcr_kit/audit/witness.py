@@ -328,7 +328,9 @@ def cosign_checkpoint(
                 if proof is None:
                     raise InputError(
                         f"{cp.origin}: a consistency proof from size {prev.size} is needed "
-                        f"('tcr audit prove --from {prev.size} --to {cp.size} --json')"
+                        f"('tcr audit prove --from {prev.size} --to {cp.size} --json' from the "
+                        f"ledger, or 'tcr report prove SITE --from {prev.size} --json' from a "
+                        "published site)"
                     )
                 first, second, hashes = parse_proof(proof)
                 if (first, second) != (prev.size, cp.size):
