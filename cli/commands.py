@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "help": ("tcr_cli.manual:help_command", "Show a command's help, or the man page (--man)."),
     "witness": (
         "tcr_cli.witness:witness",
-        "Witness an audit log (cosign checkpoints); co-sign custody events.",
+        "Witness a log (cosign checkpoints); co-sign custody events.",
     ),
     "report": ("tcr_cli.report:report", "The public report: static site, signed feed, forms."),
     "artifact": (
