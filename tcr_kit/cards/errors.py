@@ -36,6 +36,15 @@ class CardRemoved(CardError):
         super().__init__(f"{what} was removed during the operation; nothing was committed")
 
 
+class CardOutcomeUnknown(CardError):
+    """A card operation failed after it had begun changing the card (a write was
+    acknowledged, or sent and never answered): the card may be half-changed, so the error
+    never says "nothing was committed"; ``hint`` says how to finish."""
+
+    def __init__(self, detail: str, hint: str) -> None:
+        super().__init__(f"{detail}: the outcome is unknown (the card may be half-changed): {hint}")
+
+
 class PinOutcomeUnknown(CardError):
     """A PIN change whose outcome is unknown (the card went away after the command was sent),
     or that took effect but was not finished: the PIN may be the new one."""
