@@ -20,6 +20,7 @@ from tcr_kit.cards.base import Card, CardStatus, check_new_pin
 from tcr_kit.cards.errors import (
     AlreadyEnrolled,
     CardError,
+    CardRemoved,
     CredentialCorrupt,
     ForeignShareSet,
     NotEnrolled,
@@ -330,8 +331,9 @@ def rotate_cards(
         _wipe_old_card(open_old, old_pin, old_status, old_meta, close_cards)
     except CardError as exc:
         # The new card is done: whatever failed here, say so, and what is left to do.
+        detail = exc.detail if isinstance(exc, CardRemoved) else str(exc)
         raise CardError(
-            f"{exc}. The new card is enrolled and its record is written ({record_path}); the"
+            f"{detail}. The new card is enrolled and its record is written ({record_path}); the"
             f" old card ({old_status.identity.describe()}) may not be wiped: check it and wipe"
             " it with 'tcr card wipe'"
         ) from None

@@ -33,7 +33,8 @@ class CardRemoved(CardError):
     """The card was pulled (or reset) while it was being used."""
 
     def __init__(self, what: str = "card") -> None:
-        super().__init__(f"{what} was removed during the operation; nothing was committed")
+        self.detail = f"{what} was removed during the operation"
+        super().__init__(f"{self.detail}; nothing was committed")
 
 
 class CardOutcomeUnknown(CardError):

@@ -24,6 +24,7 @@ from tcr_kit.cards.errors import (
     ApduError,
     CardError,
     CardOutcomeUnknown,
+    CardRemoved,
     CredentialCorrupt,
     LastTryRefused,
     NotEnrolled,
@@ -108,7 +109,8 @@ class PcscCard:
         except CardError as exc:
             if not self.applet.changed:
                 raise
-            raise CardOutcomeUnknown(str(exc), self._hint) from None
+            detail = exc.detail if isinstance(exc, CardRemoved) else str(exc)
+            raise CardOutcomeUnknown(detail, self._hint) from None
 
     def identity(self) -> CardIdentity:
         return CardIdentity(
