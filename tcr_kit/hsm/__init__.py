@@ -43,7 +43,7 @@ from tcr_kit.hsm.pin import derive_user_pin
 from tcr_kit.hsm.provision import InitPlan, init_softhsm
 from tcr_kit.hsm.readiness import Readiness, readiness
 from tcr_kit.hsm.register import register_share_set
-from tcr_kit.hsm.rekey import RekeyResult, rekey
+from tcr_kit.hsm.rekey import RekeyResult, StateFileInvalid, load_rekey_state, rekey
 from tcr_kit.hsm.signing import SignedFile, SignRequest
 from tcr_kit.hsm.token import HsmSession
 
@@ -74,11 +74,13 @@ __all__ = [
     "SignRequest",
     "SignedFile",
     "Source",
+    "StateFileInvalid",
     "WrongShareSet",
     "collect",
     "derive_user_pin",
     "init_softhsm",
     "load_config",
+    "load_rekey_state",
     "parse_card_spec",
     "readiness",
     "receive_pin",
