@@ -29,6 +29,9 @@ OPERATIONS = [
     "credential.add",
     "bag.seal",
     "audit.checkpoint",
+    "credential.retire",
+    "share-set.add",
+    "discrepancy.open",
 ]
 
 
