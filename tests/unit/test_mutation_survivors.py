@@ -15,7 +15,8 @@ from typing import cast
 
 import pytest
 
-from tcr_kit.audit.chain import AuditIntegrityError, AuditLog, ensure_schema
+from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
+from tcr_kit.audit.chain import AuditIntegrityError, AuditLog, StoredCheckpoint, ensure_schema
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.audit.verify import verify_log
 from tcr_kit.cards.base import MAX_PIN_LENGTH, MIN_PIN_LENGTH, PinStatus, check_new_pin
@@ -158,3 +159,48 @@ def test_the_expected_head_is_compared_in_any_letter_case_and_a_different_one_re
     with pytest.raises(AuditIntegrityError) as info:
         verify_log(log.events(), expect_head=other, workers=1)
     assert f"head {head} is not the expected {other}" in info.value.reason
+
+
+def _checkpointed() -> tuple[AuditLog, StoredCheckpoint]:
+    _conn, log = _log()
+    log.checkpoint(CA)
+    (cp,) = log.checkpoints()
+    return log, cp
+
+
+def _edited(cp: StoredCheckpoint, **fields: object) -> StoredCheckpoint:
+    body = parse_canonical(cp.body)
+    body.update(fields)
+    return dataclasses.replace(cp, body=canonical_bytes(body))
+
+
+def test_a_checkpoint_beyond_a_truncated_log_names_itself_and_where_the_log_ends() -> None:
+    log, cp = _checkpointed()
+    events = list(log.events())[:3]
+    with pytest.raises(AuditIntegrityError) as info:
+        verify_log(events, [cp], workers=1)
+    assert info.value.seq == cp.seq and info.value.what == "checkpoint at event"
+    assert str(info.value) == (
+        f"audit log: checkpoint at event {cp.seq}: covers event {cp.seq} but the log ends at 3"
+        " (truncated?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"v": 2}, "malformed checkpoint"),
+        ({"seq": 3}, "malformed checkpoint"),
+        ({"head": 5}, "malformed checkpoint"),
+        ({"key_id": "ed25519:" + "00" * 8}, "not registered at that point"),
+    ],
+    ids=["version", "seq", "head-not-text", "unknown-key"],
+)
+def test_an_edited_checkpoint_body_is_refused_before_its_signature_is_checked(
+    fields: dict[str, object], reason: str
+) -> None:
+    log, cp = _checkpointed()
+    with pytest.raises(AuditIntegrityError) as info:
+        verify_log(log.events(), [_edited(cp, **fields)], workers=1)
+    assert info.value.seq == cp.seq and info.value.what == "checkpoint at event"
+    assert reason in info.value.reason
