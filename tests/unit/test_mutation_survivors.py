@@ -4,13 +4,19 @@ and the reasons for the survivors left are in docs/threat-model.md, "Mutation te
 Each test pins down a rule whose boundary or message no other test checked: the new-PIN
 rules of the card layer, what the PIN status says, the custody witness rules and what a
 refused transition names; in audit verification, a bad signature on its own (serial
-checker) and before a chain break, the expected head, hashes that are not text.
+checker) and before a chain break, the expected head, hashes that are not text, edited
+checkpoints; in fileio, exact refusals, ``force`` onto new names, a live writer left alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
+import stat
+import subprocess
+import time
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -30,6 +36,13 @@ from tcr_kit.custody.lifecycle import (
     WitnessRequired,
     bag_transition,
     credential_transition,
+)
+from tcr_kit.errors import FileExistsRefused
+from tcr_kit.fileio import (
+    NotRegularFileRefused,
+    atomic_output,
+    atomic_outputs,
+    remove_stale_partials,
 )
 from tcr_kit.secrets import SecretBuffer
 
@@ -204,3 +217,49 @@ def test_an_edited_checkpoint_body_is_refused_before_its_signature_is_checked(
         verify_log(log.events(), [_edited(cp, **fields)], workers=1)
     assert info.value.seq == cp.seq and info.value.what == "checkpoint at event"
     assert reason in info.value.reason
+
+
+def test_a_refused_replacement_says_exactly_which_file_and_what_it_is(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere")
+    targets = {"a FIFO": fifo, "a symbolic link": link}
+    if os.geteuid() == 0:
+        targets["a device"] = tmp_path / "null"
+        os.mknod(targets["a device"], 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    for what, target in targets.items():
+        with pytest.raises(NotRegularFileRefused) as info, atomic_output(target, force=True):
+            pass
+        assert info.value.path == str(target)
+        assert str(info.value) == f"{target}: is {what}, not a regular file; refusing to replace it"
+    existing = tmp_path / "existing"
+    existing.write_bytes(b"old")
+    with pytest.raises(FileExistsRefused) as refused, atomic_output(existing):
+        pass
+    assert str(existing) in str(refused.value)
+
+
+def test_force_creates_outputs_that_do_not_exist_yet(tmp_path: Path) -> None:
+    paths = [tmp_path / "a", tmp_path / "b"]
+    paths[0].write_bytes(b"old a")
+    with atomic_outputs(paths, force=True) as handles:
+        for handle, data in zip(handles, (b"new a", b"new b"), strict=True):
+            handle.write(data)
+    assert [p.read_bytes() for p in paths] == [b"new a", b"new b"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_live_writers_temporary_is_kept_and_the_writer_is_left_alone(tmp_path: Path) -> None:
+    """Finding out whether the writer lives must not signal it (signal 0 only)."""
+    writer = subprocess.Popen(["sleep", "60"])
+    try:
+        partial = tmp_path / f".out.tcr-{writer.pid}-0123456789ab.partial"
+        partial.write_bytes(b"still being written")
+        then = time.time() - 3600
+        os.utime(partial, (then, then))
+        assert remove_stale_partials(tmp_path) == []
+        assert partial.exists() and writer.poll() is None
+    finally:
+        writer.kill()
+        writer.wait()
