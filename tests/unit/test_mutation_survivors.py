@@ -45,6 +45,7 @@ from tcr_kit.fileio import (
     remove_stale_partials,
 )
 from tcr_kit.secrets import SecretBuffer
+from tcr_kit.sharing.native_header import validate_label
 
 
 def _pin(raw: bytes) -> SecretBuffer:
@@ -263,3 +264,13 @@ def test_a_live_writers_temporary_is_kept_and_the_writer_is_left_alone(tmp_path:
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_share_label_may_have_exactly_the_most_bytes_and_no_control_character() -> None:
+    assert validate_label("é" * 127 + "x") == "é" * 127 + "x"  # 255 UTF-8 bytes
+    with pytest.raises(ValueError, match="longer than 255 UTF-8 bytes"):
+        validate_label("é" * 128)  # 256
+    for bad in ("line\nbreak", "tab\there", "nul\x00", "delete\x7f", "\x1f"):
+        with pytest.raises(ValueError, match="control characters"):
+            validate_label(bad)
+    assert validate_label("\x80 and ~ are not control characters here") is not None
