@@ -17,10 +17,10 @@ root=$PWD
 
 # module key | source file | the fast tests that cover it (pytest selection)
 modules=(
-  "native-header|tcr_kit/sharing/native_header.py|tests/unit/test_native.py tests/unit/test_vectors_native.py"
+  "native-header|tcr_kit/sharing/native_header.py|tests/unit/test_native.py tests/unit/test_vectors_native.py tests/unit/test_mutation_survivors.py"
   "native-share|tcr_kit/sharing/native_share.py|tests/unit/test_native.py tests/unit/test_vectors_native.py tests/unit/test_textcode.py"
   "audit-verify|tcr_kit/audit/verify.py|tests/unit/test_audit_chain.py tests/unit/test_audit_hardening.py tests/unit/test_audit_verify_parallel.py tests/unit/test_mutation_survivors.py"
-  "fileio|tcr_kit/fileio.py|tests/unit/test_fileio.py"
+  "fileio|tcr_kit/fileio.py|tests/unit/test_fileio.py tests/unit/test_mutation_survivors.py"
   "card-pin|tcr_kit/cards/base.py|tests/unit/test_cards_model.py tests/unit/test_mutation_survivors.py"
   "custody-lifecycle|tcr_kit/custody/lifecycle.py|tests/custody/test_records_and_lifecycle.py tests/custody/test_policy.py tests/unit/test_mutation_survivors.py"
   "activation|tcr_kit/hsm/activation.py|tests/integration/test_hsm_activation.py"
