@@ -384,6 +384,8 @@ def readers_turn() -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+    # Let a waiting run (it polls every 0.2 s) take its turn before the sweep's next run.
+    time.sleep(0.3)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[c.name for c in COMMANDS])
