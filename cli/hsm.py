@@ -202,12 +202,14 @@ def _report(activation: Activation, data: dict[str, Any], lines: list[str]) -> N
               " rekey-state.json; the same folder resumes a rekey.")  # fmt: skip
 @click.option("--new-set-id", required=True, help="Ledger id of the new share set.")
 @click.option("--yes", is_flag=True, help="Do not ask for a typed confirmation.")
+@click.option("--no-ledger", is_flag=True, help="Rekey without --as/--key: the events go"
+              " only to the local activation log ($TCR_ACTIVATION_LOG).")  # fmt: skip
 @custody_options
 @audit_options
 @output_options
 def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str, ...],
               pkcs11_module: str | None, threshold: int, count: int, output_dir: Path,
-              new_set_id: str, yes: bool, audit: Audit,
+              new_set_id: str, yes: bool, no_ledger: bool, audit: Audit,
               custody: CustodyOptions) -> None:  # fmt: skip
     """Give the HSM a new activation secret split m-of-n; retire the current epoch.
 
@@ -215,6 +217,12 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
     the same --output-dir resumes an interrupted rekey. With the ledger the old quorum is
     checked by custody as for 'hsm activate' (--in-person, --override)."""
     custody.check()
+    # Like activate: a rekey is always recorded, in the ledger or (asked for) a local log.
+    if no_ledger and audit.actor_id is not None:
+        raise click.UsageError("give either --as/--key (record in the ledger) or --no-ledger")
+    if not no_ledger and audit.actor_id is None:
+        raise click.UsageError("every rekey is recorded: give --as ID --key FILE (the"
+                               " ledger), or --no-ledger (a local log only)")  # fmt: skip
     from tcr_kit.hsm.activation import Activation
     from tcr_kit.hsm.collect import collect
     from tcr_kit.hsm.rekey import RekeyResult, rekey
@@ -222,9 +230,13 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
     loaded = _load(config_path)
     cards = parse_cards(card_specs, pkcs11_module)
     ensure_output_dir(output_dir)
+    local = None
     ledger, actor = audit.open()
     if ledger is None:
-        warn("no --as/--key: the rekey is not recorded in a ledger")
+        from tcr_kit.hsm.locallog import LocalActivationLog
+
+        local = LocalActivationLog()
+        warn(f"--no-ledger: this rekey is recorded only in {local.path}")
 
     def confirm(result: RekeyResult) -> bool:
         click.echo("\n".join(result.describe_change(activation.token().describe(), output_dir)),
@@ -232,7 +244,7 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
         return yes or ask("type yes to go on") == "yes"
 
     try:
-        activation = Activation(loaded, ledger=ledger, actor=actor,
+        activation = Activation(loaded, ledger=ledger, actor=actor, on_event=local,
                                 **custody.kwargs(loaded, ledger))  # fmt: skip
         # The old quorum is asked for when needed: a resumed rekey may not need it.
         result = rekey(activation, lambda: collect(activation, shares, cards, prompts()),
@@ -241,6 +253,8 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
     finally:
         if ledger is not None:
             ledger.close()
+        if local is not None:
+            local.close()
     if json_mode():
         return emit_json({"ok": True, **result.facts()})
     click.echo("\n".join(result.describe(loaded.hsm.name, config_path)))

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Long fuzzing runs of the share parsers (the normal test run does a short bounded one):
+# Long fuzzing runs (the normal test run does a short bounded one) of the share parsers:
 # native text and compact shares, share files through detection and `inspect`, damaged
-# native shares in a combine (never a wrong secret), ssss, Vault, SLIP-39 and gfshare.
+# native shares in a combine (never a wrong secret), ssss, Vault, SLIP-39 and gfshare;
+# and of the record parsers (tests/fuzz): enrolment records, attestations, transcripts,
+# HSM configs, policy files, checkpoint notes and bodies, the history CSV, rekey state.
 #
 #   scripts/fuzz.sh            100000 examples per parser
 #   scripts/fuzz.sh 5000       5000 examples per parser
@@ -22,4 +24,4 @@ else
 fi
 echo "fuzz: $examples examples per parser" >&2
 TCR_FUZZ_EXAMPLES=$examples exec "$PYTHON" -m pytest -q -p no:cacheprovider \
-  tests/unit/test_share_parsers_fuzz.py "$@"
+  tests/unit/test_share_parsers_fuzz.py tests/fuzz/test_fuzz_records.py "$@"

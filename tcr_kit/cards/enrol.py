@@ -19,6 +19,8 @@ from pathlib import Path
 from tcr_kit.cards.base import Card, CardStatus, check_new_pin
 from tcr_kit.cards.errors import (
     AlreadyEnrolled,
+    CardError,
+    CardRemoved,
     CredentialCorrupt,
     ForeignShareSet,
     NotEnrolled,
@@ -325,6 +327,27 @@ def rotate_cards(
         share.wipe()
     if not hmac.compare_digest(result.record.share.digest, old_meta.share.digest):
         raise CredentialCorrupt("the new card's share digest differs from the old card's")
+    try:
+        _wipe_old_card(open_old, old_pin, old_status, old_meta, close_cards)
+    except CardError as exc:
+        # The new card is done: whatever failed here, say so, and what is left to do.
+        detail = exc.detail if isinstance(exc, CardRemoved) else str(exc)
+        raise CardError(
+            f"{detail}. The new card is enrolled and its record is written ({record_path}); the"
+            f" old card ({old_status.identity.describe()}) may not be wiped: check it and wipe"
+            " it with 'tcr card wipe'"
+        ) from None
+    return result
+
+
+def _wipe_old_card(
+    open_old: Callable[[], Card],
+    old_pin: SecretBuffer,
+    old_status: CardStatus,
+    old_meta: CardMeta,
+    close_cards: bool,
+) -> None:
+    """The last step of a rotation: wipe the old card if it is the same old card again."""
     old = open_old()
     try:
         again = old.status()
@@ -340,4 +363,3 @@ def rotate_cards(
     finally:
         if close_cards:
             old.close()
-    return result

@@ -33,7 +33,17 @@ class CardRemoved(CardError):
     """The card was pulled (or reset) while it was being used."""
 
     def __init__(self, what: str = "card") -> None:
-        super().__init__(f"{what} was removed during the operation; nothing was committed")
+        self.detail = f"{what} was removed during the operation"
+        super().__init__(f"{self.detail}; nothing was committed")
+
+
+class CardOutcomeUnknown(CardError):
+    """A card operation failed after it had begun changing the card (a write was
+    acknowledged, or sent and never answered): the card may be half-changed, so the error
+    never says "nothing was committed"; ``hint`` says how to finish."""
+
+    def __init__(self, detail: str, hint: str) -> None:
+        super().__init__(f"{detail}: the outcome is unknown (the card may be half-changed): {hint}")
 
 
 class PinOutcomeUnknown(CardError):

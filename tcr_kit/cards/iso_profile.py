@@ -61,9 +61,19 @@ class TcrApplet:
 
     def __init__(self, conn: ApduConnection) -> None:
         self.conn = conn
+        self.changed = False
+        """Whether a command that changes the card (UPDATE BINARY, CHANGE REFERENCE DATA,
+        RESET RETRY COUNTER) was acknowledged, or sent and never answered, since the caller
+        last cleared it. A command answered with an error status word had no effect (ISO
+        7816-4) and does not count."""
 
-    def _send(self, apdu: bytes | bytearray) -> tuple[bytes, int]:
-        data, sw = self.conn.send_and_receive(bytes(apdu))
+    def _send(self, apdu: bytes | bytearray, *, changes: bool = False) -> tuple[bytes, int]:
+        try:
+            data, sw = self.conn.send_and_receive(bytes(apdu))
+        except BaseException:
+            self.changed = self.changed or changes
+            raise
+        self.changed = self.changed or (changes and sw == SW_OK)
         if sw >> 8 == 0x61:  # more data: GET RESPONSE
             more, sw = self.conn.send_and_receive(_apdu(0xC0, 0, 0, le=sw & 0xFF))
             data += more
@@ -100,7 +110,7 @@ class TcrApplet:
         while pos < len(data):
             chunk = data[pos : pos + CHUNK]
             at = offset + pos
-            _resp, sw = self._send(_apdu(0xD6, at >> 8, at & 0xFF, chunk))
+            _resp, sw = self._send(_apdu(0xD6, at >> 8, at & 0xFF, chunk), changes=True)
             if sw != SW_OK:
                 raise ApduError(sw, f"UPDATE BINARY EF {fid:04X} at {at}")
             pos += len(chunk)
@@ -145,7 +155,7 @@ class TcrApplet:
         block = pad_pin(old) + pad_pin(new)
         try:
             cmd = bytearray(_apdu(0x24, 0x00, PIN_REF, bytes(block)))
-            _data, sw = self._send(cmd)
+            _data, sw = self._send(cmd, changes=True)
             wipe(cmd)
         finally:
             wipe(block)
@@ -156,7 +166,7 @@ class TcrApplet:
         block = pad_pin(puk) + (pad_pin(new) if new is not None else bytearray())
         try:
             cmd = bytearray(_apdu(0x2C, 0x00 if new is not None else 0x01, PIN_REF, bytes(block)))
-            _data, sw = self._send(cmd)
+            _data, sw = self._send(cmd, changes=True)
             wipe(cmd)
         finally:
             wipe(block)

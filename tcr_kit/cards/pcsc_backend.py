@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tcr_kit.cards.apdu import ApduConnection, PcscConnection
 from tcr_kit.cards.base import CardState, CardStatus, PinStatus, check_new_pin, guard_pin_attempt
@@ -21,6 +23,8 @@ from tcr_kit.cards.errors import (
     AlreadyEnrolled,
     ApduError,
     CardError,
+    CardOutcomeUnknown,
+    CardRemoved,
     CredentialCorrupt,
     LastTryRefused,
     NotEnrolled,
@@ -49,6 +53,13 @@ SLOT_LEN = SALT_LEN + NONCE_LEN + TAG_LEN + 32
 KEY_LEN = len(KEY_MAGIC) + 16 + 32 + 3 * SLOT_LEN
 """Used length of EF.KEY."""
 SLOT_PIN, SLOT_PENDING, SLOT_PUK = 0, 1, 2
+ENROL_HINT = "run the same enrolment again to finish it, giving the new PIN as the current PIN"
+WIPE_HINT = "the wipe may be incomplete: wipe the card again"
+UNBLOCK_HINT = (
+    "the PIN may have changed: run 'tcr card unblock' again with the PUK and the new PIN to"
+    " finish (the share opens with the new PIN once that is done)"
+)
+CHANGED_PIN_HINT = "the PIN has changed: use the new PIN"
 
 
 def _slot_offset(slot: int) -> int:
@@ -72,6 +83,8 @@ class PcscCard:
         self.conn: ApduConnection = connection or PcscConnection(self.reader)
         self.applet = TcrApplet(self.conn)
         self._verified = False
+        self._hint = ENROL_HINT
+        """How to finish the last operation that changed the card (see ``_reporting``)."""
         try:
             self.applet.select_application()
             raw = self.applet.read(FID_ID, 16)
@@ -82,6 +95,22 @@ class PcscCard:
             self.conn.close()
             raise CardError(f"reader '{self.reader}': EF.ID of the card is not ours")
         self._serial = raw[5:13].hex().upper()
+
+    @contextmanager
+    def _reporting(self) -> Iterator[None]:
+        """Once this connection has changed the card, a failure (card pulled, reader gone, an
+        unexpected status word) leaves the card in a state tcr cannot know: it is reported
+        as :class:`CardOutcomeUnknown` with the hint of the operation, never as a plain
+        failure ("nothing was committed") that would be wrong."""
+        try:
+            yield
+        except (CardOutcomeUnknown, PinOutcomeUnknown):
+            raise
+        except CardError as exc:
+            if not self.applet.changed:
+                raise
+            detail = exc.detail if isinstance(exc, CardRemoved) else str(exc)
+            raise CardOutcomeUnknown(detail, self._hint) from None
 
     def identity(self) -> CardIdentity:
         return CardIdentity(
@@ -95,7 +124,8 @@ class PcscCard:
         return self.reader
 
     def pin_status(self) -> PinStatus:
-        left = self.applet.pin_tries_left()
+        with self._reporting():
+            left = self.applet.pin_tries_left()
         if left is None:
             return PinStatus(tries_left=None)
         return PinStatus(tries_left=left, blocked=left == 0, final_try=left == 1)
@@ -114,7 +144,8 @@ class PcscCard:
 
     def verify_pin(self, pin: SecretBuffer) -> None:
         self._verified = False
-        self._login(pin)
+        with self._reporting():
+            self._login(pin)
 
     # -- metadata ------------------------------------------------------------------------
 
@@ -136,7 +167,8 @@ class PcscCard:
         return "pending", meta
 
     def status(self) -> CardStatus:
-        state, meta = self._meta()
+        with self._reporting():
+            state, meta = self._meta()
         return CardStatus(
             identity=self.identity(),
             location=self.location(),
@@ -202,20 +234,28 @@ class PcscCard:
         CHANGE REFERENCE DATA was sent, the outcome is unknown and
         :class:`PinOutcomeUnknown` says so (never "nothing was committed")."""
         check_new_pin(new)
-        self._login(old)
-        state, _meta = self._meta()
-        if state == "blank":
-            self._change_reference_data(old, new)
-            return
-        keyfile = self._read_keyfile()
-        with self._content_key(keyfile, old, (SLOT_PIN, SLOT_PENDING)) as ck:
-            self._write_slot(keyfile, SLOT_PENDING, new, ck)
-            self._change_reference_data(old, new)
-            try:
-                self._write_slot(keyfile, SLOT_PIN, new, ck)
-                self._write_slot(keyfile, SLOT_PENDING, None, ck)
-            except CardError as exc:
-                raise PinOutcomeUnknown(str(exc), changed=True) from None
+        self._hint = CHANGED_PIN_HINT
+        with self._reporting():
+            self._login(old)
+            state, _meta = self._meta()
+            if state == "blank":
+                self._change_reference_data(old, new)
+                return
+            keyfile = self._read_keyfile()
+            with self._content_key(keyfile, old, (SLOT_PIN, SLOT_PENDING)) as ck:
+                changed = self.applet.changed
+                try:
+                    self._write_slot(keyfile, SLOT_PENDING, new, ck)
+                finally:
+                    # The pending slot is scratch (no PIN opens the share through it until
+                    # the PIN changes): writing it is not a change a failure must report.
+                    self.applet.changed = changed
+                self._change_reference_data(old, new)
+                try:
+                    self._write_slot(keyfile, SLOT_PIN, new, ck)
+                    self._write_slot(keyfile, SLOT_PENDING, None, ck)
+                except CardError as exc:
+                    raise PinOutcomeUnknown(str(exc), changed=True) from None
 
     def _change_reference_data(self, old: SecretBuffer, new: SecretBuffer) -> None:
         """CHANGE REFERENCE DATA; a status word is a definite answer, a lost card is not."""
@@ -229,70 +269,84 @@ class PcscCard:
             ) from None
 
     def unblock(self, puk: SecretBuffer, new_pin: SecretBuffer) -> None:
+        """RESET RETRY COUNTER with the PUK, then re-wrap the content key for the new PIN
+        from the PUK slot. Interrupted after the reset was sent, the PIN may be the new one
+        while the PIN slot is still the old one's: a re-run (the PUK still works) finishes."""
         check_new_pin(new_pin)
-        self.applet.reset_retry_counter(puk, new_pin)
-        self._verified = False
-        self._login(new_pin)
-        state, _meta = self._meta()
-        if state == "blank":
-            return
-        keyfile = self._read_keyfile()
-        at = _slot_offset(SLOT_PUK)
-        if not any(keyfile[at : at + SLOT_LEN]):
-            raise CredentialCorrupt(
-                "the PIN is reset, but this card was enrolled without a PUK slot: its share"
-                " cannot be recovered; wipe and re-enrol it"
-            )
-        with self._content_key(keyfile, puk, (SLOT_PUK,)) as ck:
-            self._write_slot(keyfile, SLOT_PIN, new_pin, ck)
-            self._write_slot(keyfile, SLOT_PENDING, None, ck)
+        self._hint = UNBLOCK_HINT
+        with self._reporting():
+            self.applet.reset_retry_counter(puk, new_pin)
+            self._verified = False
+            self._login(new_pin)
+            state, _meta = self._meta()
+            if state == "blank":
+                return
+            keyfile = self._read_keyfile()
+            at = _slot_offset(SLOT_PUK)
+            if not any(keyfile[at : at + SLOT_LEN]):
+                raise CredentialCorrupt(
+                    "the PIN is reset, but this card was enrolled without a PUK slot: its share"
+                    " cannot be recovered; wipe and re-enrol it"
+                )
+            with self._content_key(keyfile, puk, (SLOT_PUK,)) as ck:
+                self._write_slot(keyfile, SLOT_PIN, new_pin, ck)
+                self._write_slot(keyfile, SLOT_PENDING, None, ck)
 
     # -- enrolment -------------------------------------------------------------------------
 
     def begin_enrolment(
         self, pin: SecretBuffer, puk: SecretBuffer | None, enrolment_id: str
     ) -> CardKeys | None:
-        self._login(pin)
-        state, meta = self._meta()
-        if state == "enrolled":
-            raise AlreadyEnrolled(
-                f"{self.identity().describe()} is already enrolled"
-                f" (enrolment {meta.enrolment_id if meta else '?'}); wipe it first"
-            )
-        if puk is not None:
-            self.applet.reset_retry_counter(puk, None)  # checks the PUK; keeps the PIN
-        eid = bytes.fromhex(enrolment_id)
-        self.applet.update(FID_META, bytes([STATE_PENDING]) + eid + b"\x00\x00")
-        card_random = random_bytes(32)
-        ck = SecretBuffer(bytearray(random_bytes(32)))
-        try:
-            keyfile = bytearray(KEY_MAGIC + eid + card_random)
-            keyfile += self._wrap(pin, card_random, eid, ck.raw)
-            keyfile += bytes(SLOT_LEN)
-            keyfile += self._wrap(puk, card_random, eid, ck.raw) if puk else bytes(SLOT_LEN)
-            self.applet.update(FID_KEY, bytes(keyfile))
-        finally:
-            ck.wipe()
+        self._hint = ENROL_HINT
+        with self._reporting():
+            self._login(pin)
+            state, meta = self._meta()
+            if state == "enrolled":
+                raise AlreadyEnrolled(
+                    f"{self.identity().describe()} is already enrolled"
+                    f" (enrolment {meta.enrolment_id if meta else '?'}); wipe it first"
+                )
+            if puk is not None:
+                self.applet.reset_retry_counter(puk, None)  # checks the PUK; keeps the PIN
+            eid = bytes.fromhex(enrolment_id)
+            self.applet.update(FID_META, bytes([STATE_PENDING]) + eid + b"\x00\x00")
+            card_random = random_bytes(32)
+            ck = SecretBuffer(bytearray(random_bytes(32)))
+            try:
+                keyfile = bytearray(KEY_MAGIC + eid + card_random)
+                keyfile += self._wrap(pin, card_random, eid, ck.raw)
+                keyfile += bytes(SLOT_LEN)
+                keyfile += self._wrap(puk, card_random, eid, ck.raw) if puk else bytes(SLOT_LEN)
+                self.applet.update(FID_KEY, bytes(keyfile))
+            finally:
+                ck.wipe()
         return None
 
     def write_credential(self, pin: SecretBuffer, share: bytes, meta: CardMeta) -> None:
-        self._login(pin)
-        eid = bytes.fromhex(meta.enrolment_id)
-        with self._content_key(self._read_keyfile(), pin, (SLOT_PIN,)) as ck:
-            header = CRED_MAGIC + eid
-            sealed = seal(ck.raw, share, header)
-        blob = header + struct.pack(">H", len(sealed)) + sealed
-        if len(blob) > CRED_SIZE:
-            raise ValueError("share too large for EF.CRED")
-        self.applet.update(FID_CRED, blob)
-        meta_raw = meta.to_bytes()
-        if len(meta_raw) > META_SIZE - 19:
-            raise ValueError("metadata too large for EF.META")
-        self.applet.update(
-            FID_META, bytes([STATE_PENDING]) + eid + struct.pack(">H", len(meta_raw)) + meta_raw
-        )
+        self._hint = ENROL_HINT
+        with self._reporting():
+            self._login(pin)
+            eid = bytes.fromhex(meta.enrolment_id)
+            with self._content_key(self._read_keyfile(), pin, (SLOT_PIN,)) as ck:
+                header = CRED_MAGIC + eid
+                sealed = seal(ck.raw, share, header)
+            blob = header + struct.pack(">H", len(sealed)) + sealed
+            if len(blob) > CRED_SIZE:
+                raise ValueError("share too large for EF.CRED")
+            self.applet.update(FID_CRED, blob)
+            meta_raw = meta.to_bytes()
+            if len(meta_raw) > META_SIZE - 19:
+                raise ValueError("metadata too large for EF.META")
+            self.applet.update(
+                FID_META,
+                bytes([STATE_PENDING]) + eid + struct.pack(">H", len(meta_raw)) + meta_raw,
+            )
 
     def read_credential(self, pin: SecretBuffer) -> SecretBuffer:
+        with self._reporting():
+            return self._read_credential(pin)
+
+    def _read_credential(self, pin: SecretBuffer) -> SecretBuffer:
         _state, meta = self._meta()
         if meta is None:
             raise NotEnrolled(f"{self.identity().describe()} holds no enrolment")
@@ -316,17 +370,24 @@ class PcscCard:
         """This profile holds no key pairs: nothing to check."""
 
     def commit(self, pin: SecretBuffer, meta: CardMeta) -> None:
-        self._login(pin)
-        self.applet.update(FID_META, bytes([STATE_COMMITTED]))
+        self._hint = ENROL_HINT
+        with self._reporting():
+            self._login(pin)
+            self.applet.update(FID_META, bytes([STATE_COMMITTED]))
 
     def wipe(self, pin: SecretBuffer) -> None:
-        self._login(pin)
-        self.applet.update(FID_META, bytes([STATE_BLANK]))
-        self.applet.update(FID_KEY, bytes(KEY_LEN))
-        head = self.applet.read(FID_CRED, 23)
-        length = struct.unpack(">H", head[21:23])[0] if head[:4] == CRED_MAGIC[:4] else 0
-        self.applet.update(FID_CRED, bytes(min(CRED_SIZE, 23 + length)))
-        self.applet.update(FID_META, bytes(META_SIZE))
+        """Clear the content key first (the share is unreadable from then on), then the
+        encrypted share, the metadata, and the state byte last: an interrupted wipe leaves a
+        card that is not blank, so wiping it again finishes the job."""
+        self._hint = WIPE_HINT
+        with self._reporting():
+            self._login(pin)
+            self.applet.update(FID_KEY, bytes(KEY_LEN))
+            head = self.applet.read(FID_CRED, 23)
+            length = struct.unpack(">H", head[21:23])[0] if head[:4] == CRED_MAGIC[:4] else 0
+            self.applet.update(FID_CRED, bytes(min(CRED_SIZE, 23 + length)))
+            self.applet.update(FID_META, bytes(META_SIZE - 1), 1)
+            self.applet.update(FID_META, bytes([STATE_BLANK]))
 
     def close(self) -> None:
         self._verified = False

@@ -77,6 +77,13 @@ def _date(text: str) -> datetime:
 def parse_history_csv(text: str, *, name: str = "CSV") -> list[HistoricalDiscrepancy]:
     """Parse and check a history file; :class:`InputError` naming the first bad line."""
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _parse_rows(reader, name)
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte, ...
+        raise InputError(f"{name} line {reader.line_num}: not CSV: {exc}") from None
+
+
+def _parse_rows(reader: csv.DictReader[str], name: str) -> list[HistoricalDiscrepancy]:
     header = tuple(reader.fieldnames or ())
     missing = [c for c in _REQUIRED if c not in header]
     if missing:

@@ -299,6 +299,8 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyInvalid(f"{source}: not TOML: {exc}") from None
+    except RecursionError:  # deeply nested arrays or tables: no policy looks like that
+        raise PolicyInvalid(f"{source}: not TOML: nested too deeply") from None
     unknown = set(doc) - {"name", "version", "actions", "rules"}
     if unknown:
         raise PolicyInvalid(f"{source}: unknown key {sorted(unknown)[0]!r}")

@@ -70,7 +70,7 @@ from tcr_kit.hsm.pin import derive_user_pin
 from tcr_kit.hsm.provision import InitPlan, init_softhsm
 from tcr_kit.hsm.readiness import Readiness, readiness
 from tcr_kit.hsm.register import register_share_set
-from tcr_kit.hsm.rekey import RekeyResult, rekey
+from tcr_kit.hsm.rekey import RekeyResult, StateFileInvalid, load_rekey_state, rekey
 from tcr_kit.hsm.signing import SignedFile, SignRequest
 from tcr_kit.hsm.token import HsmSession
 
@@ -110,6 +110,7 @@ __all__ = [
     "SignRequest",
     "SignedFile",
     "Source",
+    "StateFileInvalid",
     "WrongShareSet",
     "check_approvals",
     "collect",
@@ -118,6 +119,7 @@ __all__ = [
     "ledger_roster",
     "load_approval",
     "load_config",
+    "load_rekey_state",
     "load_request",
     "new_request",
     "parse_card_spec",

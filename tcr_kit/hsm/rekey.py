@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcr_kit.errors import OperationalError
+from tcr_kit.errors import InputError, OperationalError
 from tcr_kit.fileio import atomic_outputs
 from tcr_kit.hsm.activation import Activation, Quorum, Source
 from tcr_kit.hsm.errors import HsmError, SharesDoNotMatchHsm
@@ -36,6 +36,10 @@ from tcr_kit.hsm.token import EpochRef, Marker
 from tcr_kit.secrets import SecretBuffer, random_bytes
 
 STATE_NAME = "rekey-state.json"
+
+
+class StateFileInvalid(InputError):
+    """``rekey-state.json`` is not the state document a rekey writes (edited or foreign)."""
 
 
 @dataclass
@@ -133,6 +137,51 @@ def _write_shares(
     return set_id, files, digests
 
 
+def load_rekey_state(path: Path) -> RekeyResult:
+    """Read ``rekey-state.json`` (what a resumed rekey continues from). Whatever the file
+    holds, the only errors are one-line tcr-kit errors: unreadable is exit 1, anything but
+    the state document this module writes is :class:`StateFileInvalid` (exit 2)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise OperationalError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise StateFileInvalid(f"{path}: not a rekey state file (not JSON)") from None
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != "tcr-kit.hsm-rekey-state"
+        or doc.get("version") != 1
+    ):
+        raise StateFileInvalid(f"{path}: not a rekey state file (version 1)")
+    strings = ("old_set_id", "new_set_id", "new_share_set_id")
+    numbers = ("old_epoch", "new_epoch", "threshold", "count")
+    files, digests = doc.get("files"), doc.get("digests")
+    if (
+        any(not isinstance(doc.get(k), str) for k in strings)
+        or any(type(doc.get(k)) is not int or doc[k] < 0 for k in numbers)
+        or not isinstance(files, list)
+        or not isinstance(digests, list)
+        or not all(isinstance(x, str) and x and "\0" not in x for x in files)
+        or not all(isinstance(x, str) for x in digests)
+        or len(files) != len(digests)
+        or len(files) != doc["count"]
+        or not 1 <= doc["threshold"] <= doc["count"]
+    ):
+        raise StateFileInvalid(f"{path}: a field of the rekey state is missing or wrong")
+    return RekeyResult(
+        old=EpochRef(doc["old_set_id"], doc["old_epoch"]),
+        new=EpochRef(doc["new_set_id"], doc["new_epoch"]),
+        threshold=doc["threshold"],
+        count=doc["count"],
+        share_files=[Path(p) for p in files],
+        share_digests=list(digests),
+        new_share_set_id=doc["new_share_set_id"],
+        resumed=True,
+    )
+
+
 def rekey(
     activation: Activation,
     sources: Iterable[Source] | Quorum | Callable[[], Quorum],
@@ -172,17 +221,7 @@ def rekey(
     state_path = output_dir / STATE_NAME
     resumed = state_path.exists()
     if resumed:
-        state = json.loads(state_path.read_text())
-        result = RekeyResult(
-            old=EpochRef(state["old_set_id"], state["old_epoch"]),
-            new=EpochRef(state["new_set_id"], state["new_epoch"]),
-            threshold=state["threshold"],
-            count=state["count"],
-            share_files=[Path(p) for p in state["files"]],
-            share_digests=state["digests"],
-            new_share_set_id=state["new_share_set_id"],
-            resumed=True,
-        )
+        result = load_rekey_state(state_path)
         if marker.current not in (result.old, result.new):
             raise SharesDoNotMatchHsm(
                 f"{state_path} is for set {result.old.set_id} -> {result.new.set_id};"

@@ -18,13 +18,17 @@ from pathlib import Path
 from tcr_kit.audit.cosign import WitnessSigner
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Actor, Ledger
+from tcr_kit.custody.lifecycle import CredentialAction
 from tcr_kit.custody.models import (
     Credential,
     CredentialKind,
+    DiscrepancyCategory,
     Location,
     LocationKind,
     Person,
     Role,
+    Severity,
+    ShareSet,
 )
 
 SAFE = Location(kind=LocationKind.SAFE, facility="east", safe="credential-safe", box="7")
@@ -70,6 +74,19 @@ def _ops(keys: Path) -> dict[str, Callable[[Ledger], object]]:
                 source=keys.parent / "drive",
                 output_dir=_out(keys.parent / "out"),
             ),
+        ),
+        "credential.retire": lambda led: led.credential_action(
+            ca, "CO3-KEY", CredentialAction.RETIRE
+        ),
+        "share-set.add": lambda led: led.add_share_set(
+            sa, ShareSet(id="hsm-k-9", m=2, n=3, purpose="activation of HSM K", epoch=1)
+        ),
+        "discrepancy.open": lambda led: led.add_discrepancy(
+            ca,
+            category=DiscrepancyCategory.PROCEDURE,
+            severity=Severity.LOW,
+            description="killed while recording",
+            objects=["credential:CO3-KEY"],
         ),
     }
 

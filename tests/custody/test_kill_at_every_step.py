@@ -34,6 +34,9 @@ OPERATIONS = [
     "bag.seal",
     "audit.checkpoint",
     "artifact.release",
+    "credential.retire",
+    "share-set.add",
+    "discrepancy.open",
 ]
 
 

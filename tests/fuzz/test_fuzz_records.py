@@ -1,5 +1,6 @@
 """Fuzzing the non-share parsers: enrolment records, seal attestations, audit transcripts,
-HSM configurations (issue 11, item 2).
+HSM configurations, policy files, signed checkpoint notes and checkpoint bodies, the
+historical-discrepancy CSV and the HSM rekey state file (issue 11, item 2).
 
 Each parser is fed (a) arbitrary bytes, (b) arbitrary JSON/TOML-shaped documents, deeply
 nested ones included, and (c) mutations of a valid document (a byte flipped, cut or
@@ -25,17 +26,23 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tcr_kit.audit import note
 from tcr_kit.audit.chain import AuditLog, ensure_schema
+from tcr_kit.audit.note import Checkpoint
 from tcr_kit.audit.selection import EventSelection
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.audit.transcript import build_transcript, verify_transcript
 from tcr_kit.cards.record import CardIdentity, EnrolmentRecord, ShareRef, TcrRef, load_record
 from tcr_kit.custody import remote
-from tcr_kit.errors import TcrError
+from tcr_kit.custody.historical import parse_history_csv
+from tcr_kit.custody.policy import PolicyInvalid, default_policy_text, parse_policy
+from tcr_kit.errors import InputError, TcrError
 from tcr_kit.hsm.config import parse_config, render_config
+from tcr_kit.hsm.rekey import StateFileInvalid, load_rekey_state
 
 EXAMPLES = int(os.environ.get("TCR_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
@@ -62,11 +69,29 @@ def _verify_transcript(path: Path) -> object:
     return verify_transcript(path, workers=1)
 
 
+def _text(parse: Callable[[str], object]) -> Parser:
+    """Parsers of text: the bytes as the CLI reads them (UTF-8, undecodable input refused)."""
+
+    def run(data: bytes) -> object:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # the readers refuse it before any parser sees it
+        return parse(text)
+
+    return run
+
+
 PARSERS: dict[str, Parser] = {
     "enrolment-record": _via_file(load_record),
     "attestation": remote.parse,
     "transcript": _via_file(_verify_transcript),
     "hsm-config": parse_config,
+    "policy": _text(parse_policy),
+    "checkpoint-note": note.parse,
+    "checkpoint": _text(Checkpoint.parse),
+    "history-csv": _text(parse_history_csv),
+    "rekey-state": _via_file(load_rekey_state),
 }
 
 
@@ -98,7 +123,21 @@ def _seeds() -> dict[str, bytes]:
         threshold=2,
         count=3,
     )
+    cp_text = Checkpoint("example.org/tcr", 2, bytes(range(32)), ("extension line",)).to_text()
+    note_text = note.sign(cp_text, [note.NoteSigner("example.org/tcr", key)])
+    rekey_state = {
+        "format": "tcr-kit.hsm-rekey-state", "version": 1, "old_set_id": "ab" * 8,
+        "old_epoch": 1, "new_set_id": "cd" * 8, "new_epoch": 2, "threshold": 2, "count": 3,
+        "files": ["s1.txt", "s2.txt", "s3.txt"], "digests": ["00" * 32] * 3,
+        "new_share_set_id": "hsm-e-2",
+    }  # fmt: skip
+    history = "\n".join(Path("tests/report/history.csv").read_text().splitlines()[:4]) + "\n"
     return {
+        "policy": default_policy_text().encode(),
+        "checkpoint-note": note_text.encode(),
+        "checkpoint": cp_text.encode(),
+        "history-csv": history.encode(),
+        "rekey-state": json.dumps(rekey_state).encode(),
         "enrolment-record": record.to_json().encode(),
         "attestation": attestation.to_bytes(),
         "transcript": json.dumps(transcript).encode(),
@@ -197,3 +236,32 @@ def test_the_seeds_are_valid_documents() -> None:
     """The mutations start from documents each parser accepts."""
     for name, data in _seeds().items():
         PARSERS[name](data)
+
+
+def test_a_deeply_nested_policy_is_one_policy_error() -> None:
+    """Found by this harness: tomllib's recursion on nested arrays escaped as a traceback."""
+    depth = 5000
+    with pytest.raises(PolicyInvalid, match="nested too deeply"):
+        parse_policy("a = " + "[" * depth + "1" + "]" * depth + "\n")
+
+
+def test_a_history_csv_field_over_the_csv_limit_is_one_input_error() -> None:
+    """Found by this harness: the csv module's field limit escaped as ``_csv.Error``."""
+    header = Path("tests/report/history.csv").read_text().splitlines()[0]
+    with pytest.raises(InputError, match=r"^CSV line \d+: not CSV: field larger than"):
+        parse_history_csv(header + "\n" + "x" * 200_000 + "\n")
+
+
+def test_an_edited_rekey_state_is_one_input_error(tmp_path: Path) -> None:
+    doc = json.loads(_seeds()["rekey-state"])
+    for key, value in (("threshold", "2"), ("files", None), ("count", 9), ("old_epoch", -1)):
+        path = tmp_path / f"{key}.json"
+        path.write_text(json.dumps({**doc, key: value}))
+        with pytest.raises(StateFileInvalid, match="a field of the rekey state"):
+            load_rekey_state(path)
+    assert load_rekey_state(_write(tmp_path / "ok.json", json.dumps(doc))).threshold == 2
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

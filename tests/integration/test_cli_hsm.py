@@ -243,8 +243,8 @@ def test_rekey_asks_first_then_resumes_and_the_new_shares_activate(
     new = tmp_path / "new"
     new.mkdir()
     old = hsm.plan.share_files
-    args = ["hsm", "rekey", "--config", str(hsm.config_path), "-m", "2", "-n", "3",
-            "--output-dir", str(new), "--new-set-id", "set-epoch-2", "-q"]  # fmt: skip
+    args = ["hsm", "rekey", "--no-ledger", "--config", str(hsm.config_path), "-m", "2", "-n",
+            "3", "--output-dir", str(new), "--new-set-id", "set-epoch-2", "-q"]  # fmt: skip
     shares = [x for p in old[:3] for x in ("--share", str(p))]
     refused = run_tcr([*args, *shares], stdin="no\n")
     assert refused.returncode == 1 and "not confirmed" in refused.stderr
@@ -368,3 +368,28 @@ def test_a_grandchild_of_the_pin_reader_cannot_read_the_pin(
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"grandchild read: {expected}" in proc.stdout
+
+
+def test_rekey_without_a_ledger_needs_no_ledger_and_then_logs_the_rekey_locally(
+    hsm: DemoHsm, tmp_path: Path
+) -> None:
+    new = tmp_path / "new"
+    new.mkdir()
+    shares = [x for p in hsm.plan.share_files[:3] for x in ("--share", str(p))]
+    base = ["hsm", "rekey", "--config", str(hsm.config_path), "-m", "2", "-n", "3",
+            "--output-dir", str(new), "--new-set-id", "set-epoch-2", "--yes", *shares]  # fmt: skip
+    log = tmp_path / "activations.log"
+    refused = run_tcr(base)
+    assert refused.returncode == 2 and "--no-ledger" in one_error_line(refused)
+    assert not log.exists() and not list(new.iterdir())  # refused before anything was done
+    done = run_tcr([*base, "--no-ledger"])
+    assert done.returncode == 0, done.stderr
+    assert f"recorded only in {log}" in done.stderr
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [x["kind"] for x in lines] == ["hsm.rekey"]
+    assert lines[0]["payload"]["new_share_set"] == "set-epoch-2"
+    assert log.stat().st_mode & 0o777 == 0o600
+    marker_epoch = run_tcr(
+        [*ACT, "--config", str(hsm.config_path), "-q", *shares, "--", "true"]
+    )  # the old shares are retired now: the rekey really happened
+    assert marker_epoch.returncode == 3

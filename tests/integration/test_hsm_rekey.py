@@ -3,10 +3,15 @@ retired on the HSM and in the ledger, and a re-run after an interruption complet
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Actor, Ledger
 from tcr_kit.errors import OperationalError
 from tcr_kit.hsm.activation import Activation, ShareFile
@@ -14,6 +19,7 @@ from tcr_kit.hsm.config import load_config
 from tcr_kit.hsm.errors import WrongShareSet
 from tcr_kit.hsm.rekey import STATE_NAME, rekey
 from tests.fixtures.stack import SoftHsm
+from tests.integration.conftest import run_tcr
 from tests.integration.hsm_helpers import custody_ledger, make_hsm, register_shares
 
 pytestmark = pytest.mark.integration
@@ -130,3 +136,53 @@ def test_rekey_interrupted_after_each_step_is_completed_by_a_rerun(
         Activation(load_config(new_config)).quorum().add(ShareFile(old_files[0]))
     ledger.verify()
     ledger.close()
+
+
+KILLER = Path(__file__).with_name("rekey_killer.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("step", ["state-written", "pin-changed", "marker-written"])
+def test_rekey_killed_after_each_step_is_completed_by_a_rerun(
+    step: str, softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """As above, but the process is SIGKILLed (a real crash: nothing runs after it)."""
+    hsm = make_hsm(tmp_path, softhsm)
+    old_files = [str(p) for p in hsm.plan.share_files]
+    ledger, actor = _ledger(tmp_path / "ledger.sqlite", hsm.loaded.share_set.id)
+    ledger.close()
+    assert isinstance(actor.signer, SoftwareEd25519Signer)
+    actor.signer.save(tmp_path / "ca.pem")
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+
+    def run(at: str, shares: list[str]) -> subprocess.CompletedProcess[str]:
+        args = [str(hsm.config_path), str(new_dir), str(tmp_path / "ledger.sqlite"),
+                str(tmp_path / "ca.pem"), at, *shares]  # fmt: skip
+        return subprocess.run(
+            [sys.executable, str(KILLER), *args], capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False,
+        )  # fmt: skip
+
+    killed = run(step, old_files[:3])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert len(sorted(new_dir.glob("*share*.txt"))) == 3 and (new_dir / STATE_NAME).exists()
+    again = run("none", old_files[2:])
+    assert again.returncode == 0 and again.stdout.strip() == "done", again.stderr
+    assert not (new_dir / STATE_NAME).exists()
+    with Ledger.open(tmp_path / "ledger.sqlite", create=False) as ledger:
+        ledger.verify()
+        assert ledger.share_set(hsm.loaded.share_set.id).status == "retired"
+        assert ledger.share_set("set-e2").epoch == 2
+    text = hsm.config_path.read_text()
+    text = text.replace(f'id = "{hsm.loaded.share_set.id}"', 'id = "set-e2"')
+    text = text.replace("epoch = 1", "epoch = 2").replace("threshold = 3", "threshold = 2")
+    new_config = tmp_path / "new.toml"
+    new_config.write_text(text.replace("count = 5", "count = 3"))
+    new_files = sorted(new_dir.glob("*share*.txt"))
+    # In a new process: this one's SoftHSM2 holds the token as it was before the children.
+    pair = ["--share", str(new_files[1]), "--share", str(new_files[2])]
+    activate = ["hsm", "activate", "--no-ledger", "--config", str(new_config), "-q", *pair,
+                "--", "true"]  # fmt: skip
+    done = run_tcr(activate, env={"TCR_ACTIVATION_LOG": str(tmp_path / "activations.log")})
+    assert done.returncode == 0, done.stderr

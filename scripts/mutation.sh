@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# A mutation run (mutmut 3) over one security-critical module, with a bounded test selection
+# chosen for it, so that a run is feasible on a small shared machine (docs/threat-model.md,
+# "Mutation testing", holds the scores and the reasons for every surviving mutant).
+#
+#   scripts/mutation.sh MODULE [JOBS [MUTANT...]]   one module (JOBS parallel mutants,
+#                                        default 1); named mutants only (e.g. to re-check
+#                                        the survivors of an earlier run after new tests)
+#   scripts/mutation.sh --list           the modules and their tests
+#
+# The run happens in a scratch copy (under $TMPDIR, default /dev/shm), never in the
+# worktree: mutmut rewrites the sources it mutates. Results are printed (every survivor
+# with its diff) and the copy is removed. Needs the dev extra: pip install -e '.[mutation]'.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+# module key | source file | the fast tests that cover it (pytest selection)
+modules=(
+  "native-header|tcr_kit/sharing/native_header.py|tests/unit/test_native.py tests/unit/test_vectors_native.py tests/unit/test_mutation_survivors.py"
+  "native-share|tcr_kit/sharing/native_share.py|tests/unit/test_native.py tests/unit/test_vectors_native.py tests/unit/test_textcode.py"
+  "audit-verify|tcr_kit/audit/verify.py|tests/unit/test_audit_chain.py tests/unit/test_audit_hardening.py tests/unit/test_audit_verify_parallel.py tests/unit/test_mutation_survivors.py"
+  "fileio|tcr_kit/fileio.py|tests/unit/test_fileio.py tests/unit/test_mutation_survivors.py"
+  "card-pin|tcr_kit/cards/base.py|tests/unit/test_cards_model.py tests/unit/test_mutation_survivors.py"
+  "custody-lifecycle|tcr_kit/custody/lifecycle.py|tests/custody/test_records_and_lifecycle.py tests/custody/test_policy.py tests/unit/test_mutation_survivors.py"
+  "activation|tcr_kit/hsm/activation.py|tests/integration/test_hsm_activation.py"
+)
+
+usage() {
+  echo "mutation: usage: scripts/mutation.sh MODULE [JOBS [MUTANT...]] | --list" >&2
+  exit 2
+}
+[ $# -ge 1 ] || usage
+if [ "$1" = --list ]; then
+  for m in "${modules[@]}"; do
+    IFS='|' read -r key src tests <<<"$m"
+    printf '%-18s %s  <- %s\n' "$key" "$src" "$tests"
+  done
+  exit 0
+fi
+jobs=${2:-1}
+case "$jobs" in '' | *[!0-9]*) usage ;; esac
+only=("${@:3}")
+entry=
+for m in "${modules[@]}"; do
+  [ "${m%%|*}" = "$1" ] && entry=$m
+done
+[ -n "$entry" ] || { echo "mutation: unknown module '$1' (see --list)" >&2; exit 2; }
+IFS='|' read -r key src tests <<<"$entry"
+
+PYTHON=$root/.venv/bin/python
+[ -x "$PYTHON" ] || PYTHON=${PYTHON:-python3}
+"$PYTHON" -c 'import mutmut' 2>/dev/null \
+  || { echo "mutation: mutmut is not installed: pip install -e '.[mutation]'" >&2; exit 1; }
+
+scratch=$(mktemp -d "${TMPDIR:-/dev/shm}/tcr-mutation-$key.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+# Only what the run needs; the package keeps its layout so imports (tests.*, tcr_kit.*) work.
+cp -a tcr_kit cli tests vectors pyproject.toml "$scratch/"
+find "$scratch" -name __pycache__ -prune -exec rm -rf {} +
+# mutmut reads [mutmut] from setup.cfg when pyproject.toml has no [tool.mutmut].
+{
+  echo "[mutmut]"
+  echo "source_paths = tcr_kit"
+  echo "only_mutate = $src"
+  printf 'also_copy =\n    cli\n    vectors\n'
+  echo "pytest_add_cli_args_test_selection ="
+  for t in $tests; do echo "    $t"; done
+  printf 'pytest_add_cli_args =\n    -p\n    no:cacheprovider\n'
+  echo "mutate_only_covered_lines = true"
+} >"$scratch/setup.cfg"
+
+echo "mutation: $key: $src <- $tests ($jobs job(s))" >&2
+cd "$scratch"
+start=$(date +%s)
+# Own session, SIGHUP ignored: some tests open ptys or signal process groups.
+PATH=$root/.venv/bin:$PATH setsid nohup "$PYTHON" -m mutmut run --max-children "$jobs" "${only[@]}" >"$scratch/run.log" 2>&1 \
+  || { tail -30 "$scratch/run.log" >&2; echo "mutation: mutmut failed" >&2; exit 1; }
+end=$(date +%s)
+"$PYTHON" -m mutmut results --all true >"$scratch/results.txt" 2>&1 || true
+total=$(grep -c ': ' "$scratch/results.txt" || true)
+killed=$(grep -c ': killed$' "$scratch/results.txt" || true)
+survived=$(grep ': survived$' "$scratch/results.txt" | sed 's/: survived$//' | tr -d ' ' || true)
+echo "mutation: $key: $killed of $total mutants killed in $((end - start)) s" >&2
+grep -v ': killed$' "$scratch/results.txt" | sed 's/^/  /' >&2 || true
+for name in $survived; do
+  echo "--- survivor $name" >&2
+  "$PYTHON" -m mutmut show "$name" >&2 || true
+done
