@@ -20,8 +20,6 @@ import hashlib
 import hmac
 import io
 import os
-import struct
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +36,9 @@ from tcr_kit.sharing.native_combine import select_shares
 from tcr_kit.sharing.native_header import (
     FIELD,
     FORMAT_VERSION,
-    MAGIC,
-    TAG_CONTEXT,
-    TAG_SIZE,
 )
 from tcr_kit.sharing.native_share import NativeShare, decode_share
+from tcr_kit.sharing.native_split import ShareWriter
 from tcr_kit.sharing.stream import CHUNK_SIZE, ISAL, kernel_name
 
 if TYPE_CHECKING:
@@ -150,38 +146,6 @@ class _Evaluator:
                 product.fill(0)
 
 
-class _Framer:
-    """Writes one compact share (magic, body) to a sink, hashing and checksumming it."""
-
-    def __init__(self, sink: BinaryIO, head: bytes, kshare: bytes) -> None:
-        self.sink = sink
-        self.head = head
-        self.crc = 0
-        self.payload_hash = hashlib.sha256()
-        self.share_hash = hashlib.sha256(MAGIC)
-        sink.write(MAGIC)
-        self._body(head + kshare)
-
-    def _body(self, block: bytes | memoryview) -> None:
-        self.sink.write(block)
-        self.crc = zlib.crc32(block, self.crc)
-        self.share_hash.update(block)
-
-    def payload(self, block: memoryview) -> None:
-        self.payload_hash.update(block)
-        self._body(block)
-
-    def finish(self, key: bytes, length: int) -> bytes:
-        length_bytes = struct.pack(">Q", length)
-        tag_input = TAG_CONTEXT + self.head + length_bytes + self.payload_hash.digest()
-        tag = hmac.new(key, tag_input, hashlib.sha256).digest()[:TAG_SIZE]
-        self._body(length_bytes + tag)
-        crc = struct.pack(">I", self.crc)
-        self.sink.write(crc)
-        self.share_hash.update(crc)
-        return self.share_hash.digest()
-
-
 def extend_stream(
     shares: Sequence[NativeShare],
     indices: Sequence[int],
@@ -229,7 +193,7 @@ def _write_new(
             + bytes([h.threshold, count_byte, x, len(label)])
             + label
         )
-        framers.append(_Framer(sink, head, FIELD.interpolate(points, at=x)))
+        framers.append(ShareWriter(sink, head, FIELD.interpolate(points, at=x), compact=True))
     evaluator = _Evaluator([s.index for s in chosen], indices)
     length = h.secret_length
     hashers = [hashlib.sha256() for _ in chosen]

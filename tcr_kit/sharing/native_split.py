@@ -81,8 +81,9 @@ def _check_split_args(threshold: int, count: int) -> None:
         raise ValueError("threshold must be between 1 and the count")
 
 
-class _ShareWriter:
-    """Frames one share's body into a sink while hashing it."""
+class ShareWriter:
+    """Frames one share's body into a sink while hashing it (split and extend write the same
+    framing)."""
 
     def __init__(self, sink: BinaryIO, head: bytes, kshare: bytes, compact: bool) -> None:
         from tcr_kit.sharing.isal import crc32  # zlib's CRC-32, on ISA-L when installed
@@ -154,14 +155,14 @@ def split_stream(
                 + bytes([threshold, count, x, len(label_bytes)])
                 + label_bytes
             )
-            writers.append(_ShareWriter(sink, head, kshare, compact=True))
+            writers.append(ShareWriter(sink, head, kshare, compact=True))
         kernel = SplitKernel(FIELD, xs, threshold)
         rng = BulkRandom()
         length = 0
 
         from concurrent.futures import ThreadPoolExecutor  # logging etc.: not at start-up
 
-        def write_one(writer: _ShareWriter, share: object) -> None:
+        def write_one(writer: ShareWriter, share: object) -> None:
             writer.payload(memoryview(share))  # type: ignore[arg-type]
 
         written = 0

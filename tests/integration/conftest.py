@@ -12,6 +12,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,9 +70,9 @@ READERS_LOCK = Path("/tmp/tcr-kit-vpcd-readers.lock")
 """The two vpcd readers are one per machine: test runs in other worktrees take turns."""
 
 
-@pytest.fixture
-def readers_lock() -> Iterator[None]:
-    """Hold the machine-wide lock on the virtual readers for one test (waits up to 3 min)."""
+@contextmanager
+def hold_readers() -> Iterator[None]:
+    """The machine-wide lock on the two virtual readers (waits up to 3 min)."""
     fd = os.open(READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + 180
@@ -86,6 +87,13 @@ def readers_lock() -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+@pytest.fixture
+def readers_lock() -> Iterator[None]:
+    """Hold the machine-wide lock on the virtual readers for one test."""
+    with hold_readers():
+        yield
 
 
 @pytest.fixture

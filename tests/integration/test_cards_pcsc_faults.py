@@ -23,7 +23,6 @@ others); ``TCR_FAULT_EVERY_APDU=1`` runs every kind at every APDU (minutes).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
@@ -45,7 +44,7 @@ from tcr_kit.secrets import SecretBuffer
 from tcr_kit.sharing.native import NativeShare, split_bytes
 from tests import cli_runner
 from tests.fixtures.stack import PUK, TRANSPORT_PIN, VPCD_PORTS, StackMissing, VirtualCard
-from tests.integration.conftest import READERS_LOCK, run_tcr
+from tests.integration.conftest import hold_readers, run_tcr
 
 pytestmark = pytest.mark.integration
 
@@ -370,20 +369,8 @@ def _points(ins: list[str], budget: int) -> list[tuple[str, int]]:
 def readers_turn() -> Iterator[None]:
     """The machine-wide lock on the two virtual readers, for one run and its judgement
     only: a long sweep lets test runs of other worktrees take their turns in between."""
-    fd = os.open(READERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail("the virtual readers stayed busy (another test run?)")
-                time.sleep(0.2)
+    with hold_readers():
         yield
-    finally:
-        os.close(fd)
     # Let a waiting run (it polls every 0.2 s) take its turn before the sweep's next run.
     time.sleep(0.3)
 
