@@ -49,7 +49,10 @@ def test_sigkill_during_writes_leaves_each_change_wholly_present_or_absent(
         first = proc.stdout.readline()
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
+        # The rest through the same buffered reader as the first line: its buffer may already
+        # hold later ids (communicate() would read the pipe underneath it and lose them).
+        out = proc.stdout.read()
+        proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL
         committed_total.update((first + out).split())
         with Ledger.open(ledger, create=False) as led:
