@@ -55,6 +55,11 @@ def actor_options(f: F) -> F:
         callback=_set_ceremony,
         help="Tag this change with a ceremony number. Env: TCR_CEREMONY.",
     )(f)
+    return who_options(f)
+
+
+def who_options(f: F) -> F:
+    """``--as ID --key FILE``: who signs the change (without the ``--ceremony`` tag)."""
     f = click.option(
         "--key",
         "key_file",

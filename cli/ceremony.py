@@ -15,6 +15,7 @@ from ._ledger import (
     ledger_option,
     open_ledger,
     progress_callback,
+    who_options,
 )
 from ._ledger import report_change as _report
 from ._tlog import origin_options, write_checkpoint_note
@@ -24,20 +25,6 @@ if TYPE_CHECKING:
     from tcr_kit.custody.models import Attendance, Ceremony
 
 __all__ = ["ceremony"]
-
-
-def _who(f: Any) -> Any:
-    f = click.option(
-        "--key",
-        "key_file",
-        type=click.Path(dir_okay=False, exists=True, path_type=Path),
-        envvar="TCR_KEY",
-        required=True,
-        help="Your Ed25519 key file (0600). Env: TCR_KEY (a path, never the key).",
-    )(f)
-    return click.option(
-        "--as", "actor_id", envvar="TCR_AS", required=True, help="Your roster id. Env: TCR_AS."
-    )(f)
 
 
 def _attendance(present: tuple[str, ...], remote: tuple[str, ...]) -> list[Attendance]:
@@ -83,7 +70,7 @@ def ceremony() -> None:
 @ceremony.command("open")
 @click.argument("number", type=click.IntRange(min=1))
 @ledger_option
-@_who
+@who_options
 @click.option("--facility", required=True, help="Where it runs (e.g. east, west).")
 @click.option("--script", help="The printed script it follows (a reference or version).")
 @click.option(
@@ -178,7 +165,7 @@ def open_(
 @ceremony.command("step")
 @click.argument("step")
 @ledger_option
-@_who
+@who_options
 @click.option(
     "--ceremony",
     "number",
@@ -238,7 +225,7 @@ def step(
 @ceremony.command("close")
 @click.argument("number", type=click.IntRange(min=1))
 @ledger_option
-@_who
+@who_options
 @click.option(
     "--transcript",
     "transcript_path",
