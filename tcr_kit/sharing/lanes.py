@@ -30,12 +30,14 @@ from collections.abc import Callable, Sequence
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
-from tcr_kit.sharing.stream import CHUNK_SIZE
-
 if TYPE_CHECKING:
     from tcr_kit.sharing.native_share import NativeShare
 
-__all__ = ["DEPTH", "MAX_LANES", "ReadLanes", "WriteLanes"]
+__all__ = ["DEPTH", "MAX_LANES", "READ_CHUNK", "ReadLanes", "WriteLanes"]
+
+READ_CHUNK = 1 << 19
+"""Bytes per share per chunk read: twice the split's chunk, which measured a little faster
+(fewer hand-overs per MiB) for 20 MiB of buffers in a 5-share combine."""
 
 MAX_LANES = 8
 """Threads per split or combine; more shares than this share the lanes."""
@@ -53,13 +55,13 @@ def _deal(count: int) -> list[list[int]]:
 
 
 class _ReadLane:
-    def __init__(self, shares: Sequence[NativeShare], length: int) -> None:
+    def __init__(self, shares: Sequence[NativeShare], length: int, chunk: int) -> None:
         self.shares = list(shares)
         self.length = length
+        self.chunk = chunk
         self.hashers = [hashlib.sha256() for _ in self.shares]
         self.buffers = [
-            [memoryview(bytearray(min(CHUNK_SIZE, length))) for _ in self.shares]
-            for _ in range(DEPTH)
+            [memoryview(bytearray(min(chunk, length))) for _ in self.shares] for _ in range(DEPTH)
         ]
         self.free: SimpleQueue[int] = SimpleQueue()
         self.ready: SimpleQueue[int] = SimpleQueue()
@@ -71,11 +73,11 @@ class _ReadLane:
 
     def _run(self) -> None:
         try:
-            for offset in range(0, self.length, CHUNK_SIZE):
+            for offset in range(0, self.length, self.chunk):
                 slot = self.free.get()
                 if slot == _STOP:
                     return
-                size = min(CHUNK_SIZE, self.length - offset)
+                size = min(self.chunk, self.length - offset)
                 for share, fd, hasher, buf in zip(
                     self.shares, self.fds, self.hashers, self.buffers[slot], strict=True
                 ):
@@ -94,10 +96,13 @@ class ReadLanes:
     caller is done with them. :meth:`digests` are the SHA-256 of everything read so far.
     """
 
-    def __init__(self, shares: Sequence[NativeShare], length: int) -> None:
+    def __init__(self, shares: Sequence[NativeShare], length: int, chunk: int = READ_CHUNK) -> None:
         self._order = _deal(len(shares))
-        self._lanes = [_ReadLane([shares[i] for i in group], length) for group in self._order]
+        self._lanes = [
+            _ReadLane([shares[i] for i in group], length, chunk) for group in self._order
+        ]
         self._length = length
+        self._chunk = chunk
         self._slots: list[int] = []
         self._offset = 0
 
@@ -129,7 +134,7 @@ class ReadLanes:
 
     def take(self) -> list[memoryview]:
         """The next chunk of every share, hashed; raises what a lane met (a read error)."""
-        size = min(CHUNK_SIZE, self._length - self._offset)
+        size = min(self._chunk, self._length - self._offset)
         if size <= 0:
             raise ValueError("every chunk was taken")
         blocks: list[memoryview | None] = [None] * sum(len(g) for g in self._order)

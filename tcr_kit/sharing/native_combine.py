@@ -26,7 +26,7 @@ from tcr_kit.sharing.errors import (
 from tcr_kit.sharing.native_header import FIELD, ShareHeader
 from tcr_kit.sharing.native_share import NativeShare
 from tcr_kit.sharing.result import CombineResult
-from tcr_kit.sharing.stream import CHUNK_SIZE, ISAL, CombineKernel
+from tcr_kit.sharing.stream import ISAL, CombineKernel
 
 if TYPE_CHECKING:
     pass
@@ -338,7 +338,7 @@ def _stream_pass(
     those of the very bytes that were combined. ``also_read`` shares are read and hashed in
     the same pass but not combined. ``progress`` gets the secret bytes produced so far.
     """
-    from tcr_kit.sharing.lanes import ReadLanes
+    from tcr_kit.sharing.lanes import READ_CHUNK, ReadLanes
 
     length = chosen[0].header.secret_length
     m = len(chosen)
@@ -348,7 +348,7 @@ def _stream_pass(
         # The kernel (ISA-L's self-test, or numpy's import) loads while the lanes read.
         kernel = CombineKernel(FIELD, [s.header.index for s in chosen])
         if kernel.kernel == ISAL:
-            out_buffer = bytearray(min(CHUNK_SIZE, length))
+            out_buffer = bytearray(min(READ_CHUNK, length))
         try:
             while done < length:
                 blocks = lanes.take()

@@ -16,7 +16,7 @@ import pytest
 
 from tcr_kit.sharing import files, native
 from tcr_kit.sharing.errors import ShareError
-from tcr_kit.sharing.lanes import DEPTH, MAX_LANES, ReadLanes, WriteLanes
+from tcr_kit.sharing.lanes import DEPTH, MAX_LANES, READ_CHUNK, ReadLanes, WriteLanes
 from tcr_kit.sharing.stream import CHUNK_SIZE
 
 
@@ -33,7 +33,7 @@ def _split_to_files(tmp_path: Path, secret: bytes, m: int, n: int) -> list[Path]
 
 def test_more_shares_than_lanes_are_all_read_and_hashed_in_order(tmp_path: Path) -> None:
     count = MAX_LANES + 3
-    secret = os.urandom(2 * CHUNK_SIZE + 5)
+    secret = os.urandom(2 * READ_CHUNK + 5)
     paths = _split_to_files(tmp_path, secret, 2, count)
     shares = [native.open_share_file(p) for p in paths]
     expected = [s.payload_digest for s in [native.open_share_file(p) for p in paths]]
