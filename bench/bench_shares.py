@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _procs import TCR, Run, best, child_env, run
+from _procs import SCHEDULING, TCR, Run, best, child_env, run
 
 
 def main() -> int:
@@ -37,6 +37,7 @@ def main() -> int:
 
     kernel = kernel_name()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus; kernel {kernel}")
+    print(f"timed children scheduled {SCHEDULING}")
     for size in args.size_mib:
         bench_size(size, args.repeat, kernel, numpy=not args.no_numpy)
     return 0

@@ -6,12 +6,9 @@ reconstructed integrity key K before a single payload byte is interpolated.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import itertools
-import os
 import struct
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
@@ -29,10 +26,10 @@ from tcr_kit.sharing.errors import (
 from tcr_kit.sharing.native_header import FIELD, ShareHeader
 from tcr_kit.sharing.native_share import NativeShare
 from tcr_kit.sharing.result import CombineResult
-from tcr_kit.sharing.stream import CHUNK_SIZE, CombineKernel
+from tcr_kit.sharing.stream import ISAL, CombineKernel
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    pass
 
 __all__ = [
     "MAX_SUBSET_TRIALS",
@@ -279,7 +276,7 @@ def _digest_of(share: NativeShare) -> bytes:
 
 
 def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
-    """Hash file-backed payloads on two threads while this thread loads the GF kernel.
+    """Hash file-backed payloads on lane threads while this thread loads the GF kernel.
 
     hashlib releases the GIL on large buffers, so the import (a good part of a combine's
     fixed cost) overlaps the hashing instead of adding to it.
@@ -287,17 +284,37 @@ def _prefetch_digests(shares: Sequence[NativeShare]) -> None:
     pending = [s for s in shares if s._digest is None]
     if not pending:
         return
-    # One thread per share (up to 8): SHA-256 of one share cannot be split, and with as many
-    # threads as shares the cores stay busy to the end instead of idling on the last one.
-    from concurrent.futures import ThreadPoolExecutor  # logging etc.: not at start-up
+    import threading
 
-    with ThreadPoolExecutor(max_workers=min(len(pending), 8)) as pool:
-        futures = [pool.submit(_digest_of, s) for s in pending]
-        from tcr_kit.sharing.stream import prepare
+    from tcr_kit.sharing.lanes import MAX_LANES
 
+    # Up to MAX_LANES threads, each hashing every k-th share: SHA-256 of one share cannot be
+    # split, and with as many threads as shares the cores stay busy to the end.
+    errors: list[BaseException] = []
+
+    def digest_every(group: Sequence[NativeShare]) -> None:
+        try:
+            for share in group:
+                _digest_of(share)
+        except BaseException as exc:  # raised again in this thread below
+            errors.append(exc)
+
+    lanes = min(len(pending), MAX_LANES)
+    threads = [
+        threading.Thread(target=digest_every, args=(pending[first::lanes],), daemon=True)
+        for first in range(lanes)
+    ]
+    for thread in threads:
+        thread.start()
+    from tcr_kit.sharing.stream import prepare
+
+    try:
         prepare()
-        for future in futures:
-            future.result()
+    finally:
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _stream_pass(
@@ -311,76 +328,54 @@ def _stream_pass(
     """Interpolate the payloads of ``chosen`` at 0, chunk by chunk, into ``write``; return
     the SHA-256 of every payload read (``chosen``, then ``also_read``).
 
-    Two worker threads read and combine chunks; this thread hashes what they read and
-    writes the results in order. With ``verified`` (the shares' digests are known), the last
-    block is written only once every payload read in this pass has proved to be the one
-    verified (:class:`ShareChangedError` otherwise): a share changed on disk since its tag
-    was checked can never yield a complete output. Without it (the single pass of
+    Each share is read and hashed on a lane thread (:mod:`tcr_kit.sharing.lanes`), into a
+    private buffer, before this thread combines the chunk and writes the result in order.
+    With ``verified`` (the shares' digests are known), the last block is written only once
+    every payload read in this pass has proved to be the one verified
+    (:class:`ShareChangedError` otherwise): a share changed on disk since its tag was
+    checked can never yield a complete output. Without it (the single pass of
     :func:`combine_single_pass`) the digests returned are what verification then checks:
     those of the very bytes that were combined. ``also_read`` shares are read and hashed in
     the same pass but not combined. ``progress`` gets the secret bytes produced so far.
-    Buffer sets are recycled: no allocation per chunk.
     """
-    kernel = CombineKernel(FIELD, [s.header.index for s in chosen])
+    from tcr_kit.sharing.lanes import READ_CHUNK, ReadLanes
+
     length = chosen[0].header.secret_length
     m = len(chosen)
-    read = [*chosen, *also_read]
-    in_flight = 3
-    pool_sets: deque[list[memoryview]] = deque(
-        [memoryview(bytearray(CHUNK_SIZE)) for _ in read] for _ in range(in_flight + 1)
-    )
-    hashers = [hashlib.sha256() for _ in read]
-    fds = [s.open_fd() for s in read]
     done = 0
-    try:
-
-        def work(offset: int, buffers: list[memoryview]) -> tuple[object, list[memoryview]]:
-            size = min(CHUNK_SIZE, length - offset)
-            blocks = [
-                s.read_payload_into(fd, offset, buf[:size])
-                for s, fd, buf in zip(read, fds, buffers, strict=True)
-            ]
-            return kernel.process(blocks[:m]), blocks
-
-        from concurrent.futures import ThreadPoolExecutor  # logging etc.: not at start-up
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            pending: deque[tuple[Future[tuple[object, list[memoryview]]], list[memoryview]]]
-            pending = deque()
-            offsets = iter(range(0, length, CHUNK_SIZE))
-            for offset in itertools.islice(offsets, in_flight):
-                buffers = pool_sets.popleft()
-                pending.append((pool.submit(work, offset, buffers), buffers))
-            while pending:
-                future, buffers = pending.popleft()
-                out, blocks = future.result()
+    out_buffer: bytearray | None = None
+    with ReadLanes([*chosen, *also_read], length) as lanes:
+        # The kernel (ISA-L's self-test, or numpy's import) loads while the lanes read.
+        kernel = CombineKernel(FIELD, [s.header.index for s in chosen])
+        if kernel.kernel == ISAL:
+            out_buffer = bytearray(min(READ_CHUNK, length))
+        try:
+            while done < length:
+                blocks = lanes.take()
+                size = len(blocks[0])
+                target = None if out_buffer is None else memoryview(out_buffer)[:size]
+                out = kernel.process(blocks[:m], target)
+                lanes.give_back()
                 try:
-                    for hasher, block in zip(hashers, blocks, strict=True):
-                        hasher.update(block)
-                    pool_sets.append(buffers)
-                    nxt = next(offsets, None)
-                    if nxt is not None:
-                        buffers = pool_sets.popleft()
-                        pending.append((pool.submit(work, nxt, buffers), buffers))
-                    if not pending and verified:
-                        _check_unchanged(chosen, hashers)
-                    write(memoryview(out))  # type: ignore[arg-type]
-                    if progress is not None:
-                        done += len(memoryview(out))  # type: ignore[arg-type]
-                        progress(done)
+                    if done + size >= length and verified:
+                        _check_unchanged(chosen, lanes.digests())
+                    write(memoryview(out))
                 finally:
-                    wipe(out)  # type: ignore[arg-type]
-    finally:
-        for fd in fds:
-            if fd is not None:
-                os.close(fd)
-    return [hasher.digest() for hasher in hashers]
+                    if out_buffer is None:
+                        wipe(out)
+                done += size
+                if progress is not None:
+                    progress(done)
+        finally:
+            if out_buffer is not None:
+                wipe(out_buffer)
+        return lanes.digests()
 
 
-def _check_unchanged(chosen: Sequence[NativeShare], hashers: Sequence[hashlib._Hash]) -> None:
+def _check_unchanged(chosen: Sequence[NativeShare], digests: Sequence[bytes]) -> None:
     """Raise :class:`ShareChangedError` unless every payload read hashes as verified."""
-    for share, hasher in zip(chosen, hashers, strict=True):
-        if not hmac.compare_digest(hasher.digest(), share.payload_digest):
+    for share, digest in zip(chosen, digests, strict=True):
+        if not hmac.compare_digest(digest, share.payload_digest):
             raise ShareChangedError(
                 share.source,
                 "changed while the secret was being recovered: its bytes no longer match "

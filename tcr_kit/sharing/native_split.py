@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
@@ -26,7 +25,7 @@ from tcr_kit.sharing.native_share import NativeShare, decode_share
 from tcr_kit.sharing.stream import CHUNK_SIZE, BulkRandom, SplitKernel
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    pass
 
 __all__ = ["SplitManifest", "canonical_json", "split_bytes", "split_stream"]
 
@@ -135,7 +134,8 @@ def split_stream(
 
     Memory stays bounded by a few chunks whatever the secret's size. Raises
     :class:`InputError` for an empty secret. ``progress`` is called with the number of
-    secret bytes whose shares have been written so far.
+    secret bytes whose shares have been computed and queued for writing so far (at most
+    :data:`tcr_kit.sharing.lanes.DEPTH` chunks ahead of the files).
     """
     _check_split_args(threshold, count)
     if len(sinks) != count:
@@ -160,59 +160,35 @@ def split_stream(
         rng = BulkRandom()
         length = 0
 
-        from concurrent.futures import ThreadPoolExecutor  # logging etc.: not at start-up
+        from tcr_kit.sharing.lanes import DEPTH, WriteLanes
 
-        def write_one(writer: ShareWriter, share: object) -> None:
-            writer.payload(memoryview(share))  # type: ignore[arg-type]
-
-        written = 0
-
-        def write(shares: list[object]) -> None:
-            # Each share's two SHA-256 passes and CRC-32 (the bulk of a split's work once the
-            # GF(2^8) kernel is ISA-L) run on two threads: hashlib and zlib release the GIL.
-            nonlocal written
-            list(writing.map(write_one, writers, shares))
-            if progress is not None:
-                written += len(memoryview(shares[0]))  # type: ignore[arg-type]
-                progress(written)
-
-        # Buffer sets (the secret chunk and one buffer per share) are recycled: a fresh
-        # 256 KiB buffer per share and chunk cost page faults and zeroing, more than the
-        # GF(2^8) arithmetic. Each is overwritten by the next chunk; all are wiped at the end.
-        in_flight = 2
-        free: deque[tuple[bytearray, list[object]]] = deque(
-            (bytearray(chunk_size), kernel.buffers(chunk_size)) for _ in range(in_flight + 1)
-        )
-        every = list(free)
+        # Each share's framing, CRC-32, two SHA-256 passes and write (the bulk of a split's
+        # work once the GF(2^8) kernel is ISA-L) run on its lane thread, while this thread
+        # reads, draws randomness and computes the next chunks. Buffer sets (the secret chunk
+        # and one buffer per share) are recycled: a fresh 256 KiB buffer per share and chunk
+        # cost page faults and zeroing, more than the GF(2^8) arithmetic. All are wiped at
+        # the end.
+        sets = [(bytearray(chunk_size), kernel.buffers(chunk_size)) for _ in range(DEPTH)]
         try:
-            with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(2) as writing:
-                pending: deque[tuple[Future[list[object]], tuple[bytearray, list[object]]]]
-                pending = deque()
+            with WriteLanes([writer.payload for writer in writers], sets) as lanes:
                 while True:
-                    buffers = free.popleft()
-                    chunk, share_buffers = buffers
+                    chunk, share_buffers = lanes.free_set()
                     n = _readinto_full(source, chunk)
                     if n == 0:
-                        free.append(buffers)
+                        lanes.release()
                         break
                     length += n
                     secret = memoryview(chunk)[:n]
                     randoms = kernel.random_arrays(n, rng, share_buffers)
-                    future = pool.submit(kernel.process, secret, randoms, share_buffers)
-                    pending.append((future, buffers))
-                    if len(pending) >= in_flight:
-                        done, used = pending.popleft()
-                        write(done.result())
-                        free.append(used)
-                while pending:
-                    done, used = pending.popleft()
-                    write(done.result())
-                    free.append(used)
+                    shares = kernel.process(secret, randoms, share_buffers)
+                    lanes.put([memoryview(share) for share in shares])
+                    if progress is not None:
+                        progress(length)
         finally:
-            for chunk, share_buffers in every:
+            for chunk, share_buffers in sets:
                 wipe(chunk)
                 for buffer in share_buffers:
-                    wipe(buffer)  # type: ignore[arg-type]
+                    wipe(buffer)
         if length == 0:
             raise InputError("the secret is empty: nothing to split")
         manifest = SplitManifest(set_id, threshold, count, length, label)

@@ -145,8 +145,9 @@ def test_a_streamed_stdout_is_cut_short_and_declared_invalid_when_a_share_change
     tmp_path: Path,
 ) -> None:
     # Above the buffer limit the secret streams. The reader takes one byte and stops: the
-    # combine blocks writing its first block, long before it reads the last one.
-    secret, shares = _split(tmp_path, 2 << 20)
+    # combine blocks writing its first block, long before it reads the last one (it reads
+    # at most lanes.DEPTH chunks of lanes.READ_CHUNK ahead).
+    secret, shares = _split(tmp_path, 8 << 20)
     proc = _start("shares", "combine", "-o", "-", *shares, TCR_STDOUT_BUFFER_LIMIT="0")
     assert proc.stdout is not None
     first = os.read(proc.stdout.fileno(), 1)  # unbuffered: communicate() reads the fd
@@ -171,7 +172,7 @@ def test_a_streamed_stdout_of_unchanged_shares_is_the_whole_secret(tmp_path: Pat
 def test_the_library_stream_withholds_its_last_block_from_a_changed_share(
     tmp_path: Path,
 ) -> None:
-    secret, paths = _split(tmp_path, 2 << 20)  # 8 chunks; at most 4 are read ahead
+    secret, paths = _split(tmp_path, 8 << 20)  # 16 chunks; at most 4 are read ahead
     shares = [native.open_share_file(p) for p in paths]
     received = bytearray()
 
