@@ -73,22 +73,26 @@ def registration(payload: dict[str, Any], seq: int) -> KeyRecord:
     return KeyRecord(key_id(pub), algorithm, pub, owner, seq)
 
 
-def key_timeline(bodies: Iterable[bytes | str | None]) -> dict[str, KeyRecord]:
+def key_bodies(entries: Sequence[Any], body: Callable[[Any], object]) -> list[tuple[int, bytes]]:
+    """(index, body) of the entries that may register or revoke a key: one substring test
+    per entry (``body(entry)``: its body as ``str`` or ``bytes``, anything else if none)."""
+    found: list[tuple[int, bytes]] = []
+    for index, entry in enumerate(entries):
+        text = body(entry)
+        if type(text) is str:
+            if _KEY_MARK in text and text.isascii():
+                found.append((index, text.encode("ascii")))
+        elif isinstance(text, bytes | bytearray) and _KEY_MARK_BYTES in text:
+            found.append((index, bytes(text)))
+    return found
+
+
+def key_timeline(bodies: Iterable[tuple[int, bytes]]) -> dict[str, KeyRecord]:
     """Every key the log registers, with the event that registered it and the one that
-    revoked it (first of each), from the bodies of events 1, 2, ... (``None``: not an
-    event). Nothing is refused here: the event checks do that, in order."""
+    revoked it (first of each), from the (index, body) of the events that may do either
+    (:func:`key_bodies`), in order. Nothing is refused here: the event checks do that."""
     timeline: dict[str, KeyRecord] = {}
-    for index, body in enumerate(bodies):
-        if isinstance(body, str):
-            if _KEY_MARK not in body or not body.isascii():
-                continue
-            data = body.encode("ascii")
-        elif isinstance(body, bytes):
-            if _KEY_MARK_BYTES not in body:
-                continue
-            data = body
-        else:
-            continue
+    for index, data in bodies:
         try:
             parsed = parse_canonical(data)
         except ValueError:
@@ -158,14 +162,13 @@ def check_slice(
         if out.error is not None:
             continue
         try:
-            digest, parsed = _check_event(
+            digest, prev, parsed = _check_event(
                 index + 1, stored_seq, body, recorded, signature, prev, timeline, verifiers
             )
         except AuditIntegrityError as exc:
             out.error = (exc.seq, exc.reason)
             continue
         digests.append(digest)
-        prev = digest.hex()
         if parsed.get("kind") == CHECKPOINT_EVENT:
             out.announced.append(index + 1)
         if cosigned or _COSIGNERS_MARK in body:
@@ -200,17 +203,18 @@ def _check_event(
     prev: str,
     timeline: dict[str, KeyRecord],
     verifiers: dict[str, Verifier],
-) -> tuple[bytes, dict[str, Any]]:
+) -> tuple[bytes, str, dict[str, Any]]:
     """Every check of event ``seq``, in the order a walk from event 1 makes them; returns
-    its hash and parsed body, or raises :class:`AuditIntegrityError`."""
+    its hash (bytes and hex) and parsed body, or raises :class:`AuditIntegrityError`."""
     if stored_seq != seq:
         if stored_seq > seq:
             raise AuditIntegrityError(seq, f"missing (next row is {stored_seq}: deleted?)")
         raise AuditIntegrityError(seq, f"row numbered {stored_seq} out of order")
     digest = event_hash(body)
+    digest_hex = digest.hex()
     if not isinstance(recorded, str) or not recorded.isascii():
         raise AuditIntegrityError(seq, "recorded hash is not hex (edited?)")
-    if not hmac.compare_digest(digest.hex(), recorded.lower()):
+    if not hmac.compare_digest(digest_hex, recorded.lower()):
         raise AuditIntegrityError(seq, "content does not match its recorded hash (edited?)")
     try:
         parsed = parse_canonical(body)
@@ -270,7 +274,7 @@ def _check_event(
             or target.key_id == kid
         ):
             raise AuditIntegrityError(seq, "malformed key revocation")
-    return digest, parsed
+    return digest, digest_hex, parsed
 
 
 def _signature_ok(

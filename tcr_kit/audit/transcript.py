@@ -327,7 +327,7 @@ def verify_transcript(
     check = check_events(
         raw_events,
         partial(_event_row, path),
-        (e.get("body") if type(e) is dict else None for e in raw_events),
+        _entry_body,
         workers=workers,
         progress=progress,
         selector=chosen,
@@ -356,6 +356,10 @@ def verify_transcript(
     )
     _check_exported_at(path, doc["exported_at"], bodies)
     return TranscriptResult(report, selection, description)
+
+
+def _entry_body(e: object) -> object:
+    return e.get("body") if type(e) is dict else None
 
 
 class _Bodies:

@@ -29,6 +29,7 @@ from tcr_kit.audit.eventcheck import (
     Selector,
     SliceResult,
     check_slice,
+    key_bodies,
     key_timeline,
 )
 from tcr_kit.audit.parallel import run_slices
@@ -61,7 +62,7 @@ class EventsCheck:
 def check_events(
     entries: Sequence[Any],
     row: RowOf,
-    bodies: Iterable[bytes | str | None],
+    body: Callable[[Any], object],
     *,
     workers: int | None = None,
     progress: Progress | None = None,
@@ -70,11 +71,11 @@ def check_events(
     """Check every event of ``entries`` (event *i* at index *i - 1*), on ``workers``
     processes (default: one per CPU) for a long log.
 
-    ``row`` reads one entry (see :data:`~tcr_kit.audit.eventcheck.RowOf`); ``bodies`` are
-    the entries' bodies, for the key timeline (:func:`~tcr_kit.audit.eventcheck.key_timeline`).
+    ``row`` reads one entry (see :data:`~tcr_kit.audit.eventcheck.RowOf`); ``body`` gives an
+    entry's body, for the key timeline (:func:`~tcr_kit.audit.eventcheck.key_timeline`).
     The smallest bad event is the one reported, as a walk from event 1 would report it,
     whichever process finds it."""
-    timeline = key_timeline(bodies)
+    timeline = key_timeline(key_bodies(entries, body))
     for key in timeline.values():  # load the crypto libraries before any fork
         try:
             make_verifier(key.algorithm, key.public_key)
@@ -119,14 +120,16 @@ def verify_log(
     """Verify a whole log from event 1. Raises :class:`AuditIntegrityError` naming the first
     bad event (or checkpoint); returns a report otherwise."""
     rows = events if isinstance(events, list) else list(events)
-    check = check_events(
-        rows, _stored_row, [e.body for e in rows], workers=workers, progress=progress
-    )
+    check = check_events(rows, _stored_row, _stored_body, workers=workers, progress=progress)
     return finish_verification(check, checkpoints, expect_head=expect_head)
 
 
 def _stored_row(event: StoredEvent) -> Row:
     return event.seq, event.body, event.hash, event.signature, False
+
+
+def _stored_body(event: StoredEvent) -> object:
+    return event.body
 
 
 def finish_verification(
