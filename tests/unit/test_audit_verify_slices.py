@@ -220,6 +220,18 @@ def test_a_key_revoked_twice_is_refused_at_the_second_revocation() -> None:
     assert_same_on_every_split(write_log(N, plan), (N - 2, "malformed key revocation"))
 
 
+def test_an_event_with_a_bad_signature_and_a_malformed_revocation_names_the_signature() -> None:
+    """A walk checks the signature of an event before its revocation: so must a slice."""
+    seq = N - 50
+    events = write_log(N, {seq: (ADMIN, KEY_REVOKE, {"key_id": CLERK.kid})})  # not registered
+    assert_same_on_every_split(events, (seq, "malformed key revocation"))
+    e = events[seq - 1]
+    events[seq - 1] = StoredEvent(e.seq, e.body, e.hash, "00" * 64)
+    assert_same_on_every_split(
+        events, (seq, "signature does not verify (event altered, or signed by another key)")
+    )
+
+
 def transcript_of(events: list[StoredEvent], path: Path) -> dict[str, Any]:
     """A whole-log transcript of ``events`` (its stated fields as the exporter writes them)."""
     report = verify.verify_log(events, workers=1)
