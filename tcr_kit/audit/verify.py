@@ -39,6 +39,7 @@ Progress = Callable[[int, int], None]
 _PARALLEL_THRESHOLD = 2000
 """Below this many events everything runs in the calling process (a fork costs more)."""
 _CHUNK = PROGRESS_EVERY
+"""Events between progress reports (the name the parallel tests place bad events by)."""
 
 
 @dataclass
