@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ from tcr_kit.audit.chain import (
     VerifyReport,
 )
 from tcr_kit.audit.cosign import Cosignature, verify_cosignatures
+from tcr_kit.audit.eventcheck import Row
 from tcr_kit.audit.pgpwords import pgp_words
 from tcr_kit.audit.selection import EventSelection, parse_utc
-from tcr_kit.audit.verify import Progress, verify_log
+from tcr_kit.audit.verify import Progress, check_events, finish_verification, verify_log
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
 from tcr_kit.fileio import write_new_file
@@ -256,6 +258,13 @@ def _cosignatures(path: str | os.PathLike[str], e: object) -> list[Cosignature]:
 
 
 def _event(path: str | os.PathLike[str], e: object) -> StoredEvent:
+    seq, body, digest, signature, _ = _event_row(path, e)
+    return StoredEvent(seq, body, digest, signature)
+
+
+def _event_row(path: str | os.PathLike[str], e: object) -> Row:
+    """One entry of ``events`` as a :data:`~tcr_kit.audit.eventcheck.Row`; malformed:
+    :class:`IntegrityError`."""
     # The common, well-formed case in one test (a transcript holds one per event); anything
     # else (co-signed events included) takes the field-by-field checks below, which name
     # what is wrong.
@@ -268,19 +277,17 @@ def _event(path: str | os.PathLike[str], e: object) -> StoredEvent:
             and type(digest) is str
             and type(signature) is str
         ):
-            return StoredEvent(seq, body.encode("ascii"), digest, signature)
-    names = (
-        _EVENT_FIELDS | {"cosignatures"}
-        if isinstance(e, dict) and "cosignatures" in e
-        else _EVENT_FIELDS
-    )
+            return seq, body.encode("ascii"), digest, signature, False
+    cosigned = isinstance(e, dict) and "cosignatures" in e
+    names = _EVENT_FIELDS | {"cosignatures"} if cosigned else _EVENT_FIELDS
     e = _fields(path, e, names, "event")
     seq = _int(path, e["seq"], "event seq")
-    return StoredEvent(
+    return (
         seq,
         _ascii(path, e["body"], f"event {seq} body"),
         _str(path, e["hash"], f"event {seq} hash"),
         _str(path, e["signature"], f"event {seq} signature"),
+        cosigned,
     )
 
 
@@ -310,27 +317,94 @@ def verify_transcript(
     doc = _load(path)
     _fields(path, doc, _TOP_FIELDS, "transcript")
     raw_events = _list(path, doc["events"], "events")
-    events = [_event(path, e) for e in raw_events]
-    checkpoints = [_checkpoint(path, c) for c in _list(path, doc["checkpoints"], "checkpoints")]
-    report = verify_log(
-        events, checkpoints, expect_head=expect_head, progress=progress, workers=workers
+    checkpoints: list[StoredCheckpoint] = []
+    checkpoint_error: IntegrityError | None = None
+    try:
+        checkpoints = [_checkpoint(path, c) for c in _list(path, doc["checkpoints"], "checkpoints")]
+    except IntegrityError as exc:  # reported after a malformed event, as it always was
+        checkpoint_error = exc
+    chosen = _stated_selection(doc["selection"])
+    check = check_events(
+        raw_events,
+        partial(_event_row, path),
+        _entry_body,
+        workers=workers,
+        progress=progress,
+        selector=chosen,
     )
+    if check.malformed is not None:
+        raise IntegrityError(check.malformed)
+    if checkpoint_error is not None:
+        raise checkpoint_error
+    report = finish_verification(check, checkpoints, expect_head=expect_head)
+    cosigned = [_event(path, raw_events[i]) for i in check.cosigned]
     cosignatures = {
         e.seq: c
-        for e, raw in zip(events, raw_events, strict=True)
-        if (c := _cosignatures(path, raw))
+        for e, i in zip(cosigned, check.cosigned, strict=True)
+        if (c := _cosignatures(path, raw_events[i]))
     }
-    report.cosignatures = verify_cosignatures(events, cosignatures, report.keys)
+    report.cosignatures = verify_cosignatures(cosigned, cosignatures, report.keys)
     head = _fields(path, doc["head"], frozenset({"seq", "sha256", "words"}), "head")
     words = " ".join(pgp_words(bytes.fromhex(report.head)))
     if (head["seq"], head["sha256"], head["words"]) != (report.events, report.head, words):
         raise IntegrityError(f"{path}: the stated head does not match the recomputed chain")
     _check_keys(path, doc["keys"], report)
+    bodies = _Bodies(path, raw_events)
+    precomputed = (chosen, check.selected) if chosen is not None else None
     selection, description = _check_selection(
-        path, doc["selection"], events, [c.seq for c in checkpoints]
+        path, doc["selection"], bodies, [c.seq for c in checkpoints], precomputed
     )
-    _check_exported_at(path, doc["exported_at"], events)
+    _check_exported_at(path, doc["exported_at"], bodies)
     return TranscriptResult(report, selection, description)
+
+
+def _entry_body(e: object) -> object:
+    return e.get("body") if type(e) is dict else None
+
+
+class _Bodies:
+    """The event bodies of a transcript whose events were checked, read when needed."""
+
+    def __init__(self, path: str | os.PathLike[str], raw_events: list[Any]) -> None:
+        self._path = path
+        self._raw = raw_events
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        for e in self._raw:
+            seq, body, _, _, _ = _event_row(self._path, e)
+            yield seq, body
+
+    def last(self) -> bytes:
+        return _event_row(self._path, self._raw[-1])[1]
+
+
+def _stated_selection(value: object) -> EventSelection | None:
+    """The selection a transcript's criteria state, to be applied while the events are
+    checked; ``None`` if they cannot be read (:func:`_check_selection` then says why)."""
+    if not isinstance(value, dict):
+        return None
+    crit = value.get("criteria")
+    if crit is None:
+        crit = {}
+    if not isinstance(crit, dict) or not set(crit) <= {
+        "ceremony",
+        "since",
+        "until",
+        "through_checkpoint",
+    }:
+        return None
+    ceremony, since, until = crit.get("ceremony"), crit.get("since"), crit.get("until")
+    if ceremony is not None and (not isinstance(ceremony, int) or isinstance(ceremony, bool)):
+        return None
+    if not all(t is None or isinstance(t, str) for t in (since, until)):
+        return None
+    try:
+        return EventSelection.parse(ceremony=ceremony, since=since, until=until)
+    except (InputError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _check_keys(path: str | os.PathLike[str], value: object, report: VerifyReport) -> None:
@@ -363,8 +437,9 @@ def _key_entry(k: KeyRecord) -> dict[str, Any]:
 def _check_selection(
     path: str | os.PathLike[str],
     value: object,
-    events: list[StoredEvent],
+    events: _Bodies,
     checkpoint_seqs: list[int],
+    precomputed: tuple[EventSelection, list[int] | None] | None = None,
 ) -> tuple[list[int], str]:
     """``selection`` is recomputed from its ``criteria`` over the events: the seqs, the
     description, and where the events end must all agree. They end at the last selected
@@ -394,8 +469,14 @@ def _check_selection(
     until = None if crit["until"] is None else _str(path, crit["until"], "selection until")
     try:
         chosen = EventSelection.parse(ceremony=ceremony, since=since, until=until)
-        # verify_log has proved every body canonical: a plain parse is enough here.
-        seqs = [e.seq for e in events if chosen(json.loads(e.body))]
+        if precomputed is not None and precomputed[0] == chosen:
+            # Applied by the event checks, in the worker processes (None: it raised there).
+            if precomputed[1] is None:
+                raise ValueError("the selection raised on an event")
+            seqs = precomputed[1]
+        else:
+            # Every body was proved canonical: a plain parse is enough here.
+            seqs = [seq for seq, body in events if chosen(json.loads(body))]
     except (InputError, ValueError, KeyError, TypeError):
         raise IntegrityError(f"{path}: selection criteria cannot be applied") from None
     through = crit["through_checkpoint"]
@@ -417,13 +498,11 @@ def _check_selection(
     return seqs, chosen.description
 
 
-def _check_exported_at(
-    path: str | os.PathLike[str], value: object, events: list[StoredEvent]
-) -> None:
+def _check_exported_at(path: str | os.PathLike[str], value: object, events: _Bodies) -> None:
     text = _str(path, value, "exported_at")
     try:
         when = parse_utc(text)
-        last = parse_utc(str(parse_canonical(events[-1].body)["time"]))
+        last = parse_utc(str(parse_canonical(events.last())["time"]))
     except (InputError, ValueError, KeyError, TypeError, IndexError):
         raise _malformed(path, "exported_at is not a UTC time") from None
     if not text.endswith("Z") or when < last:
