@@ -67,7 +67,9 @@ class Run:
 def run(cmd: list[str], **kw: object) -> Run:
     """One command, timed; fails loudly on a non-zero exit."""
     start = time.perf_counter()
-    proc = subprocess.Popen([*RT_PREFIX, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)  # type: ignore[call-overload]
+    proc = subprocess.Popen(  # type: ignore[call-overload]
+        [*RT_PREFIX, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     err = proc.stderr.read().decode() if proc.stderr else ""
