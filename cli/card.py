@@ -169,11 +169,9 @@ def enrol(
     Secrets read from stdin (when it is not a terminal), one per line, in this order:
     current (transport) PIN, new PIN, new PIN again, and for a PC/SC card the PUK.
     """
-    from pydantic import ValidationError
-
     try:
         tcr = cards.TcrRef(name=tcr_name, id=tcr_id)
-    except ValidationError:
+    except ValueError:
         raise click.UsageError("--tcr-id: letters, digits, '.', '_' and '-' only (1-32)") from None
     prepared = cards.load_share_file(share_path)
     if record_path.exists() and not force:
