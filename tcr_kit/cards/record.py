@@ -83,7 +83,8 @@ def _number(loc: str, value: object, low: int, high: int, *, optional: bool = Fa
 
 
 def _choice(loc: str, value: object, allowed: object) -> None:
-    if value not in get_args(allowed):
+    # Compared with the type too: True == 1 and 1.0 == 1 are not the literal 1.
+    if not any(type(value) is type(a) and value == a for a in get_args(allowed)):
         raise _Invalid(loc, f"must be one of {', '.join(map(repr, get_args(allowed)))}")
 
 

@@ -100,6 +100,8 @@ def _with(doc: dict[str, Any], path: str, value: object) -> dict[str, Any]:
         ("enrolment_id", ..., "enrolment_id: field required"),
         ("profile", "tcr-pkcs11-v1", "a PC/SC enrolment uses profile tcr-iso7816-v1"),
         ("version", 2, "version: must be one of 1"),
+        ("version", True, "version: must be one of 1"),
+        ("version", 1.0, "version: must be one of 1"),
         ("format", "other", "format: must be one of"),
         ("card.serial", "", "card.serial: must have at least 1"),
         ("card.serial", 1234, "card.serial: must be a string"),
