@@ -4,8 +4,9 @@ State lives in an embedded SQLite ledger (:mod:`tcr_kit.custody.ledger`); every 
 written together with its signed audit event (:mod:`tcr_kit.audit`) in one transaction.
 
 The names in ``__all__`` are the public API (importable from here or from their modules).
-They are imported on first use (PEP 562), so ``import tcr_kit.custody.history`` or one
-ledger look-up costs no pydantic model of artifacts or manifests it does not use.
+They are imported on first use (PEP 562), so importing one custody module
+(``tcr_kit.custody.status`` for ``tcr status``, ``tcr_kit.custody.history``) does not
+import the ledger facade, its mixins and their pydantic models.
 """
 
 from __future__ import annotations
