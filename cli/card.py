@@ -38,6 +38,7 @@ from ._cards import (
 )
 from ._rotation_ledger import rotation_ledger_options
 from .app import emit_json, json_option, progress, quiet_option, table, warn
+from .card_pin import change_pin, unblock
 
 __all__ = ["card", "read_secret"]  # read_secret: cli/hsm.py reads card PINs with it
 
@@ -55,6 +56,10 @@ def card() -> None:
     others); 2 usage (bad option, bad new PIN, malformed record); 3 integrity (wrong
     card, other share set, damaged share).
     """
+
+
+card.add_command(change_pin)
+card.add_command(unblock)
 
 
 @card.command("list")
@@ -169,11 +174,9 @@ def enrol(
     Secrets read from stdin (when it is not a terminal), one per line, in this order:
     current (transport) PIN, new PIN, new PIN again, and for a PC/SC card the PUK.
     """
-    from pydantic import ValidationError
-
     try:
         tcr = cards.TcrRef(name=tcr_name, id=tcr_id)
-    except ValidationError:
+    except ValueError:
         raise click.UsageError("--tcr-id: letters, digits, '.', '_' and '-' only (1-32)") from None
     prepared = cards.load_share_file(share_path)
     if record_path.exists() and not force:
@@ -224,64 +227,6 @@ def enrol(
     if result.completed_interrupted:
         click.echo("completed an interrupted enrolment: the card was already committed")
     print_facts({k: v for k, v in out.items() if k not in ("ok", "completed_interrupted")})
-
-
-@card.command("change-pin")
-@one_card
-@file_option("--pin-file", help="Current PIN, 0600 file.")
-@file_option("--new-pin-file", help="New PIN, 0600 file.")
-@force_option
-@json_option
-@quiet_option
-def change_pin(
-    where: OneCard,
-    pin_file: Path | None,
-    new_pin_file: Path | None,
-    force: bool,
-    as_json: bool,
-    quiet: bool,
-) -> None:
-    """Change the card's PIN (stdin order: current PIN, new PIN, new PIN again)."""
-    sel = where.select()
-    with (
-        closing(where.open(sel, force=force)) as c,
-        read_secret("Current PIN", pin_file) as old,
-        read_secret("New PIN", new_pin_file, confirm=True) as new,
-    ):
-        c.change_pin(old, new)
-        identity = c.identity()
-    if as_json:
-        emit_json({"ok": True, "card": identity.describe(), "serial": identity.serial})
-        return
-    click.echo("PIN changed")
-
-
-@card.command()
-@one_card
-@file_option("--puk-file", help="PUK (PC/SC) or SO PIN (PKCS#11), 0600 file.")
-@file_option("--new-pin-file", help="New PIN, 0600 file.")
-@json_option
-@quiet_option
-def unblock(
-    where: OneCard,
-    puk_file: Path | None,
-    new_pin_file: Path | None,
-    as_json: bool,
-    quiet: bool,
-) -> None:
-    """Set a new PIN with the PUK / SO PIN (stdin order: PUK, new PIN, new PIN again)."""
-    sel = where.select()
-    with (
-        closing(where.open(sel, force=False)) as c,
-        read_secret(sel.unblock_secret, puk_file) as puk,
-        read_secret("New PIN", new_pin_file, confirm=True) as new,
-    ):
-        c.unblock(puk, new)
-        identity = c.identity()
-    if as_json:
-        emit_json({"ok": True, "card": identity.describe(), "serial": identity.serial})
-        return
-    click.echo("PIN reset; the retry counter is full again")
 
 
 @card.command("wipe")

@@ -205,12 +205,10 @@ def status(
             return
         _echo_history(hist, source, quiet)
         return
-    from tcr_kit.audit.timeline import entries_of
+    from tcr_kit.custody import read_own_view
 
-    with open_ledger(ledger_path) as led:
-        view = led.status(actor_id)
-        hist = person_history(entries_of(led.audit.events()), actor_id)
-        seq, head = led.audit.head()
+    own = read_own_view(ledger_path, actor_id)
+    view, hist, seq, head = own.status, own.history, own.head_seq, own.head
     if as_json:
         emit_json(
             {

@@ -13,8 +13,9 @@ modules, each holding one concept:
   :func:`rotate` and :func:`rotate_cards`;
 * :mod:`~tcr_kit.cards.rotation`: :func:`rotate_selected`, with :class:`OneReaderSwap` for
   two cards that take turns in one reader;
-* :mod:`~tcr_kit.cards.record`: :class:`EnrolmentRecord` (versioned, frozen,
-  ``extra="forbid"``), :func:`load_record`, :func:`write_record` (what the ledger imports);
+* :mod:`~tcr_kit.cards.record`: :class:`EnrolmentRecord` (versioned, frozen, every field
+  checked, unknown fields refused), :func:`load_record`, :func:`write_record` (what the
+  ledger imports);
 * :mod:`~tcr_kit.cards.signing`: :class:`CardSigner` (the audit log's ``Signer`` shape),
   :func:`sign_with_card`, :func:`signing_key`, :func:`verify_signature`;
 * :mod:`~tcr_kit.cards.errors`: the card errors, each under one family of

@@ -1,10 +1,10 @@
-"""AES-256-GCM envelopes for a share on a card, and the key derivations both profiles use."""
+"""AES-256-GCM envelopes for a share on a card, and the key derivations both profiles use.
+
+pycryptodome is imported by the functions that use it: a PC/SC card's backend imports this
+module, and ``tcr card check`` without a PIN never seals or opens anything.
+"""
 
 from __future__ import annotations
-
-from Crypto.Cipher import AES
-from Crypto.Hash import SHA256
-from Crypto.Protocol.KDF import HKDF, scrypt
 
 from tcr_kit.cards.errors import CredentialCorrupt
 from tcr_kit.secrets import SecretBuffer, random_bytes
@@ -19,6 +19,8 @@ SCRYPT_N = 2**15
 
 def seal(key: bytes | bytearray, plaintext: bytes | bytearray | memoryview, aad: bytes) -> bytes:
     """``nonce || tag || ciphertext`` under ``key`` (32 bytes)."""
+    from Crypto.Cipher import AES
+
     nonce = random_bytes(NONCE_LEN)
     cipher = AES.new(bytes(key), AES.MODE_GCM, nonce=nonce, mac_len=TAG_LEN)
     cipher.update(aad)
@@ -28,6 +30,8 @@ def seal(key: bytes | bytearray, plaintext: bytes | bytearray | memoryview, aad:
 
 def unseal(key: bytes | bytearray, blob: bytes, aad: bytes, what: str) -> SecretBuffer:
     """Open :func:`seal`'s output; :class:`CredentialCorrupt` if it does not authenticate."""
+    from Crypto.Cipher import AES
+
     if len(blob) < NONCE_LEN + TAG_LEN:
         raise CredentialCorrupt(f"{what}: truncated")
     nonce, tag, ct = blob[:NONCE_LEN], blob[NONCE_LEN : NONCE_LEN + TAG_LEN], blob[28:]
@@ -43,6 +47,9 @@ def unseal(key: bytes | bytearray, blob: bytes, aad: bytes, what: str) -> Secret
 
 def hkdf(secret: bytes | bytearray, salt: bytes, info: bytes) -> bytearray:
     """HKDF-SHA256 to 32 bytes."""
+    from Crypto.Hash import SHA256
+    from Crypto.Protocol.KDF import HKDF
+
     out = HKDF(bytes(secret), 32, salt, SHA256, context=info)
     assert isinstance(out, bytes)  # noqa: S101 - one key requested
     return bytearray(out)
@@ -50,6 +57,8 @@ def hkdf(secret: bytes | bytearray, salt: bytes, info: bytes) -> bytearray:
 
 def pin_key(pin: SecretBuffer, salt: bytes, card_random: bytes, info: bytes) -> bytearray:
     """A key from a PIN: scrypt(PIN, salt), then HKDF with the card-held random."""
+    from Crypto.Protocol.KDF import scrypt
+
     stretched = scrypt(bytes(pin.view()), salt, 32, N=SCRYPT_N, r=8, p=1)
     assert isinstance(stretched, bytes)  # noqa: S101 - one key requested
     return hkdf(stretched + card_random, salt, info)

@@ -1,7 +1,7 @@
 """The public facts of one card, flat and typed: what ``tcr card list`` and ``check`` show.
 
 :class:`~tcr_kit.cards.base.CardStatus` is the card's state as the backends see it (nested
-pydantic models, a PIN status object). People and scripts compare cards by a handful of
+records, a PIN status object). People and scripts compare cards by a handful of
 flat facts instead: serial, state, share set and index, digests, key fingerprints, PIN tries
 left. :class:`CardFacts` is that view, computed in one place so that every command and tool
 shows the same facts under the same names. Nothing here needs the PIN.

@@ -4,78 +4,178 @@ State lives in an embedded SQLite ledger (:mod:`tcr_kit.custody.ledger`); every 
 written together with its signed audit event (:mod:`tcr_kit.audit`) in one transaction.
 
 The names in ``__all__`` are the public API (importable from here or from their modules).
+They are imported on first use (PEP 562), so importing one custody module
+(``tcr_kit.custody.status`` for ``tcr status``, ``tcr_kit.custody.history``) does not
+import the ledger facade, its mixins and their pydantic models.
 """
 
 from __future__ import annotations
 
-from tcr_kit.custody.artifacts import (
-    Artifact,
-    ArtifactFile,
-    ArtifactFilesDiffer,
-    FileCheck,
-    Release,
-    ReleaseRefused,
-    Tranche,
-    TranscriptArtifact,
-    artifact_from_transcript,
-    check_files,
-    parse_tranche,
-)
-from tcr_kit.custody.errors import (
-    BlockedByDiscrepancy,
-    ChecklistItemInvalid,
-    DiscrepancyOpened,
-    LedgerIntegrityError,
-    NotFound,
-    TransitionRefused,
-    WitnessRequired,
-)
-from tcr_kit.custody.ledger import (
-    Actor,
-    BagView,
-    CredentialStatus,
-    DiscrepancyCount,
-    EventSelection,
-    EventSummary,
-    InspectionBrief,
-    Ledger,
-    PersonStatus,
-    ReleaseOutcome,
-    TrancheStatus,
-    default_ledger_path,
-    enrolment_sha256,
-    normalise_serial,
-)
-from tcr_kit.custody.lifecycle import BagAction, BagState, CredentialAction, CredentialState
-from tcr_kit.custody.models import (
-    Attendance,
-    Bag,
-    Ceremony,
-    Credential,
-    CredentialKind,
-    Discrepancy,
-    DiscrepancyCategory,
-    Inspection,
-    Location,
-    LocationKind,
-    Person,
-    Role,
-    SealAttestation,
-    Severity,
-    ShareSet,
-    Shipment,
-    build,
-)
-from tcr_kit.custody.policy import Policy, PolicyInvalid, default_policy, parse_policy
-from tcr_kit.custody.remote import SignedAttestation
-from tcr_kit.custody.share_manifests import (
-    ExtendResult,
-    ShareCheck,
-    check_share_alone,
-    extend_set,
-    sign_manifest,
-    verify_manifest,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tcr_kit.custody.artifacts import (
+        Artifact,
+        ArtifactFile,
+        ArtifactFilesDiffer,
+        FileCheck,
+        Release,
+        ReleaseRefused,
+        Tranche,
+        TranscriptArtifact,
+        artifact_from_transcript,
+        check_files,
+        parse_tranche,
+    )
+    from tcr_kit.custody.errors import (
+        BlockedByDiscrepancy,
+        ChecklistItemInvalid,
+        DiscrepancyOpened,
+        LedgerIntegrityError,
+        NotFound,
+        TransitionRefused,
+        WitnessRequired,
+    )
+    from tcr_kit.custody.ledger import (
+        Actor,
+        BagView,
+        DiscrepancyCount,
+        EventSelection,
+        EventSummary,
+        Ledger,
+        ReleaseOutcome,
+        TrancheStatus,
+        enrolment_sha256,
+        normalise_serial,
+    )
+    from tcr_kit.custody.ledger_file import default_ledger_path
+    from tcr_kit.custody.lifecycle import BagAction, BagState, CredentialAction, CredentialState
+    from tcr_kit.custody.models import (
+        Attendance,
+        Bag,
+        Ceremony,
+        Credential,
+        CredentialKind,
+        Discrepancy,
+        DiscrepancyCategory,
+        Inspection,
+        Location,
+        LocationKind,
+        Person,
+        Role,
+        SealAttestation,
+        Severity,
+        ShareSet,
+        Shipment,
+        build,
+    )
+    from tcr_kit.custody.policy import Policy, PolicyInvalid, default_policy, parse_policy
+    from tcr_kit.custody.remote import SignedAttestation
+    from tcr_kit.custody.share_manifests import (
+        ExtendResult,
+        ShareCheck,
+        check_share_alone,
+        extend_set,
+        sign_manifest,
+        verify_manifest,
+    )
+    from tcr_kit.custody.status import (
+        CredentialStatus,
+        InspectionBrief,
+        OwnView,
+        PersonStatus,
+        read_own_view,
+    )
+
+_HOME: dict[str, tuple[str, ...]] = {
+    "tcr_kit.custody.artifacts": (
+        "Artifact",
+        "ArtifactFile",
+        "ArtifactFilesDiffer",
+        "FileCheck",
+        "Release",
+        "ReleaseRefused",
+        "Tranche",
+        "TranscriptArtifact",
+        "artifact_from_transcript",
+        "check_files",
+        "parse_tranche",
+        "read_own_view",
+    ),
+    "tcr_kit.custody.errors": (
+        "BlockedByDiscrepancy",
+        "ChecklistItemInvalid",
+        "DiscrepancyOpened",
+        "LedgerIntegrityError",
+        "NotFound",
+        "TransitionRefused",
+        "WitnessRequired",
+    ),
+    "tcr_kit.custody.ledger": (
+        "Actor",
+        "BagView",
+        "DiscrepancyCount",
+        "EventSelection",
+        "EventSummary",
+        "Ledger",
+        "ReleaseOutcome",
+        "TrancheStatus",
+        "enrolment_sha256",
+        "normalise_serial",
+    ),
+    "tcr_kit.custody.ledger_file": ("default_ledger_path",),
+    "tcr_kit.custody.status": (
+        "CredentialStatus",
+        "InspectionBrief",
+        "OwnView",
+        "PersonStatus",
+        "read_own_view",
+    ),
+    "tcr_kit.custody.lifecycle": (
+        "BagAction",
+        "BagState",
+        "CredentialAction",
+        "CredentialState",
+    ),
+    "tcr_kit.custody.models": (
+        "Attendance",
+        "Bag",
+        "Ceremony",
+        "Credential",
+        "CredentialKind",
+        "Discrepancy",
+        "DiscrepancyCategory",
+        "Inspection",
+        "Location",
+        "LocationKind",
+        "Person",
+        "Role",
+        "SealAttestation",
+        "Severity",
+        "ShareSet",
+        "Shipment",
+        "build",
+    ),
+    "tcr_kit.custody.policy": (
+        "Policy",
+        "PolicyInvalid",
+        "default_policy",
+        "parse_policy",
+    ),
+    "tcr_kit.custody.remote": ("SignedAttestation",),
+    "tcr_kit.custody.share_manifests": (
+        "ExtendResult",
+        "ShareCheck",
+        "check_share_alone",
+        "extend_set",
+        "sign_manifest",
+        "verify_manifest",
+    ),
+}
+"""The module that defines each public name (imported on the first access to it)."""
+
+_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 
 __all__ = [
     "Actor",
@@ -110,6 +210,7 @@ __all__ = [
     "Location",
     "LocationKind",
     "NotFound",
+    "OwnView",
     "Person",
     "PersonStatus",
     "Policy",
@@ -140,6 +241,22 @@ __all__ = [
     "normalise_serial",
     "parse_policy",
     "parse_tranche",
+    "read_own_view",
     "sign_manifest",
     "verify_manifest",
 ]
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and nothing else
+
+    def __getattr__(name: str) -> Any:
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module 'tcr_kit.custody' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

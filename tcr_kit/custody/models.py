@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from tcr_kit.custody.lifecycle import BagState, CredentialState
+from tcr_kit.custody.wording import describe_location, inspection_outcome
 from tcr_kit.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
@@ -241,19 +242,14 @@ class Location(Record):
     def describe(self) -> str:
         """For people: "facility east", "safe credential-safe box 7 at east",
         "with tcr-3", "in transit (shipment S-0001)"."""
-        if self.kind is LocationKind.WITH_PERSON:
-            text = f"with {self.person}"
-        elif self.kind is LocationKind.IN_TRANSIT:
-            text = f"in transit (shipment {self.shipment})"
-        elif self.kind is LocationKind.FACILITY:
-            return f"facility {self.facility}"
-        else:
-            text = " ".join(
-                f"{name} {value}"
-                for name, value in (("safe", self.safe), ("box", self.box))
-                if value is not None
-            )
-        return f"{text} at {self.facility}" if self.facility else text
+        return describe_location(
+            self.kind.value,
+            facility=self.facility,
+            safe=self.safe,
+            box=self.box,
+            person=self.person,
+            shipment=self.shipment,
+        )
 
 
 class Bag(Record):
@@ -338,9 +334,7 @@ class Inspection(Record):
 
     @property
     def outcome(self) -> str:
-        if not self.serial_matches:
-            return "serial-mismatch"
-        return "tamper-evidence" if self.tamper_found else "intact"
+        return inspection_outcome(self.serial_read, self.serial_expected, self.checklist)
 
 
 class DiscrepancyCategory(StrEnum):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -433,3 +437,25 @@ def test_a_card_pulled_during_change_pin_never_reports_a_plain_failure(
         assert check_card(card, record=load_record(record), pin=pin("next-pin-5")).share_intact
     finally:
         card.close()
+
+
+def test_card_check_of_a_pcsc_card_imports_no_pkcs11_pydantic_or_cipher_library(
+    vcards: Cards, readers: list[str], tmp_path: Path
+) -> None:
+    reader = insert(vcards("0000000000000014"), readers)
+    record = _enrol_lib(reader, b"start-up share", tmp_path)
+    probe = (
+        "import sys\nfrom tcr_cli.main import main\n"
+        f"sys.argv = ['tcr', 'card', 'check', '--reader', {reader!r},"
+        f" '--record', {str(record)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(ast.literal_eval(proc.stdout.splitlines()[-1]))
+    assert "smartcard" in loaded  # the PC/SC middleware the check used
+    assert not loaded & {"pkcs11", "pydantic", "numpy", "Crypto", "cryptography", "nacl"}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -496,3 +499,26 @@ def test_cli_pin_prompt_on_a_terminal_is_hidden(
     assert os.waitstatus_to_exitcode(status) == 0, out
     assert b"share intact" in out
     assert b"typed-pin-9" not in out  # never echoed
+
+
+def test_card_check_of_a_token_imports_pkcs11_but_no_pydantic_or_cipher_library(
+    new_token: NewToken, softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    label, _serial = new_token("TCR")
+    _enrol(label, split_bytes(b"start-up", 2, 3)[0].encode_compact(), tmp_path, 1)
+    argv = ["card", "check", "--pkcs11-module", MODULE, "--token-label", label,
+            "--record", str(tmp_path / "record-1.json"), "--quiet"]  # fmt: skip
+    probe = (
+        "import sys\nfrom tcr_cli.main import main\n"
+        f"sys.argv = ['tcr', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(ast.literal_eval(proc.stdout.splitlines()[-1]))
+    assert "pkcs11" in loaded  # the token's middleware, which the check uses
+    assert not loaded & {"pydantic", "smartcard", "numpy", "Crypto", "cryptography", "nacl"}

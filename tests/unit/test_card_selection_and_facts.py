@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 from datetime import UTC, datetime
@@ -156,7 +157,7 @@ def test_a_listed_card_matches_its_record_only_with_the_same_enrolment() -> None
     facts = CardFacts.from_status(_status("enrolled", META, META.keys))
     rec = _record("pkcs11")
     assert ListedCard("pkcs11", facts.location, facts, record=rec).record_matches is True
-    other = rec.model_copy(update={"enrolment_id": "22" * 16})
+    other = dataclasses.replace(rec, enrolment_id="22" * 16)
     assert ListedCard("pkcs11", facts.location, facts, record=other).record_matches is False
     assert ListedCard("pkcs11", facts.location, facts).record_matches is None
     empty = ListedCard("pcsc", "Reader 0", problem="no card")

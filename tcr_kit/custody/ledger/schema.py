@@ -7,16 +7,15 @@ file (created by :func:`tcr_kit.audit.chain.ensure_schema`).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pydantic import BaseModel
 
 from tcr_kit.audit import chain as audit_chain
 from tcr_kit.custody.artifacts import Artifact, Release
+from tcr_kit.custody.ledger_file import LEDGER_ENV, SCHEMA_VERSION, default_ledger_path
 from tcr_kit.custody.models import (
     Bag,
     Ceremony,
@@ -38,10 +37,6 @@ __all__ = [
     "default_ledger_path",
     "table_of",
 ]
-
-LEDGER_ENV = "TCR_LEDGER"
-SCHEMA_VERSION = 2
-"""The schema version this tcr-kit writes (``PRAGMA user_version``): one per migration."""
 
 
 @dataclass(frozen=True)
@@ -114,16 +109,6 @@ def _migrate_artifacts(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v1, _migrate_artifacts]
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1`` (``PRAGMA user_version``)."""
-
-
-def default_ledger_path(env: Mapping[str, str] | None = None) -> Path:
-    """``$TCR_LEDGER``, else ``$XDG_DATA_HOME/tcr-kit/ledger.sqlite``, else
-    ``~/.local/share/tcr-kit/ledger.sqlite``."""
-    env = os.environ if env is None else env
-    if env.get(LEDGER_ENV):
-        return Path(env[LEDGER_ENV])
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "tcr-kit" / "ledger.sqlite"
 
 
 def table_of(model: type[BaseModel]) -> Table:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from tcr_kit.custody.ledger.schema import (
     default_ledger_path,
     table_of,
 )
+from tcr_kit.custody.ledger_file import connect_read_only, not_a_ledger
 from tcr_kit.custody.models import Person
 from tcr_kit.custody.remote import SignedAttestation
 from tcr_kit.errors import InputError, NotPermitted, OperationalError
@@ -247,37 +247,12 @@ class LedgerStore:
 
     @classmethod
     def _open_read_only(cls, p: Path, timeout: float) -> Self:
-        if not p.is_file():
-            raise OperationalError(f"{p}: no ledger here (run 'tcr roster init' first)")
-        uri = "file:" + urllib.parse.quote(str(p.resolve())) + "?mode=ro"
-        try:
-            conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise OperationalError(f"{p}: cannot open ledger: {exc}") from None
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            tables = {
-                str(r[0])
-                for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            raise OperationalError(f"{p}: cannot read ledger: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise LedgerIntegrityError(f"{p}: not a usable ledger: {exc}") from None
-        if version > len(MIGRATIONS):
-            conn.close()
-            raise OperationalError(
-                f"{p}: ledger schema {version} is newer than this tcr-kit ({len(MIGRATIONS)})"
-            )
+        conn, version, tables = connect_read_only(p, timeout)
         later = {t.name for t in TABLES.values() if 1 < t.since <= version}
         missing = sorted({*REQUIRED_TABLES, *later} - tables)
         if version == 0 or missing:
             conn.close()
-            what = "empty file" if p.stat().st_size == 0 else f"missing {', '.join(missing)}"
-            raise LedgerIntegrityError(f"{p}: not a ledger: no ledger schema ({what})")
+            raise not_a_ledger(p, missing)
         return cls(conn, p)
 
     def _migrate(self) -> None:

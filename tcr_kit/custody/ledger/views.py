@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from tcr_kit.audit.canonical import parse_canonical
-from tcr_kit.clock import isoformat
 from tcr_kit.custody.ledger.reading import LedgerReader
 from tcr_kit.custody.models import Bag, Discrepancy, Inspection
+from tcr_kit.custody.status import CredentialStatus, InspectionBrief, PersonStatus, person_status
 
 __all__ = [
     "BagView",
@@ -24,65 +24,6 @@ __all__ = [
     "PersonStatus",
     "ViewsMixin",
 ]
-
-
-@dataclass(frozen=True)
-class InspectionBrief:
-    """The last inspection of a bag, in short."""
-
-    id: str
-    at: str
-    """UTC time, ISO 8601 with ``Z``."""
-    outcome: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "at": self.at, "outcome": self.outcome}
-
-
-@dataclass(frozen=True)
-class CredentialStatus:
-    """One of a person's credentials: its state, its bag and where that is."""
-
-    credential: str
-    kind: str
-    serial: str
-    state: str
-    bag: str | None
-    bag_state: str | None
-    location: str | None
-    last_inspection: InspectionBrief | None
-    open_discrepancies: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "credential": self.credential,
-            "kind": self.kind,
-            "serial": self.serial,
-            "state": self.state,
-            "bag": self.bag,
-            "bag_state": self.bag_state,
-            "location": self.location,
-            "last_inspection": self.last_inspection.to_json() if self.last_inspection else None,
-            "open_discrepancies": list(self.open_discrepancies),
-        }
-
-
-@dataclass(frozen=True)
-class PersonStatus:
-    """A TCR's own view (``tcr status``)."""
-
-    person: str
-    name: str
-    roles: tuple[str, ...]
-    credentials: tuple[CredentialStatus, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "person": self.person,
-            "name": self.name,
-            "roles": list(self.roles),
-            "credentials": [c.to_json() for c in self.credentials],
-        }
 
 
 @dataclass(frozen=True)
@@ -137,38 +78,9 @@ class ViewsMixin(LedgerReader):
 
     def status(self, person: str) -> PersonStatus:
         """A TCR's own view: credentials, where each is, bag, last inspection, open
-        discrepancies."""
-        who = self.person(person)
-        items = []
-        open_d = self.discrepancies(open_only=True)
-        for cred in self.credentials(person):
-            bag = self._get_or_none(Bag, cred.bag) if cred.bag else None
-            last = None
-            if bag is not None:
-                found = self.inspections(bag.serial)
-                last = found[-1] if found else None
-            about = {f"credential:{cred.id}"} | ({f"bag:{bag.serial}"} if bag else set())
-            items.append(
-                CredentialStatus(
-                    credential=cred.id,
-                    kind=cred.kind.value,
-                    serial=cred.serial,
-                    state=cred.state.value,
-                    bag=bag.serial if bag else None,
-                    bag_state=bag.state.value if bag else None,
-                    location=bag.location.describe() if bag else None,
-                    last_inspection=(
-                        InspectionBrief(last.id, isoformat(last.at), last.outcome) if last else None
-                    ),
-                    open_discrepancies=tuple(d.id for d in open_d if about & set(d.objects)),
-                )
-            )
-        return PersonStatus(
-            person=who.id,
-            name=who.name,
-            roles=tuple(r.value for r in who.roles),
-            credentials=tuple(items),
-        )
+        discrepancies (read by :func:`tcr_kit.custody.status.person_status`, the reading
+        ``tcr status`` makes without the facade)."""
+        return person_status(self._conn, person)
 
     def discrepancy_summary(
         self,
