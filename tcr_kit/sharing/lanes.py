@@ -33,7 +33,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tcr_kit.sharing.native_share import NativeShare
 
-__all__ = ["DEPTH", "MAX_LANES", "READ_CHUNK", "ReadLanes", "WriteLanes"]
+__all__ = [
+    "BUFFER_BUDGET",
+    "DEPTH",
+    "MAX_LANES",
+    "MIN_CHUNK",
+    "READ_CHUNK",
+    "ReadLanes",
+    "WriteLanes",
+    "chunk_for",
+]
 
 READ_CHUNK = 1 << 19
 """Bytes per share per chunk read: twice the split's chunk, which measured a little faster
@@ -45,7 +54,23 @@ MAX_LANES = 8
 DEPTH = 4
 """Chunks in flight per share: enough to hide one lane's hiccup, small for memory."""
 
+BUFFER_BUDGET = 24 << 20
+"""Bytes of ring buffers a split or combine may hold, whatever the number of shares: the
+peak memory must not grow with the secret (issue 14: at most 64 MiB in all), nor much with
+the share count (up to 255)."""
+
+MIN_CHUNK = 16 << 10
+"""The smallest chunk :func:`chunk_for` gives (255 shares: 16 MiB of buffers)."""
+
 _STOP = -1
+
+
+def chunk_for(buffers: int, preferred: int) -> int:
+    """Bytes per chunk for ``buffers`` buffers per chunk (one per share, plus the secret's
+    for a split): ``preferred`` unless :data:`DEPTH` chunks of them would exceed
+    :data:`BUFFER_BUDGET`, never below :data:`MIN_CHUNK`."""
+    fitting = BUFFER_BUDGET // (DEPTH * max(buffers, 1))
+    return max(MIN_CHUNK, min(preferred, fitting))
 
 
 def _deal(count: int) -> list[list[int]]:
@@ -96,7 +121,13 @@ class ReadLanes:
     caller is done with them. :meth:`digests` are the SHA-256 of everything read so far.
     """
 
-    def __init__(self, shares: Sequence[NativeShare], length: int, chunk: int = READ_CHUNK) -> None:
+    def __init__(
+        self, shares: Sequence[NativeShare], length: int, chunk: int | None = None
+    ) -> None:
+        if chunk is None:
+            chunk = chunk_for(len(shares), READ_CHUNK)
+        self.chunk = chunk
+        """Bytes per share per :meth:`take` (the last may be shorter)."""
         self._order = _deal(len(shares))
         self._lanes = [
             _ReadLane([shares[i] for i in group], length, chunk) for group in self._order

@@ -338,7 +338,7 @@ def _stream_pass(
     those of the very bytes that were combined. ``also_read`` shares are read and hashed in
     the same pass but not combined. ``progress`` gets the secret bytes produced so far.
     """
-    from tcr_kit.sharing.lanes import READ_CHUNK, ReadLanes
+    from tcr_kit.sharing.lanes import ReadLanes
 
     length = chosen[0].header.secret_length
     m = len(chosen)
@@ -348,7 +348,7 @@ def _stream_pass(
         # The kernel (ISA-L's self-test, or numpy's import) loads while the lanes read.
         kernel = CombineKernel(FIELD, [s.header.index for s in chosen])
         if kernel.kernel == ISAL:
-            out_buffer = bytearray(min(READ_CHUNK, length))
+            out_buffer = bytearray(min(lanes.chunk, length))
         try:
             while done < length:
                 blocks = lanes.take()

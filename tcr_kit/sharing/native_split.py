@@ -160,7 +160,9 @@ def split_stream(
         rng = BulkRandom()
         length = 0
 
-        from tcr_kit.sharing.lanes import DEPTH, WriteLanes
+        from tcr_kit.sharing.lanes import DEPTH, WriteLanes, chunk_for
+
+        chunk_size = chunk_for(count + 1, chunk_size)
 
         # Each share's framing, CRC-32, two SHA-256 passes and write (the bulk of a split's
         # work once the GF(2^8) kernel is ISA-L) run on its lane thread, while this thread

@@ -117,3 +117,22 @@ def test_a_consumer_error_reaches_the_main_thread_and_later_blocks_are_skipped()
                 buf[0] = n
                 lanes.put([memoryview(buf)])
     assert calls == [0, 1]
+
+
+def test_ring_buffers_stay_within_the_budget_for_any_share_count() -> None:
+    from tcr_kit.sharing.lanes import BUFFER_BUDGET, MIN_CHUNK, chunk_for
+
+    assert chunk_for(6, READ_CHUNK) == READ_CHUNK  # a 5-share combine keeps its chunk
+    for buffers in range(1, 257):
+        chunk = chunk_for(buffers, READ_CHUNK)
+        assert MIN_CHUNK <= chunk <= READ_CHUNK
+        assert DEPTH * buffers * chunk <= max(BUFFER_BUDGET, DEPTH * buffers * MIN_CHUNK)
+    assert DEPTH * 256 * chunk_for(256, READ_CHUNK) <= BUFFER_BUDGET
+
+
+def test_a_split_into_many_shares_uses_small_chunks_and_still_combines(tmp_path: Path) -> None:
+    secret = os.urandom(100 * 1024 + 7)  # several chunks of about 30 KiB
+    paths = _split_to_files(tmp_path, secret, 3, 200)
+    out = tmp_path / "out.bin"
+    files.combine_native_to([paths[199], paths[0], paths[100]], out, None)
+    assert out.read_bytes() == secret
