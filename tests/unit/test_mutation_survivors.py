@@ -254,7 +254,10 @@ def test_force_creates_outputs_that_do_not_exist_yet(tmp_path: Path) -> None:
 
 def test_a_live_writers_temporary_is_kept_and_the_writer_is_left_alone(tmp_path: Path) -> None:
     """Finding out whether the writer lives must not signal it (signal 0 only)."""
-    writer = subprocess.Popen(["sleep", "60"])
+    # SIGHUP at its default action even under nohup (the mutation runner's own setting).
+    writer = subprocess.Popen(
+        ["sleep", "60"], preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    )
     try:
         partial = tmp_path / f".out.tcr-{writer.pid}-0123456789ab.partial"
         partial.write_bytes(b"still being written")
