@@ -65,6 +65,8 @@ class InitPlan:
     public_key_der: str = ""
     public_key_sha256: str = ""
     share_digests: list[str] = field(default_factory=list)
+    output_dir_missing: bool = False
+    """A dry run's output folder does not exist yet (a real run creates it first)."""
 
     def facts(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -78,8 +80,10 @@ class InitPlan:
 
         what = f"{loaded.hsm.describe()}, secret {self.threshold}-of-{self.count}"
         if dry_run:
+            folder = self.so_pin_file.parent
             return [
                 f"dry run: would create {what}",
+                *([f"  would create folder {folder} (0700)"] if self.output_dir_missing else []),
                 *(f"  would write {path} (0600)" for path in self.share_files),
                 f"  would write {self.so_pin_file} (0600, demo SO PIN)",
                 f"  would generate EC P-256 signing key '{self.sign_key_label}' on the HSM",
@@ -99,7 +103,13 @@ class InitPlan:
 
 
 def plan_init(
-    loaded: LoadedConfig, *, threshold: int, count: int, output_dir: Path, sign_key_label: str
+    loaded: LoadedConfig,
+    *,
+    threshold: int,
+    count: int,
+    output_dir: Path,
+    sign_key_label: str,
+    dry_run: bool = False,
 ) -> InitPlan:
     cfg = loaded.share_set
     if (threshold, count) != (cfg.threshold, cfg.count):
@@ -109,8 +119,11 @@ def plan_init(
         )
     if loaded.hsm.token_label is None:
         raise InputError(f"{loaded.path}: hsm init needs hsm.token_label (the label to create)")
-    if not output_dir.is_dir():
-        raise InputError(f"{output_dir}: no such directory")
+    # A dry run only describes the folder it would create; a real run needs it to exist.
+    missing = not output_dir.exists() and not output_dir.is_symlink()
+    if not output_dir.is_dir() and not (dry_run and missing):
+        what = "no such directory" if missing else "exists and is not a folder"
+        raise InputError(f"{output_dir}: {what}")
     stem = loaded.hsm.name.replace(" ", "_")
     files = [output_dir / f"{stem}-epoch{cfg.epoch}-share-{i:03d}.txt" for i in range(1, count + 1)]
     return InitPlan(
@@ -123,6 +136,7 @@ def plan_init(
         so_pin_file=output_dir / f"{stem}-so-pin.txt",
         sign_key_label=sign_key_label,
         config_sha256=loaded.sha256,
+        output_dir_missing=missing,
     )
 
 
@@ -148,6 +162,7 @@ def init_softhsm(
         count=count,
         output_dir=output_dir,
         sign_key_label=sign_key_label,
+        dry_run=dry_run,
     )
     section = loaded.hsm
     util = shutil.which("softhsm2-util")

@@ -77,6 +77,7 @@ def _site(
     *,
     indexes: Iterable[int] = range(1, 6),
     card_serial: str | None = None,
+    card_index: int = 1,
 ) -> Site:
     hsm = make_hsm(tmp_path, softhsm)
     label, serial = new_token("TCR")
@@ -104,7 +105,8 @@ def _site(
         led.add_credential(
             ca,
             build(Credential, id=f"card-{i}", kind=CredentialKind.SMARTCARD,
-                  serial=(card_serial or serial) if i == 1 else f"S{i}", holder=f"tcr-{i}",
+                  serial=(card_serial or serial) if i == card_index else f"S{i}",
+                  holder=f"tcr-{i}",
                   share_set=cfg.id, share_index=i),
         )  # fmt: skip
     _open_ceremony(led, ca, 55)
@@ -337,6 +339,26 @@ def test_an_unregistered_share_or_card_is_refused(
     # A share whose index no credential carries is refused.
     with pytest.raises(CustodyRefused, match="registered with share index 5"):
         _activation(site, "tcr-1", "tcr-2").collect(_files(site, 1, 2, 5))
+
+
+def test_a_card_registered_as_another_share_is_refused_though_its_own_credential_is_cleared(
+    softhsm: SoftHsm, new_token: Callable[[str], tuple[str, str]], tmp_path: Path
+) -> None:
+    # The card holds share 1, but the ledger registers its serial as card-2 (share 2): the
+    # check before the PIN clears card-2 (tcr-2 is present), and only the check of the
+    # share read from the card finds that share 1 belongs to card-1, serial S1.
+    site = _site(softhsm, new_token, tmp_path, card_index=2)
+    quorum = _activation(site, "tcr-1", "tcr-2", "tcr-3").quorum()
+    with pytest.raises(CustodyRefused) as caught:
+        quorum.add(_card(site, "pin-1-tcr"))
+    assert caught.value.exit_code == ExitCode.INTEGRITY
+    assert (
+        f"share 1 is registered as credential card-1, serial S1, not this card's serial"
+        f" {site.ledger.credential('card-2').serial}; it cannot activate the HSM"
+    ) in str(caught.value)
+    assert quorum.presented == [] and quorum.still_needed() == 3
+    # The same share from its file is card-1's, cleared in person: accepted.
+    assert quorum.add(_files(site, 1)[0]).credential == "card-1"
 
 
 def test_a_discrepancy_on_the_holder_blocks_in_person_activation_and_readiness(

@@ -19,6 +19,9 @@ from tcr_kit.cards.pkcs11_backend import Pkcs11Card
 from tcr_kit.cards.record import TcrRef
 from tcr_kit.custody.ledger import Actor, Ledger
 from tcr_kit.custody.models import Credential, CredentialKind, Person, Role, ShareSet, build
+from tcr_kit.errors import InputError
+from tcr_kit.hsm.config import load_config
+from tcr_kit.hsm.provision import plan_init
 from tcr_kit.secrets import SecretBuffer
 from tcr_kit.sharing.native import open_share_file, split_bytes
 from tests.fixtures.stack import TRANSPORT_PIN, SoftHsm
@@ -66,6 +69,34 @@ def test_init_dry_run_changes_nothing_then_init_writes_0600_shares(
     assert "already exists" in one_error_line(again)
     bad_m = run_tcr([*args[:-2], "--output-dir", str(out), "-m", "3"])
     assert bad_m.returncode == 2
+
+
+def test_init_dry_run_into_a_missing_folder_says_it_would_create_it_and_creates_nothing(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, softhsm, "HSM-CLI-DRY", m=2, n=3)
+    out = tmp_path / "new" / "out"
+    args = ["hsm", "init", "--config", str(config), "-m", "2", "-n", "3", "--output-dir", str(out)]
+    dry = run_tcr([*args, "--dry-run"])
+    assert dry.returncode == 0, dry.stderr
+    assert f"  would create folder {out} (0700)" in dry.stdout.splitlines()
+    assert f"  would write {out}/HSM-CLI-DRY-so-pin.txt (0600, demo SO PIN)" in dry.stdout
+    assert not (tmp_path / "new").exists()
+    facts = json.loads(run_tcr([*args, "--dry-run", "--json"]).stdout)
+    assert facts["dry_run"] is True and facts["output_dir_missing"] is True
+    assert not (tmp_path / "new").exists()
+    # A file where the folder would go is refused by the dry run too (exit 2, one line).
+    (tmp_path / "plain").write_text("x")
+    blocked = run_tcr([*args[:-1], str(tmp_path / "plain"), "--dry-run"])
+    assert blocked.returncode == 2
+    assert f"'{tmp_path / 'plain'}' is a file" in one_error_line(blocked)
+    with pytest.raises(InputError, match="plain: exists and is not a folder"):
+        plan_init(load_config(config), threshold=2, count=3, output_dir=tmp_path / "plain",
+                  sign_key_label="k", dry_run=True)  # fmt: skip
+    # The real run creates the folder (0700) and says nothing of creating it.
+    done = run_tcr(args)
+    assert done.returncode == 0, done.stderr
+    assert (out.stat().st_mode & 0o777) == 0o700 and "would" not in done.stdout
 
 
 def test_activate_with_a_card_and_files_signs_and_the_signature_verifies(

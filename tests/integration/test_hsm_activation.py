@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from tcr_kit.hsm.readiness import readiness
 from tcr_kit.hsm.token import EpochRef, HsmToken, Marker
 from tcr_kit.secrets import SecretBuffer
 from tcr_kit.sharing.native import combine_shares, open_share_file, split_bytes
+from tcr_kit.sharing.native_header import MAGIC
 from tests.fixtures.stack import TRANSPORT_PIN, SoftHsm
 from tests.integration.conftest import MODULE
 from tests.integration.hsm_helpers import (
@@ -119,6 +122,36 @@ def test_share_of_another_set_is_exit_3_before_the_hsm_is_tried(
         ):
             pass
     assert caught.value.exit_code == ExitCode.INTEGRITY
+
+
+def _reframed(share_file: Path, *, threshold: int, count: int) -> bytes:
+    """The compact share of ``share_file`` with another threshold and count in its header
+    and a CRC that matches again: a well-formed share of the same set id (its tag no longer
+    verifies, which only a combine would find)."""
+    body = bytearray(open_share_file(share_file).encode_compact()[4:])
+    body[10], body[11] = threshold, count
+    body[-4:] = struct.pack(">I", zlib.crc32(body[:-4]))
+    return MAGIC + bytes(body)
+
+
+def test_a_share_of_the_set_with_another_threshold_or_count_is_refused_when_added(
+    hsm: DemoHsm,
+) -> None:
+    quorum = Activation(hsm.loaded).quorum()
+    quorum.add(ShareFile(hsm.plan.share_files[0]))
+    cfg = hsm.loaded.share_set
+    for threshold, count in ((2, 5), (3, 6)):
+        forged = _reframed(hsm.plan.share_files[3], threshold=threshold, count=count)
+        with pytest.raises(WrongShareSet) as caught:
+            quorum.add(InlineShare(SecretBuffer(forged), "forged share"))
+        assert str(caught.value) == (
+            f"forged share, share 4 is a {threshold}-of-{count} share; the config says"
+            f" share set {cfg.id} is 3-of-5"
+        )
+        assert caught.value.exit_code == ExitCode.INTEGRITY
+        # Refused here, before it joins the quorum (not only later by the combine).
+        assert [p.index for p in quorum.presented] == [1]
+        assert quorum.still_needed() == 2
 
 
 def test_share_of_a_retired_epoch_is_exit_3_naming_the_epoch(hsm: DemoHsm) -> None:

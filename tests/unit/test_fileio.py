@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import time
@@ -11,10 +12,12 @@ import pytest
 from tcr_kit.errors import FileExistsRefused, OperationalError
 from tcr_kit.fileio import (
     NotRegularFileRefused,
+    StreamOutput,
     atomic_output,
     atomic_outputs,
     check_private_file,
     remove_stale_partials,
+    write_new_file,
 )
 from tests.fs_faults import remount_read_only, tmpfs
 
@@ -124,12 +127,27 @@ def test_a_forced_set_whose_last_replacement_fails_puts_every_old_file_back(
 
 def test_a_new_set_whose_last_name_appears_meanwhile_creates_no_file(tmp_path: Path) -> None:
     paths = [tmp_path / "a", tmp_path / "b"]
-    with pytest.raises(FileExistsRefused), atomic_outputs(paths) as handles:
+    with pytest.raises(FileExistsRefused) as refused, atomic_outputs(paths) as handles:
         for h in handles:
             h.write(b"new")
         paths[1].write_bytes(b"someone else's")
+    assert refused.value.path == str(paths[1])
     assert not paths[0].exists()
     assert paths[1].read_bytes() == b"someone else's"
+
+
+def test_a_forced_set_that_fails_after_creating_a_new_name_removes_that_file(
+    tmp_path: Path,
+) -> None:
+    new, old = tmp_path / "a", tmp_path / "b"
+    old.write_bytes(b"old b")
+    with pytest.raises(NotRegularFileRefused), atomic_outputs([new, old], force=True) as handles:
+        for h in handles:
+            h.write(b"new")
+        old.unlink()
+        old.mkdir()
+    assert not new.exists() and old.is_dir()
+    assert [p.name for p in tmp_path.iterdir()] == ["b"]
 
 
 # --- only regular files are ever replaced -----------------------------------------------------
@@ -263,3 +281,127 @@ def test_a_directory_in_the_way_is_named_as_such_even_without_force(tmp_path: Pa
     with pytest.raises(NotRegularFileRefused, match="is a directory"):
         with atomic_output(tmp_path / "out") as fh:
             fh.write(b"x")
+
+
+# --- what each refusal and failure says, and what the scan of stale files leaves ----------------
+
+
+def test_io_failures_name_the_final_file_the_step_and_the_system_reason_exactly(
+    tmp_path: Path,
+) -> None:
+    with tmpfs(tmp_path / "full", size_kib=64) as fs:
+        with pytest.raises(OperationalError) as full:
+            with atomic_output(fs / "out") as fh:
+                fh.write(bytes(100 << 10))
+        assert str(full.value) == f"{fs / 'out'}: cannot write: No space left on device"
+    with tmpfs(tmp_path / "ro", read_only=True) as fs:
+        for force in (False, True):
+            with pytest.raises(OperationalError) as ro, atomic_output(fs / "new", force=force):
+                pass
+            assert str(ro.value) == f"{fs / 'new'}: cannot create: Read-only file system"
+
+
+def test_a_temporary_is_hidden_and_named_for_its_file_this_process_and_48_random_bits(
+    tmp_path: Path,
+) -> None:
+    with atomic_output(tmp_path / "out.txt") as fh:
+        fh.write(b"x")
+        (temp,) = list(tmp_path.iterdir())
+        assert re.fullmatch(rf"\.out\.txt\.tcr-{os.getpid()}-[0-9a-f]{{12}}\.partial", temp.name)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_writing_an_output_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    before = sorted(os.listdir("/proc/self/fd"))
+    with atomic_outputs([tmp_path / "a", tmp_path / "b"]) as handles:
+        for h in handles:
+            h.write(b"x")
+    assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_symlink_to_a_regular_file_is_refused_up_front_with_or_without_force(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "real"
+    target.write_bytes(b"keep")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    for force in (False, True):
+        entered = False
+        with pytest.raises(NotRegularFileRefused, match="is a symbolic link"):
+            with atomic_output(link, force=force) as fh:
+                entered = True
+                fh.write(b"new")
+        assert not entered and link.is_symlink() and target.read_bytes() == b"keep"
+
+
+def test_files_named_like_stale_temporaries_but_not_ours_to_remove_are_left(
+    tmp_path: Path,
+) -> None:
+    dead = _dead_pid()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    precious = elsewhere / "precious"
+    precious.write_bytes(b"not a temporary")
+    link = tmp_path / f".a.tcr-{dead}-0123456789ab.partial"
+    link.symlink_to(precious)
+    theirs = tmp_path / f".b.tcr-{dead}-0123456789ab.partial"
+    theirs.write_bytes(b"another user's")
+    os.chown(theirs, 65534, 65534)
+    _age(link, theirs, precious)
+    assert remove_stale_partials(tmp_path) == []
+    assert link.is_symlink() and theirs.exists() and precious.exists()
+
+
+def test_a_stale_backup_is_kept_when_its_final_name_is_a_symlink_to_it(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    backup = tmp_path / f".s.share-001.tcrs.tcr-{dead}-0123456789ab.old"
+    backup.write_bytes(b"the only copy of an old share")
+    (tmp_path / "s.share-001.tcrs").symlink_to(backup.name)
+    _age(backup)
+    assert remove_stale_partials(tmp_path) == []
+    assert backup.read_bytes() == b"the only copy of an old share"
+
+
+def test_a_live_writers_temporary_does_not_end_the_scan_for_stale_ones(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    stale = [tmp_path / f".s{i:02d}.tcr-{dead}-0123456789ab.partial" for i in range(40)]
+    live = tmp_path / f".live.tcr-{os.getppid()}-0123456789ab.partial"
+    for p in [*stale[:20], live, *stale[20:]]:  # listed in creation order or its reverse
+        p.write_bytes(b"x")
+    _age(live, *stale)
+    assert sorted(remove_stale_partials(tmp_path)) == sorted(stale)
+    assert [p.name for p in tmp_path.iterdir()] == [live.name]
+
+
+def test_a_stale_temporary_that_cannot_be_removed_is_left_without_an_error(
+    tmp_path: Path,
+) -> None:
+    dead = _dead_pid()
+    with tmpfs(tmp_path / "fs") as fs:
+        stale = fs / f".out.tcr-{dead}-0123456789ab.partial"
+        stale.write_bytes(b"x")
+        _age(stale)
+        remount_read_only(fs)
+        assert remove_stale_partials(fs) == []
+        assert stale.exists()
+
+
+def test_write_new_file_writes_0600_and_replaces_only_with_force(tmp_path: Path) -> None:
+    target = tmp_path / "record.json"
+    write_new_file(target, b"first")
+    assert target.read_bytes() == b"first" and stat.S_IMODE(target.stat().st_mode) == 0o600
+    with pytest.raises(FileExistsRefused):
+        write_new_file(target, b"second")
+    write_new_file(target, b"second", 0o644, force=True)
+    assert target.read_bytes() == b"second" and stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_a_stream_that_cannot_be_written_is_named_in_one_line(tmp_path: Path) -> None:
+    with open("/dev/full", "wb") as device:
+        with pytest.raises(OperationalError) as default_name:
+            StreamOutput(device).write(b"secret")
+        assert str(default_name.value) == "stdout: cannot write: No space left on device"
+    with open("/dev/full", "wb") as device:
+        with pytest.raises(OperationalError, match=r"^report: cannot write: No space left"):
+            StreamOutput(device, "report").write(b"x")

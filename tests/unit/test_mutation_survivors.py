@@ -5,17 +5,22 @@ Each test pins down a rule whose boundary or message no other test checked: the 
 rules of the card layer, what the PIN status says, the custody witness rules and what a
 refused transition names; in audit verification, a bad signature on its own (serial
 checker) and before a chain break, the expected head, hashes that are not text, edited
-checkpoints; in fileio, exact refusals, ``force`` onto new names, a live writer left alone.
+checkpoints; in fileio, exact refusals, ``force`` onto new names, a live writer left alone;
+in the native header, what unknown flags and a crafted label say, the payload offset,
+the longest label and a CRC with its top bit set read from a file, a short head.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sqlite3
 import stat
+import struct
 import subprocess
 import time
+import zlib
 from pathlib import Path
 from typing import cast
 
@@ -45,7 +50,16 @@ from tcr_kit.fileio import (
     remove_stale_partials,
 )
 from tcr_kit.secrets import SecretBuffer
-from tcr_kit.sharing.native_header import validate_label
+from tcr_kit.sharing.errors import ShareError
+from tcr_kit.sharing.native import decode_share, open_share_file, split_bytes
+from tcr_kit.sharing.native_header import (
+    FIXED_HEAD,
+    KEY_SIZE,
+    MAGIC,
+    MAX_LABEL_BYTES,
+    parse_head,
+    validate_label,
+)
 
 
 def _pin(raw: bytes) -> SecretBuffer:
@@ -253,17 +267,25 @@ def test_force_creates_outputs_that_do_not_exist_yet(tmp_path: Path) -> None:
 
 def test_a_live_writers_temporary_is_kept_and_the_writer_is_left_alone(tmp_path: Path) -> None:
     """Finding out whether the writer lives must not signal it (signal 0 only)."""
-    writer = subprocess.Popen(["sleep", "60"])
+    # SIGHUP at its default action even under nohup (the mutation runner's own setting).
+    writer = subprocess.Popen(
+        ["sleep", "60"], preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    )
     try:
         partial = tmp_path / f".out.tcr-{writer.pid}-0123456789ab.partial"
         partial.write_bytes(b"still being written")
         then = time.time() - 3600
         os.utime(partial, (then, then))
         assert remove_stale_partials(tmp_path) == []
-        assert partial.exists() and writer.poll() is None
+        assert partial.exists()
+        # Signals pending together are taken lowest number first: had the scan sent any
+        # (SIGHUP is 1), the writer would end by it and not by this SIGTERM.
+        writer.terminate()
+        assert writer.wait() == -signal.SIGTERM
     finally:
-        writer.kill()
-        writer.wait()
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
 
 
 def test_a_share_label_may_have_exactly_the_most_bytes_and_no_control_character() -> None:
@@ -274,3 +296,53 @@ def test_a_share_label_may_have_exactly_the_most_bytes_and_no_control_character(
         with pytest.raises(ValueError, match="control characters"):
             validate_label(bad)
     assert validate_label("\x80 and ~ are not control characters here") is not None
+
+
+def _with_crc(body: bytes | bytearray) -> bytes:
+    """A compact share of ``body`` (its last four bytes replaced by a matching CRC-32)."""
+    return MAGIC + bytes(body[:-4]) + struct.pack(">I", zlib.crc32(bytes(body[:-4])))
+
+
+def test_a_header_names_its_source_for_unknown_flags_and_a_control_character_in_its_label() -> None:
+    body = bytearray(split_bytes(b"k", 2, 3, label="ab")[0].body())
+    body[1] = 0x40
+    with pytest.raises(ShareError) as flags:
+        decode_share(_with_crc(body), "s.bin")
+    assert str(flags.value) == "s.bin: unknown flags 0x40"
+    body[1] = 0
+    body[FIXED_HEAD + 1] = ord("\n")  # "a\n": only a crafted share gets past CRC and tag
+    with pytest.raises(ShareError) as label:
+        decode_share(_with_crc(body), "s.bin")
+    assert str(label.value) == "s.bin: invalid label"
+
+
+def test_the_payload_starts_after_the_label_and_the_key_share() -> None:
+    share = split_bytes(b"secret", 2, 3, label="five!")[0]
+    header, offset = parse_head(share.body(), "s")
+    assert offset == FIXED_HEAD + 5 + KEY_SIZE
+    assert header.label == "five!" and header.kshare == share.header.kshare
+
+
+def test_compact_share_files_open_at_the_longest_label_and_any_crc(tmp_path: Path) -> None:
+    # The longest label fills exactly the head that open_share_file reads; a CRC with its
+    # top bit set is an unsigned 32-bit number.
+    for _ in range(64):  # each try has a 3 in 4 chance
+        shares = split_bytes(b"secret", 2, 2, label="L" * MAX_LABEL_BYTES)
+        if any(s.header.crc >= 1 << 31 for s in shares):
+            break
+    assert any(s.header.crc >= 1 << 31 for s in shares)
+    for share in shares:
+        path = tmp_path / f"s{share.index}.bin"
+        path.write_bytes(share.encode_compact())
+        opened = open_share_file(path)
+        assert opened.label == "L" * MAX_LABEL_BYTES and opened.crc_ok()
+        assert opened.header.crc == share.header.crc
+
+
+def test_a_share_file_shorter_than_its_label_and_key_share_is_truncated(tmp_path: Path) -> None:
+    head = bytes([1, 0]) + bytes(8) + bytes([2, 3, 1, 40])  # label of 40 bytes announced
+    path = tmp_path / "short.bin"
+    path.write_bytes(MAGIC + head + bytes(46))  # 60 bytes of body: no room for label + key
+    with pytest.raises(ShareError) as short:
+        open_share_file(path)
+    assert str(short.value) == f"{path}: truncated share (header incomplete)"

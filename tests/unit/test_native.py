@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import random
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from tcr_kit.sharing.errors import (
     InconsistentSharesError,
     NotEnoughSharesError,
     ShareChecksumError,
+    ShareError,
     UnknownFormatError,
 )
 from tcr_kit.sharing.gf256 import field
@@ -276,3 +279,87 @@ def test_two_complete_sets_are_ambiguous_unless_one_is_chosen() -> None:
         assert result.verified and bytes(out) == secret
     one_complete = [second[0], first[0], first[1]]  # the other set is incomplete: no doubt
     assert bytes(native.combine_shares(one_complete).secret.view()) == b"first"
+
+
+# --- what a refused share says, and shares read from their files -------------------------------
+
+
+def test_input_that_is_not_a_share_is_named_by_its_source_or_as_input() -> None:
+    limit = native.TEXT_SIZE_LIMIT
+    for source, name in (("", "input"), ("s1.txt", "s1.txt")):
+        for data in (b"\xff\xfe not ascii", b"plain text", "plain text"):
+            with pytest.raises(UnknownFormatError) as other:
+                native.decode_share(data, source)
+            assert str(other.value) == f"{name}: not a tcr-kit native share"
+        for big in (b"T" * (limit + 1), "T" * (limit + 1)):
+            with pytest.raises(UnknownFormatError) as large:
+                native.decode_share(big, source)
+            assert str(large.value) == f"{name}: too large for a text share (more than 64 MiB)"
+        with pytest.raises(ShareChecksumError) as bad:
+            native.decode_share("TCRS 0123U", source)
+        assert bad.value.source == source
+        assert bad.value.reason.startswith("not valid share text: character 5 ('U')")
+
+
+def test_text_of_exactly_the_size_limit_is_decoded_not_refused_as_too_large() -> None:
+    # The limit is "more than 64 MiB": 64 MiB itself is looked at (and is not a share).
+    with pytest.raises(UnknownFormatError, match=r"^input: not a tcr-kit native share$"):
+        native.decode_share(b"T" * native.TEXT_SIZE_LIMIT)
+
+
+def _compact_with_valid_crc(body: bytes) -> bytes:
+    return native.MAGIC + body + struct.pack(">I", zlib.crc32(body))
+
+
+def test_a_short_or_malformed_compact_share_names_its_source_and_fault_exactly() -> None:
+    share = native.split_bytes(b"k", 2, 3)[0]
+    body = share.body()
+    shortest = len(body)  # a 1-byte secret: the smallest share there is
+    with pytest.raises(ShareError) as short:
+        native.decode_share(_compact_with_valid_crc(body[: shortest - 5]), "s.bin")
+    assert (short.value.source, short.value.reason) == ("s.bin", "truncated share")
+    typo = bytearray(share.encode_compact())
+    typo[20] ^= 1
+    with pytest.raises(ShareChecksumError) as crc:
+        native.decode_share(bytes(typo), "s.bin")
+    assert str(crc.value) == "s.bin: checksum mismatch: the share was mistyped or corrupted"
+    version = _compact_with_valid_crc(b"\x02" + body[1:-4])
+    with pytest.raises(ShareError) as head:
+        native.decode_share(version, "s.bin")
+    assert str(head.value) == "s.bin: unsupported native format version 2"
+    longer = bytearray(body[:-4])
+    longer[-24:-16] = struct.pack(">Q", 2)  # the recorded secret length: 2, not 1
+    with pytest.raises(ShareError) as trailer:
+        native.decode_share(_compact_with_valid_crc(bytes(longer)), "s.bin")
+    assert trailer.value.source == "s.bin"
+    assert trailer.value.reason == "share length does not match its recorded secret length"
+
+
+def test_a_compact_share_file_is_read_from_the_file_like_the_same_share_in_memory(
+    tmp_path: Path,
+) -> None:
+    shares = native.split_bytes(b"a secret read back from files", 2, 3, label="files")
+    paths = []
+    for share in shares:
+        path = tmp_path / f"share-{share.index}.bin"
+        path.write_bytes(share.encode_compact())
+        paths.append(path)
+    opened = [native.open_share_file(p) for p in paths]
+    for share, from_file in zip(shares, opened, strict=True):
+        assert from_file.crc_ok() and from_file.check() is None
+        assert from_file.body() == share.body()
+        assert from_file.encode_compact() == share.encode_compact()
+        assert from_file.digest() == share.digest()
+        assert from_file.payload_digest == share.payload_digest
+        assert from_file.tag_input() == share.tag_input()
+        fd = from_file.open_fd()
+        assert fd is not None
+        try:
+            assert from_file.read_payload(fd, 2, 5) == share.read_payload(None, 2, 5)
+        finally:
+            os.close(fd)
+    assert recover(opened[1:]) == b"a secret read back from files"
+    damaged = bytearray(paths[0].read_bytes())
+    damaged[30] ^= 1
+    paths[0].write_bytes(bytes(damaged))
+    assert not native.open_share_file(paths[0]).crc_ok()
