@@ -49,6 +49,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 # ``tcr shares`` sub-commands kept outside cli/shares.py, imported only when used.
 SHARES_COMMANDS: dict[str, tuple[str, str]] = {
+    "combine": (
+        "tcr_cli.shares_combine:combine",
+        "Recover a secret from shares; native shares are verified first.",
+    ),
+    "convert": (
+        "tcr_cli.shares_combine:convert",
+        "Recombine shares and split the secret anew in another format.",
+    ),
     "sign": ("tcr_cli.shares_manifest:sign_cmd", "Sign the manifest a split wrote."),
     "register": ("tcr_cli.shares_manifest:register_cmd", "Record a signed manifest in the ledger."),
     "check": (

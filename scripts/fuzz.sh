@@ -9,6 +9,9 @@
 #   scripts/fuzz.sh 5000       5000 examples per parser
 #   scripts/fuzz.sh 100000 -k slip39   extra pytest arguments select parsers
 #
+# An example is one input to one parser (each parser has its own test). With
+# TCR_FUZZ_PROGRESS=FILE each test appends "<time> <test> <inputs so far>" to FILE every
+# 5000 inputs (tests/fuzz/progress.py), so a run stopped early says how far it got.
 # A failure prints hypothesis's smallest failing input; see docs/threat-model.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,15 +2,17 @@
 HSM configurations, policy files, signed checkpoint notes and checkpoint bodies, the
 historical-discrepancy CSV and the HSM rekey state file (issue 11, item 2).
 
-Each parser is fed (a) arbitrary bytes, (b) arbitrary JSON/TOML-shaped documents, deeply
-nested ones included, and (c) mutations of a valid document (a byte flipped, cut or
-inserted; a field replaced by any JSON value). Whatever the input, the only exception
-allowed is the project's own :class:`~tcr_kit.errors.TcrError` family (which the CLI
-prints as one line with its exit code): never a ``RecursionError``, ``TypeError``,
-``KeyError``, ``UnicodeError`` or other traceback.
+Each parser has its own test, whose inputs are drawn from (a) arbitrary bytes, (b)
+arbitrary JSON documents, (c) deep nesting (JSON and TOML), (d) mutations of a valid
+document (a byte flipped, cut or inserted; truncation) and, for JSON documents, (e) a valid
+document with a field replaced by any JSON value; so an example is one input to that
+parser. Whatever the input, the only exception allowed is the project's own
+:class:`~tcr_kit.errors.TcrError` family (which the CLI prints as one line with its exit
+code): never a ``RecursionError``, ``TypeError``, ``KeyError``, ``UnicodeError`` or other
+traceback.
 
-The CI run is short and bounded (``TCR_FUZZ_EXAMPLES``, default 60 inputs per strategy
-and parser, a few seconds); a long run sets it higher, e.g.
+The CI run is short and bounded (``TCR_FUZZ_EXAMPLES``, default 60 inputs per parser, a
+few seconds); a long run sets it higher, e.g.
 ``TCR_FUZZ_EXAMPLES=100000 pytest -q tests/fuzz/test_fuzz_records.py``.
 """
 
@@ -43,6 +45,7 @@ from tcr_kit.custody.policy import PolicyInvalid, default_policy_text, parse_pol
 from tcr_kit.errors import InputError, TcrError
 from tcr_kit.hsm.config import parse_config, render_config
 from tcr_kit.hsm.rekey import StateFileInvalid, load_rekey_state
+from tests.fuzz.progress import counted
 
 EXAMPLES = int(os.environ.get("TCR_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
@@ -153,45 +156,24 @@ def _check(name: str, data: bytes) -> None:
         assert "\n" not in str(exc).strip(), f"{name}: error is not one line: {exc!r}"
 
 
-NAMES = st.sampled_from(sorted(PARSERS))
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=20,
 )
+JSON_DOCUMENTS = ("enrolment-record", "attestation", "transcript")
+"""The parsers of JSON documents: they also get valid documents with one field replaced."""
 
 
-@FUZZ
-@given(name=NAMES, data=st.binary(max_size=2048))
-def test_arbitrary_bytes_raise_only_tcr_errors(name: str, data: bytes) -> None:
-    _check(name, data)
+def _nested(depth: int, kind: str) -> bytes:
+    if kind == "[":
+        return ("[" * depth + "1" + "]" * depth).encode()
+    if kind == "{":
+        return ('{"a":' * depth + "1" + "}" * depth).encode()
+    return ("a = " + "[" * depth + "1" + "]" * depth + "\n").encode()  # TOML
 
 
-@FUZZ
-@given(name=NAMES, doc=JSON)
-def test_arbitrary_json_documents_raise_only_tcr_errors(name: str, doc: Any) -> None:
-    _check(name, json.dumps(doc).encode())
-
-
-@FUZZ
-@given(name=NAMES, depth=st.integers(min_value=1, max_value=200_000), kind=st.sampled_from("[{"))
-def test_deep_nesting_raises_only_tcr_errors(name: str, depth: int, kind: str) -> None:
-    opener = "[" if kind == "[" else '{"a":'
-    closer = "]" if kind == "[" else "}"
-    _check(name, (opener * depth + "1" + closer * depth).encode())
-    _check(name, ("a = " + "[" * depth + "1" + "]" * depth + "\n").encode())
-
-
-@FUZZ
-@given(
-    name=NAMES,
-    at=st.integers(min_value=0),
-    op=st.sampled_from(["flip", "cut", "insert", "truncate"]),
-    byte=st.integers(min_value=0, max_value=255),
-)
-def test_mutated_valid_documents_raise_only_tcr_errors(
-    name: str, at: int, op: str, byte: int
-) -> None:
+def _mutated(name: str, at: int, op: str, byte: int) -> bytes:
     data = bytearray(_seeds()[name])
     i = at % len(data)
     if op == "flip":
@@ -202,7 +184,7 @@ def test_mutated_valid_documents_raise_only_tcr_errors(
         data.insert(i, byte)
     else:
         del data[i:]
-    _check(name, bytes(data))
+    return bytes(data)
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -216,20 +198,49 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-@FUZZ
-@given(name=st.sampled_from(["enrolment-record", "attestation", "transcript"]), data=st.data())
-def test_valid_documents_with_a_field_replaced_raise_only_tcr_errors(
-    name: str, data: st.DataObject
-) -> None:
+@st.composite
+def _field_replaced(draw: st.DrawFn, name: str) -> bytes:
     doc = json.loads(_seeds()[name])
-    paths = _paths(doc)[1:]
-    where = data.draw(st.sampled_from(paths))
-    value = data.draw(JSON)
+    where = draw(st.sampled_from(_paths(doc)[1:]))
     target = doc
     for step in where[:-1]:
         target = target[step]
-    target[where[-1]] = value
-    _check(name, json.dumps(doc).encode())
+    target[where[-1]] = draw(JSON)
+    return json.dumps(doc).encode()
+
+
+def inputs(name: str) -> st.SearchStrategy[bytes]:
+    """Every input one parser gets: arbitrary bytes, arbitrary JSON documents, deep
+    nesting (JSON arrays, objects, TOML arrays), mutations of its valid seed document and,
+    for JSON documents, the seed with one field replaced by any JSON value."""
+    strategies = [
+        st.binary(max_size=2048),
+        JSON.map(lambda doc: json.dumps(doc).encode()),
+        st.builds(_nested, st.integers(1, 200_000), st.sampled_from("[{=")),
+        st.builds(
+            _mutated,
+            st.just(name),
+            st.integers(min_value=0),
+            st.sampled_from(["flip", "cut", "insert", "truncate"]),
+            st.integers(0, 255),
+        ),
+    ]
+    if name in JSON_DOCUMENTS:
+        strategies.append(_field_replaced(name))
+    return st.one_of(strategies)
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_no_input_raises_anything_but_one_line_tcr_errors(name: str) -> None:
+    """``TCR_FUZZ_EXAMPLES`` inputs to this one parser (examples are inputs, per parser)."""
+
+    @FUZZ
+    @given(data=inputs(name))
+    @counted
+    def run(data: bytes) -> None:
+        _check(name, data)
+
+    run()
 
 
 def test_the_seeds_are_valid_documents() -> None:

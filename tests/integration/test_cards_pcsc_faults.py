@@ -19,6 +19,8 @@ message must say the outcome is unknown ("the PIN may have changed: try the new 
 
 CI runs a spread of fault points (every kind at every APDU that changes the card, a few
 others); ``TCR_FAULT_EVERY_APDU=1`` runs every kind at every APDU (minutes).
+``TCR_FAULT_PROGRESS=FILE`` appends one line per judged fault run to FILE (a long sweep
+stopped before its end then says exactly which faults were checked).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ pytestmark = pytest.mark.integration
 
 KINDS = ("drop", "pull", "sw")
 EVERY = os.environ.get("TCR_FAULT_EVERY_APDU") == "1"
+PROGRESS = os.environ.get("TCR_FAULT_PROGRESS", "")
 CI_POINTS = 3
 """Faults per command in CI (a few seconds each: a card insertion and scrypt per run)."""
 CHANGING = {"D6", "24", "2C"}  # UPDATE BINARY, CHANGE REFERENCE DATA, RESET RETRY COUNTER
@@ -450,3 +453,9 @@ def _sweep(b: Bench, command: Command, share: NativeShare) -> None:
                 got = f"exit {proc.returncode}, {proc.stderr!r}"
                 where = f"{command.name}: {kind} at APDU {n} of the {which} card"
                 raise AssertionError(f"{where}: {got}: {exc}") from None
+        if PROGRESS:
+            with open(PROGRESS, "a", encoding="utf-8") as out:
+                stamp = time.strftime("%H:%M:%S", time.gmtime())
+                said = error_line(proc) if proc.returncode else "ok"
+                out.write(f"{stamp} {command.name} {kind}:{n} {which} card (of {len(targets)} "
+                          f"faults): exit {proc.returncode}, judged right: {said}\n")  # fmt: skip

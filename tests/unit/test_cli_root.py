@@ -48,10 +48,10 @@ def test_every_registered_command_group_imports() -> None:
 
 
 def test_shares_format_list_names_every_peer_format() -> None:
-    import tcr_cli.shares
+    import tcr_cli._shares_options
     from tcr_kit.sharing.foreign import FOREIGN_FORMATS
 
-    assert sorted(tcr_cli.shares.FORMATS) == sorted(["native", *FOREIGN_FORMATS])
+    assert sorted(tcr_cli._shares_options.FORMATS) == sorted(["native", *FOREIGN_FORMATS])
 
 
 # -- the state of one invocation lives in click's ctx.obj ----------------------------------

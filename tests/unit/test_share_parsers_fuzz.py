@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from tcr_kit.errors import TcrError
 from tcr_kit.sharing import dispatch, native, textcode
 from tcr_kit.sharing.formats import gfshare, slip39, ssss, vault
+from tests.fuzz.progress import counted
 
 EXAMPLES = int(os.environ.get("TCR_FUZZ_EXAMPLES", "0") or 0)
 """Examples per parser: 0 means the short run of the normal test suite."""
@@ -112,12 +113,14 @@ def ours_or_nothing(call: Callable[[], object], *, one_line: bool = True) -> obj
 
 @fuzz
 @given(damaged(COMPACT))
+@counted
 def test_native_compact_parser(data: bytes) -> None:
     ours_or_nothing(lambda: native.decode_share(data, "fuzzed"))
 
 
 @fuzz
 @given(damaged_text(TEXT))
+@counted
 def test_native_text_parser(text: str) -> None:
     ours_or_nothing(lambda: native.decode_share(text, "fuzzed"))
     ours_or_nothing(lambda: native.decode_share(text.encode("utf-8"), "fuzzed"))
@@ -125,6 +128,7 @@ def test_native_text_parser(text: str) -> None:
 
 @fuzz
 @given(st.text(max_size=400))
+@counted
 def test_text_codec_raises_only_its_decode_error(text: str) -> None:
     try:
         data = textcode.decode(text)
@@ -135,6 +139,7 @@ def test_text_codec_raises_only_its_decode_error(text: str) -> None:
 
 @fuzz
 @given(data=damaged(COMPACT + [t.encode() for t in TEXT]))
+@counted
 def test_native_share_files_and_inspect(scratch: Path, data: bytes) -> None:
     path = scratch / "share.tcrs"
     path.write_bytes(data)
@@ -145,6 +150,7 @@ def test_native_share_files_and_inspect(scratch: Path, data: bytes) -> None:
 
 @fuzz
 @given(damaged(COMPACT), st.integers(0, 2))
+@counted
 def test_a_damaged_native_share_never_gives_a_wrong_secret(data: bytes, which: int) -> None:
     share = ours_or_nothing(lambda: native.decode_share(data, "fuzzed"))
     if not isinstance(share, native.NativeShare):
@@ -162,6 +168,7 @@ def test_a_damaged_native_share_never_gives_a_wrong_secret(data: bytes, which: i
 
 @fuzz
 @given(damaged_text(SSSS), st.integers(2, 3))
+@counted
 def test_ssss_parser_and_combine(text: str, threshold: int) -> None:
     share = ours_or_nothing(lambda: ssss.parse(text, "fuzzed"))
     ssss.looks_like(text)
@@ -172,6 +179,7 @@ def test_ssss_parser_and_combine(text: str, threshold: int) -> None:
 
 @fuzz
 @given(damaged_text(VAULT + VAULT_HEX))
+@counted
 def test_vault_parser_and_combine(text: str) -> None:
     share = ours_or_nothing(lambda: vault.parse(text, "fuzzed"))
     vault.looks_like(text)
@@ -182,6 +190,7 @@ def test_vault_parser_and_combine(text: str) -> None:
 
 @fuzz
 @given(damaged_text(SLIP39))
+@counted
 def test_slip39_parser_and_combine(text: str) -> None:
     share = ours_or_nothing(lambda: slip39.parse(text, "fuzzed"))
     slip39.looks_like(text)
@@ -192,6 +201,7 @@ def test_slip39_parser_and_combine(text: str) -> None:
 
 @fuzz
 @given(st.text(max_size=40), st.binary(max_size=64))
+@counted
 def test_gfshare_names_and_files(scratch: Path, name: str, content: bytes) -> None:
     ours_or_nothing(lambda: gfshare.index_from_name(name), one_line=False)
     gfshare.looks_like_path(name)
@@ -205,6 +215,7 @@ def test_gfshare_names_and_files(scratch: Path, name: str, content: bytes) -> No
 
 @fuzz
 @given(data=damaged([s.encode() for s in SSSS + VAULT + SLIP39]))
+@counted
 def test_peer_share_files_through_detection_and_inspect(scratch: Path, data: bytes) -> None:
     path = scratch / "peer-share.txt"
     path.write_bytes(data)
