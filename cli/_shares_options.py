@@ -76,8 +76,10 @@ def format_options(f: F) -> F:
                      help="ssss: without the diffusion layer (ssss -D)."),
         click.option("--ssss-ascii", is_flag=True,
                      help="ssss: ASCII mode (the secret is text; ssss without -x)."),
-        click.option("--vault-encoding", type=encodings, default="base64", show_default=True,
-                     help="Vault: how unseal keys are written."),
+        click.option("--vault-encoding", type=encodings, default=None,
+                     help="Vault: how unseal keys are written (split, convert; default "
+                          "base64), or were (combine: needed only for short keys that "
+                          "read both as hex and as base64)."),
         click.option("--passphrase-file", type=path, default=None,
                      help="SLIP-39: file (0600) holding the passphrase."),
     ]  # fmt: skip
@@ -90,7 +92,7 @@ def foreign_options(
     ssss_token: str | None,
     ssss_no_diffusion: bool,
     ssss_ascii: bool,
-    vault_encoding: str,
+    vault_encoding: str | None,
     passphrase_file: Path | None,
 ) -> ForeignOptions:
     return ForeignOptions(

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcr_kit.errors import TcrError
+from tcr_kit.errors import InputError, TcrError
 from tcr_kit.sharing.errors import (
     DuplicateShareError,
     ForeignShareError,
@@ -27,10 +27,10 @@ VECTORS_PATH = Path(__file__).resolve().parents[2] / "vectors" / "vault-shamir-v
 VECTORS: list[dict[str, Any]] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
 
 
-def _combine(texts: list[str], **options: int) -> bytes:
+def _combine(texts: list[str], encoding: str | None = None, threshold: int | None = None) -> bytes:
     shares = [vault.parse(t, f"key {i + 1}") for i, t in enumerate(texts)]
-    result = vault.combine(shares, **options)  # keep it alive: its buffer is wiped on deletion
-    return bytes(result.secret.raw)
+    result = vault.combine(shares, encoding=encoding, threshold=threshold)  # type: ignore[arg-type]
+    return bytes(result.secret.raw)  # ``result`` kept alive: its buffer is wiped on deletion
 
 
 @pytest.mark.parametrize(
@@ -43,9 +43,10 @@ def test_combine_recovers_secrets_from_shares_vault_made(
     secret = bytes.fromhex(vector["secret_hex"])
     texts: list[str] = vector[encoding]
     threshold: int = vector["threshold"]
+    written = encoding.removeprefix("shares_")  # short keys may read both ways: say which
     for subset in itertools.islice(itertools.combinations(texts, threshold), 12):
-        assert _combine(list(subset)) == secret
-    assert _combine(list(reversed(texts)), threshold=threshold) == secret
+        assert _combine(list(subset), written) == secret
+    assert _combine(list(reversed(texts)), written, threshold=threshold) == secret
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=lambda v: f"t{v['threshold']}")
@@ -143,8 +144,29 @@ def test_any_threshold_shares_recover_the_secret(
     count = threshold + extra
     texts = vault.split(secret, threshold, count, encoding=encoding)  # type: ignore[arg-type]
     order = data.draw(st.permutations(range(count)))
-    assert _combine([texts[i] for i in order[:threshold]]) == secret
-    assert _combine([texts[i] for i in order], threshold=threshold) == secret
+    for chosen in ([texts[i] for i in order[:threshold]], [texts[i] for i in order]):
+        surplus = threshold if len(chosen) > threshold else None
+        # Said how they were written, the shares always give the secret.
+        assert _combine(chosen, encoding, surplus) == secret
+        # Unsaid, they give it too, unless every one reads both as hex and as base64: then
+        # the combine refuses instead of guessing.
+        ambiguous = all(vault.parse(t, "k").base64_reading is not None for t in chosen)
+        if ambiguous:
+            with pytest.raises(InputError, match="read both as hex and as base64"):
+                _combine(chosen, None, surplus)
+        else:
+            assert _combine(chosen, None, surplus) == secret
+
+
+def test_shares_that_read_both_as_hex_and_base64_are_refused_unless_told_which() -> None:
+    # Found by the property test: a 2-byte secret's base64 keys made of hex digits only.
+    texts = ["18cD", "ebAB"]
+    assert all(vault.parse(t, "k").base64_reading is not None for t in texts)
+    with pytest.raises(InputError, match="key 1, key 2 read both as hex and as base64"):
+        _combine(texts)
+    as_base64 = _combine(texts, "base64")
+    as_hex = _combine(texts, "hex")
+    assert len(as_base64) == 2 and len(as_hex) == 1
 
 
 @settings(max_examples=300)

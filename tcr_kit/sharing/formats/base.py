@@ -49,7 +49,9 @@ class ForeignOptions:
     ssss_token: str | None = None
     ssss_diffusion: bool = True
     ssss_hex: bool = True
-    vault_encoding: str = "base64"
+    vault_encoding: str | None = None
+    """How Vault keys are (split, convert: base64 when None) or were written (combine: read
+    only when every key reads both as hex and as base64)."""
     slip39_passphrase: bytes = b""
     slip39_iteration_exponent: int = 1
 

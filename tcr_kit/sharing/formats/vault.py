@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, cast
 
+from tcr_kit.errors import InputError
 from tcr_kit.secrets import SecretBuffer
 from tcr_kit.sharing.errors import (
     ForeignShareError,
@@ -113,12 +114,32 @@ def parse(text: str, source: str) -> VaultShare:
     )
 
 
-def _disambiguate(shares: Sequence[VaultShare]) -> list[VaultShare]:
+def _disambiguate(
+    shares: Sequence[VaultShare], encoding: Encoding | None = None
+) -> list[VaultShare]:
     """Read hex-looking shares as base64 where only that gives the other shares' length.
 
     A short base64 share can consist of hex digits only; Vault would misread it as hex. When
-    the shares that are unambiguous agree on a length, such a share is read as base64.
+    the shares that are unambiguous agree on a length, such a share is read as base64. When
+    *every* share reads both ways (only short secrets: a base64 key of 44 characters is all
+    hex digits with odds of about 1 in 10^20), nothing in the shares tells which reading is
+    right, and a guess could give a wrong secret: ``encoding`` (how the keys were written,
+    ``--vault-encoding``) decides, and without it :class:`InputError` is raised.
     """
+    if shares and all(s.base64_reading is not None for s in shares):
+        if encoding is None:
+            names = ", ".join(s.source for s in shares)
+            raise InputError(
+                f"the Vault shares {names} read both as hex and as base64 (short keys): "
+                "say how they were written (--vault-encoding hex or base64)"
+            )
+        if encoding == "hex":
+            return [replace(s, base64_reading=None) for s in shares]
+        return [
+            replace(s, index=r[0], value=r[1], encoding="base64", base64_reading=None)
+            for s in shares
+            if (r := s.base64_reading) is not None
+        ]
     certain = {len(s.value) for s in shares if s.base64_reading is None}
     if len(certain) != 1:
         return list(shares)
@@ -187,17 +208,24 @@ def split(
     return [base64.b64encode(raw).decode("ascii") for raw in raws]
 
 
-def combine(shares: Sequence[VaultShare], *, threshold: int | None = None) -> CombineResult:
+def combine(
+    shares: Sequence[VaultShare],
+    *,
+    threshold: int | None = None,
+    encoding: Encoding | None = None,
+) -> CombineResult:
     """Recover the secret from Vault shares.
 
     Like Vault, every share given is used unless ``threshold`` is passed; then too few shares
-    are refused and those beyond the threshold are checked against the others.
+    are refused and those beyond the threshold are checked against the others. ``encoding``
+    says how the keys were written; it matters only when every share reads both as hex and
+    as base64 (see :func:`_disambiguate`: without it that is an :class:`InputError`).
     """
     if threshold is not None and threshold < 2:
         raise ValueError("Vault thresholds are at least 2")
     warnings: list[str] = []
     unique, rejected = drop_repeats(
-        _disambiguate(shares),
+        _disambiguate(shares, encoding),
         key=lambda s: s.index,
         same=lambda a, b: a.value == b.value,
         slot=lambda s: f"x = {s.index}",
@@ -268,13 +296,16 @@ def _split_with(
     secret: bytearray, threshold: int, count: int, options: ForeignOptions
 ) -> list[str]:
     # split() refuses an encoding other than base64 or hex.
-    return split(secret, threshold, count, encoding=cast(Encoding, options.vault_encoding))
+    encoding = cast(Encoding, options.vault_encoding or "base64")
+    return split(secret, threshold, count, encoding=encoding)
 
 
 def _combine_with(
     shares: Sequence[VaultShare], options: ForeignOptions, threshold: int | None
 ) -> CombineResult:
-    return combine(shares, threshold=threshold)
+    return combine(
+        shares, threshold=threshold, encoding=cast("Encoding | None", options.vault_encoding)
+    )
 
 
 def _facts(share: VaultShare, facts: ShareFacts) -> None:
