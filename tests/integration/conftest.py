@@ -89,6 +89,18 @@ def hold_readers() -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+READERS_GROUP = "vpcd-readers"
+"""The xdist group of every test using the readers: one worker runs them all, in turn, while
+the other runs the rest (two workers would only wait for each other on the lock)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put every test that needs the virtual readers into :data:`READERS_GROUP`."""
+    for item in items:
+        if "readers" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(READERS_GROUP))
+
+
 @pytest.fixture
 def readers_lock() -> Iterator[None]:
     """Hold the machine-wide lock on the virtual readers for one test."""

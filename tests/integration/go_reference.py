@@ -1,4 +1,5 @@
-"""Go's reference code for the transparency-log formats, built once per test session.
+"""Go's reference code for the transparency-log formats, built once per test run (the
+pytest-xdist workers of a run share the one build).
 
 The Go program (tests/integration/gotlog/main.go) is built in GOPATH mode against Debian's
 golang-golang-x-mod-dev (``golang.org/x/mod/sumdb/note`` and ``sumdb/tlog``), offline. With
@@ -7,6 +8,7 @@ golang-golang-x-mod-dev (``golang.org/x/mod/sumdb/note`` and ``sumdb/tlog``), of
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 from pathlib import Path
@@ -20,16 +22,37 @@ X_MOD = GOPATH / "src/golang.org/x/mod/sumdb"
 SOURCE = Path(__file__).parent / "gotlog" / "main.go"
 
 
+def _run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of the whole run: under xdist each worker's basetemp is a
+    sub-folder of it (``popen-gwN``)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session", name="gotlog")
 def gotlog_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Go reference helper, built once per test session, offline."""
+    """The Go reference helper, built once per test run, offline: a cold Go build compiles
+    the standard library it needs, which is worth doing once, not once per worker."""
     go = find_tool("go")
     if not (X_MOD / "note").is_dir() or not (X_MOD / "tlog").is_dir():
         message = f"golang.org/x/mod/sumdb not found under {GOPATH} (golang-golang-x-mod-dev)"
         if stack_required():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    work = tmp_path_factory.mktemp("gotlog")
+    work = _run_root(tmp_path_factory) / "gotlog"
+    binary = work / "gotlog"
+    lock = os.open(work.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building it: wait for it
+        if not binary.exists():
+            work.mkdir(exist_ok=True)
+            _build(go, work, binary)
+    finally:
+        os.close(lock)
+    return binary
+
+
+def _build(go: str, work: Path, binary: Path) -> None:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(work),
@@ -41,9 +64,9 @@ def gotlog_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "GOTOOLCHAIN": "local",
         "CGO_ENABLED": "0",
     }
-    binary = work / "gotlog"
+    partial = work / "gotlog.partial"
     result = subprocess.run(
-        [go, "build", "-o", str(binary), str(SOURCE)],
+        [go, "build", "-o", str(partial), str(SOURCE)],
         cwd=work,
         env=env,
         capture_output=True,
@@ -51,7 +74,7 @@ def gotlog_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=300,
     )
     assert result.returncode == 0, f"go build failed:\n{result.stderr}"
-    return binary
+    partial.rename(binary)  # whole or absent: a failed build is not taken for a finished one
 
 
 def go(binary: Path, *args: str, stdin: str = "", ok: bool = True) -> str:

@@ -28,6 +28,9 @@ WHEELHOUSE = ROOT / "scripts" / "wheelhouse.sh"
 SETUP = ROOT / "scripts" / "setup.sh"
 NO_NETWORK_ENV = {"PIP_NO_INDEX": "1", "PIP_INDEX_URL": "http://127.0.0.1:9/"}
 
+# One pytest-xdist worker runs the whole module: the wheelhouse is built once, not per worker.
+pytestmark = pytest.mark.xdist_group("offline-install")
+
 
 def _no_network_prefix() -> list[str]:
     """``unshare -n`` (a network namespace with no interfaces up) when it works here."""
