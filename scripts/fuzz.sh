@@ -35,7 +35,7 @@ if [ "${1:-}" = "--atheris" ]; then
   export TCR_FUZZ_ARTIFACTS=${TCR_FUZZ_ARTIFACTS:-/tmp/tcr-fuzz-artifacts}
   mkdir -p "$TCR_FUZZ_ARTIFACTS"
   if [ "$#" -eq 0 ]; then
-    set -- $("$PYTHON" -m tests.fuzz.atheris_driver --list)
+    set -- $("$PYTHON" -m tests.fuzz.atheris_driver --list 2>/dev/null)
   fi
   failed=0
   for target in "$@"; do
