@@ -132,7 +132,10 @@ class _Record:
 
 
 def _at(loc: str, name: str) -> str:
-    return f"{loc}.{name}" if loc else name
+    # A field name comes from the file: one with a control character (a newline) is shown
+    # escaped, so that the error stays one line.
+    shown = name if name.isprintable() else repr(name)
+    return f"{loc}.{shown}" if loc else shown
 
 
 def _parse(kind: type[R], data: object, loc: str = "") -> R:

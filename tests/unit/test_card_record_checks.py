@@ -108,6 +108,8 @@ def _with(doc: dict[str, Any], path: str, value: object) -> dict[str, Any]:
         ("card.atr", ..., "the card's ATR"),
         ("card.backend", "usb", "card.backend: must be one of"),
         ("card.colour", "red", "card.colour: extra field not permitted"),
+        # Found by the atheris run: a field name with a newline, shown escaped (one line).
+        ("card.back\nd", "x", "card.'back\\nd': extra field not permitted"),
         ("tcr.id", "tcr 7", "tcr.id: must match"),
         ("tcr.id", "tcr-7\n", "tcr.id: must match"),
         ("tcr.name", "x" * 65, "tcr.name: must have at most 64"),
@@ -133,6 +135,7 @@ def test_a_record_breaking_a_rule_is_refused_naming_the_field(
     with pytest.raises(InputError, match="not a valid enrolment record") as info:
         load_record(bad)
     assert complaint in str(info.value)
+    assert "\n" not in str(info.value)
     assert info.value.exit_code == ExitCode.USAGE
 
 
