@@ -122,7 +122,8 @@ def main(argv: list[str]) -> int:
                 "-timeout=60",
                 "-print_final_stats=1",
                 *argv[3:],
-                str(corpus),
+                # Files named after the options are replayed (one run each) instead.
+                *([] if any(os.path.isfile(a) for a in argv[3:]) else [str(corpus)]),
             ],
             target,
         )
