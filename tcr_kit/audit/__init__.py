@@ -13,8 +13,9 @@ log, the verifier and their dependencies.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tcr_kit._lazy import lazy_names
 
 if TYPE_CHECKING:
     from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
@@ -88,19 +89,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
-
 __all__ = [
     "ECDSA_P256",
     "ED25519",
@@ -134,3 +122,7 @@ __all__ = [
     "words_to_bytes",
     "write_transcript",
 ]
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and nothing else
+    __getattr__, __dir__ = lazy_names(__name__, _EXPORTS, __all__)

@@ -29,8 +29,9 @@ backends import pkcs11 / pyscard only when a card is opened.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tcr_kit._lazy import lazy_names
 
 if TYPE_CHECKING:
     from tcr_kit.cards.base import (
@@ -260,15 +261,4 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and nothing else
-
-    def __getattr__(name: str) -> Any:
-        module = _MODULE_OF.get(name)
-        if module is None:
-            raise AttributeError(f"module 'tcr_kit.cards' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    __getattr__, __dir__ = lazy_names(__name__, _MODULE_OF, __all__)

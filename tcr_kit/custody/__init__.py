@@ -11,8 +11,9 @@ import the ledger facade, its mixins and their pydantic models.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tcr_kit._lazy import lazy_names
 
 if TYPE_CHECKING:
     from tcr_kit.custody.artifacts import (
@@ -101,7 +102,6 @@ _HOME: dict[str, tuple[str, ...]] = {
         "artifact_from_transcript",
         "check_files",
         "parse_tranche",
-        "read_own_view",
     ),
     "tcr_kit.custody.errors": (
         "BlockedByDiscrepancy",
@@ -248,15 +248,4 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and nothing else
-
-    def __getattr__(name: str) -> Any:
-        module = _MODULE_OF.get(name)
-        if module is None:
-            raise AttributeError(f"module 'tcr_kit.custody' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    __getattr__, __dir__ = lazy_names(__name__, _MODULE_OF, __all__)
