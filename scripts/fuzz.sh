@@ -34,9 +34,16 @@ if [ "${1:-}" = "--atheris" ]; then
   "$PYTHON" -c 'import atheris' 2>/dev/null || "$PYTHON" -m pip install -q 'atheris>=2.3'
   export TCR_FUZZ_ARTIFACTS=${TCR_FUZZ_ARTIFACTS:-/tmp/tcr-fuzz-artifacts}
   mkdir -p "$TCR_FUZZ_ARTIFACTS"
+  known=$("$PYTHON" -m tests.fuzz.atheris_driver --list 2>/dev/null)
   if [ "$#" -eq 0 ]; then
-    set -- $("$PYTHON" -m tests.fuzz.atheris_driver --list 2>/dev/null)
+    set -- $known
   fi
+  for target in "$@"; do
+    printf '%s\n' "$known" | grep -qxF -- "$target" || {
+      echo "fuzz: unknown target $target (python -m tests.fuzz.atheris_driver --list)" >&2
+      exit 2
+    }
+  done
   failed=0
   for target in "$@"; do
     start=$(date +%s)
