@@ -33,6 +33,7 @@ def _text(data: bytes) -> str:
 
 def _targets(scratch: Path) -> tuple[dict[str, Target], dict[str, list[bytes]]]:
     from tests.fuzz import test_fuzz_records as records
+    from tests.unit import test_canonical_fast as canonical
     from tests.unit import test_share_parsers_fuzz as shares
 
     def inner(test: Any) -> Any:
@@ -64,6 +65,8 @@ def _targets(scratch: Path) -> tuple[dict[str, Target], dict[str, list[bytes]]]:
         "peer-share-files": lambda d: inner(
             shares.test_peer_share_files_through_detection_and_inspect
         )(scratch, d),
+        # The orjson fast path of the canonical parser against the stdlib reference.
+        "canonical-fast": canonical._assert_same,
     }
     seeds: dict[str, list[bytes]] = {
         "native-compact": list(shares.COMPACT),
@@ -76,6 +79,7 @@ def _targets(scratch: Path) -> tuple[dict[str, Target], dict[str, list[bytes]]]:
         "slip39": [s.encode() for s in shares.SLIP39],
         "gfshare": [b"s.001\0" + bytes(range(16))],
         "peer-share-files": [s.encode() for s in [*shares.SSSS, *shares.VAULT, *shares.SLIP39]],
+        "canonical-fast": [e for e in canonical.EDGES if 0 < len(e) < 200],
     }
     for name in records.PARSERS:
         targets[f"record-{name}"] = lambda d, name=name: records._check(name, d)  # type: ignore[misc]
