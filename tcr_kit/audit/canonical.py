@@ -145,20 +145,28 @@ def _make_fast_acceptor() -> Callable[[bytes], Any]:
                 return _NOT_DECIDED
         except errors:
             return _NOT_DECIDED
-        stack = [value]
-        pop, push = stack.pop, stack.extend
-        while stack:
-            item = pop()
-            kind = type(item)
-            if kind is dict:
-                push(item.values())
-            elif kind is list:
-                push(item)
-            elif kind is float:
-                return _NOT_DECIDED
-        return value
+        return value if _floatless(value) else _NOT_DECIDED
 
     return accept
+
+
+def _floatless(value: Any) -> bool:
+    """No float anywhere in ``value`` (a parsed JSON value: the depth is bounded by
+    orjson's, 254 levels, so the recursion is too)."""
+    kind = type(value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return kind is not float
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is int:
+            continue
+        if kind is float or ((kind is dict or kind is list) and not _floatless(item)):
+            return False
+    return True
 
 
 _accept_fast = _make_fast_acceptor()
