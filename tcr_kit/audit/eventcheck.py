@@ -141,14 +141,23 @@ def check_slice(
     timeline: dict[str, KeyRecord],
     selector: Selector | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    base: int = 0,
+    prev: str | None = None,
 ) -> SliceResult:
-    """Check events ``start`` to ``stop - 1`` (indices of ``entries``; event *i* has seq
-    *i + 1*). After the first bad event the rest of the slice is only read as entries, so
-    that a malformed entry anywhere is still found (it is reported before any bad event)."""
+    """Check events ``start`` to ``stop - 1`` (indices of ``entries``; the entry at index
+    *i* is event *base + i + 1*). After the first bad event the rest of the slice is only
+    read as entries, so that a malformed entry anywhere is still found (it is reported
+    before any bad event). ``prev``: the hash of the event before the slice, where
+    ``entries`` does not hold it (a slice that starts a part of the log, ``base > 0``).
+    Indices in the result (``malformed``, ``cosigned``) count from the start of the log."""
     out = SliceResult()
     digests: list[bytes] = []
     verifiers: dict[str, Verifier] = {}
-    prev = GENESIS_PREV if start == 0 else _hash_hex(entries[start - 1], row)
+    if prev is None:
+        if base:
+            raise ValueError("a slice after the start of the log needs the hash before it")
+        prev = GENESIS_PREV if start == 0 else _hash_hex(entries[start - 1], row)
     next_report = start + PROGRESS_EVERY
     for index in range(start, stop):
         if index == next_report and progress is not None:
@@ -157,26 +166,27 @@ def check_slice(
         try:
             stored_seq, body, recorded, signature, cosigned = row(entries[index])
         except IntegrityError as exc:
-            out.malformed = (index, str(exc))
+            out.malformed = (base + index, str(exc))
             break
         if out.error is not None:
             continue
+        seq = base + index + 1
         try:
             digest, prev, parsed = _check_event(
-                index + 1, stored_seq, body, recorded, signature, prev, timeline, verifiers
+                seq, stored_seq, body, recorded, signature, prev, timeline, verifiers
             )
         except AuditIntegrityError as exc:
             out.error = (exc.seq, exc.reason)
             continue
         digests.append(digest)
         if parsed.get("kind") == CHECKPOINT_EVENT:
-            out.announced.append(index + 1)
+            out.announced.append(seq)
         if cosigned or _COSIGNERS_MARK in body:
-            out.cosigned.append(index)
+            out.cosigned.append(seq - 1)
         if selector is not None and not out.unselectable:
             try:
                 if selector(parsed):
-                    out.selected.append(index + 1)
+                    out.selected.append(seq)
             except (InputError, ValueError, KeyError, TypeError):
                 out.unselectable = True
     if progress is not None:

@@ -20,10 +20,16 @@ from tcr_kit.audit.chain import (
     VerifyReport,
 )
 from tcr_kit.audit.cosign import Cosignature, verify_cosignatures
-from tcr_kit.audit.eventcheck import Row
+from tcr_kit.audit.eventcheck import Row, key_timeline
 from tcr_kit.audit.pgpwords import pgp_words
 from tcr_kit.audit.selection import EventSelection, parse_utc
-from tcr_kit.audit.verify import Progress, check_events, finish_verification, verify_log
+from tcr_kit.audit.verify import (
+    EventsCheck,
+    Progress,
+    check_events,
+    finish_verification,
+    verify_log,
+)
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
 from tcr_kit.fileio import write_new_file
@@ -205,10 +211,17 @@ def _list(path: str | os.PathLike[str], value: object, what: str) -> list[Any]:
 
 def _load(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and parse a transcript file; unreadable or not a transcript is an input error."""
+    return _parse(path, _read(path))
+
+
+def _read(path: str | os.PathLike[str]) -> bytes:
     try:
-        raw = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise OperationalError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _parse(path: str | os.PathLike[str], raw: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(raw)
     except RecursionError:
@@ -313,16 +326,20 @@ def verify_transcript(
     Every field is checked: ``events`` and ``checkpoints`` by the chain and signatures;
     ``head``, ``keys`` and ``selection`` must equal what the events give; ``exported_at``
     must be a UTC time not before the last event. A field this code does not know is
-    refused (nothing in the file goes unchecked). See docs/audit-format.md."""
-    doc = _load(path)
+    refused (nothing in the file goes unchecked). See docs/audit-format.md.
+
+    On two processes a large file is parsed and checked in halves
+    (:mod:`tcr_kit.audit.halves`); anything but a clean success there is verified again
+    from the whole file, which alone words the errors."""
+    raw = _read(path)
+    processes = workers if workers is not None else (os.cpu_count() or 1)
+    if processes == 2:
+        result = _verify_in_halves(path, raw, expect_head, progress)
+        if result is not None:
+            return result
+    doc = _parse(path, raw)
     _fields(path, doc, _TOP_FIELDS, "transcript")
     raw_events = _list(path, doc["events"], "events")
-    checkpoints: list[StoredCheckpoint] = []
-    checkpoint_error: IntegrityError | None = None
-    try:
-        checkpoints = [_checkpoint(path, c) for c in _list(path, doc["checkpoints"], "checkpoints")]
-    except IntegrityError as exc:  # reported after a malformed event, as it always was
-        checkpoint_error = exc
     chosen = _stated_selection(doc["selection"])
     check = check_events(
         raw_events,
@@ -332,6 +349,81 @@ def verify_transcript(
         progress=progress,
         selector=chosen,
     )
+    return _conclude(path, doc, raw_events, check, chosen, expect_head)
+
+
+def _verify_in_halves(
+    path: str | os.PathLike[str],
+    raw: bytes,
+    expect_head: str | None,
+    progress: Progress | None,
+) -> TranscriptResult | None:
+    """:func:`verify_transcript` with the parse in two processes; ``None`` unless the file
+    verified (the caller then verifies it whole)."""
+    from tcr_kit.audit.halves import check_in_halves
+
+    halves = check_in_halves(
+        raw,
+        partial(_event_row, path),
+        _entry_body,
+        lambda members: _stated_selection(members.get("selection")),
+        progress,
+    )
+    if halves is None:
+        return None
+    front, back = halves.slices
+    if front.malformed or back.malformed or front.error or back.error:
+        return None
+    doc = {**halves.members, "events": []}
+    if _parse_top(doc) is None:
+        return None
+    chosen = _stated_selection(doc.get("selection"))
+    selected = None
+    if chosen is not None and not front.unselectable and not back.unselectable:
+        selected = front.selected + back.selected
+    check = EventsCheck(
+        count=len(halves.events),
+        malformed=None,
+        error=None,
+        digests=front.digests + back.digests,
+        keys=key_timeline(halves.keys),
+        announced={*front.announced, *back.announced},
+        cosigned=front.cosigned + back.cosigned,
+        selected=selected,
+    )
+    try:
+        return _conclude(path, doc, halves.events, check, chosen, expect_head)
+    except (IntegrityError, InputError, LookupError):
+        return None
+
+
+def _parse_top(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """``doc`` if it is a transcript of the known format and version, else ``None``."""
+    if (
+        doc.get("format") != TRANSCRIPT_FORMAT
+        or doc.get("version") != TRANSCRIPT_VERSION
+        or isinstance(doc.get("version"), bool)
+    ):
+        return None
+    return doc
+
+
+def _conclude(
+    path: str | os.PathLike[str],
+    doc: dict[str, Any],
+    raw_events: Sequence[Any],
+    check: EventsCheck,
+    chosen: EventSelection | None,
+    expect_head: str | None,
+) -> TranscriptResult:
+    """Everything :func:`verify_transcript` checks once the events are checked."""
+    _fields(path, doc, _TOP_FIELDS, "transcript")
+    checkpoints: list[StoredCheckpoint] = []
+    checkpoint_error: IntegrityError | None = None
+    try:
+        checkpoints = [_checkpoint(path, c) for c in _list(path, doc["checkpoints"], "checkpoints")]
+    except IntegrityError as exc:  # reported after a malformed event, as it always was
+        checkpoint_error = exc
     if check.malformed is not None:
         raise IntegrityError(check.malformed)
     if checkpoint_error is not None:
@@ -365,7 +457,7 @@ def _entry_body(e: object) -> object:
 class _Bodies:
     """The event bodies of a transcript whose events were checked, read when needed."""
 
-    def __init__(self, path: str | os.PathLike[str], raw_events: list[Any]) -> None:
+    def __init__(self, path: str | os.PathLike[str], raw_events: Sequence[Any]) -> None:
         self._path = path
         self._raw = raw_events
 
