@@ -27,13 +27,13 @@ from tcr_kit.cards.enrol import enrol
 from tcr_kit.cards.errors import NotEnrolled
 from tcr_kit.cards.pcsc_backend import PcscCard
 from tcr_kit.cards.pkcs11_backend import Pkcs11Card
-from tcr_kit.cards.record import EnrolmentRecord, TcrRef
+from tcr_kit.cards.record import EnrolmentRecord, SigningAlgorithm, TcrRef
 from tcr_kit.cards.signing import CardSigner, audit_public_key, verify_signature
 from tcr_kit.custody.ledger import Actor
 from tcr_kit.custody.models import Person, Role
 from tcr_kit.errors import InputError
 from tcr_kit.secrets import SecretBuffer
-from tests.custody.conftest import KEYS, make_world
+from tests.custody.conftest import KEYS, SAFE, make_world
 from tests.fixtures.stack import TRANSPORT_PIN, VirtualCard
 from tests.integration.conftest import MODULE, insert, run_tcr
 
@@ -263,3 +263,50 @@ def test_the_library_refuses_a_signing_key_choice_for_a_pcsc_card(
             CardSigner(card, _pin(TRANSPORT_PIN))
     finally:
         card.close()
+
+
+@pytest.mark.parametrize("algorithm", ["ed25519", "ec-p256"])
+def test_cli_a_second_staff_member_co_signs_a_critical_resolution_with_their_card(
+    new_token: Callable[..., tuple[str, str]], tmp_path: Path, algorithm: SigningAlgorithm
+) -> None:
+    """``discrepancy resolve --second ID --second-card SPEC``: the second staff member's
+    card (Ed25519 or P-256) co-signs; without it the resolution is refused."""
+    label, _serial = new_token("SECOND")
+    enrol(Pkcs11Card(MODULE, token_label=label), b"iw-9's staff card", tcr=TcrRef(name="IW 9",
+          id="iw-9"), current_pin=_pin(TRANSPORT_PIN), new_pin=_pin(CARD_PIN),
+          record_path=tmp_path / "iw-9.json", signing_algorithm=algorithm)  # fmt: skip
+    world = make_world(tmp_path / "ledger.sqlite")
+    with _signer(label) as card:
+        world.ledger.add_person(
+            world.sa,
+            Person(id="iw-9", name="IW 9", roles=(Role.IW,),
+                   public_key=card.public_key_bytes().hex(), key_algorithm=card.algorithm),
+        )  # fmt: skip
+        public, algo = card.public_key_bytes(), card.algorithm
+    world.ledger.seal_bag(world.ca, "TEB-1", ["CO3-KEY"], witness="iw-1", location=SAFE)
+    world.ledger.close()
+    env = {"TCR_LEDGER": str(tmp_path / "ledger.sqlite"),
+           "SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"]}  # fmt: skip
+    KEYS["ca"].save(tmp_path / "ca.pem")
+    KEYS["iw"].save(tmp_path / "iw.pem")
+    ca = ["--as", "ca-1", "--key", "ca.pem"]
+    proc = run_tcr(["bag", "inspect", "TEB-1", *ca, "--serial-read", "TEB-1", "--check",
+                    "seal=fail", "--witness", "iw-1", "--witness-key", "iw.pem"],
+                   env=env, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 3, proc.stderr  # a critical discrepancy, D-0001
+    resolve = ["discrepancy", "resolve", "D-0001", *ca, "--resolution", "seal re-examined",
+               "--second", "iw-9"]  # fmt: skip
+    alone = run_tcr(resolve, env=env, cwd=tmp_path)
+    assert alone.returncode == 5, alone.stderr  # named, but not signing: witness-cosign
+    proc = run_tcr([*resolve, "--second-card", _files(tmp_path, label, "iw-9")],
+                   env=env, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    seq, digest = _last_event(tmp_path / "ledger.sqlite")
+    conn = sqlite3.connect(tmp_path / "ledger.sqlite")
+    person, signature = conn.execute(
+        "SELECT person, signature FROM audit_cosignature WHERE seq = ?", (seq,)
+    ).fetchone()
+    conn.close()
+    assert person == "iw-9"
+    assert signature_ok(algo, public, digest, bytes.fromhex(signature))
+    assert run_tcr(["audit", "verify"], env=env, cwd=tmp_path).returncode == 0
