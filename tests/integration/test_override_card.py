@@ -201,3 +201,31 @@ def test_cli_override_mixes_a_key_file_and_a_card(site: Site) -> None:
         ("ca", ED25519),
         ("iw-2", ECDSA_P256),
     ]
+
+
+def test_a_tcr_approves_remotely_with_a_p256_card(
+    site: Site, new_token: Callable[[str], tuple[str, str]]
+) -> None:
+    """Remote approval (docs/remote-approval.md) with a P-256 card: the approval carries
+    the key the roster registered (DER SPKI) and is counted valid; iw-2's P-256 card
+    signing as the TCR is rejected."""
+    from datetime import timedelta
+
+    from tcr_kit.clock import utcnow
+    from tcr_kit.hsm.approval import check_approvals, ledger_roster, new_request, sign_request
+
+    site.cards["rksh-1"] = _staff_card(new_token, site.folder, "rksh-1", "ec-p256")
+    with _signer(site, "rksh-1") as card:
+        site.ledger.add_person(
+            Actor("sa", site.keys["sa"]),
+            build(Person, id="rksh-1", name="RKSH 1", roles=(Role.RKSH,),
+                  public_key=card.public_key_bytes().hex(), key_algorithm=card.algorithm),
+        )  # fmt: skip
+        request = new_request(site.hsm.loaded, ceremony=1, purpose="sign the Q1 SKR",
+                              expires=utcnow() + timedelta(hours=1))  # fmt: skip
+        approval = sign_request(request, "rksh-1", card)
+    with _signer(site, "iw-2") as other:
+        forged = sign_request(request, "rksh-1", other)
+    check = check_approvals(request, [approval, forged], ledger_roster(site.ledger))
+    assert [a.signer for a in check.valid] == ["rksh-1"]
+    assert check.rejected == [("rksh-1", "signed with a key the roster does not record for rksh-1")]
