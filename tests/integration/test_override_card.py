@@ -192,9 +192,13 @@ def test_cli_override_mixes_a_key_file_and_a_card(site: Site) -> None:
     env = {"TCR_LEDGER": str(site.folder / "ledger.sqlite"),
            "SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"]}  # fmt: skip
     site.keys["ca"].save(site.folder / "ca-signer.pem")
-    done = run_tcr(_activate(site, "--override-signer", f"ca={site.folder / 'ca-signer.pem'}",
-                             "--override-signer-card", _spec(site, "iw-2"), "--json"),
-                   env=env)  # fmt: skip
+    # iw-2 types the card's PIN (here: one line of stdin); no pin-file.
+    no_file = _spec(site, "iw-2").rsplit(",pin-file=", 1)[0]
+    signers = ["--override-signer", f"ca={site.folder / 'ca-signer.pem'}",
+               "--override-signer-card", no_file]  # fmt: skip
+    wrong = run_tcr(_activate(site, *signers), stdin="not-the-pin\n", env=env)
+    assert wrong.returncode == 1 and "wrong PIN" in one_error_line(wrong), wrong.stderr
+    done = run_tcr(_activate(site, *signers, "--json"), stdin="iw-2-card-pin\n", env=env)
     assert done.returncode == 0, done.stderr
     signatures = json.loads(done.stdout)["override"]["signatures"]
     assert [(s["person"], s["algorithm"]) for s in signatures] == [
