@@ -198,6 +198,7 @@ def test_cli_override_mixes_a_key_file_and_a_card(site: Site) -> None:
                "--override-signer-card", no_file]  # fmt: skip
     wrong = run_tcr(_activate(site, *signers), stdin="not-the-pin\n", env=env)
     assert wrong.returncode == 1 and "wrong PIN" in one_error_line(wrong), wrong.stderr
+    assert not (site.folder / "z.sig").exists()
     done = run_tcr(_activate(site, *signers, "--json"), stdin="iw-2-card-pin\n", env=env)
     assert done.returncode == 0, done.stderr
     signatures = json.loads(done.stdout)["override"]["signatures"]
