@@ -35,7 +35,7 @@ from tcr_kit.errors import InputError
 from tcr_kit.secrets import SecretBuffer
 from tests.custody.conftest import KEYS, SAFE, make_world
 from tests.fixtures.stack import TRANSPORT_PIN, VirtualCard
-from tests.integration.conftest import MODULE, insert, run_tcr
+from tests.integration.conftest import MODULE, insert, one_error_line, run_tcr
 
 pytestmark = pytest.mark.integration
 
@@ -236,12 +236,14 @@ def test_cli_a_p256_witness_card_is_enrolled_registered_and_co_signs_verifiably(
 
 def test_enrolment_refuses_a_signing_key_choice_for_a_card_without_one(tmp_path: Path) -> None:
     """A PC/SC card holds no signing key: asking for one is bad input, before any PIN."""
+    (tmp_path / "s").write_bytes(b"a share")
     proc = run_tcr(
         ["card", "enrol", "--reader", "no such reader", "--share", "s", "--tcr-name", "A",
          "--tcr-id", "a", "--record", "r.json", "--signing-key", "ec-p256"],
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
+    assert "a PC/SC card holds no signing key" in one_error_line(proc)
 
 
 def test_the_library_refuses_a_signing_key_choice_for_a_pcsc_card(
