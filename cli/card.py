@@ -316,6 +316,14 @@ def wipe_cmd(
     help="One reader for both cards: how long to wait for each card swap.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask before wiping the old card.")
+@click.option(
+    "--signing-key",
+    "signing_algorithm",
+    type=click.Choice(["ed25519", "ec-p256"]),
+    default=None,
+    help="PKCS#11 new card: the algorithm of its signing key (default: Ed25519 where the"
+    " token has it, else EC P-256).",
+)
 @click.option("--force", is_flag=True, help="Overwrite --new-record; allow the last PIN try.")
 @rotation_ledger_options
 @json_option
@@ -333,6 +341,7 @@ def rotate(
     no_puk: bool,
     swap_timeout: float,
     yes: bool,
+    signing_algorithm: Literal["ed25519", "ec-p256"] | None,
     force: bool,
     as_json: bool,
     quiet: bool,
@@ -352,6 +361,8 @@ def rotate(
     if not (yes or sys.stdin.isatty()):
         raise click.UsageError("rotate wipes the old card: use --yes in scripts")
     usage(cards.uses_one_reader, old_sel, new_sel)
+    if signing_algorithm is not None and new_sel.is_pcsc:
+        raise click.UsageError("--signing-key: a PC/SC card holds no signing key")
     rotation_ledger.precheck()  # with --replace: the ledger change is tried first
     confirm("rotate the share to the new card, then wipe the old card", yes)
     with ExitStack() as stack:
@@ -365,6 +376,7 @@ def rotate(
             old_sel, new_sel, old_pin, new_current_pin=transport, new_pin=new_pin,
             record_path=new_record, old_record=rec, puk=puk, force=force, allow_last_try=force,
             ask=ask, swap_timeout=swap_timeout, progress=progress,
+            signing_algorithm=signing_algorithm,
         )  # fmt: skip
     rotation_ledger.record(result.record, new_record)
     out = {
@@ -374,6 +386,12 @@ def rotate(
         "share_digest": result.record.share.digest,
         "old_card": "wiped",
     }
+    new_keys = result.record.keys
+    if new_keys is not None:  # the new card's signing key, for 'tcr roster rekey'
+        from tcr_kit.cards.signing import ALGORITHM_NAMES
+
+        out["signing_key_algorithm"] = ALGORITHM_NAMES[new_keys.signing.algorithm]
+        out["signing_public_key"] = cards.audit_public_key(new_keys.signing).hex()
     if as_json:
         emit_json(out)
     else:

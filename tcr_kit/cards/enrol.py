@@ -268,10 +268,12 @@ def rotate(
     tcr: TcrRef | None = None,
     puk: SecretBuffer | None = None,
     force: bool = False,
+    signing_algorithm: SigningAlgorithm | None = None,
 ) -> EnrolResult:
     """Move a share from ``old_card`` to ``new_card``, verify it there, then wipe the old card.
 
     Both cards are open (two readers, or tokens); they stay open for the caller to close.
+    ``signing_algorithm``: the new card's signing key, as for :func:`enrol_card`.
     """
     return rotate_cards(
         lambda: old_card,
@@ -285,6 +287,7 @@ def rotate(
         puk=puk,
         force=force,
         close_cards=False,
+        signing_algorithm=signing_algorithm,
     )
 
 
@@ -301,6 +304,7 @@ def rotate_cards(
     puk: SecretBuffer | None = None,
     force: bool = False,
     close_cards: bool = True,
+    signing_algorithm: SigningAlgorithm | None = None,
 ) -> EnrolResult:
     """:func:`rotate` for cards that need not be present at the same time (one reader).
 
@@ -339,6 +343,7 @@ def rotate_cards(
                 puk=puk,
                 force=force,
                 source="share on the old card",
+                signing_algorithm=signing_algorithm,
             )
         finally:
             if close_cards:

@@ -26,8 +26,8 @@ from tcr_kit.audit.signing import ECDSA_P256, check_public_key, key_id, signatur
 from tcr_kit.cards.enrol import enrol
 from tcr_kit.cards.errors import NotEnrolled
 from tcr_kit.cards.pcsc_backend import PcscCard
-from tcr_kit.cards.pkcs11_backend import Pkcs11Card
-from tcr_kit.cards.record import EnrolmentRecord, SigningAlgorithm, TcrRef
+from tcr_kit.cards.pkcs11_backend import Pkcs11Card, load_module
+from tcr_kit.cards.record import EnrolmentRecord, SigningAlgorithm, TcrRef, load_record
 from tcr_kit.cards.signing import CardSigner, audit_public_key, verify_signature
 from tcr_kit.custody.ledger import Actor
 from tcr_kit.custody.models import Person, Role
@@ -312,3 +312,35 @@ def test_cli_a_second_staff_member_co_signs_a_critical_resolution_with_their_car
     assert person == "iw-9"
     assert signature_ok(algo, public, digest, bytes.fromhex(signature))
     assert run_tcr(["audit", "verify"], env=env, cwd=tmp_path).returncode == 0
+
+
+def test_cli_rotate_onto_a_p256_signing_key_prints_the_key_to_register(
+    new_token: Callable[..., tuple[str, str]], tmp_path: Path
+) -> None:
+    """``tcr card rotate --signing-key ec-p256``: the new card's signing key is P-256 (the
+    old one's is Ed25519) and the command prints it in the roster's form for a rekey."""
+    old_label, _ = new_token("OLD")
+    new_label, _ = new_token("NEW")
+    enrol(Pkcs11Card(MODULE, token_label=old_label), b"rotating share",
+          tcr=TcrRef(name="TCR 3", id="tcr-3"), current_pin=_pin(TRANSPORT_PIN),
+          new_pin=_pin(CARD_PIN), record_path=tmp_path / "old.json")  # fmt: skip
+    env = {"SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"]}
+    proc = run_tcr(
+        ["card", "rotate", "--pkcs11-module", MODULE, "--old-token-label", old_label,
+         "--new-token-label", new_label, "--record", "old.json", "--new-record", "new.json",
+         "--signing-key", "ec-p256", "--yes", "--json"],
+        stdin=f"{CARD_PIN}\n{TRANSPORT_PIN}\nnext-pin-3\nnext-pin-3\n", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    new = load_record(tmp_path / "new.json")
+    old = load_record(tmp_path / "old.json")
+    assert old.keys is not None and old.keys.signing.algorithm == "ed25519"
+    assert new.keys is not None and new.keys.signing.algorithm == "ec-p256"
+    assert out["signing_key_algorithm"] == ECDSA_P256
+    assert out["signing_public_key"] == new.keys.signing.public_key_der
+    # The PIN was changed by another process: this one's SoftHSM2 re-reads the token.
+    load_module(MODULE).reinitialize()
+    with CardSigner(Pkcs11Card(MODULE, token_label=new_label), _pin("next-pin-3")) as card:
+        assert card.public_key_bytes().hex() == out["signing_public_key"]
+        verify_signature(new.keys.signing, b"rotated", card.sign(b"rotated"))
