@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -141,9 +142,11 @@ def custody_options(f: F) -> F:
 
     @functools.wraps(f)
     def command(*args: Any, in_person: Any, override: Any, override_reason: Any,
-                override_signers: Any, approval_request: Any, approvals: Any, **kw: Any) -> Any:
+                override_signers: Any, override_signer_cards: Any, approval_request: Any,
+                approvals: Any, **kw: Any) -> Any:
         opts = CustodyOptions(tuple(in_person), tuple(override), override_reason,
-                              tuple(override_signers), approval_request, tuple(approvals))
+                              tuple(override_signers), approval_request, tuple(approvals),
+                              tuple(override_signer_cards))
         return f(*args, custody=opts, **kw)
 
     g = click.option("--approvals", "approvals", multiple=True, type=FILE, metavar="SIG",
@@ -154,6 +157,11 @@ def custody_options(f: F) -> F:
     g = click.option("--override-signer", "override_signers", multiple=True, metavar="ID=KEY",
                      help="A staff member signing the override, with their key file (twice:"
                      " two staff, neither holding an overridden credential).")(g)
+    g = click.option("--override-signer-card", "override_signer_cards", multiple=True,
+                     metavar="ID=module=PATH,token-label=L[,pin-file=F]",
+                     help="A staff member signing the override with their card's signing key"
+                     " (PIN from pin-file, else prompted or read from stdin before any TCR"
+                     " card's PIN); counts as one of the two --override-signer.")(g)
     g = click.option("--override-reason", metavar="TEXT",
                      help="Why the override is needed (recorded).")(g)
     g = click.option("--override", "override", multiple=True, metavar="CREDENTIAL",
@@ -177,19 +185,25 @@ class CustodyOptions:
     override_signers: tuple[str, ...]
     approval_request: Path | None
     approvals: tuple[Path, ...]
+    override_signer_cards: tuple[str, ...] = ()
+    """``ID=SPEC``: staff members signing the override with their card (``_cosign`` SPEC)."""
 
     def check(self) -> None:
         """Usage errors (exit 2) before anything is opened."""
-        given = (self.override, self.override_reason, self.override_signers)
+        signers = self.override_signers + self.override_signer_cards
+        given = (self.override, self.override_reason, signers)
         if any(given) and not all(given):
             raise click.UsageError(
                 "an override needs --override CREDENTIAL, --override-reason and --override-signer"
+                " (or --override-signer-card)"
             )
         if bool(self.approvals) != (self.approval_request is not None):
             raise click.UsageError("--approvals go with --approval-request (and vice versa)")
         for spec in self.override_signers:
             if "=" not in spec:
                 raise click.UsageError(f"--override-signer {spec!r}: expected ID=KEYFILE")
+        for spec in self.override_signer_cards:
+            _card_signer_spec(spec)
 
     def kwargs(self, loaded: LoadedConfig, ledger: Ledger | None) -> dict[str, Any]:
         """``Activation`` keyword arguments (keys are loaded here, passphrases asked)."""
@@ -197,18 +211,24 @@ class CustodyOptions:
         if (self.in_person or self.override) and ledger is None:
             raise click.UsageError("--in-person and --override need the ledger (--as/--key)")
         if self.override and ledger is not None:
+            from tcr_kit.custody.ledger import Actor
             from tcr_kit.hsm.clearance import sign_override
 
+            from ._cosign import open_card_signer
             from ._ledger import actor
 
             signers = [
                 actor(pid, Path(key))
                 for pid, _, key in (s.partition("=") for s in self.override_signers)
             ]
-            out["override"] = sign_override(
-                ledger, loaded.hsm.name, loaded.sha256, self.override,
-                str(self.override_reason), signers,
-            )  # fmt: skip
+            with ExitStack() as cards:  # each card's PIN is wiped once it has signed
+                for pid, spec in map(_card_signer_spec, self.override_signer_cards):
+                    signer = cards.enter_context(open_card_signer(spec, pid))
+                    signers.append(Actor(pid, signer))
+                out["override"] = sign_override(
+                    ledger, loaded.hsm.name, loaded.sha256, self.override,
+                    str(self.override_reason), signers,
+                )  # fmt: skip
         if self.approval_request is not None:
             from tcr_kit.hsm.approval import ApprovalBundle, load_approval, load_request
 
@@ -217,3 +237,16 @@ class CustodyOptions:
                 tuple(load_approval(p) for p in self.approvals),
             )
         return out
+
+
+def _card_signer_spec(value: str) -> tuple[str, str]:
+    """``ID=SPEC`` of ``--override-signer-card``: the person and their card's spec (checked)."""
+    from ._cosign import parse_card_spec
+
+    pid, _, spec = value.partition("=")
+    if not pid or not spec:
+        raise click.UsageError(
+            f"--override-signer-card {value!r}: expected ID=module=PATH,token-label=L"
+        )
+    parse_card_spec(spec)
+    return pid, spec

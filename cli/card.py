@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack, closing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -149,6 +149,14 @@ def check(
 @click.option(
     "--no-puk", is_flag=True, help="PC/SC: no PUK recovery slot (an unblock loses the share)."
 )
+@click.option(
+    "--signing-key",
+    "signing_algorithm",
+    type=click.Choice(["ed25519", "ec-p256"]),
+    default=None,
+    help="PKCS#11: the algorithm of the card's signing key (default: Ed25519 where the token"
+    " has it, else EC P-256).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing record; allow the last PIN try.")
 @click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
 @json_option
@@ -163,6 +171,7 @@ def enrol(
     new_pin_file: Path | None,
     puk_file: Path | None,
     no_puk: bool,
+    signing_algorithm: Literal["ed25519", "ec-p256"] | None,
     force: bool,
     dry_run: bool,
     as_json: bool,
@@ -182,6 +191,8 @@ def enrol(
     if record_path.exists() and not force:
         raise FileExistsRefused(str(record_path))
     sel = where.select()
+    if signing_algorithm is not None and sel.is_pcsc:
+        raise click.UsageError("--signing-key: a PC/SC card holds no signing key")
     with closing(where.open(sel, force=force)) as c:
         status = c.status()
         ref = prepared.ref
@@ -211,6 +222,7 @@ def enrol(
             result = cards.enrol_card(
                 c, prepared.data, tcr=tcr, current_pin=current, new_pin=new,
                 record_path=record_path, puk=puk, force=force, source=str(share_path),
+                signing_algorithm=signing_algorithm,
             )  # fmt: skip
     rec = result.record
     out: dict[str, Any] = {"ok": True, "record": str(record_path)}
@@ -220,6 +232,11 @@ def enrol(
     if rec.keys is not None:
         out["share_key_fingerprint"] = rec.keys.share_encryption.fingerprint
         out["signing_key_fingerprint"] = rec.keys.signing.fingerprint
+        # What 'tcr roster add/rekey --public-key --key-algorithm' registers for this card.
+        from tcr_kit.cards.signing import ALGORITHM_NAMES
+
+        out["signing_key_algorithm"] = ALGORITHM_NAMES[rec.keys.signing.algorithm]
+        out["signing_public_key"] = cards.audit_public_key(rec.keys.signing).hex()
     out = with_words(out)
     if as_json:
         emit_json(out)
@@ -299,6 +316,14 @@ def wipe_cmd(
     help="One reader for both cards: how long to wait for each card swap.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask before wiping the old card.")
+@click.option(
+    "--signing-key",
+    "signing_algorithm",
+    type=click.Choice(["ed25519", "ec-p256"]),
+    default=None,
+    help="PKCS#11 new card: the algorithm of its signing key (default: Ed25519 where the"
+    " token has it, else EC P-256).",
+)
 @click.option("--force", is_flag=True, help="Overwrite --new-record; allow the last PIN try.")
 @rotation_ledger_options
 @json_option
@@ -316,6 +341,7 @@ def rotate(
     no_puk: bool,
     swap_timeout: float,
     yes: bool,
+    signing_algorithm: Literal["ed25519", "ec-p256"] | None,
     force: bool,
     as_json: bool,
     quiet: bool,
@@ -335,6 +361,8 @@ def rotate(
     if not (yes or sys.stdin.isatty()):
         raise click.UsageError("rotate wipes the old card: use --yes in scripts")
     usage(cards.uses_one_reader, old_sel, new_sel)
+    if signing_algorithm is not None and new_sel.is_pcsc:
+        raise click.UsageError("--signing-key: a PC/SC card holds no signing key")
     rotation_ledger.precheck()  # with --replace: the ledger change is tried first
     confirm("rotate the share to the new card, then wipe the old card", yes)
     with ExitStack() as stack:
@@ -348,6 +376,7 @@ def rotate(
             old_sel, new_sel, old_pin, new_current_pin=transport, new_pin=new_pin,
             record_path=new_record, old_record=rec, puk=puk, force=force, allow_last_try=force,
             ask=ask, swap_timeout=swap_timeout, progress=progress,
+            signing_algorithm=signing_algorithm,
         )  # fmt: skip
     rotation_ledger.record(result.record, new_record)
     out = {
@@ -357,6 +386,12 @@ def rotate(
         "share_digest": result.record.share.digest,
         "old_card": "wiped",
     }
+    new_keys = result.record.keys
+    if new_keys is not None:  # the new card's signing key, for 'tcr roster rekey'
+        from tcr_kit.cards.signing import ALGORITHM_NAMES
+
+        out["signing_key_algorithm"] = ALGORITHM_NAMES[new_keys.signing.algorithm]
+        out["signing_public_key"] = cards.audit_public_key(new_keys.signing).hex()
     if as_json:
         emit_json(out)
     else:

@@ -43,7 +43,8 @@ class Signer(Protocol):
         ...
 
     def public_key_bytes(self) -> bytes:
-        """The raw public key (32 bytes for Ed25519)."""
+        """The public key as the log registers it: 32 raw bytes for Ed25519, DER
+        SubjectPublicKeyInfo for ECDSA P-256 (a card converts at its boundary)."""
         ...
 
     def sign(self, data: bytes) -> bytes:
@@ -153,6 +154,11 @@ def check_public_key(algorithm: str, public_key: bytes) -> None:
         if not crypto_core_ed25519_is_valid_point(bytes(public_key)):
             raise ValueError("not a valid Ed25519 public key (off the curve or of small order)")
     elif algorithm == ECDSA_P256:
+        if len(public_key) == 65 and public_key[:1] == b"\x04":
+            raise ValueError(
+                "a P-256 public key is registered as DER SubjectPublicKeyInfo, not as the"
+                " 65-byte raw point"
+            )
         _p256_public_key(public_key)  # the loader the verifier uses: DER SPKI only
     else:
         raise ValueError(f"unsupported signature algorithm {algorithm!r}")

@@ -17,7 +17,8 @@ modules, each holding one concept:
   checked, unknown fields refused), :func:`load_record`, :func:`write_record` (what the
   ledger imports);
 * :mod:`~tcr_kit.cards.signing`: :class:`CardSigner` (the audit log's ``Signer`` shape),
-  :func:`sign_with_card`, :func:`signing_key`, :func:`verify_signature`;
+  :func:`audit_public_key` (the key as the audit log registers it), :func:`sign_with_card`,
+  :func:`signing_key`, :func:`verify_signature`;
 * :mod:`~tcr_kit.cards.errors`: the card errors, each under one family of
   :mod:`tcr_kit.errors` (exit 1 operational, 2 usage, 3 integrity).
 
@@ -105,6 +106,7 @@ if TYPE_CHECKING:
     from tcr_kit.cards.signing import (
         CardSigner,
         SignatureInvalid,
+        audit_public_key,
         sign_with_card,
         signing_key,
         verify_signature,
@@ -182,6 +184,7 @@ _HOME: dict[str, tuple[str, ...]] = {
     "tcr_kit.cards.signing": (
         "CardSigner",
         "SignatureInvalid",
+        "audit_public_key",
         "sign_with_card",
         "signing_key",
         "verify_signature",
@@ -235,6 +238,7 @@ __all__ = [
     "TcrRef",
     "WaitForCard",
     "WrongCard",
+    "audit_public_key",
     "check_card",
     "check_new_pin",
     "enrol_card",

@@ -29,13 +29,14 @@ from tcr_kit.cards.errors import (
 from tcr_kit.cards.record import (
     CardMeta,
     EnrolmentRecord,
+    SigningAlgorithm,
     TcrRef,
     write_record,
 )
 from tcr_kit.cards.selection import CardSelector, open_card
 from tcr_kit.cards.shareinfo import prepare_share
 from tcr_kit.clock import utcnow
-from tcr_kit.errors import FileExistsRefused
+from tcr_kit.errors import FileExistsRefused, InputError
 from tcr_kit.secrets import SecretBuffer, random_bytes
 
 __all__ = [
@@ -73,13 +74,20 @@ def enrol_card(
     puk: SecretBuffer | None = None,
     force: bool = False,
     source: str = "",
+    signing_algorithm: SigningAlgorithm | None = None,
 ) -> EnrolResult:
     """Bind one share to one card and one TCR; write the enrolment record.
 
     ``current_pin`` is the card's transport PIN (or the TCR's PIN when re-running an
     interrupted enrolment); the card's PIN becomes ``new_pin``. ``puk`` (PC/SC only) adds a
-    recovery slot so the share survives an unblock.
+    recovery slot so the share survives an unblock. ``signing_algorithm`` (PKCS#11 only)
+    insists on the signing key's algorithm; by default it is Ed25519 where the token has it.
     """
+    if signing_algorithm is not None and not _holds_signing_key(card):
+        raise InputError(
+            "a signing key algorithm applies to PKCS#11 tokens only: a PC/SC card (profile"
+            " tcr-iso7816-v1) holds no signing key"
+        )
     prepared = prepare_share(share, source)
     check_new_pin(new_pin)
     status = card.status()
@@ -105,7 +113,13 @@ def enrol_card(
     if not hmac.compare_digest(bytes(current_pin.view()), bytes(new_pin.view())):
         card.change_pin(current_pin, new_pin)
     enrolment_id = random_bytes(16).hex()
-    keys = card.begin_enrolment(new_pin, puk, enrolment_id)
+    if signing_algorithm is None:
+        keys = card.begin_enrolment(new_pin, puk, enrolment_id)
+    else:
+        from tcr_kit.cards.pkcs11_backend import Pkcs11Card
+
+        assert isinstance(card, Pkcs11Card)  # noqa: S101 - checked above
+        keys = card.begin_enrolment(new_pin, puk, enrolment_id, signing_algorithm=signing_algorithm)
     meta = CardMeta(
         enrolment_id=enrolment_id,
         tcr=tcr,
@@ -130,6 +144,12 @@ def enrol_card(
     record = EnrolmentRecord.from_card(card.identity(), meta)
     write_record(record, record_path, force=force)
     return EnrolResult(record)
+
+
+def _holds_signing_key(card: Card) -> bool:
+    from tcr_kit.cards.pkcs11_backend import Pkcs11Card
+
+    return isinstance(card, Pkcs11Card)
 
 
 enrol = enrol_card
@@ -248,10 +268,12 @@ def rotate(
     tcr: TcrRef | None = None,
     puk: SecretBuffer | None = None,
     force: bool = False,
+    signing_algorithm: SigningAlgorithm | None = None,
 ) -> EnrolResult:
     """Move a share from ``old_card`` to ``new_card``, verify it there, then wipe the old card.
 
     Both cards are open (two readers, or tokens); they stay open for the caller to close.
+    ``signing_algorithm``: the new card's signing key, as for :func:`enrol_card`.
     """
     return rotate_cards(
         lambda: old_card,
@@ -265,6 +287,7 @@ def rotate(
         puk=puk,
         force=force,
         close_cards=False,
+        signing_algorithm=signing_algorithm,
     )
 
 
@@ -281,6 +304,7 @@ def rotate_cards(
     puk: SecretBuffer | None = None,
     force: bool = False,
     close_cards: bool = True,
+    signing_algorithm: SigningAlgorithm | None = None,
 ) -> EnrolResult:
     """:func:`rotate` for cards that need not be present at the same time (one reader).
 
@@ -319,6 +343,7 @@ def rotate_cards(
                 puk=puk,
                 force=force,
                 source="share on the old card",
+                signing_algorithm=signing_algorithm,
             )
         finally:
             if close_cards:

@@ -4,7 +4,8 @@ Profile ``tcr-pkcs11-v1`` (see docs/card-profiles.md): on the token, objects lab
 
 * ``tcr-kex``: EC P-256 key pair generated on the token; private half sensitive,
   non-extractable, DERIVE only. The share is encrypted to it (ECDH-ES + HKDF + AES-GCM).
-* ``tcr-sign``: EC P-256 key pair generated on the token, SIGN only (custody attestations).
+* ``tcr-sign``: Ed25519 key pair generated on the token where it can (else, or when asked,
+  EC P-256), SIGN only (custody attestations, audit events, co-signatures).
 * ``tcr-share``: private data object, ``TCRK || v1 || enrolment id || ephemeral point ||
   nonce || tag || ciphertext``. Invisible without login.
 * ``tcr-meta``: public data object, the :class:`CardMeta` JSON.
@@ -36,7 +37,7 @@ from tcr_kit.cards.errors import (
     ReaderNotFound,
     WrongCard,
 )
-from tcr_kit.cards.record import CardIdentity, CardKeys, CardMeta, KeyRef
+from tcr_kit.cards.record import CardIdentity, CardKeys, CardMeta, KeyRef, SigningAlgorithm
 from tcr_kit.secrets import SecretBuffer, random_bytes
 
 LABEL_KEX = "tcr-kex"
@@ -153,6 +154,16 @@ def _key_ref(pub: Any) -> KeyRef:
         public_key_der=der.hex(),
         fingerprint=hashlib.sha256(der).hexdigest(),
     )
+
+
+def ecdsa_der(raw: bytes) -> bytes:
+    """A P-256 ``CKM_ECDSA`` signature (``r || s``, 64 bytes) as DER (RFC 3279
+    ``Ecdsa-Sig-Value``), encoded by pyca/cryptography; anything else is a card fault."""
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    if len(raw) != 64:
+        raise CardError(f"the token returned a {len(raw)}-byte ECDSA signature, not r || s (64)")
+    return encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
 
 
 def _map_pkcs11(exc: BaseException, what: str) -> CardError:
@@ -394,8 +405,17 @@ class Pkcs11Card:
     # -- enrolment -------------------------------------------------------------------------
 
     def begin_enrolment(
-        self, pin: SecretBuffer, puk: SecretBuffer | None, enrolment_id: str
+        self,
+        pin: SecretBuffer,
+        puk: SecretBuffer | None,
+        enrolment_id: str,
+        *,
+        signing_algorithm: SigningAlgorithm | None = None,
     ) -> CardKeys:
+        """Generate the key pairs (see the module doc). The signing key is Ed25519 where
+        the token has it and P-256 otherwise; ``signing_algorithm`` insists on one (a
+        P-256 key on a token that also has Ed25519, for an ECDSA-only deployment; a token
+        without Ed25519 asked for one is refused rather than silently given P-256)."""
         import pkcs11.exceptions as px
         from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag
         from pkcs11.util.ec import encode_named_curve_parameters
@@ -428,17 +448,25 @@ class Pkcs11Card:
                 **templates,
             )  # fmt: skip
             sign_caps = MechanismFlag.SIGN | MechanismFlag.VERIFY
-            try:  # Ed25519 where the token has it (the audit log's algorithm) ...
-                ed = session.create_domain_parameters(
-                    KeyType.EC_EDWARDS,
-                    {Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID)},
-                    local=True,
-                )
-                sign, _ = ed.generate_keypair(
-                    id=key_id, label=LABEL_SIGN, store=True, capabilities=sign_caps,
-                    mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN, **templates,
-                )  # fmt: skip
-            except px.PKCS11Error:  # ... else ECDSA on P-256
+            sign = None
+            if signing_algorithm != "ec-p256":
+                try:  # Ed25519 where the token has it (the audit log's algorithm) ...
+                    ed = session.create_domain_parameters(
+                        KeyType.EC_EDWARDS,
+                        {Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID)},
+                        local=True,
+                    )
+                    sign, _ = ed.generate_keypair(
+                        id=key_id, label=LABEL_SIGN, store=True, capabilities=sign_caps,
+                        mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN, **templates,
+                    )  # fmt: skip
+                except px.PKCS11Error as exc:
+                    if signing_algorithm == "ed25519":
+                        raise CardError(
+                            f"token {self._want} cannot generate an Ed25519 key"
+                            f" ({type(exc).__name__}); enrol with a P-256 signing key"
+                        ) from None
+            if sign is None:  # ... else (or when asked) ECDSA on P-256
                 sign, _ = p256.generate_keypair(
                     id=key_id, label=LABEL_SIGN, store=True, capabilities=sign_caps,
                     **templates,
@@ -601,11 +629,12 @@ class Pkcs11Card:
         """Sign ``data`` with the card's signing key.
 
         Ed25519 keys give a 64-byte RFC 8032 signature of ``data``; P-256 keys a DER ECDSA
-        signature over SHA-256 of ``data`` (hashed on the host, so tokens without
-        ``CKM_ECDSA_SHA256`` work).
+        signature (RFC 3279) over SHA-256 of ``data`` (hashed on the host, so tokens without
+        ``CKM_ECDSA_SHA256`` work). ``CKM_ECDSA`` returns ``r || s`` (32 bytes each, PKCS#11
+        section 2.3.1); the audit log and every verifier take DER, so the conversion is
+        made here, at the card boundary (:func:`ecdsa_der`).
         """
         from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
-        from pkcs11.util.ec import encode_ecdsa_signature
 
         with self._session(pin) as session:
             privs = list(
@@ -618,7 +647,7 @@ class Pkcs11Card:
             if privs[0][Attribute.KEY_TYPE] == KeyType.EC_EDWARDS:
                 return bytes(privs[0].sign(data, mechanism=Mechanism.EDDSA))
             raw = privs[0].sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA)
-        return bytes(encode_ecdsa_signature(raw))
+        return ecdsa_der(bytes(raw))
 
     def close(self) -> None:
         """Nothing to release: sessions are opened per operation."""

@@ -39,6 +39,8 @@ _TCR_ID = re.compile(r"[A-Za-z0-9._-]+")
 _HEX = re.compile(r"[0-9a-f]+")
 
 Backend = Literal["pkcs11", "pcsc"]
+SigningAlgorithm = Literal["ed25519", "ec-p256"]
+"""The algorithm of a card's signing key, as :class:`KeyRef` names it."""
 
 R = TypeVar("R", bound="_Record")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from tcr_kit.cards.base import Card
 from tcr_kit.cards.enrol import EnrolResult, rotate, rotate_cards
 from tcr_kit.cards.errors import CardSelectionError
-from tcr_kit.cards.record import EnrolmentRecord, TcrRef
+from tcr_kit.cards.record import EnrolmentRecord, SigningAlgorithm, TcrRef
 from tcr_kit.cards.selection import (
     AskForCard,
     CardRequest,
@@ -119,6 +119,7 @@ def rotate_selected(
     swap_timeout: float = DEFAULT_SWAP_TIMEOUT,
     progress: Callable[[str], None] = _quiet,
     wait_for: WaitForCard | None = None,
+    signing_algorithm: SigningAlgorithm | None = None,
 ) -> EnrolResult:
     """Move the share from the ``old`` card to the ``new`` one, verify it, wipe the old card.
 
@@ -126,7 +127,9 @@ def rotate_selected(
     the cards are swapped through ``ask`` (required then), waiting up to ``swap_timeout``
     seconds for each removal and insertion. ``progress`` hears one line when the work starts.
     ``force`` overwrites an existing ``record_path``; ``allow_last_try`` lets a PIN be
-    presented on a card with one try left. The caller owns and wipes every secret.
+    presented on a card with one try left. ``signing_algorithm``: the new card's signing
+    key, as for :func:`~tcr_kit.cards.enrol.enrol_card`. The caller owns and wipes every
+    secret.
     """
     if uses_one_reader(old, new):
         if ask is None:
@@ -151,6 +154,7 @@ def rotate_selected(
             tcr=tcr,
             puk=puk,
             force=force,
+            signing_algorithm=signing_algorithm,
         )
     with (
         closing(open_card(old, allow_last_try=allow_last_try)) as old_card,
@@ -168,4 +172,5 @@ def rotate_selected(
             tcr=tcr,
             puk=puk,
             force=force,
+            signing_algorithm=signing_algorithm,
         )

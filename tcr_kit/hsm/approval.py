@@ -281,12 +281,8 @@ def new_request(
 
 
 def _public_hex(signer: Signer) -> str:
-    """The key as the roster records it: raw Ed25519, or DER SPKI for ECDSA P-256 (a
-    card signer's :class:`~tcr_kit.cards.record.KeyRef` holds the DER form)."""
-    key = getattr(signer, "key", None)
-    der = getattr(key, "public_key_der", None)
-    if signer.algorithm == "ecdsa-p256-sha256" and isinstance(der, str):
-        return der
+    """The key as the roster records it: raw Ed25519, or DER SPKI for ECDSA P-256 (what
+    every :class:`Signer`, a card's included, gives as ``public_key_bytes()``)."""
     return signer.public_key_bytes().hex()
 
 
