@@ -76,6 +76,7 @@ def verify(
         "checkpoints": report.checkpoints,
         "keys": len(report.keys),
         "cosignatures": report.cosignatures,
+        "statements": report.statements,
         "head": hex_,
         "head_words": words,
     }
@@ -91,6 +92,11 @@ def verify(
     )
     if report.cosignatures:
         click.echo(f"witnesses' co-signatures: {report.cosignatures} verified")
+    if report.statements:
+        click.echo(
+            f"signed statements in events (overrides, approvals, attestations, manifests): "
+            f"{report.statements} verified"
+        )
     click.echo(f"head (event {report.events}) SHA-256: {hex_}")
     click.echo(f"PGP Words: {words}")
     if head_data:
