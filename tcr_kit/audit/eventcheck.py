@@ -35,7 +35,7 @@ from tcr_kit.audit.chain import (
     event_hash,
 )
 from tcr_kit.audit.signing import ALGORITHMS, Verifier, check_public_key, key_id, make_verifier
-from tcr_kit.audit.statements import STATEMENT_MARK
+from tcr_kit.audit.statements import STATEMENT_KINDS, STATEMENT_MARK
 from tcr_kit.errors import InputError, IntegrityError
 
 Row = tuple[int, bytes, str, str, bool]
@@ -173,11 +173,12 @@ def check_slice(
             out.error = (exc.seq, exc.reason)
             continue
         digests.append(digest)
-        if parsed.get("kind") == CHECKPOINT_EVENT:
+        kind = parsed.get("kind")
+        if kind == CHECKPOINT_EVENT:
             out.announced.append(index + 1)
         if cosigned or _COSIGNERS_MARK in body:
             out.cosigned.append(index)
-        if STATEMENT_MARK in body:
+        if (type(kind) is str and kind in STATEMENT_KINDS) or STATEMENT_MARK in body:
             out.statements.append(index)
         if selector is not None and not out.unselectable:
             try:

@@ -13,8 +13,10 @@ event and had not revoked by then (the key timeline of
 carries. What the custody policy requires (roles, how many approvals an HSM needs) is
 not re-applied here: that needs the roster and the configuration, not only the log.
 
-Finding the candidates costs one substring test per event (:data:`STATEMENT_MARK`, made
-inside the slice pass of :mod:`tcr_kit.audit.eventcheck`); only those are parsed again.
+Finding the candidates costs one set lookup of the event's kind (:data:`STATEMENT_KINDS`)
+and one substring test (:data:`STATEMENT_MARK`) per event, made inside the slice pass of
+:mod:`tcr_kit.audit.eventcheck` on the body it has already parsed; only the candidates are
+parsed again, after the chain checks.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tcr_kit.audit.signing import key_id, signature_ok
 __all__ = [
     "MANIFEST_DOMAIN",
     "SEAL_ATTESTATION_DOMAIN",
+    "STATEMENT_KINDS",
     "STATEMENT_MARK",
     "approval_message",
     "check_statements",
@@ -43,8 +46,14 @@ __all__ = [
 ]
 
 STATEMENT_MARK = b'"signature":'
-"""How an embedded signature starts in canonical JSON: an event body without it carries no
-signed statement (a ``"`` inside a string is escaped, so text cannot imitate it)."""
+"""How an embedded signature starts in canonical JSON (a ``"`` inside a string is escaped,
+so text cannot imitate it): with :data:`STATEMENT_KINDS`, what makes an event a
+candidate."""
+STATEMENT_KINDS = frozenset(
+    {"hsm.activate", "bag.remote-seal", "share-set.manifest", "share-set.extend"}
+)
+"""The kinds of event that carry a signed statement: always candidates, so that a statement
+stripped of every signature is checked (and refused) too."""
 SEAL_ATTESTATION_DOMAIN = b"tcr-kit/seal-attestation/v1\n"
 """Domain prefix of the digest a seal attestation's holder signs."""
 MANIFEST_DOMAIN = b"tcr-kit/share-manifest/v1\n"
@@ -105,7 +114,8 @@ def check_statements(events: Iterable[tuple[int, bytes]], keys: Mapping[str, Key
     """Re-check every signed statement the events carry; returns how many were checked.
 
     ``events``: (seq, body) of events whose chain and signature were verified, in any
-    order, at least every event whose body holds :data:`STATEMENT_MARK`; ``keys``: the
+    order, at least every event of a kind in :data:`STATEMENT_KINDS` or whose body holds
+    :data:`STATEMENT_MARK`; ``keys``: the
     log's key timeline. A bad, missing, duplicate or unknown signature raises
     :class:`~tcr_kit.audit.chain.AuditIntegrityError` naming the event (the first by seq).
     Statements in a refused activation are not re-checked: they authorised nothing (an
