@@ -160,7 +160,7 @@ def _check_event(seq: int, event: Any, signers: _Signers) -> int:
 def _check_override(seq: int, payload: dict[str, Any], signers: _Signers) -> None:
     override = _object(payload["override"], "override")
     statement = _object(override["statement"], "override statement")
-    if set(override) != {"statement", "signatures"}:
+    if not {"statement", "signatures"} <= set(override):
         raise _Malformed("override")
     if statement.get("format") != "tcr-kit/activation-override" or statement.get("version") != 1:
         raise _Malformed("override statement")
@@ -178,7 +178,7 @@ def _check_override(seq: int, payload: dict[str, Any], signers: _Signers) -> Non
     people: list[str] = []
     for item in signatures:
         sig = _object(item, "override signature")
-        if set(sig) != {"person", "algorithm", "signature"}:
+        if not {"person", "algorithm", "signature"} <= set(sig):
             raise _Malformed("override signature")
         person = _text(sig["person"], "override signature")
         if person in people:
