@@ -115,9 +115,9 @@ def check_statements(events: Iterable[tuple[int, bytes]], keys: Mapping[str, Key
 
     ``events``: (seq, body) of events whose chain and signature were verified, in any
     order, at least every event of a kind in :data:`STATEMENT_KINDS` or whose body holds
-    :data:`STATEMENT_MARK`; ``keys``: the
-    log's key timeline. A bad, missing, duplicate or unknown signature raises
-    :class:`~tcr_kit.audit.chain.AuditIntegrityError` naming the event (the first by seq).
+    :data:`STATEMENT_MARK`; ``keys``: the log's key timeline. A bad, missing, duplicate or
+    unknown signature raises :class:`~tcr_kit.audit.chain.AuditIntegrityError` naming the
+    event (the first by seq).
     Statements in a refused activation are not re-checked: they authorised nothing (an
     override whose signature did not verify is recorded with the refusal it caused)."""
     signers = _Signers(keys)
@@ -159,9 +159,9 @@ def _check_event(seq: int, event: Any, signers: _Signers) -> int:
 
 def _check_override(seq: int, payload: dict[str, Any], signers: _Signers) -> None:
     override = _object(payload["override"], "override")
-    statement = _object(override["statement"], "override statement")
     if not {"statement", "signatures"} <= set(override):
         raise _Malformed("override")
+    statement = _object(override["statement"], "override statement")
     if statement.get("format") != "tcr-kit/activation-override" or statement.get("version") != 1:
         raise _Malformed("override statement")
     hsm = _object(payload["hsm"], "activation")
