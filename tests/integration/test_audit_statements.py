@@ -185,6 +185,18 @@ def test_an_override_rewritten_with_the_actors_key_fails_verification_naming_its
     refused(forged, site.seq, why, transcript=True)
 
 
+def test_an_override_statement_widened_after_signing_fails(override_site: OverrideSite) -> None:
+    site = override_site
+
+    def widened(payload: Payload) -> None:
+        payload["override"]["statement"]["credentials"].append("another-card")
+
+    why = "the override signature of ca does not verify"
+    refused(forge_ledger(site.ledger.path, site.seq, widened, site.keys["ca"]), site.seq, why)
+    forged = forge_transcript(site.transcript, site.seq, widened, site.keys["ca"])
+    refused(forged, site.seq, why, transcript=True)
+
+
 def test_an_override_signature_by_a_key_revoked_before_the_event_fails(
     override_site: OverrideSite, tmp_path: Path
 ) -> None:
