@@ -46,8 +46,10 @@ def verify(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Recompute the chain and every signature; name the first bad event. With
-    --checkpoint NOTE also check a checkpoint note and its witnesses' cosignatures."""
+    """Recompute the chain and every signature; name the first bad event. The signed
+    statements events carry (overrides, approvals, seal attestations, manifests) are
+    re-checked with the keys the log registered. With --checkpoint NOTE also check a
+    checkpoint note and its witnesses' cosignatures."""
     from tcr_kit.audit.pgpwords import digest_words
 
     selection: list[int] | None = None
