@@ -29,6 +29,7 @@ from tcr_kit.hsm.activation import Activation, ShareFile
 from tcr_kit.hsm.approval import ApprovalBundle, new_request, sign_request
 from tcr_kit.hsm.clearance import ActivationOverride, sign_override
 from tcr_kit.hsm.config import LoadedConfig, load_config
+from tcr_kit.hsm.errors import CustodyRefused
 from tests.audit_forgery import Payload, forge_ledger, forge_transcript
 from tests.fixtures.stack import SoftHsm
 from tests.integration.conftest import one_error_line, run_tcr
@@ -183,6 +184,26 @@ def test_an_override_rewritten_with_the_actors_key_fails_verification_naming_its
     refused(forge_ledger(site.ledger.path, site.seq, forgery, site.keys["ca"]), site.seq, why)
     forged = forge_transcript(site.transcript, site.seq, forgery, site.keys["ca"])
     refused(forged, site.seq, why, transcript=True)
+
+
+def test_an_activation_refuses_an_override_signed_twice_by_one_person(
+    override_site: OverrideSite,
+) -> None:
+    site = override_site
+    once = site.override.signatures[0]
+    twice = ActivationOverride(site.override.statement, (once, once))
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=twice)  # fmt: skip
+    files = [ShareFile(p) for p in site.hsm.plan.share_files[:3]]
+    with (
+        pytest.raises(CustodyRefused, match="the override is signed twice by ca"),
+        activation.session(files),
+    ):
+        pass
+    last = site.ledger.history(f"hsm:{site.hsm.loaded.hsm.name}")[-1]
+    assert last["payload"]["outcome"].startswith("refused: ") and last["payload"]["override"]
+    # The refusal is recorded with the override it refused, and is not re-checked.
+    assert site.ledger.verify().statements == 1
 
 
 def test_an_override_statement_widened_after_signing_fails(override_site: OverrideSite) -> None:
