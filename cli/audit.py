@@ -46,8 +46,10 @@ def verify(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Recompute the chain and every signature; name the first bad event. With
-    --checkpoint NOTE also check a checkpoint note and its witnesses' cosignatures."""
+    """Recompute the chain and every signature; name the first bad event. The signed
+    statements events carry (overrides, approvals, seal attestations, manifests) are
+    re-checked with the keys the log registered. With --checkpoint NOTE also check a
+    checkpoint note and its witnesses' cosignatures."""
     from tcr_kit.audit.pgpwords import digest_words
 
     selection: list[int] | None = None
@@ -76,6 +78,7 @@ def verify(
         "checkpoints": report.checkpoints,
         "keys": len(report.keys),
         "cosignatures": report.cosignatures,
+        "statements": report.statements,
         "head": hex_,
         "head_words": words,
     }
@@ -91,6 +94,11 @@ def verify(
     )
     if report.cosignatures:
         click.echo(f"witnesses' co-signatures: {report.cosignatures} verified")
+    if report.statements:
+        click.echo(
+            f"signed statements in events (overrides, approvals, attestations, manifests): "
+            f"{report.statements} verified"
+        )
     click.echo(f"head (event {report.events}) SHA-256: {hex_}")
     click.echo(f"PGP Words: {words}")
     if head_data:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         key_id,
         verify_signature,
     )
+    from tcr_kit.audit.statements import check_statements
     from tcr_kit.audit.transcript import (
         TranscriptResult,
         build_transcript,
@@ -75,6 +76,7 @@ _EXPORTS = {
     "VerifyReport": "tcr_kit.audit.chain",
     "build_transcript": "tcr_kit.audit.transcript",
     "canonical_bytes": "tcr_kit.audit.canonical",
+    "check_statements": "tcr_kit.audit.statements",
     "digest_words": "tcr_kit.audit.pgpwords",
     "ensure_schema": "tcr_kit.audit.chain",
     "fingerprint": "tcr_kit.audit.pgpwords",
@@ -109,6 +111,7 @@ __all__ = [
     "WitnessSigner",
     "build_transcript",
     "canonical_bytes",
+    "check_statements",
     "digest_words",
     "ensure_schema",
     "fingerprint",

@@ -116,6 +116,9 @@ class VerifyReport:
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     cosignatures: int = 0
     """Witnesses' co-signatures checked (:func:`tcr_kit.audit.cosign.verify_cosignatures`)."""
+    statements: int = 0
+    """Signed statements embedded in events re-checked (overrides, approvals, seal
+    attestations, share manifests: :func:`tcr_kit.audit.statements.check_statements`)."""
 
 
 def as_bytes(value: object) -> bytes:

@@ -35,6 +35,7 @@ from tcr_kit.audit.chain import (
     event_hash,
 )
 from tcr_kit.audit.signing import ALGORITHMS, Verifier, check_public_key, key_id, make_verifier
+from tcr_kit.audit.statements import STATEMENT_KINDS, STATEMENT_MARK
 from tcr_kit.errors import InputError, IntegrityError
 
 Row = tuple[int, bytes, str, str, bool]
@@ -127,6 +128,9 @@ class SliceResult:
     """Events that announce a checkpoint."""
     cosigned: list[int] = field(default_factory=list)
     """Indices of the events that carry co-signatures or declare co-signers."""
+    statements: list[int] = field(default_factory=list)
+    """Indices of the events that may embed a signed statement
+    (:mod:`tcr_kit.audit.statements`)."""
     selected: list[int] = field(default_factory=list)
     """The events the selector chose."""
     unselectable: bool = False
@@ -179,10 +183,13 @@ def check_slice(
             out.error = (exc.seq, exc.reason)
             continue
         digests.append(digest)
-        if parsed.get("kind") == CHECKPOINT_EVENT:
+        kind = parsed.get("kind")
+        if kind == CHECKPOINT_EVENT:
             out.announced.append(seq)
         if cosigned or _COSIGNERS_MARK in body:
             out.cosigned.append(seq - 1)
+        if (type(kind) is str and kind in STATEMENT_KINDS) or STATEMENT_MARK in body:
+            out.statements.append(seq - 1)
         if selector is not None and not out.unselectable:
             try:
                 if selector(parsed):

@@ -125,7 +125,8 @@ class Halves:
 
 class HalfEvents(Sequence[Any]):
     """The file's events as far as this process holds them: all of the front, and of the
-    back only those asked for by index (co-signed events and the last one). Iterating, or
+    back only those asked for by index (co-signed events, events that carry signed
+    statements, and the last one). Iterating, or
     asking for any other, raises :class:`LookupError`: the caller then reads the file whole."""
 
     def __init__(self, front: list[Any], back: dict[int, Any], total: int) -> None:
@@ -294,7 +295,7 @@ def _back_process(
         base=k,
         prev=prev,
     )
-    wanted = {*result.cosigned, k + len(events) - 1}
+    wanted = {*result.cosigned, *result.statements, k + len(events) - 1}
     extras = {i: events[i - k] for i in wanted}
     _send(to_front, (result, keys, extras))
 

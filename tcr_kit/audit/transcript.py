@@ -390,8 +390,13 @@ def _verify_in_halves(
         announced={*front.announced, *back.announced},
         cosigned=front.cosigned + back.cosigned,
         selected=selected,
+        statements=[],
     )
     try:
+        row = partial(_event_row, path)
+        check.statements = [
+            (i + 1, row(halves.events[i])[1]) for i in front.statements + back.statements
+        ]
         return _conclude(path, doc, halves.events, check, chosen, expect_head)
     except (IntegrityError, InputError, LookupError):
         return None

@@ -34,6 +34,7 @@ from tcr_kit.audit.eventcheck import (
 )
 from tcr_kit.audit.parallel import run_slices
 from tcr_kit.audit.signing import make_verifier, signature_ok
+from tcr_kit.audit.statements import check_statements
 
 Progress = Callable[[int, int], None]
 _PARALLEL_THRESHOLD = 2000
@@ -56,6 +57,9 @@ class EventsCheck:
     announced: set[int]
     cosigned: list[int]
     """Indices of the events that carry co-signatures or declare co-signers."""
+    statements: list[tuple[int, bytes]]
+    """(seq, body) of the events that may embed a signed statement, re-checked by
+    :func:`finish_verification` (:mod:`tcr_kit.audit.statements`)."""
     selected: list[int] | None
     """What the selector chose (``None``: no selector, or it raised on an event)."""
 
@@ -106,6 +110,7 @@ def check_events(
         keys=timeline,
         announced={seq for s in slices for seq in s.announced},
         cosigned=[i for s in slices for i in s.cosigned],
+        statements=[(i + 1, row(entries[i])[1]) for s in slices for i in s.statements],
         selected=None if unselectable else [seq for s in slices for seq in s.selected],
     )
 
@@ -140,7 +145,9 @@ def finish_verification(
     expect_head: str | None = None,
 ) -> VerifyReport:
     """The report of a log whose events :func:`check_events` checked: raises the first bad
-    event, then checks the checkpoints (every announced one present) and the head."""
+    event, then checks the checkpoints (every announced one present), the signed
+    statements the events carry (:func:`~tcr_kit.audit.statements.check_statements`) and
+    the head."""
     if check.error is not None:
         raise check.error
     hashes = _Hashes(check.digests)
@@ -161,6 +168,7 @@ def finish_verification(
             "announced by its event but missing (deleted?)",
             what="checkpoint at event",
         )
+    report.statements = check_statements(check.statements, check.keys)
     if expect_head is not None and not hmac.compare_digest(expect_head.lower(), report.head):
         raise AuditIntegrityError(
             report.events,

@@ -9,7 +9,6 @@ words so staff can confirm on the call that the file they later receive is the o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -22,12 +21,13 @@ from pydantic import ValidationError
 from tcr_kit.audit.canonical import canonical_bytes
 from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.audit.signing import Signer, verify_signature
+from tcr_kit.audit.statements import SEAL_ATTESTATION_DOMAIN, seal_attestation_digest
 from tcr_kit.clock import utcnow
 from tcr_kit.custody.models import KeyAlgorithm, SealAttestation
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
 from tcr_kit.fileio import write_new_file
 
-DOMAIN = b"tcr-kit/seal-attestation/v1\n"
+DOMAIN = SEAL_ATTESTATION_DOMAIN
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class SignedAttestation:
 
     @property
     def digest(self) -> bytes:
-        return hashlib.sha256(DOMAIN + self.body).digest()
+        """What the holder signs (the audit verifier rebuilds it with the same function)."""
+        return seal_attestation_digest(self.attestation.model_dump(mode="json"))
 
     @property
     def fingerprint(self) -> tuple[str, str]:

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from tcr_kit.cards.record import EnrolmentRecord
     from tcr_kit.custody.ledger import Actor, Ledger
     from tcr_kit.custody.models import Credential
-    from tcr_kit.hsm.approval import ApprovalBundle
+    from tcr_kit.hsm.approval import ApprovalBundle, ApprovalCheck
     from tcr_kit.sharing.native import NativeShare
 
 EventSink = Callable[[ActivationEvent], None]
@@ -362,6 +362,7 @@ class Activation:
     """Remote approvals (a request and its signed approvals) for a configuration that
     requires them."""
     _token: HsmToken | None = None
+    _approval_check: ApprovalCheck | None = None
 
     def __post_init__(self) -> None:
         if (self.ledger is None) != (self.actor is None):
@@ -424,6 +425,7 @@ class Activation:
     def _check_approvals(self) -> None:
         """Refuse (exit 4) a configuration requiring M approvals without M valid ones."""
         required = self.config.config.approvals.required
+        self._approval_check = None
         if required == 0 and self.approvals is None:
             return
         from tcr_kit.hsm.approval import require_approvals
@@ -434,7 +436,9 @@ class Activation:
             if ceremony is None:
                 current = self.ledger.open_ceremony()
                 ceremony = current.number if current is not None else None
-        require_approvals(self.config, self.approvals, ledger=self.ledger, ceremony=ceremony)
+        self._approval_check = require_approvals(
+            self.config, self.approvals, ledger=self.ledger, ceremony=ceremony
+        )
 
     def _collect(self, sources: Iterable[Source] | Quorum, into: list[Quorum]) -> Quorum:
         """The complete quorum from ``sources``; the quorum being built is put in ``into``
@@ -535,7 +539,7 @@ class Activation:
         if kind == ACTIVATE and self.override is not None:
             event = replace(event, override=self.override.facts())
         if kind == ACTIVATE and self.approvals is not None:
-            event = replace(event, approvals=self.approvals.facts())
+            event = replace(event, approvals=self.approvals.facts(self._approval_check))
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)

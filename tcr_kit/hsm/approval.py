@@ -33,7 +33,6 @@ floats; a file holds exactly those bytes):
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -133,7 +132,9 @@ class ApprovalRequest(_Model):
     @property
     def sha256(self) -> str:
         """The request hash (what every approval names)."""
-        return hashlib.sha256(self.canonical()).hexdigest()
+        from tcr_kit.audit.statements import request_sha256
+
+        return request_sha256(self.facts())
 
     @property
     def expires_at(self) -> datetime:
@@ -177,12 +178,11 @@ class Approval(_Model):
         return value
 
     def message(self) -> bytes:
-        """The signed bytes: canonical JSON of the approval without ``signature``."""
-        from tcr_kit.audit.canonical import canonical_bytes
+        """The signed bytes: canonical JSON of the approval without ``signature`` (the
+        audit verifier rebuilds them with the same function)."""
+        from tcr_kit.audit.statements import approval_message
 
-        body = self.facts()
-        del body["signature"]
-        return canonical_bytes(body)
+        return approval_message(self.facts())
 
 
 @dataclass(frozen=True)
@@ -192,12 +192,22 @@ class ApprovalBundle:
     request: ApprovalRequest
     approvals: tuple[Approval, ...]
 
-    def facts(self) -> dict[str, Any]:
-        """The ``approvals`` object of the ``hsm.activate`` audit event."""
+    def facts(self, check: ApprovalCheck | None = None) -> dict[str, Any]:
+        """The ``approvals`` object of the ``hsm.activate`` audit event. With the ``check``
+        an activation passed, ``approvals`` holds only the ones it counted and
+        ``rejected`` the others' signers and reasons: ``tcr audit verify`` re-checks every
+        recorded approval of an activation that was not refused."""
+        if check is None:
+            return {
+                "request_sha256": self.request.sha256,
+                "request": self.request.facts(),
+                "approvals": [a.facts() for a in self.approvals],
+            }
         return {
             "request_sha256": self.request.sha256,
             "request": self.request.facts(),
-            "approvals": [a.facts() for a in self.approvals],
+            "approvals": [a.facts() for a in check.valid],
+            "rejected": [{"signer": s, "reason": r} for s, r in check.rejected],
         }
 
 

@@ -45,7 +45,7 @@ from tcr_kit.hsm.errors import CustodyRefused
 
 if TYPE_CHECKING:
     from tcr_kit.custody.ledger import Actor, Ledger
-    from tcr_kit.custody.models import Ceremony, Credential
+    from tcr_kit.custody.models import Ceremony, Credential, Person
 
 __all__ = [
     "OVERRIDE_FORMAT",
@@ -85,10 +85,11 @@ class OverrideStatement:
         }
 
     def message(self) -> bytes:
-        """The exact bytes each signer signs (canonical JSON of :meth:`facts`)."""
-        from tcr_kit.audit.canonical import canonical_bytes
+        """The exact bytes each signer signs (canonical JSON of :meth:`facts`; the audit
+        verifier rebuilds them with the same function)."""
+        from tcr_kit.audit.statements import override_message
 
-        return canonical_bytes(self.facts())
+        return override_message(self.facts())
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,10 @@ class CustodyGate:
         if not st.credentials:
             raise CustodyRefused("an activation override names no credential")
         message = st.message()
-        people = []
+        people: list[Person] = []
         for sig in self.override.signatures:
+            if any(p.id == sig.person for p in people):
+                raise CustodyRefused(f"the override is signed twice by {sig.person}")
             try:
                 person = self.ledger.person(sig.person)
             except NotFound:

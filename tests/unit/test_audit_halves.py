@@ -245,3 +245,38 @@ def test_at_every_allowed_cut_the_two_halves_are_the_whole_file(
             continue
         assert front["events"] + back["events"] == whole["events"]
         assert halves.merge(front, back) == {k: v for k, v in whole.items() if k != "events"}
+
+
+def test_signed_statements_in_the_back_half_are_rechecked(
+    tmp_path: Path, used: list[bool]
+) -> None:
+    """An override in the back half travels to the front's process and is re-checked there:
+    a genuine one verifies in halves; one forged by the actor (re-signed, re-chained) fails
+    as it does whole."""
+    from tcr_kit.audit.transcript import build_transcript, write_transcript
+    from tests.audit_forgery import forge_transcript
+    from tests.unit.test_audit_statements_check import ADMIN as SIGNER
+    from tests.unit.test_audit_statements_check import _activation, _log, _override
+
+    log = _log()
+    for i in range(400):
+        log.append(SIGNER, "admin", "note", {"i": i})
+    log.append(SIGNER, "admin", "hsm.activate", _activation(_override("iw-1", "iw-2")))
+    log.append(SIGNER, "admin", "note", {"after": True})
+    good = tmp_path / "t.json"
+    write_transcript(build_transcript(log), good)
+    result = verify_transcript(good, workers=2)
+    assert used == [True]
+    assert result.report.statements == 1
+    assert result == verify_transcript(good, workers=1)
+
+    def forge(payload: dict[str, Any]) -> None:
+        payload["override"]["signatures"][1]["signature"] = "5a" * 64
+
+    forged = forge_transcript(good, result.report.events - 1, forge, SIGNER)
+    expected = outcome(forged, 1)
+    assert isinstance(expected, tuple) and "does not verify" in expected[1]
+    assert outcome(forged, 2) == expected
+    # The halves were read (the statement is checked after them) and gave no success.
+    assert used == [True, True]
+    assert transcript._verify_in_halves(forged, forged.read_bytes(), None, None) is None

@@ -1,0 +1,366 @@
+"""Signed statements carried inside audit events, re-checked from the log alone.
+
+Some events embed a statement that *somebody other than the actor* signed: the emergency
+override of an activation (two staff members), the remote approvals of an activation
+(TCRs at home), a TCR's seal attestation of a bag sealed at home, the signed manifest of a
+share set. The event's own signature only proves that the actor recorded them; whoever
+holds the actor's key could record garbage "signatures" and the chain would still verify.
+:func:`check_statements` closes that gap: for each statement it rebuilds the exact bytes
+the signer signed (the functions below are the ones the signing code itself calls), and
+checks each signature with the key the log registered for the named person before that
+event and had not revoked by then (the key timeline of
+:func:`tcr_kit.audit.eventcheck.key_timeline`), plus the rules the statement itself
+carries. What the custody policy requires (roles, how many approvals an HSM needs) is
+not re-applied here: that needs the roster and the configuration, not only the log.
+
+Finding the candidates costs one set lookup of the event's kind (:data:`STATEMENT_KINDS`)
+and one substring test (:data:`STATEMENT_MARK`) per event, made inside the slice pass of
+:mod:`tcr_kit.audit.eventcheck` on the body it has already parsed; only the candidates are
+parsed again, after the chain checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
+from tcr_kit.audit.chain import AuditIntegrityError, KeyRecord
+from tcr_kit.audit.signing import key_id, signature_ok
+
+__all__ = [
+    "MANIFEST_DOMAIN",
+    "SEAL_ATTESTATION_DOMAIN",
+    "STATEMENT_KINDS",
+    "STATEMENT_MARK",
+    "approval_message",
+    "check_statements",
+    "manifest_digest",
+    "override_message",
+    "request_sha256",
+    "seal_attestation_digest",
+]
+
+STATEMENT_MARK = b'"signature":'
+"""How an embedded signature starts in canonical JSON (a ``"`` inside a string is escaped,
+so text cannot imitate it): with :data:`STATEMENT_KINDS`, what makes an event a
+candidate."""
+STATEMENT_KINDS = frozenset(
+    {"hsm.activate", "bag.remote-seal", "share-set.manifest", "share-set.extend"}
+)
+"""The kinds of event that carry a signed statement: always candidates, so that a statement
+stripped of every signature is checked (and refused) too."""
+SEAL_ATTESTATION_DOMAIN = b"tcr-kit/seal-attestation/v1\n"
+"""Domain prefix of the digest a seal attestation's holder signs."""
+MANIFEST_DOMAIN = b"tcr-kit/share-manifest/v1\n"
+"""Domain prefix of the digest a share manifest's signer signs (the sharing package keeps
+its own copy, being below this one; a unit test holds the two equal)."""
+
+_ACTIVATE = "hsm.activate"
+_MANIFEST_KINDS = frozenset({"share-set.manifest", "share-set.extend"})
+_OVERRIDE_PEOPLE = 2
+"""An override statement carries at least two signatures by different people (the policy
+may ask for more; that is not re-applied here)."""
+
+
+# -- the signed bytes (shared with the signing code) ------------------------------------------
+
+
+def override_message(statement: Mapping[str, Any]) -> bytes:
+    """The bytes each signer of an activation override signs: the canonical JSON of its
+    statement (``hsm.clearance.OverrideStatement.facts``)."""
+    return canonical_bytes(dict(statement))
+
+
+def approval_message(approval: Mapping[str, Any]) -> bytes:
+    """The bytes a remote approval's signer signs: the canonical JSON of the approval
+    without its ``signature``."""
+    return canonical_bytes({k: v for k, v in approval.items() if k != "signature"})
+
+
+def request_sha256(request: Mapping[str, Any]) -> str:
+    """An approval request's hash (hex): SHA-256 of its canonical JSON."""
+    return hashlib.sha256(canonical_bytes(dict(request))).hexdigest()
+
+
+def seal_attestation_digest(fields: Mapping[str, Any]) -> bytes:
+    """The digest a seal attestation's holder signs: SHA-256 of the domain prefix and the
+    canonical JSON of the attestation's fields (everything but ``signature``)."""
+    body = canonical_bytes({k: v for k, v in fields.items() if k != "signature"})
+    return hashlib.sha256(SEAL_ATTESTATION_DOMAIN + body).digest()
+
+
+def manifest_digest(manifest: Mapping[str, Any]) -> bytes:
+    """The digest a share manifest's signer signs, and the manifest's identity: SHA-256 of
+    the domain prefix and the manifest without ``signature`` as sorted, compact JSON in
+    **UTF-8** (not ASCII-escaped, unlike the audit log's canonical form)."""
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(MANIFEST_DOMAIN + text.encode()).digest()
+
+
+# -- the check --------------------------------------------------------------------------------
+
+
+class _Malformed(Exception):
+    """A statement whose structure is not the one its signing code writes."""
+
+
+def check_statements(events: Iterable[tuple[int, bytes]], keys: Mapping[str, KeyRecord]) -> int:
+    """Re-check every signed statement the events carry; returns how many were checked.
+
+    ``events``: (seq, body) of events whose chain and signature were verified, in any
+    order, at least every event of a kind in :data:`STATEMENT_KINDS` or whose body holds
+    :data:`STATEMENT_MARK`; ``keys``: the log's key timeline. A bad, missing, duplicate or
+    unknown signature raises :class:`~tcr_kit.audit.chain.AuditIntegrityError` naming the
+    event (the first by seq).
+    Statements in a refused activation are not re-checked: they authorised nothing (an
+    override whose signature did not verify is recorded with the refusal it caused)."""
+    signers = _Signers(keys)
+    count = 0
+    for seq, body in sorted(events):
+        try:
+            parsed = parse_canonical(body)
+        except ValueError:
+            raise AuditIntegrityError(seq, "body is not canonical JSON") from None
+        try:
+            count += _check_event(seq, parsed, signers)
+        except _Malformed as exc:
+            raise AuditIntegrityError(seq, f"malformed {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise AuditIntegrityError(seq, "malformed signed statement") from None
+    return count
+
+
+def _check_event(seq: int, event: Any, signers: _Signers) -> int:
+    if not isinstance(event, dict) or not isinstance(event.get("payload"), dict):
+        return 0
+    kind, payload = event.get("kind"), event["payload"]
+    count = 0
+    if kind == _ACTIVATE and not str(payload.get("outcome", "")).startswith("refused"):
+        if payload.get("override") is not None:
+            _check_override(seq, payload, signers)
+            count += 1
+        if payload.get("approvals") is not None:
+            count += _check_approvals(seq, payload, signers)
+    for record in payload.get("records") or ():
+        if isinstance(record, dict) and record.get("table") == "attestation":
+            _check_attestation(seq, record.get("doc"), signers)
+            count += 1
+    if kind in _MANIFEST_KINDS and payload.get("manifest") is not None:
+        _check_manifest(seq, payload, signers)
+        count += 1
+    return count
+
+
+def _check_override(seq: int, payload: dict[str, Any], signers: _Signers) -> None:
+    override = _object(payload["override"], "override")
+    if not {"statement", "signatures"} <= set(override):
+        raise _Malformed("override")
+    statement = _object(override["statement"], "override statement")
+    if statement.get("format") != "tcr-kit/activation-override" or statement.get("version") != 1:
+        raise _Malformed("override statement")
+    hsm = _object(payload["hsm"], "activation")
+    if statement.get("hsm") != hsm.get("name") or statement.get("config_sha256") != payload.get(
+        "config_sha256"
+    ):
+        raise AuditIntegrityError(
+            seq, "the override was signed for another HSM or configuration than this activation"
+        )
+    message = override_message(statement)
+    signatures = override["signatures"]
+    if not isinstance(signatures, list):
+        raise _Malformed("override signatures")
+    people: list[str] = []
+    for item in signatures:
+        sig = _object(item, "override signature")
+        if not {"person", "algorithm", "signature"} <= set(sig):
+            raise _Malformed("override signature")
+        person = _text(sig["person"], "override signature")
+        if person in people:
+            raise AuditIntegrityError(seq, f"the override is signed twice by {person}")
+        people.append(person)
+        raw = bytes.fromhex(_text(sig["signature"], "override signature"))
+        algorithm = sig["algorithm"]
+        candidates = signers.live(seq, person, "override")
+        if not any(_verifies(k, algorithm, message, raw) for k in candidates):
+            revoked = next(
+                (k for k in signers.revoked(seq, person) if _verifies(k, algorithm, message, raw)),
+                None,
+            )
+            if revoked is not None:
+                raise AuditIntegrityError(
+                    seq,
+                    f"the override signature of {person} is by their key {revoked.key_id},"
+                    f" revoked at event {revoked.revoked_seq}",
+                )
+            raise AuditIntegrityError(
+                seq,
+                f"the override signature of {person} does not verify under their key"
+                f" {', '.join(k.key_id for k in candidates)}",
+            )
+    if len(people) < _OVERRIDE_PEOPLE:
+        raise AuditIntegrityError(
+            seq,
+            f"the override carries {len(people)} signature(s); two different people must sign",
+        )
+
+
+def _check_approvals(seq: int, payload: dict[str, Any], signers: _Signers) -> int:
+    bundle = _object(payload["approvals"], "approvals")
+    request = _object(bundle["request"], "approval request")
+    stated = _text(bundle["request_sha256"], "approvals")
+    if request.get("format") != "tcr-kit/approval-request" or request.get("version") != 1:
+        raise _Malformed("approval request")
+    if not hmac.compare_digest(request_sha256(request), stated):
+        raise AuditIntegrityError(seq, "the approval request does not hash to its request_sha256")
+    hsm = _object(payload["hsm"], "activation")
+    if request.get("hsm") != hsm.get("name") or request.get("config_sha256") != payload.get(
+        "config_sha256"
+    ):
+        raise AuditIntegrityError(
+            seq, "the approval request is for another HSM or configuration than this activation"
+        )
+    expires = _utc(request["expires"])
+    approvals = bundle["approvals"]
+    if not isinstance(approvals, list):
+        raise _Malformed("approvals")
+    seen: list[str] = []
+    for item in approvals:
+        approval = _object(item, "approval")
+        if approval.get("format") != "tcr-kit/approval" or approval.get("version") != 1:
+            raise _Malformed("approval")
+        signer = _text(approval["signer"], "approval")
+        if signer in seen:
+            raise AuditIntegrityError(seq, f"a second approval by {signer}")
+        seen.append(signer)
+        if approval.get("request_sha256") != stated:
+            raise AuditIntegrityError(seq, f"the approval of {signer} is of another request")
+        if _utc(approval["signed_at"]) >= expires:
+            raise AuditIntegrityError(seq, f"the approval of {signer} was signed after the expiry")
+        public = bytes.fromhex(_text(approval["public_key"], "approval"))
+        key = signers.exact(seq, signer, public, "approval")
+        raw = bytes.fromhex(_text(approval["signature"], "approval"))
+        if key.algorithm != approval.get("algorithm") or not signature_ok(
+            key.algorithm, key.public_key, approval_message(approval), raw
+        ):
+            raise AuditIntegrityError(
+                seq, f"the approval signature of {signer} does not verify under key {key.key_id}"
+            )
+    return len(approvals)
+
+
+def _check_attestation(seq: int, doc: object, signers: _Signers) -> None:
+    fields = _object(doc, "seal attestation")
+    holder = _text(fields["holder"], "seal attestation")
+    public = bytes.fromhex(_text(fields["public_key"], "seal attestation"))
+    key = signers.exact(seq, holder, public, "seal attestation")
+    raw = bytes.fromhex(_text(fields["signature"], "seal attestation"))
+    if key.algorithm != fields.get("algorithm") or not signature_ok(
+        key.algorithm, key.public_key, seal_attestation_digest(fields), raw
+    ):
+        raise AuditIntegrityError(
+            seq, f"the seal attestation of {holder} does not verify under key {key.key_id}"
+        )
+
+
+def _check_manifest(seq: int, payload: dict[str, Any], signers: _Signers) -> None:
+    manifest = _object(payload["manifest"], "share manifest")
+    signer = _object(manifest["signer"], "share manifest signer")
+    who = _text(signer["id"], "share manifest signer")
+    digest = manifest_digest(manifest)
+    if not hmac.compare_digest(digest.hex(), _text(payload["manifest_sha256"], "manifest")):
+        raise AuditIntegrityError(seq, "the share manifest does not hash to its manifest_sha256")
+    public = bytes.fromhex(_text(signer["public_key"], "share manifest signer"))
+    key = signers.exact(seq, who, public, "share manifest")
+    raw = bytes.fromhex(_text(manifest["signature"], "share manifest"))
+    if key.algorithm != signer.get("algorithm") or not signature_ok(
+        key.algorithm, key.public_key, digest, raw
+    ):
+        raise AuditIntegrityError(
+            seq, f"the share manifest signature of {who} does not verify under key {key.key_id}"
+        )
+
+
+def _verifies(key: KeyRecord, algorithm: object, message: bytes, signature: bytes) -> bool:
+    return key.algorithm == algorithm and signature_ok(
+        key.algorithm, key.public_key, message, signature
+    )
+
+
+class _Signers:
+    """The key timeline by owner: which keys a person could sign with at an event."""
+
+    def __init__(self, keys: Mapping[str, KeyRecord]) -> None:
+        self._keys = keys
+        self._by_owner: dict[str, list[KeyRecord]] = {}
+        for key in keys.values():
+            self._by_owner.setdefault(key.owner, []).append(key)
+
+    def live(self, seq: int, person: str, what: str) -> list[KeyRecord]:
+        """The keys registered to ``person`` before event ``seq`` and not revoked before
+        it; none is an unknown signer (or one whose keys were all revoked)."""
+        registered = [k for k in self._by_owner.get(person, ()) if k.added_seq < seq]
+        live = [k for k in registered if k.revoked_seq is None or k.revoked_seq > seq]
+        if live:
+            return live
+        if registered:
+            revoked = registered[-1]
+            raise AuditIntegrityError(
+                seq,
+                f"the {what} signer {person}'s key {revoked.key_id} was revoked at event"
+                f" {revoked.revoked_seq}",
+            )
+        raise AuditIntegrityError(
+            seq, f"the {what} signer {person} has no key registered before this event"
+        )
+
+    def revoked(self, seq: int, person: str) -> list[KeyRecord]:
+        """The keys of ``person`` registered before event ``seq`` and revoked before it."""
+        return [
+            k
+            for k in self._by_owner.get(person, ())
+            if k.added_seq < seq and k.revoked_seq is not None and k.revoked_seq < seq
+        ]
+
+    def exact(self, seq: int, person: str, public_key: bytes, what: str) -> KeyRecord:
+        """The key ``public_key``, which must be one of :meth:`live` for ``person``."""
+        kid = key_id(public_key)
+        live = self.live(seq, person, what)
+        found = next((k for k in live if k.key_id == kid), None)
+        if found is None:
+            key = self._keys.get(kid)
+            if key is not None and key.owner == person and key.added_seq < seq:
+                raise AuditIntegrityError(
+                    seq,
+                    f"the {what} of {person} is signed by key {kid}, revoked at event"
+                    f" {key.revoked_seq}",
+                )
+            raise AuditIntegrityError(
+                seq, f"the {what} of {person} names key {kid}, not registered to them at this event"
+            )
+        return found
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Malformed(what)
+    return value
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise _Malformed(what)
+    return value
+
+
+def _utc(value: object) -> datetime:
+    text = _text(value, "time")
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None or not text.endswith("Z"):
+        raise _Malformed("time")
+    return parsed

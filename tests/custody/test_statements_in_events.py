@@ -1,0 +1,114 @@
+"""The other signed statements events carry are re-checked too: a TCR's seal attestation
+(in a ``bag.remote-seal`` event's records) and a signed share manifest (in a
+``share-set.manifest`` event). Genuine ones verify and are counted; rewritten by an attacker
+holding the actor's key and re-chained, the log and its transcript fail naming the event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tcr_kit.audit.chain import AuditIntegrityError
+from tcr_kit.audit.statements import manifest_digest, seal_attestation_digest
+from tcr_kit.audit.transcript import build_transcript, verify_transcript, write_transcript
+from tcr_kit.custody import remote
+from tcr_kit.custody.ledger import Ledger
+from tcr_kit.custody.share_manifests import sign_manifest
+from tcr_kit.sharing import native
+from tcr_kit.sharing.manifest import parse_manifest
+from tests.audit_forgery import Payload, forge_ledger, forge_transcript
+
+from .conftest import KEYS, World
+
+
+def _fails(
+    ledger: Path, transcript: Path, seq: int, edit: Callable[[Payload], None], why: str
+) -> None:
+    with Ledger.open(forge_ledger(ledger, seq, edit, KEYS["ca"]), create=False) as led:
+        with pytest.raises(AuditIntegrityError) as caught:
+            led.verify()
+    assert caught.value.seq == seq and why in caught.value.reason
+    with pytest.raises(AuditIntegrityError) as caught:
+        verify_transcript(forge_transcript(transcript, seq, edit, KEYS["ca"]))
+    assert caught.value.seq == seq and why in caught.value.reason
+
+
+def _export(world: World, tmp_path: Path) -> Path:
+    path = tmp_path / "transcript.json"
+    write_transcript(build_transcript(world.ledger.audit), path)
+    return path
+
+
+def _event(world: World, subject: str, kind: str) -> int:
+    return int(next(e["seq"] for e in world.ledger.history(subject) if e["kind"] == kind))
+
+
+def test_a_seal_attestation_in_the_log_is_checked_against_the_holders_key(
+    world: World, tmp_path: Path
+) -> None:
+    att = remote.seal(KEYS["tcr"], holder="tcr-3", bag_serial="TEB-1001", contents=["CO3-KEY"])
+    assert att.digest == seal_attestation_digest(att.to_json())
+    world.ledger.record_remote_seal(world.ca, att)
+    world.ledger.ship_bag(world.ca, "TEB-1001", carrier="courier", tracking="TRK1",
+                          sender="tcr-3", recipient="east")  # fmt: skip
+    seq = _event(world, "bag:TEB-1001", "bag.remote-seal")
+    transcript = _export(world, tmp_path)
+    assert world.ledger.verify().statements == 1
+    assert verify_transcript(transcript).report.statements == 1
+    world.ledger.close()
+
+    def attestation(payload: Payload) -> Payload:
+        (record,) = [r for r in payload["records"] if r["table"] == "attestation"]
+        doc: Payload = record["doc"]
+        return doc
+
+    def forged(payload: Payload) -> None:
+        attestation(payload)["signature"] = "5a" * 64
+
+    def edited(payload: Payload) -> None:
+        attestation(payload)["contents"] = ["CO3-KEY", "CO4-KEY"]
+
+    def other_holder(payload: Payload) -> None:
+        attestation(payload)["holder"] = "iw-1"
+
+    path = world.ledger.path
+    why = "the seal attestation of tcr-3 does not verify"
+    _fails(path, transcript, seq, forged, why)
+    _fails(path, transcript, seq, edited, why)
+    _fails(path, transcript, seq, other_holder, "the seal attestation of iw-1 names key")
+
+
+def test_a_signed_share_manifest_in_the_log_is_checked_against_its_signers_key(
+    world: World, tmp_path: Path
+) -> None:
+    shares = native.split_bytes(b"activation pin 97531", 2, 3, label="HSM-\u00c5")
+    h = shares[0].header
+    record = native.SplitManifest(
+        h.set_id, 2, 3, h.secret_length, h.label, [s.digest() for s in shares]
+    ).record()
+    manifest = sign_manifest(parse_manifest(native.canonical_json(record)), KEYS["sa"], "sa-1")
+    # The verifier's bytes are the signer's, a non-ASCII label included.
+    assert manifest_digest(manifest.model_dump(mode="json")) == manifest.signing_digest()
+    seq = world.ledger.register_manifest(world.ca, "hsm-a", manifest, purpose="HSM A PIN").seq
+    transcript = _export(world, tmp_path)
+    assert world.ledger.verify().statements == 1
+    assert verify_transcript(transcript).report.statements == 1
+    world.ledger.close()
+
+    def relabelled(payload: Payload) -> None:
+        payload["manifest"]["label"] = "HSM-B"
+
+    def relabelled_and_rehashed(payload: Payload) -> None:
+        relabelled(payload)
+        payload["manifest_sha256"] = manifest_digest(payload["manifest"]).hex()
+
+    def signed_by_another(payload: Payload) -> None:
+        payload["manifest"]["signer"]["id"] = "ca-1"
+        payload["manifest_sha256"] = manifest_digest(payload["manifest"]).hex()
+
+    path = world.ledger.path
+    _fails(path, transcript, seq, relabelled, "does not hash to its manifest_sha256")
+    _fails(path, transcript, seq, relabelled_and_rehashed, "signature of sa-1 does not verify")
+    _fails(path, transcript, seq, signed_by_another, "the share manifest of ca-1 names key")

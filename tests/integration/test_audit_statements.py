@@ -1,0 +1,330 @@
+"""``tcr audit verify`` re-checks the signed statements events carry, not only the events'
+own signatures: a real emergency override and real remote approvals of a SoftHSM2
+activation verify (from the ledger and from a transcript); then an attacker holding the
+ledger actor's key rewrites the ``hsm.activate`` payload (a forged, swapped, duplicated,
+unknown or revoked staff signature; a forged or duplicated approval), re-signs that event
+and re-chains every event after it with the same key. The chain and every event signature
+then verify, and the embedded statement is what fails: exit 3 naming that event, for the
+log and for a transcript."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tcr_kit.audit.canonical import canonical_bytes
+from tcr_kit.audit.chain import AuditIntegrityError
+from tcr_kit.audit.signing import SoftwareEd25519Signer, key_id
+from tcr_kit.audit.transcript import build_transcript, verify_transcript, write_transcript
+from tcr_kit.clock import utcnow
+from tcr_kit.custody.ledger import Actor, Ledger
+from tcr_kit.custody.models import Person, Role, build
+from tcr_kit.errors import ExitCode
+from tcr_kit.hsm.activation import Activation, ShareFile
+from tcr_kit.hsm.approval import ApprovalBundle, new_request, sign_request
+from tcr_kit.hsm.clearance import ActivationOverride, sign_override
+from tcr_kit.hsm.config import LoadedConfig, load_config
+from tcr_kit.hsm.errors import CustodyRefused
+from tests.audit_forgery import Payload, forge_ledger, forge_transcript
+from tests.fixtures.stack import SoftHsm
+from tests.integration.conftest import one_error_line, run_tcr
+from tests.integration.hsm_helpers import DemoHsm, custody_ledger, make_hsm, register_shares
+
+pytestmark = pytest.mark.integration
+
+
+def refused(path: Path, seq: int, why: str, *, transcript: bool = False) -> None:
+    """The library and ``tcr audit verify`` both refuse, naming event ``seq`` and ``why``."""
+    with pytest.raises(AuditIntegrityError) as caught:
+        if transcript:
+            verify_transcript(path)
+        else:
+            with Ledger.open(path, create=False) as led:
+                led.verify()
+    assert caught.value.seq == seq and why in caught.value.reason
+    args = ["audit", "verify", *(["--transcript", str(path)] if transcript else [])]
+    proc = run_tcr(args, env={} if transcript else {"TCR_LEDGER": str(path)})
+    assert proc.returncode == ExitCode.INTEGRITY, proc.stderr
+    line = one_error_line(proc)
+    assert f"event {seq}:" in line and why in line
+
+
+def export(ledger: Ledger, path: Path) -> Path:
+    write_transcript(build_transcript(ledger.audit), path)
+    return path
+
+
+def verified(ledger: Ledger, transcript: Path) -> tuple[int, int]:
+    """How many statements the ledger's and the transcript's verification re-checked (the
+    CLI's JSON report says the same)."""
+    proc = run_tcr(["audit", "verify", "--json"], env={"TCR_LEDGER": str(ledger.path)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["statements"] == ledger.verify().statements
+    return ledger.verify().statements, verify_transcript(transcript).report.statements
+
+
+def _activate_seq(ledger: Ledger, hsm: str) -> int:
+    events = [e for e in ledger.history(f"hsm:{hsm}") if e["kind"] == "hsm.activate"]
+    assert events[-1]["payload"]["outcome"] == "activated"
+    return int(events[-1]["seq"])
+
+
+# -- an emergency override ----------------------------------------------------------------------
+
+
+@dataclass
+class OverrideSite:
+    hsm: DemoHsm
+    ledger: Ledger
+    ca: Actor
+    keys: dict[str, SoftwareEd25519Signer]
+    old_iw: SoftwareEd25519Signer
+    """iw-1's first key, revoked (``tcr roster rekey``) before the activation."""
+    revoked_at: int
+    override: ActivationOverride
+    seq: int
+    """The ``hsm.activate`` event carrying the override."""
+    transcript: Path
+
+
+@pytest.fixture
+def override_site(softhsm: SoftHsm, tmp_path: Path) -> OverrideSite:
+    """Ceremony 1: tcr-2 and tcr-3 present their shares in person; share 1 (tcr-1's) is not
+    accounted for, so staff ca and iw-1 sign an override for it; the activation signs."""
+    hsm = make_hsm(tmp_path, softhsm)
+    set_id = hsm.loaded.share_set.id
+    keys: dict[str, SoftwareEd25519Signer] = {}
+    ledger, ca = custody_ledger(tmp_path / "ledger.sqlite", set_id, keys=keys)
+    register_shares(ledger, ca, set_id, 5)
+    sa = Actor("sa", keys["sa"])
+    old_iw = SoftwareEd25519Signer.generate()
+    ledger.add_person(
+        sa,
+        build(Person, id="iw-1", name="IW 1", roles=(Role.IW,), key_algorithm="ed25519",
+              public_key=old_iw.public_key_bytes().hex()),
+    )  # fmt: skip
+    keys["iw-1"] = SoftwareEd25519Signer.generate()
+    ledger.replace_key(sa, "iw-1", keys["iw-1"].public_key_bytes())
+    revoked_at = int(ledger.last_events[0].seq)
+    loaded = hsm.loaded
+    override = sign_override(
+        ledger, loaded.hsm.name, loaded.sha256, [f"{set_id}-1"], "tcr-1 is ill; card examined",
+        [ca, Actor("iw-1", keys["iw-1"])],
+    )  # fmt: skip
+    activation = Activation(loaded, ledger=ledger, actor=ca, in_person=("tcr-2", "tcr-3"),
+                            override=override)  # fmt: skip
+    with activation.session([ShareFile(p) for p in hsm.plan.share_files[:3]]) as s:
+        s.sign("ksk-demo", b"zone")
+    assert activation.events[0].presented[0].custody_basis == "override"
+    seq = _activate_seq(ledger, loaded.hsm.name)
+    transcript = export(ledger, tmp_path / "transcript.json")
+    return OverrideSite(hsm, ledger, ca, keys, old_iw, revoked_at, override, seq, transcript)
+
+
+def test_a_genuine_override_verifies_with_the_signers_keys_at_that_event(
+    override_site: OverrideSite,
+) -> None:
+    site = override_site
+    # iw-1 signed with the key registered after the old one was revoked: that is the key
+    # in force at the activation, and it verifies.
+    assert site.revoked_at < site.seq
+    assert verified(site.ledger, site.transcript) == (1, 1)
+    human = run_tcr(["audit", "verify"], env={"TCR_LEDGER": str(site.ledger.path)})
+    assert "signed statements in events" in human.stdout and "1 verified" in human.stdout
+
+
+def _signatures(edit: Callable[[list[Payload]], None]) -> Callable[[Payload], None]:
+    def apply(payload: Payload) -> None:
+        edit(payload["override"]["signatures"])
+
+    return apply
+
+
+def _forged(sigs: list[Payload]) -> None:
+    sigs[1]["signature"] = "5a" * 64
+
+
+def _swapped(sigs: list[Payload]) -> None:
+    sigs[0]["signature"], sigs[1]["signature"] = sigs[1]["signature"], sigs[0]["signature"]
+
+
+def _twice(sigs: list[Payload]) -> None:
+    sigs[1] = dict(sigs[0])
+
+
+def _dropped(sigs: list[Payload]) -> None:
+    del sigs[1]
+
+
+def _stranger(sigs: list[Payload]) -> None:
+    sigs[1]["person"] = "iw-9"
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (_forged, "the override signature of iw-1 does not verify"),
+        (_swapped, "the override signature of ca does not verify"),
+        (_twice, "the override is signed twice by ca"),
+        (_dropped, "the override carries 1 signature(s); two different people must sign"),
+        (_stranger, "the override signer iw-9 has no key registered before this event"),
+    ],
+    ids=["forged", "swapped", "same-person-twice", "one-signature", "unknown-signer"],
+)
+def test_an_override_rewritten_with_the_actors_key_fails_verification_naming_its_event(
+    override_site: OverrideSite, edit: Callable[[list[Payload]], None], why: str
+) -> None:
+    site = override_site
+    forgery = _signatures(edit)
+    refused(forge_ledger(site.ledger.path, site.seq, forgery, site.keys["ca"]), site.seq, why)
+    forged = forge_transcript(site.transcript, site.seq, forgery, site.keys["ca"])
+    refused(forged, site.seq, why, transcript=True)
+
+
+def test_an_activation_refuses_an_override_signed_twice_by_one_person(
+    override_site: OverrideSite,
+) -> None:
+    site = override_site
+    once = site.override.signatures[0]
+    twice = ActivationOverride(site.override.statement, (once, once))
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=twice)  # fmt: skip
+    files = [ShareFile(p) for p in site.hsm.plan.share_files[:3]]
+    with (
+        pytest.raises(CustodyRefused, match="the override is signed twice by ca"),
+        activation.session(files),
+    ):
+        pass
+    last = site.ledger.history(f"hsm:{site.hsm.loaded.hsm.name}")[-1]
+    assert last["payload"]["outcome"].startswith("refused: ") and last["payload"]["override"]
+    # The refusal is recorded with the override it refused, and is not re-checked.
+    assert site.ledger.verify().statements == 1
+
+
+def test_an_override_statement_widened_after_signing_fails(override_site: OverrideSite) -> None:
+    site = override_site
+
+    def widened(payload: Payload) -> None:
+        payload["override"]["statement"]["credentials"].append("another-card")
+
+    why = "the override signature of ca does not verify"
+    refused(forge_ledger(site.ledger.path, site.seq, widened, site.keys["ca"]), site.seq, why)
+    forged = forge_transcript(site.transcript, site.seq, widened, site.keys["ca"])
+    refused(forged, site.seq, why, transcript=True)
+
+
+def test_an_override_signature_by_a_key_revoked_before_the_event_fails(
+    override_site: OverrideSite, tmp_path: Path
+) -> None:
+    site = override_site
+    message = site.override.statement.message()
+    by_old_key = site.old_iw.sign(message).hex()
+
+    def revoked(sigs: list[Payload]) -> None:
+        assert sigs[1]["person"] == "iw-1"
+        sigs[1]["signature"] = by_old_key
+
+    why = f"is by their key {key_id(site.old_iw.public_key_bytes())}, revoked at event"
+    forged = forge_ledger(site.ledger.path, site.seq, _signatures(revoked), site.keys["ca"])
+    refused(forged, site.seq, why)
+    # The forged log cannot be exported either: the export verifies first.
+    with Ledger.open(forged, create=False) as led, pytest.raises(AuditIntegrityError):
+        export(led, tmp_path / "never.json")
+    assert not (tmp_path / "never.json").exists()
+    again = forge_transcript(site.transcript, site.seq, _signatures(revoked), site.keys["ca"])
+    refused(again, site.seq, why, transcript=True)
+
+
+# -- remote approvals ---------------------------------------------------------------------------
+
+
+@dataclass
+class ApprovalSite:
+    loaded: LoadedConfig
+    ledger: Ledger
+    keys: dict[str, SoftwareEd25519Signer]
+    seq: int
+    transcript: Path
+
+
+@pytest.fixture
+def approval_site(softhsm: SoftHsm, tmp_path: Path) -> ApprovalSite:
+    """An HSM requiring 2 approvals, activated with those of tcr-4 and tcr-5 and a third
+    from somebody not on the roster (presented, not counted)."""
+    hsm = make_hsm(tmp_path, softhsm)
+    with hsm.config_path.open("a") as fh:
+        fh.write("\n[approvals]\nrequired = 2\n")
+    loaded = load_config(hsm.config_path)
+    keys: dict[str, SoftwareEd25519Signer] = {}
+    ledger, ca = custody_ledger(tmp_path / "ledger.sqlite", loaded.share_set.id, keys=keys)
+    holders = register_shares(ledger, ca, loaded.share_set.id, 5)
+    request = new_request(loaded, ceremony=1, purpose="sign the Q1 SKR",
+                          expires=utcnow() + timedelta(hours=2))  # fmt: skip
+    approvals = [sign_request(request, who, keys[who]) for who in ("tcr-4", "tcr-5")]
+    approvals.append(sign_request(request, "tcr-9", SoftwareEd25519Signer.generate()))
+    activation = Activation(loaded, ledger=ledger, actor=ca, in_person=holders,
+                            approvals=ApprovalBundle(request, tuple(approvals)))  # fmt: skip
+    with activation.session([ShareFile(p) for p in hsm.plan.share_files[:3]]) as s:
+        s.sign("ksk-demo", b"zone")
+    seq = _activate_seq(ledger, loaded.hsm.name)
+    transcript = export(ledger, tmp_path / "transcript.json")
+    return ApprovalSite(loaded, ledger, keys, seq, transcript)
+
+
+def test_genuine_approvals_verify_and_the_uncounted_one_is_recorded_as_rejected(
+    approval_site: ApprovalSite,
+) -> None:
+    site = approval_site
+    (event,) = [e for e in site.ledger.history(f"hsm:{site.loaded.hsm.name}")
+                if e["seq"] == site.seq]  # fmt: skip
+    recorded = event["payload"]["approvals"]
+    assert [a["signer"] for a in recorded["approvals"]] == ["tcr-4", "tcr-5"]
+    assert recorded["rejected"] == [{"signer": "tcr-9", "reason": "tcr-9 is not on the roster"}]
+    assert verified(site.ledger, site.transcript) == (2, 2)
+
+
+def _approvals(edit: Callable[[list[Payload]], None]) -> Callable[[Payload], None]:
+    def apply(payload: Payload) -> None:
+        edit(payload["approvals"]["approvals"])
+
+    return apply
+
+
+def _forged_approval(approvals: list[Payload]) -> None:
+    approvals[1]["signature"] = "5a" * 64
+
+
+def _duplicate_approval(approvals: list[Payload]) -> None:
+    approvals[1] = dict(approvals[0])
+
+
+def _unregistered_key(approvals: list[Payload]) -> None:
+    stranger = SoftwareEd25519Signer.generate()
+    approvals[1]["public_key"] = stranger.public_key_bytes().hex()
+    body = {k: v for k, v in approvals[1].items() if k != "signature"}
+    approvals[1]["signature"] = stranger.sign(canonical_bytes(body)).hex()
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (_forged_approval, "the approval signature of tcr-5 does not verify"),
+        (_duplicate_approval, "a second approval by tcr-4"),
+        (_unregistered_key, "the approval of tcr-5 names key"),
+    ],
+    ids=["forged", "duplicate", "key-not-theirs"],
+)
+def test_an_approval_rewritten_with_the_actors_key_fails_verification_naming_its_event(
+    approval_site: ApprovalSite, edit: Callable[[list[Payload]], None], why: str
+) -> None:
+    site = approval_site
+    forgery = _approvals(edit)
+    key = site.keys["ca"]
+    refused(forge_ledger(site.ledger.path, site.seq, forgery, key), site.seq, why)
+    forged = forge_transcript(site.transcript, site.seq, forgery, key)
+    refused(forged, site.seq, why, transcript=True)

@@ -1,0 +1,141 @@
+"""How the verifier finds and reads the signed statements inside events, with the audit log
+alone (no ledger, no HSM): plain events are not candidates (text cannot imitate the mark),
+an activation stripped of its signatures is; a candidate found by a forked slice is still
+checked; a refused activation's statements are not re-checked; a malformed one is refused
+naming its event."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+
+from tcr_kit.audit import verify
+from tcr_kit.audit.canonical import canonical_bytes
+from tcr_kit.audit.chain import (
+    AuditIntegrityError,
+    AuditLog,
+    StoredEvent,
+    ensure_schema,
+    event_hash,
+)
+from tcr_kit.audit.eventcheck import check_slice, key_bodies, key_timeline
+from tcr_kit.audit.signing import SoftwareEd25519Signer, key_id
+from tcr_kit.audit.statements import override_message
+from tcr_kit.audit.verify import verify_log
+
+ADMIN = SoftwareEd25519Signer.generate()
+STAFF = {p: SoftwareEd25519Signer.generate() for p in ("iw-1", "iw-2")}
+HSM = {"name": "hsm-a", "module": "/usr/lib/softhsm/libsofthsm2.so"}
+CONFIG = "ab" * 32
+
+
+def _log() -> AuditLog:
+    conn = sqlite3.connect(":memory:")
+    ensure_schema(conn)
+    log = AuditLog(conn)
+    log.register_key(ADMIN, "admin", ADMIN.public_key_bytes(), "admin")
+    for person, key in STAFF.items():
+        log.register_key(ADMIN, "admin", key.public_key_bytes(), person)
+    return log
+
+
+def _override(*signers: str) -> dict[str, Any]:
+    statement = {
+        "format": "tcr-kit/activation-override",
+        "version": 1,
+        "hsm": HSM["name"],
+        "config_sha256": CONFIG,
+        "ceremony": 1,
+        "credentials": ["card-1"],
+        "reason": "card examined",
+    }
+    message = override_message(statement)
+    return {
+        "statement": statement,
+        "signatures": [
+            {"person": p, "algorithm": "ed25519", "signature": STAFF[p].sign(message).hex()}
+            for p in signers
+        ],
+    }
+
+
+def _activation(override: dict[str, Any], outcome: str = "activated") -> dict[str, Any]:
+    return {"hsm": HSM, "config_sha256": CONFIG, "outcome": outcome, "override": override}
+
+
+def test_plain_events_and_text_that_quotes_the_mark_are_not_candidates() -> None:
+    log = _log()
+    log.append(ADMIN, "admin", "note", {"text": 'a "signature": in words'})
+    log.append(ADMIN, "admin", "hsm.deactivate", {"operations": [{"signature_sha256": "00"}]})
+    log.append(ADMIN, "admin", "odd", {"signature": "not a statement tcr-kit knows"})
+    events = list(log.events())
+    timeline = key_timeline(key_bodies(events, lambda e: e.body))
+    found = check_slice(events, 0, len(events), verify._stored_row, timeline)
+    assert found.statements == [len(events) - 1]  # only the payload key, not the text
+    assert verify_log(events).statements == 0  # a candidate holding no known statement
+
+
+def test_a_forged_override_found_by_a_forked_slice_names_its_event() -> None:
+    log = _log()
+    for i in range(verify._PARALLEL_THRESHOLD + 100):
+        log.append(ADMIN, "admin", "note", {"i": i})
+    good = _override("iw-1", "iw-2")
+    log.append(ADMIN, "admin", "hsm.activate", _activation(good))
+    forged = _override("iw-1", "iw-2")
+    forged["signatures"][1]["signature"] = "5a" * 64
+    log.append(ADMIN, "admin", "hsm.activate", _activation(forged))
+    events = list(log.events())
+    with pytest.raises(AuditIntegrityError) as caught:
+        verify_log(events, workers=2)
+    assert caught.value.seq == len(events)
+    assert "override signature of iw-2 does not verify" in caught.value.reason
+    assert verify_log(events[:-1], workers=2).statements == 1
+
+
+def test_a_refused_activation_is_not_rechecked_and_a_malformed_override_is_refused() -> None:
+    log = _log()
+    forged = _override("iw-1", "iw-2")
+    forged["signatures"][0]["signature"] = "5a" * 64
+    log.append(ADMIN, "admin", "hsm.activate", _activation(forged, "refused: does not verify"))
+    assert verify_log(list(log.events())).statements == 0
+    log.append(ADMIN, "admin", "hsm.activate", _activation({"statement": "x", "signatures": []}))
+    with pytest.raises(AuditIntegrityError, match="malformed override"):
+        verify_log(list(log.events()))
+
+
+def test_an_override_for_another_hsm_than_its_activation_is_refused() -> None:
+    log = _log()
+    payload = _activation(_override("iw-1", "iw-2"))
+    payload["hsm"] = {**HSM, "name": "hsm-b"}
+    log.append(ADMIN, "admin", "hsm.activate", payload)
+    with pytest.raises(AuditIntegrityError, match="another HSM or configuration"):
+        verify_log(list(log.events()))
+
+
+def test_an_override_stripped_of_every_signature_is_still_checked() -> None:
+    log = _log()
+    log.append(ADMIN, "admin", "hsm.activate", _activation(_override()))
+    with pytest.raises(AuditIntegrityError, match="carries 0 signature"):
+        verify_log(list(log.events()))
+
+
+def test_an_event_whose_kind_is_not_a_string_is_no_candidate_and_no_crash() -> None:
+    events = list(_log().events())
+    body = canonical_bytes(
+        {
+            "actor": "admin",
+            "key_id": key_id(ADMIN.public_key_bytes()),
+            "kind": ["hsm.activate"],
+            "payload": {},
+            "prev": events[-1].hash,
+            "seq": len(events) + 1,
+            "subjects": [],
+            "time": "2026-12-02T08:00:00.000000Z",
+            "v": 1,
+        }
+    )
+    digest = event_hash(body)
+    events.append(StoredEvent(len(events) + 1, body, digest.hex(), ADMIN.sign(digest).hex()))
+    assert verify_log(events).statements == 0
