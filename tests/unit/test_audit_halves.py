@@ -247,9 +247,7 @@ def test_at_every_allowed_cut_the_two_halves_are_the_whole_file(
         assert halves.merge(front, back) == {k: v for k, v in whole.items() if k != "events"}
 
 
-def test_signed_statements_in_the_back_half_are_rechecked(
-    tmp_path: Path, used: list[bool]
-) -> None:
+def test_signed_statements_in_the_back_half_are_rechecked(tmp_path: Path, used: list[bool]) -> None:
     """An override in the back half travels to the front's process and is re-checked there:
     a genuine one verifies in halves; one forged by the actor (re-signed, re-chained) fails
     as it does whole."""
