@@ -184,7 +184,11 @@ def _report(activation: Activation, data: dict[str, Any], lines: list[str]) -> N
     if json_mode():
         extra = {
             k: v
-            for k, v in (("override", first.override), ("approvals", first.approvals))
+            for k, v in (
+                ("override", first.override),
+                ("approvals", first.approvals),
+                ("site_sha256", first.site_sha256),
+            )
             if v is not None
         }
         return emit_json({"ok": True, "hsm": first.hsm.facts(), "events": kinds, **data,

@@ -62,6 +62,7 @@ from tcr_kit.hsm.errors import (
     HsmError,
     NotEnoughCredentials,
     SharesDoNotMatchHsm,
+    SiteFileChanged,
     WrongShareSet,
 )
 from tcr_kit.hsm.events import ActivationEvent, Presented
@@ -109,6 +110,7 @@ __all__ = [
     "SharesDoNotMatchHsm",
     "SignRequest",
     "SignedFile",
+    "SiteFileChanged",
     "Source",
     "StateFileInvalid",
     "WrongShareSet",
