@@ -197,7 +197,10 @@ class ManifestsMixin(GuardedReader):
     ) -> None:
         """A share set to create with its split's manifest: new, and the manifest's m of n."""
         if current is not None:
-            raise InputError(f"share set {share_set_id} already exists")
+            raise InputError(
+                f"share set {share_set_id} already exists: record its manifest with 'tcr shares "
+                "register MANIFEST --share-set ID'"
+            )
         if share_set.id != share_set_id:
             raise ValueError(f"the share set record is {share_set.id}, not {share_set_id}")
         if manifest.revision != 0:
