@@ -53,7 +53,8 @@ class TimelineEntry:
     records: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     hashes: tuple[tuple[str, str], ...] = ()
     """``("config", HEX)``, ``("site file", HEX)``: the set-up files an event commits to
-    (an HSM event's ``config_sha256`` and ``site_sha256``, a ceremony's recorded ones)."""
+    (an HSM event's ``config_sha256`` and ``site_sha256``, a ceremony's recorded ones, the
+    ``old config`` and ``new config`` of ``hsm.config-extend``)."""
 
     def hash_lines(self) -> list[tuple[str, str, str]]:
         """``(what, hex, PGP words)`` for each of :attr:`hashes`, to compare aloud."""
@@ -181,7 +182,12 @@ def _outcome(kind: str, payload: dict[str, Any], records: list[dict[str, Any]]) 
     return "; ".join(parts)
 
 
-_HASH_FIELDS = (("config_sha256", "config"), ("site_sha256", "site file"))
+_HASH_FIELDS = (
+    ("config_sha256", "config"),
+    ("old_config_sha256", "old config"),
+    ("new_config_sha256", "new config"),
+    ("site_sha256", "site file"),
+)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 

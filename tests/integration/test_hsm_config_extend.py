@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Ledger
 from tests.fixtures.stack import SoftHsm
 from tests.integration.conftest import one_error_line, run_tcr
-from tests.integration.hsm_helpers import DemoHsm, make_hsm
+from tests.integration.hsm_helpers import make_hsm
 
 pytestmark = pytest.mark.integration
 
@@ -42,15 +44,15 @@ def _kinds(ledger: Path) -> list[str]:
         return [str(json.loads(e.body)["kind"]) for e in led.audit.events()]
 
 
-def _sign(hsm: DemoHsm, config: Path, shares: list[Path], out: Path) -> int:
+def _sign(config: Path, shares: list[Path], out: Path) -> subprocess.CompletedProcess[str]:
+    """``tcr hsm activate --no-ledger`` signing a file with ``shares``."""
     data = out.with_suffix(".in")
     data.write_bytes(b"zone to sign")
     args = ["hsm", "activate", "--no-ledger", "--config", str(config), "--sign-key", "ksk-demo",
             "--input", str(data), "--output", str(out), "-q"]  # fmt: skip
     for share in shares:
         args += ["--share", str(share)]
-    done = run_tcr(args)
-    return done.returncode if done.returncode == 0 else -int(done.returncode)
+    return run_tcr(args)
 
 
 def test_extend_a_set_then_the_config_then_a_new_share_activates(
@@ -97,7 +99,8 @@ def test_extend_a_set_then_the_config_then_a_new_share_activates(
         new_share = out / new_share
     assert new_row["index"] == 4
     # The config still says 2-of-3: the new share is refused before the HSM is tried.
-    assert _sign(hsm, config, [new_share, shares[2]], tmp_path / "a.sig") == -3
+    early = _sign(config, [new_share, shares[2]], tmp_path / "a.sig")
+    assert early.returncode == 3 and "is a 2-of-4 share" in one_error_line(early)
 
     # config-extend: a dry run shows the one-line change and both hashes, changes nothing.
     before = config.read_bytes()
@@ -141,9 +144,28 @@ def test_extend_a_set_then_the_config_then_a_new_share_activates(
     assert payload["new_config_sha256"] == facts["new_config_sha256"]
     assert f"share-set:{set_id}" in event["subjects"]
 
-    # The new share activates the HSM together with an old one.
-    assert _sign(hsm, config, [new_share, shares[2]], tmp_path / "b.sig") == 0
+    # The new share activates the HSM together with an old one, under the new version.
+    data = tmp_path / "zone.txt"
+    data.write_bytes(b"zone signed with an extended set")
+    signed = run_tcr(["hsm", "activate", "--no-ledger", "--config", str(config), "--share",
+                      str(new_share), "--share", str(shares[2]), "--sign-key", "ksk-demo",
+                      "--input", str(data), "--output", str(tmp_path / "b.sig"),
+                      "--json"])  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    used = json.loads(signed.stdout)
+    assert used["config_sha256"] == facts["new_config_sha256"]
+    assert used["site_sha256"] == hsm.loaded.site_sha256
+    assert sorted(p["index"] for p in used["presented"]) == [3, 4]
     assert (tmp_path / "b.sig").stat().st_size > 0
+    # The timeline shows the config-extend event's old and new hash, as hex and PGP words.
+    transcript = tmp_path / "transcript.json"
+    exported = run_tcr(["audit", "export", "--ledger", audit[1], "--output", str(transcript)])
+    assert exported.returncode == 0, exported.stderr
+    shown = run_tcr(["audit", "show", str(transcript), "--all"])
+    assert shown.returncode == 0, shown.stderr
+    words = digest_words(bytes.fromhex(facts["new_config_sha256"]))[1]
+    assert f"new config SHA-256: {facts['new_config_sha256']}" in shown.stdout
+    assert f"PGP words: {words}" in shown.stdout
     # Nothing left to extend; the ledger verifies.
     nothing = run_tcr([*extend, "--output", str(config), "--force", "--yes"])
     assert nothing.returncode == 2 and "nothing to extend" in one_error_line(nothing)
