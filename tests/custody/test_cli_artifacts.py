@@ -117,6 +117,12 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     assert _release(tcr, "Q1", "--dry-run", code=3) == err
     assert not out.exists() or not any(out.iterdir())
     clock.at("2027-01-02T09:00:00")
+    # A file only missing (the wrong folder looks the same) is refused and opens nothing.
+    (drive / "Q1.xml").rename(drive / "Q1.xml.away")
+    err = _release(tcr, "Q1", code=3)
+    assert "Q1.xml is missing" in err and "discrepancy" not in err
+    assert json.loads(tcr("discrepancy", "list", "--json"))["discrepancies"] == []
+    (drive / "Q1.xml.away").rename(drive / "Q1.xml")
     dry = _release(tcr, "Q1", "--dry-run")
     assert "dry run: would record" in dry and not (out / "Q1.xml").exists()
     done = _release(tcr, "Q1")
