@@ -248,9 +248,9 @@ def extend_config(
     name, cfg = plan.loaded.hsm.name, plan.loaded.share_set
     subjects = [f"hsm:{name}", f"share-set:{cfg.id}"]
     if dry_run:
-        return ledger.record_event(
-            actor, CONFIG_EXTEND, subjects, plan.payload(), dry_run=True
-        ), None
+        preview = ledger.record_event(actor, CONFIG_EXTEND, subjects, plan.payload(), dry_run=True)
+        return preview, None
+    _unchanged_since_plan(plan)  # the confirmation may have taken a while
     with atomic_output(plan.output, force=force, mode=CONFIG_MODE) as out:
         out.write(plan.data)
         event = ledger.record_event(actor, CONFIG_EXTEND, subjects, plan.payload())
@@ -262,3 +262,17 @@ def extend_config(
             f" (SHA-256 {back.sha256}, recorded {plan.new_sha256}): check the file system"
         )
     return event, back
+
+
+def _unchanged_since_plan(plan: ConfigExtension) -> None:
+    """The configuration (and its site file) still hash as when the plan was made: an edit
+    in between is neither overwritten nor recorded as the old version (exit 3)."""
+    try:
+        now = load_config(plan.loaded.path)
+    except ConfigError as exc:
+        raise IntegrityError(f"{plan.loaded.path} changed since it was read ({exc})") from None
+    if now.sha256 != plan.loaded.sha256 or now.site_sha256 != plan.loaded.site_sha256:
+        raise IntegrityError(
+            f"{plan.loaded.path} or its site file changed since it was read: nothing was"
+            " written or recorded; run the command again"
+        )

@@ -170,3 +170,18 @@ def test_register_set_with_a_manifest_refuses_a_set_registered_without_one(
     register_share_set(loaded, ledger, actor)
     with pytest.raises(InputError, match=f"share set {SET} already exists"):
         register_share_set(loaded, ledger, actor, manifest=_manifest(2, 3, actor.signer))
+
+
+def test_a_config_edited_between_the_plan_and_the_write_is_neither_overwritten_nor_recorded(
+    tmp_path: Path, world: tuple[Ledger, Actor]
+) -> None:
+    ledger, actor = world
+    path = _config(tmp_path)
+    _set(ledger, actor, n=4)
+    plan = plan_config_extension(load_config(path), ledger, path, force=True)
+    edited = path.read_text() + "# reviewed by iw-1\n"
+    path.write_text(edited)
+    count = ledger.audit.count()
+    with pytest.raises(IntegrityError, match="changed since it was read"):
+        extend_config(plan, ledger, actor, force=True)
+    assert path.read_text() == edited and ledger.audit.count() == count
