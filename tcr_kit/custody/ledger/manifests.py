@@ -126,7 +126,6 @@ class ManifestsMixin(GuardedReader):
         record: ShareSet | None = None
         if share_set is not None:
             self._check_new_set(share_set_id, share_set, current, manifest)
-            current, purpose = None, share_set.purpose
         if manifest.revision == 0:
             if history:
                 raise InputError(
