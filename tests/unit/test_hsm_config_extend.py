@@ -9,6 +9,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tcr_kit.audit.signing import Signer, SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Actor, Ledger
@@ -185,3 +187,34 @@ def test_a_config_edited_between_the_plan_and_the_write_is_neither_overwritten_n
     with pytest.raises(IntegrityError, match="changed since it was read"):
         extend_config(plan, ledger, actor, force=True)
     assert path.read_text() == edited and ledger.audit.count() == count
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    old=st.integers(2, 200),
+    new=st.integers(2, 255),
+    spaces=st.tuples(st.sampled_from(["", " ", "   "]), st.sampled_from(["", " ", "\t"])),
+    comment=st.sampled_from(["", "  # n", "# count = 9"]),
+    crlf=st.booleans(),
+)
+def test_raising_the_count_changes_that_one_line_and_nothing_else(
+    old: int, new: int, spaces: tuple[str, str], comment: str, crlf: bool
+) -> None:
+    from tcr_kit.hsm.config import parse_config
+    from tcr_kit.hsm.config_extend import _raise_count
+
+    text = render_config(name="HSM-E", module=MODULE, token_label="KSK-HSM-E",
+                         share_set_id=SET, threshold=2, count=old)  # fmt: skip
+    line = f"{spaces[0]}count{spaces[1]}={spaces[1]}{old}{comment}"
+    text = text.replace(f"count = {old}", line)
+    data = (text.replace("\n", "\r\n") if crlf else text).encode()
+    out = _raise_count(data, new, "hsm.toml")
+    before, after = data.splitlines(keepends=True), out.splitlines(keepends=True)
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    if new == old:
+        assert out == data
+    else:
+        wanted = line.replace(f"={spaces[1]}{old}", f"={spaces[1]}{new}", 1)
+        assert [b.decode().rstrip("\r\n") for _, b in changed] == [wanted]
+    parsed = parse_config(out)
+    assert parsed.share_set.count == new and parsed.hsm == parse_config(data).hsm
