@@ -171,3 +171,54 @@ def test_extend_a_set_then_the_config_then_a_new_share_activates(
     assert nothing.returncode == 2 and "nothing to extend" in one_error_line(nothing)
     verify = run_tcr(["audit", "verify", "--ledger", audit[1]])
     assert verify.returncode == 0, verify.stderr
+
+
+def test_with_custody_the_extended_set_activates_under_the_new_config_in_the_ceremony(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """The library path with a custody ledger and a ceremony open that recorded the
+    configuration and site file: extension recorded, configuration raised, the new share's
+    credential registered, and the holders present activate with the new share."""
+    from tcr_kit.custody.models import Credential, CredentialKind, build
+    from tcr_kit.custody.share_manifests import extend_set, sign_manifest
+    from tcr_kit.hsm.activation import Activation, ShareFile
+    from tcr_kit.hsm.config_extend import extend_config, plan_config_extension
+    from tcr_kit.sharing.manifest import load_manifest
+    from tests.integration.hsm_helpers import custody_ledger, register_shares
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    cfg = hsm.loaded.share_set
+    ledger, ca = custody_ledger(tmp_path / "l.sqlite", cfg.id, m=2, n=3, config=hsm.loaded)
+    holders = register_shares(ledger, ca, cfg.id, 3)
+    signed = sign_manifest(load_manifest(hsm.plan.manifest_file), ca.signer, "ca")
+    ledger.register_manifest(ca, cfg.id, signed)
+    out = tmp_path / "extended"
+    out.mkdir()
+    files = hsm.plan.share_files
+    extended = extend_set(files[:2], signed, ca.signer, "ca", out, count=1, ledger=ledger,
+                          actor=ca, share_set_id=cfg.id)  # fmt: skip
+    (new_share,) = extended.outcome.paths
+    ledger.add_credential(
+        ca,
+        build(Credential, id=f"{cfg.id}-4", kind=CredentialKind.SMARTCARD, serial="S4",
+              holder="tcr-1", share_set=cfg.id, share_index=4),
+    )  # fmt: skip
+
+    plan = plan_config_extension(hsm.loaded, ledger, hsm.config_path, force=True)
+    assert (plan.old_count, plan.new_count) == (3, 4)
+    assert plan.manifest_sha256 == extended.manifest.signing_digest().hex()
+    event, raised = extend_config(plan, ledger, ca, force=True)
+    assert raised is not None and raised.share_set.count == 4
+    assert raised.site_sha256 == hsm.loaded.site_sha256  # the ceremony's site file: accepted
+
+    activation = Activation(raised, ledger=ledger, actor=ca, in_person=holders)
+    with activation.session([ShareFile(new_share), ShareFile(files[2])]) as session:
+        session.sign("ksk-demo", b"zone")
+    first = activation.events[0]
+    assert first.outcome == "activated" and first.config_sha256 == plan.new_sha256
+    assert [p.credential for p in first.presented] == [f"{cfg.id}-4", f"{cfg.id}-3"]
+    kinds = [json.loads(e.body)["kind"] for e in ledger.audit.events()]
+    assert kinds[-4:] == ["credential.add", "hsm.config-extend", "hsm.activate", "hsm.deactivate"]
+    assert event.seq == len(kinds) - 2
+    ledger.verify()
+    ledger.close()
