@@ -261,9 +261,12 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
             ledger.close()
         if local is not None:
             local.close()
+    hashes = {"config_sha256": loaded.sha256, "site_sha256": loaded.site_sha256}
     if json_mode():
-        return emit_json({"ok": True, **result.facts()})
-    click.echo("\n".join(result.describe(loaded.hsm.name, config_path)))
+        return emit_json({"ok": True, **result.facts(), **hashes})
+    rekeyed = [e for e in activation.events if e.kind == "hsm.rekey"]
+    lines = result.describe(loaded.hsm.name, config_path)
+    click.echo("\n".join(lines + (rekeyed[-1].describe_hashes() if rekeyed else [])))
 
 
 @hsm.command("register-set")

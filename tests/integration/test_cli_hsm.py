@@ -419,6 +419,9 @@ def test_rekey_without_a_ledger_needs_no_ledger_and_then_logs_the_rekey_locally(
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert [x["kind"] for x in lines] == ["hsm.rekey"]
     assert lines[0]["payload"]["new_share_set"] == "set-epoch-2"
+    # The rekey event and its report name the site file (module, environment) used.
+    assert lines[0]["payload"]["site_sha256"] == hsm.loaded.site_sha256
+    assert f"site file SHA-256: {hsm.loaded.site_sha256}" in done.stdout
     assert log.stat().st_mode & 0o777 == 0o600
     marker_epoch = run_tcr(
         [*ACT, "--config", str(hsm.config_path), "-q", *shares, "--", "true"]
