@@ -310,6 +310,9 @@ def register_set_cmd(config_path: Path, audit: Audit, purpose: str | None,
             )
             facts.update(manifest_facts(manifest))
         report_change(ledger, summary, dry_run, facts)
+        if manifest is not None and not json_mode():
+            click.echo(f"  manifest SHA-256 {facts['manifest_sha256']}")
+            click.echo(f"    PGP words: {facts['manifest_pgp_words']}")
     finally:
         ledger.close()
 

@@ -76,6 +76,7 @@ def test_extend_a_set_then_the_config_then_a_new_share_activates(
     signed_path = manifest.with_name(manifest.name.removesuffix(".json") + ".signed.json")
     dry = run_tcr([*register, "--manifest", str(signed_path), "--dry-run"])
     assert dry.returncode == 0 and "dry run: would record" in dry.stdout
+    assert "manifest SHA-256" in dry.stdout and "PGP words:" in dry.stdout
     done = run_tcr([*register, "--manifest", str(signed_path), "--json"])
     assert done.returncode == 0, done.stderr
     facts = json.loads(done.stdout)
