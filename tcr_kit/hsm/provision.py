@@ -26,7 +26,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tcr_kit.errors import InputError, OperationalError
 from tcr_kit.fileio import atomic_output, atomic_outputs
@@ -43,8 +43,29 @@ from tcr_kit.hsm.token import (
 )
 from tcr_kit.secrets import SecretBuffer, random_bytes
 
+if TYPE_CHECKING:
+    from tcr_kit.sharing.native_share import NativeShare
+
 SECRET_BYTES = 32
 """Length of the activation secret."""
+
+
+def manifest_record(shares: list[NativeShare], files: list[Path]) -> bytes:
+    """The unsigned manifest of an activation set (the record ``tcr shares split`` writes
+    beside its shares): set id, m of n, label, each share's SHA-256 and file name."""
+    from tcr_kit.sharing.native_split import SplitManifest, canonical_json
+
+    first = shares[0]
+    manifest = SplitManifest(
+        first.set_id, first.threshold, first.count, first.secret_length, first.label,
+        [s.digest() for s in shares],
+    )  # fmt: skip
+    return canonical_json(manifest.record([p.name for p in files])) + b"\n"
+
+
+def manifest_path(folder: Path, hsm_name: str, epoch: int) -> Path:
+    """Where an activation set's manifest goes: ``<HSM>-epoch<E>.manifest.json``."""
+    return folder / f"{hsm_name.replace(' ', '_')}-epoch{epoch}.manifest.json"
 
 
 @dataclass
@@ -142,7 +163,7 @@ def plan_init(
         epoch=cfg.epoch,
         share_files=files,
         so_pin_file=output_dir / f"{stem}-so-pin.txt",
-        manifest_file=output_dir / f"{stem}-epoch{cfg.epoch}.manifest.json",
+        manifest_file=manifest_path(output_dir, loaded.hsm.name, cfg.epoch),
         sign_key_label=sign_key_label,
         config_sha256=loaded.sha256,
         output_dir_missing=missing,
@@ -164,7 +185,6 @@ def init_softhsm(
 ) -> InitPlan:
     """Create the SoftHSM2 token named by ``loaded`` (see the module docstring)."""
     from tcr_kit.sharing.native import combine_shares, decode_share, split_bytes
-    from tcr_kit.sharing.native_split import SplitManifest, canonical_json
 
     plan = plan_init(
         loaded,
@@ -196,14 +216,10 @@ def init_softhsm(
         shares = split_bytes(secret, threshold, count, label=label)
         plan.set_id = shares[0].set_id_hex
         plan.share_digests = [s.digest().hex() for s in shares]
-        manifest = SplitManifest(
-            shares[0].set_id, threshold, count, SECRET_BYTES, label, [s.digest() for s in shares]
-        )
-        record = manifest.record([p.name for p in plan.share_files])
         with atomic_outputs([*plan.share_files, manifest_file]) as handles:
             for handle, share in zip(handles[:-1], shares, strict=True):
                 handle.write(share.encode_text().encode() + b"\n")
-            handles[-1].write(canonical_json(record) + b"\n")
+            handles[-1].write(manifest_record(shares, plan.share_files))
         back = [decode_share(p.read_bytes(), str(p)) for p in plan.share_files]
         with combine_shares(back[:threshold]).secret as again:
             if not hmac.compare_digest(bytes(again.view()), bytes(secret.view())):

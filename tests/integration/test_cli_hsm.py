@@ -288,6 +288,14 @@ def test_rekey_asks_first_then_resumes_and_the_new_shares_activate(
     new_config = tmp_path / "epoch2.toml"
     new_config.write_text(text)
     new_shares = sorted(new.glob("*share*.txt"))
+    # The new set's manifest was written with its shares: each new share checks against it.
+    from tcr_kit.sharing.manifest import check_share, load_manifest
+
+    (manifest,) = new.glob("*.manifest.json")
+    assert f"the new set's manifest: {manifest}" in done.stdout
+    listed = load_manifest(manifest)
+    assert (listed.threshold, listed.count, listed.indices) == (2, 3, [1, 2, 3])
+    assert [check_share(listed, open_share_file(p)).index for p in new_shares] == [1, 2, 3]
     proc = run_tcr(
         [*ACT, "--config", str(new_config), "-q",
          "--share", str(new_shares[2]), "--share", str(new_shares[0]), "--", "true"]
