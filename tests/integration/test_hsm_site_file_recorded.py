@@ -97,3 +97,37 @@ def test_without_a_site_hash_in_the_ceremony_any_site_file_is_recorded_not_refus
     assert activation.events[0].site_sha256 == changed.site_sha256
     assert activation.events[0].outcome == "activated"
     ledger.close()
+
+
+def test_tcr_hsm_activate_refuses_a_changed_site_file_in_one_line_with_exit_3(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """The same through the command line, in real processes: ``tcr hsm activate --as``."""
+    import json
+
+    from tests.integration.conftest import one_error_line, run_tcr
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    loaded = hsm.loaded
+    cfg = loaded.share_set
+    path = tmp_path / "ledger.sqlite"
+    ledger, ca = custody_ledger(path, cfg.id, m=2, n=3, config=loaded)
+    register_shares(ledger, ca, cfg.id, 3)
+    ledger.close()
+    ca.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
+    files = hsm.plan.share_files
+    args = ["hsm", "activate", "--config", str(hsm.config_path), "--ledger", str(path),
+            "--as", "ca", "--key", str(tmp_path / "ca.pem"), "--ceremony", "1",
+            "--in-person", "tcr-1", "--in-person", "tcr-3",
+            "--share", str(files[0]), "--share", str(files[2])]  # fmt: skip
+    done = run_tcr([*args, "--json", "--", "true"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["site_sha256"] == loaded.site_sha256
+    human = run_tcr([*args, "--", "true"])
+    hex_, words = digest_words(bytes.fromhex(str(loaded.site_sha256)))
+    assert f"site file SHA-256: {hex_}" in human.stdout and words in human.stdout
+    assert loaded.site_path is not None
+    loaded.site_path.write_text(loaded.site_path.read_text() + "# edited\n")
+    refused = run_tcr([*args, "--", "true"])
+    assert refused.returncode == 3
+    assert "changed since the ceremony opened" in one_error_line(refused)
