@@ -49,8 +49,10 @@ def config_extend_cmd(config_path: Path, output_path: Path, force: bool, yes: bo
     assert ledger is not None and actor is not None  # noqa: S101 - --as given
     try:
         plan = plan_config_extension(loaded, ledger, output_path, force=force)
-        if not json_mode():
-            click.echo("\n".join(plan.describe()), err=not dry_run)
+        if dry_run and not json_mode():
+            click.echo("\n".join(plan.describe()))
+        elif not dry_run and (not yes or not json_mode()):  # what the yes is for, on stderr
+            click.echo("\n".join(plan.describe()), err=True)
         if not dry_run and not yes and ask("type yes to write and record it") != "yes":
             raise click.ClickException("not confirmed: nothing was written or recorded")
         if not dry_run:

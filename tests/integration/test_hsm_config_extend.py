@@ -125,6 +125,7 @@ def test_extend_a_set_then_the_config_then_a_new_share_activates(
     # Typed yes: the new version, one line changed, recorded with old and new SHA-256.
     written = run_tcr([*extend, "--output", str(config), "--force", "--json"], stdin="yes\n")
     assert written.returncode == 0, written.stderr
+    assert "count 3 -> 4" in written.stderr  # shown before the typed yes, off stdout
     facts = json.loads(written.stdout)
     after = config.read_bytes()
     changed = [
