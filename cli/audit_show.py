@@ -34,6 +34,9 @@ def echo_entries(entries: Sequence[TimelineEntry]) -> None:
         for line in e.witness_lines():
             click.echo(f"    witnessed by {line}")
         click.echo(f"    outcome:   {e.outcome}")
+        for what, hex_, words in e.hash_lines():
+            click.echo(f"    {what} SHA-256: {hex_}")
+            click.echo(f"      PGP words: {words}")
         for d in e.discrepancies:
             click.echo(f"    discrepancy: {d}")
         for o in e.overrides:

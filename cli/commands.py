@@ -65,3 +65,11 @@ SHARES_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "extend": ("tcr_cli.shares_manifest:extend_cmd", "Make new shares of a set at new indices."),
 }
+
+# ``tcr hsm`` sub-commands kept outside cli/hsm.py, imported only when used.
+HSM_COMMANDS: dict[str, tuple[str, str]] = {
+    "config-extend": (
+        "tcr_cli.hsm_config:config_extend_cmd",
+        "Raise the config's share count after 'tcr shares extend' (a new, recorded version).",
+    ),
+}

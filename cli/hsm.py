@@ -28,6 +28,7 @@ from ._hsm_options import (
 )
 from .app import (
     AlreadyReported,
+    LazyGroup,
     emit_json,
     ensure_output_dir,
     json_mode,
@@ -36,13 +37,14 @@ from .app import (
     table,
     warn,
 )
+from .commands import HSM_COMMANDS
 
 if TYPE_CHECKING:
     from tcr_kit.hsm.activation import Activation
     from tcr_kit.hsm.config import LoadedConfig
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=HSM_COMMANDS)  # config-extend, in cli/hsm_config.py
 def hsm() -> None:
     """Activate an HSM with m of n TCR shares; quorum readiness.
 
@@ -184,7 +186,11 @@ def _report(activation: Activation, data: dict[str, Any], lines: list[str]) -> N
     if json_mode():
         extra = {
             k: v
-            for k, v in (("override", first.override), ("approvals", first.approvals))
+            for k, v in (
+                ("override", first.override),
+                ("approvals", first.approvals),
+                ("site_sha256", first.site_sha256),
+            )
             if v is not None
         }
         return emit_json({"ok": True, "hsm": first.hsm.facts(), "events": kinds, **data,
@@ -255,20 +261,27 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
             ledger.close()
         if local is not None:
             local.close()
+    hashes = {"config_sha256": loaded.sha256, "site_sha256": loaded.site_sha256}
     if json_mode():
-        return emit_json({"ok": True, **result.facts()})
-    click.echo("\n".join(result.describe(loaded.hsm.name, config_path)))
+        return emit_json({"ok": True, **result.facts(), **hashes})
+    rekeyed = [e for e in activation.events if e.kind == "hsm.rekey"]
+    lines = result.describe(loaded.hsm.name, config_path)
+    click.echo("\n".join(lines + (rekeyed[-1].describe_hashes() if rekeyed else [])))
 
 
 @hsm.command("register-set")
 @config_option
 @audit_options
 @click.option("--purpose", default=None, help="Purpose (default: 'activation of HSM <name>').")
+@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, exists=True,
+              path_type=Path), help="The set's signed manifest (tcr hsm init writes it, tcr"
+              " shares sign signs it): recorded with the set, in one event.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Show what would be recorded; change nothing.")
 @json_option
-def register_set_cmd(config_path: Path, audit: Audit, purpose: str | None, dry_run: bool,
-                     as_json: bool) -> None:  # fmt: skip
-    """Record the config's share set (id, m, n, epoch) in the custody ledger."""
+def register_set_cmd(config_path: Path, audit: Audit, purpose: str | None,
+                     manifest_path: Path | None, dry_run: bool, as_json: bool) -> None:  # fmt: skip
+    """Record the config's share set (id, m, n, epoch) in the custody ledger; with
+    --manifest, and its signed manifest (the checks of 'tcr shares register'), together."""
     from tcr_kit.hsm.register import register_share_set
 
     from ._ledger import report_change
@@ -276,14 +289,30 @@ def register_set_cmd(config_path: Path, audit: Audit, purpose: str | None, dry_r
     loaded = _load(config_path)
     if audit.actor_id is None:
         raise click.UsageError("register-set needs --as and --key")
+    manifest = None
+    if manifest_path is not None:
+        from tcr_kit.sharing.manifest import load_manifest
+
+        manifest = load_manifest(manifest_path)
     ledger, actor = audit.open()
     assert ledger is not None and actor is not None  # noqa: S101 - --as given
     cfg = loaded.share_set
     try:
-        register_share_set(loaded, ledger, actor, purpose=purpose, dry_run=dry_run)
+        register_share_set(loaded, ledger, actor, purpose=purpose, manifest=manifest,
+                           dry_run=dry_run)  # fmt: skip
         summary = f"share set {cfg.id} ({cfg.threshold}-of-{cfg.count}, epoch {cfg.epoch})"
-        facts = {"share_set": cfg.id, "config_sha256": loaded.sha256}
+        facts: dict[str, Any] = {"share_set": cfg.id, "config_sha256": loaded.sha256}
+        if manifest is not None:
+            from tcr_kit.custody.share_manifests import manifest_facts
+
+            summary += (
+                f" with manifest revision {manifest.revision} of native set {manifest.set_id}"
+            )
+            facts.update(manifest_facts(manifest))
         report_change(ledger, summary, dry_run, facts)
+        if manifest is not None and not json_mode():
+            click.echo(f"  manifest SHA-256 {facts['manifest_sha256']}")
+            click.echo(f"    PGP words: {facts['manifest_pgp_words']}")
     finally:
         ledger.close()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import StoredEvent
 from tcr_kit.audit.cosign import declared_cosigners
+from tcr_kit.audit.pgpwords import pgp_words
 from tcr_kit.audit.transcript import TranscriptResult, verify_transcript
 from tcr_kit.audit.verify import Progress
 from tcr_kit.errors import InputError, OperationalError
@@ -49,6 +51,16 @@ class TimelineEntry:
     """People who co-signed the event (declared in its signed body; a verified transcript
     or ledger has each one's co-signature: :mod:`tcr_kit.audit.cosign`)."""
     records: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    hashes: tuple[tuple[str, str], ...] = ()
+    """``("config", HEX)``, ``("site file", HEX)``: the set-up files an event commits to
+    (an HSM event's ``config_sha256`` and ``site_sha256``, a ceremony's recorded ones, the
+    ``old config`` and ``new config`` of ``hsm.config-extend``)."""
+
+    def hash_lines(self) -> list[tuple[str, str, str]]:
+        """``(what, hex, PGP words)`` for each of :attr:`hashes`, to compare aloud."""
+        return [
+            (what, value, " ".join(pgp_words(bytes.fromhex(value)))) for what, value in self.hashes
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +78,10 @@ class TimelineEntry:
             "step": self.step,
             "selected": self.selected,
             "cosigned": list(self.cosigned),
+            "hashes": [
+                {"what": what, "sha256": hex_, "pgp_words": words}
+                for what, hex_, words in self.hash_lines()
+            ],
         }
 
     def witness_lines(self) -> list[str]:
@@ -166,6 +182,28 @@ def _outcome(kind: str, payload: dict[str, Any], records: list[dict[str, Any]]) 
     return "; ".join(parts)
 
 
+_HASH_FIELDS = (
+    ("config_sha256", "config"),
+    ("old_config_sha256", "old config"),
+    ("new_config_sha256", "new config"),
+    ("site_sha256", "site file"),
+)
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _hashes(payload: dict[str, Any], records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The configuration and site-file hashes an event names: in its payload (HSM events)
+    or in the ceremony record it writes (``ceremony.open``)."""
+    found: list[tuple[str, str]] = []
+    sources = [payload, *(r["doc"] for r in records if r.get("table") == "ceremony")]
+    for source in sources:
+        for key, what in _HASH_FIELDS:
+            value = source.get(key)
+            if isinstance(value, str) and _HEX64.match(value) and (what, value) not in found:
+                found.append((what, value))
+    return found
+
+
 def _discrepancies(records: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in records:
@@ -217,6 +255,7 @@ def _entry(
         selected=selected,
         records=tuple(records),
         cosigned=tuple(_cosigned(body)),
+        hashes=tuple(_hashes(payload, records)),
     )
 
 

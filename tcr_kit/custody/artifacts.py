@@ -32,7 +32,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, StringConstraints, ValidationError, model_validator
 
 from tcr_kit.clock import isoformat
-from tcr_kit.custody.models import CredentialId, PersonId, Record, Sha256Hex, build
+from tcr_kit.custody.models import (
+    CredentialId,
+    Discrepancy,
+    PersonId,
+    Record,
+    Sha256Hex,
+    build,
+)
 from tcr_kit.errors import InputError, IntegrityError
 
 __all__ = [
@@ -235,10 +242,30 @@ class ArtifactFilesDiffer(IntegrityError):
     """Files that are not the registered ones (exit 3); ``checks`` has every file's result
     and the message names each one that differs, is missing or is unknown."""
 
-    def __init__(self, what: str, checks: Sequence[FileCheck]) -> None:
+    def __init__(
+        self,
+        what: str,
+        checks: Sequence[FileCheck],
+        discrepancies: Sequence[Discrepancy] = (),
+        *,
+        dry_run: bool = False,
+    ) -> None:
         bad = [c.describe() for c in checks if not c.ok]
-        super().__init__(f"{what}: {'; '.join(bad)}")
+        message = f"{what}: {'; '.join(bad)}"
+        if discrepancies:
+            ids = ", ".join(
+                f"{d.id} ({d.category.value}, {d.severity.value})" for d in discrepancies
+            )
+            message += (
+                f"; dry run: would open discrepancy {ids}"
+                if dry_run
+                else f"; discrepancy opened: {ids}; resolve it before the drive is used again"
+            )
+        super().__init__(message)
+        self.what = what
         self.checks = list(checks)
+        self.discrepancies = list(discrepancies)
+        """The tamper discrepancies the refusal opened (a release refused in the ledger)."""
 
 
 def _hash_and_size(path: Path) -> tuple[str, int]:

@@ -55,6 +55,7 @@ from tcr_kit.hsm.clearance import (
 )
 from tcr_kit.hsm.collect import CardSpec, CardSpecError, Prompts, collect, parse_card_spec
 from tcr_kit.hsm.config import HsmConfig, LoadedConfig, load_config
+from tcr_kit.hsm.config_extend import ConfigExtension, extend_config, plan_config_extension
 from tcr_kit.hsm.errors import (
     ConfigError,
     CustodyRefused,
@@ -62,6 +63,7 @@ from tcr_kit.hsm.errors import (
     HsmError,
     NotEnoughCredentials,
     SharesDoNotMatchHsm,
+    SiteFileChanged,
     WrongShareSet,
 )
 from tcr_kit.hsm.events import ActivationEvent, Presented
@@ -89,6 +91,7 @@ __all__ = [
     "CardSpec",
     "CardSpecError",
     "ConfigError",
+    "ConfigExtension",
     "CustodyRefused",
     "DuplicateCredential",
     "HsmConfig",
@@ -109,12 +112,14 @@ __all__ = [
     "SharesDoNotMatchHsm",
     "SignRequest",
     "SignedFile",
+    "SiteFileChanged",
     "Source",
     "StateFileInvalid",
     "WrongShareSet",
     "check_approvals",
     "collect",
     "derive_user_pin",
+    "extend_config",
     "init_softhsm",
     "ledger_roster",
     "load_approval",
@@ -124,6 +129,7 @@ __all__ = [
     "new_request",
     "parse_card_spec",
     "parse_expiry",
+    "plan_config_extension",
     "readiness",
     "receive_pin",
     "register_share_set",

@@ -52,6 +52,7 @@ from tcr_kit.hsm.errors import (
     CustodyRefused,
     DuplicateCredential,
     NotEnoughCredentials,
+    SiteFileChanged,
     WrongShareSet,
 )
 from tcr_kit.hsm.events import ACTIVATE, DEACTIVATE, ActivationEvent, HsmRef, Presented, ShareSetRef
@@ -417,10 +418,43 @@ class Activation:
             )
             if self.ledger.ceremony_number is None and gate.ceremony is not None:
                 self.ledger.use_ceremony(gate.ceremony)  # the events name the ceremony open
+            self._check_site_file(gate.ceremony)
             gate.check_override(self.config.hsm.name, self.config.sha256)
         elif self.override is not None or self.in_person:
             raise ValueError("in_person and override need a custody ledger")
         return Quorum(self.config, marker, credentials=credentials, custody=gate)
+
+    def _check_site_file(self, number: int | None) -> None:
+        """Refuse (exit 3) a site file other than the one the ceremony in force recorded.
+
+        The site file says which PKCS#11 module gets the PIN and with which environment; it
+        differs from site to site by design, so the rehearsal check on the shared
+        configuration cannot cover it: the ceremony's ``ceremony.open`` record is the one
+        commitment to it (docs/threat-model.md, "Site file")."""
+        if number is None or self.ledger is None:
+            return
+        from tcr_kit.custody.errors import NotFound
+
+        try:
+            recorded = self.ledger.ceremony(number).site_sha256
+        except NotFound:
+            return
+        if recorded is None or (
+            self.config.site_sha256 is not None
+            and hmac.compare_digest(recorded, self.config.site_sha256)
+        ):
+            return
+        if self.config.site_path is None:
+            raise SiteFileChanged(
+                f"ceremony {number} was opened with site file SHA-256 {recorded}; the"
+                f" configuration {self.config.path} names no site file (its module and"
+                " environment are inline): refused"
+            )
+        raise SiteFileChanged(
+            f"site file {self.config.site_path} has SHA-256 {self.config.site_sha256}; ceremony"
+            f" {number} was opened with site file SHA-256 {recorded}: it changed since the"
+            " ceremony opened, refused (open a new ceremony with the reviewed site file)"
+        )
 
     def _check_approvals(self) -> None:
         """Refuse (exit 4) a configuration requiring M approvals without M valid ones."""
@@ -534,6 +568,7 @@ class Activation:
             presented=tuple(quorum.presented) if quorum else (),
             outcome=outcome,
             at=isoformat(utcnow()),
+            site_sha256=self.config.site_sha256,
             **fields,
         )
         if kind == ACTIVATE and self.override is not None:

@@ -26,6 +26,11 @@ class CustodyRefused(IntegrityError):
     discrepancy on it, its bag or its holder): refused before any PIN try (exit 3)."""
 
 
+class SiteFileChanged(IntegrityError):
+    """The site file (module path, environment, token) is not the one the ceremony in force
+    recorded when it was opened: refused before any share is read (exit 3)."""
+
+
 class SharesDoNotMatchHsm(IntegrityError):
     """The rebuilt secret's PIN was refused by the HSM (exit 3)."""
 

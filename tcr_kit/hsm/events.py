@@ -105,6 +105,10 @@ class ActivationEvent:
     """``hsm.activate``: the emergency override (statement and staff signatures)."""
     approvals: dict[str, Any] | None = None
     """``hsm.activate``: the remote approvals checked (request and signed approvals)."""
+    site_sha256: str | None = None
+    """SHA-256 of the site file the configuration names (module path, ``[hsm.env]``,
+    token): which code the PIN was given to. ``None`` for a configuration without one (and
+    in events recorded before it was kept)."""
 
     @property
     def refused(self) -> bool:
@@ -117,7 +121,8 @@ class ActivationEvent:
         return out + [f"credential:{p.credential}" for p in self.presented if p.credential]
 
     def describe(self) -> list[str]:
-        """The HSM and each presented share, line by line (as ``tcr hsm activate`` shows)."""
+        """The HSM and each presented share, line by line (as ``tcr hsm activate`` shows),
+        then the configuration's and site file's hashes, hex and PGP words."""
         lines = [
             f"activated HSM {self.hsm.name} (token '{self.hsm.token_label}'"
             f" serial {self.hsm.token_serial}) with {len(self.presented)} shares:"
@@ -125,6 +130,23 @@ class ActivationEvent:
         for p in self.presented:
             who = f"TCR {p.tcr_id}" if p.tcr_id is not None else p.holder
             lines.append(f"  share {p.index}  {p.source}  ({who or '-'})  sha256 {p.share_digest}")
+        return lines + self.describe_hashes()
+
+    def hashes(self) -> dict[str, str]:
+        """``{"config": HEX, "site file": HEX}``: what the event commits the HSM's set-up to."""
+        out = {"config": self.config_sha256}
+        if self.site_sha256 is not None:
+            out["site file"] = self.site_sha256
+        return out
+
+    def describe_hashes(self) -> list[str]:
+        """Each hash of :meth:`hashes` as hex and as PGP words, to compare aloud."""
+        from tcr_kit.audit.pgpwords import digest_words
+
+        lines = []
+        for what, value in self.hashes().items():
+            hex_, words = digest_words(bytes.fromhex(value))
+            lines += [f"  {what} SHA-256: {hex_}", f"    PGP words: {words}"]
         return lines
 
     def payload(self) -> dict[str, Any]:
@@ -153,6 +175,8 @@ class ActivationEvent:
             out["override"] = self.override
         if self.approvals is not None:
             out["approvals"] = self.approvals
+        if self.site_sha256 is not None:
+            out["site_sha256"] = self.site_sha256
         return out
 
     @classmethod
@@ -181,4 +205,5 @@ class ActivationEvent:
             new_share_digests=tuple(digests) if digests is not None else None,
             override=payload.get("override"),
             approvals=payload.get("approvals"),
+            site_sha256=payload.get("site_sha256"),
         )

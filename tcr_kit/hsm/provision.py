@@ -3,8 +3,8 @@
 Order matters, so that no step can lose the secret:
 
 1. generate the activation secret, split it m of n (native shares, label naming the HSM
-   and epoch), write every share file (0600, exclusive, all or none), read them back and
-   check that they recombine to the secret;
+   and epoch), write every share file and the set's unsigned manifest (0600, exclusive, all
+   or none), read them back and check that they recombine to the secret;
 2. create the token with ``softhsm2-util --init-token`` using *throwaway* random transport
    PINs (softhsm2-util only takes PINs in its argv, visible to other local users for its
    13 ms run: they are worthless once step 3 replaced them);
@@ -26,7 +26,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tcr_kit.errors import InputError, OperationalError
 from tcr_kit.fileio import atomic_output, atomic_outputs
@@ -43,8 +43,29 @@ from tcr_kit.hsm.token import (
 )
 from tcr_kit.secrets import SecretBuffer, random_bytes
 
+if TYPE_CHECKING:
+    from tcr_kit.sharing.native_share import NativeShare
+
 SECRET_BYTES = 32
 """Length of the activation secret."""
+
+
+def manifest_record(shares: list[NativeShare], files: list[Path]) -> bytes:
+    """The unsigned manifest of an activation set (the record ``tcr shares split`` writes
+    beside its shares): set id, m of n, label, each share's SHA-256 and file name."""
+    from tcr_kit.sharing.native_split import SplitManifest, canonical_json
+
+    first = shares[0]
+    manifest = SplitManifest(
+        first.set_id, first.threshold, first.count, first.secret_length, first.label,
+        [s.digest() for s in shares],
+    )  # fmt: skip
+    return canonical_json(manifest.record([p.name for p in files])) + b"\n"
+
+
+def manifest_path(folder: Path, hsm_name: str, epoch: int) -> Path:
+    """Where an activation set's manifest goes: ``<HSM>-epoch<E>.manifest.json``."""
+    return folder / f"{hsm_name.replace(' ', '_')}-epoch{epoch}.manifest.json"
 
 
 @dataclass
@@ -59,6 +80,10 @@ class InitPlan:
     share_files: list[Path]
     so_pin_file: Path
     sign_key_label: str
+    manifest_file: Path
+    """The share set's unsigned manifest (as ``tcr shares split`` writes one): sign it with
+    ``tcr shares sign`` and register it with ``tcr hsm register-set --manifest``, so each TCR
+    can check their share alone and the set can be extended (``tcr shares extend``)."""
     config_sha256: str = ""
     set_id: str = ""
     token_serial: str = ""
@@ -72,6 +97,7 @@ class InitPlan:
         out = dict(self.__dict__)
         out["share_files"] = [str(p) for p in self.share_files]
         out["so_pin_file"] = str(self.so_pin_file)
+        out["manifest_file"] = str(self.manifest_file)
         return out
 
     def describe(self, loaded: LoadedConfig, *, dry_run: bool = False) -> list[str]:
@@ -85,6 +111,7 @@ class InitPlan:
                 f"dry run: would create {what}",
                 *([f"  would create folder {folder} (0700)"] if self.output_dir_missing else []),
                 *(f"  would write {path} (0600)" for path in self.share_files),
+                f"  would write {self.manifest_file} (0600, the set's unsigned manifest)",
                 f"  would write {self.so_pin_file} (0600, demo SO PIN)",
                 f"  would generate EC P-256 signing key '{self.sign_key_label}' on the HSM",
                 "dry run: nothing was changed",
@@ -95,6 +122,8 @@ class InitPlan:
             f"  share set {loaded.share_set.id} epoch {self.epoch}: native set {self.set_id},"
             f" {self.threshold}-of-{self.count}",
             *(f"  {path}  sha256 {digest}" for path, digest in digests),
+            f"  manifest {self.manifest_file} (unsigned: tcr shares sign, then"
+            " tcr hsm register-set --manifest)",
             f"  signing key '{self.sign_key_label}' public key sha256 {self.public_key_sha256}",
             f"    {digest_words(bytes.fromhex(self.public_key_sha256))[1]}",
             f"  config sha256 {loaded.sha256}",
@@ -134,6 +163,7 @@ def plan_init(
         epoch=cfg.epoch,
         share_files=files,
         so_pin_file=output_dir / f"{stem}-so-pin.txt",
+        manifest_file=manifest_path(output_dir, loaded.hsm.name, cfg.epoch),
         sign_key_label=sign_key_label,
         config_sha256=loaded.sha256,
         output_dir_missing=missing,
@@ -172,7 +202,8 @@ def init_softhsm(
     lib.reinitialize()
     if HsmToken._find(lib, section) is not None:
         raise HsmError(f"{section.describe()} already exists; refusing to initialise it again")
-    for path in [*plan.share_files, plan.so_pin_file]:
+    manifest_file = plan.manifest_file
+    for path in [*plan.share_files, manifest_file, plan.so_pin_file]:
         if path.exists():
             from tcr_kit.errors import FileExistsRefused
 
@@ -185,9 +216,10 @@ def init_softhsm(
         shares = split_bytes(secret, threshold, count, label=label)
         plan.set_id = shares[0].set_id_hex
         plan.share_digests = [s.digest().hex() for s in shares]
-        with atomic_outputs(plan.share_files) as handles:
-            for handle, share in zip(handles, shares, strict=True):
+        with atomic_outputs([*plan.share_files, manifest_file]) as handles:
+            for handle, share in zip(handles[:-1], shares, strict=True):
                 handle.write(share.encode_text().encode() + b"\n")
+            handles[-1].write(manifest_record(shares, plan.share_files))
         back = [decode_share(p.read_bytes(), str(p)) for p in plan.share_files]
         with combine_shares(back[:threshold]).secret as again:
             if not hmac.compare_digest(bytes(again.view()), bytes(secret.view())):

@@ -31,7 +31,7 @@ from tcr_kit.hsm.activation import Activation, Quorum, Source
 from tcr_kit.hsm.errors import HsmError, SharesDoNotMatchHsm
 from tcr_kit.hsm.events import REKEY
 from tcr_kit.hsm.pin import derive_user_pin
-from tcr_kit.hsm.provision import SECRET_BYTES, write_marker
+from tcr_kit.hsm.provision import SECRET_BYTES, manifest_path, manifest_record, write_marker
 from tcr_kit.hsm.token import EpochRef, Marker
 from tcr_kit.secrets import SecretBuffer, random_bytes
 
@@ -82,12 +82,19 @@ class RekeyResult:
 
     def describe(self, hsm_name: str, config_path: Path) -> list[str]:
         """The steps done, and what to change in the configuration now."""
-        return [
+        lines = [
             *(f"  {step}" for step in self.steps),
             f"rekeyed {hsm_name}: epoch {self.new.epoch}, set {self.new.set_id}."
             f' Update {config_path}: [share_set] id = "{self.new_share_set_id}", epoch ='
             f" {self.new.epoch}, threshold = {self.threshold}, count = {self.count}",
         ]
+        manifest = manifest_path(self.share_files[0].parent, hsm_name, self.new.epoch)
+        if manifest.exists():  # a rekey begun before manifests were written has none
+            lines.append(
+                f"the new set's manifest: {manifest} (unsigned: tcr shares sign, then tcr"
+                f" shares register --share-set {self.new_share_set_id})"
+            )
+        return lines
 
 
 def _new_pin(activation: Activation, files: list[Path], threshold: int) -> SecretBuffer:
@@ -122,11 +129,14 @@ def _write_shares(
         )
         digests = [s.digest().hex() for s in shares]
         set_id = shares[0].set_id_hex
-        # The shares and the state file appear together or not at all, so an interrupted
-        # rekey always either resumes from its state or starts again in an empty folder.
-        with atomic_outputs([*files, output_dir / STATE_NAME]) as handles:
-            for handle, share in zip(handles, shares, strict=False):
+        # The shares, their manifest and the state file appear together or not at all, so an
+        # interrupted rekey always either resumes from its state or starts again in an empty
+        # folder.
+        manifest = manifest_path(output_dir, activation.config.hsm.name, epoch)
+        with atomic_outputs([*files, manifest, output_dir / STATE_NAME]) as handles:
+            for handle, share in zip(handles[:-2], shares, strict=True):
                 handle.write(share.encode_text().encode() + b"\n")
+            handles[-2].write(manifest_record(shares, files))
             handles[-1].write(state(set_id, files, digests))
         back_shares = [decode_share(p.read_bytes(), str(p)) for p in files]
         if [b.digest().hex() for b in back_shares] != digests:

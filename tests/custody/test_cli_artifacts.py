@@ -117,6 +117,12 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     assert _release(tcr, "Q1", "--dry-run", code=3) == err
     assert not out.exists() or not any(out.iterdir())
     clock.at("2027-01-02T09:00:00")
+    # A file only missing (the wrong folder looks the same) is refused and opens nothing.
+    (drive / "Q1.xml").rename(drive / "Q1.xml.away")
+    err = _release(tcr, "Q1", code=3)
+    assert "Q1.xml is missing" in err and "discrepancy" not in err
+    assert json.loads(tcr("discrepancy", "list", "--json"))["discrepancies"] == []
+    (drive / "Q1.xml.away").rename(drive / "Q1.xml")
     dry = _release(tcr, "Q1", "--dry-run")
     assert "dry run: would record" in dry and not (out / "Q1.xml").exists()
     done = _release(tcr, "Q1")
@@ -137,13 +143,24 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     _session(tcr, clock, 57, "2027-04-02T09:00:00", "TEB-101")
     (drive / "Q2b.xml").write_bytes(b"<skr q2 b/>\r\n")
     (drive / "Q2a.xml").rename(drive / "Q2a.xml.moved")
+    dry = _release(tcr, "Q2", "--dry-run", code=3)
+    assert "dry run: would open discrepancy D-0001 (tamper, critical)" in dry
+    assert not tcr("discrepancy", "list", "--json").count("D-0001")
     err = _release(tcr, "Q2", code=3)
     assert "Q2a.xml is missing" in err and "Q2b.xml differs" in err
+    assert "discrepancy opened: D-0001 (tamper, critical)" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert _release(tcr, "Q2", "--dry-run", code=3) == err
     assert not (out / "Q2a.xml").exists() and not (out / "Q2b.xml").exists()
+    # The tampered file opened a discrepancy on the drive, its bag and the artifact, in the
+    # refusal's own signed event: the drive is blocked until the IW resolves it.
+    (opened,) = json.loads(tcr("discrepancy", "list", "--json"))["discrepancies"]
+    assert opened["category"] == "tamper" and "Q2b.xml differs" in opened["description"]
+    assert {"credential:SKR-DRIVE", "bag:TEB-101", "artifact:ksk-2027"} <= set(opened["objects"])
     (drive / "Q2a.xml.moved").rename(drive / "Q2a.xml")
     (drive / "Q2b.xml").write_bytes(FILES["Q2b.xml"])
+    assert "open critical discrepancy D-0001" in _release(tcr, "Q2", code=3)
+    tcr("discrepancy", "resolve", "D-0001", *IW, "--resolution", "drive re-imaged, hashes read",
+        "--second", "ca-1", "--second-key", "ca.pem")  # fmt: skip
     # An output already there: refused before anything is copied or recorded (all or none).
     (out / "Q2b.xml").write_bytes(b"older copy")
     assert "Q2b.xml" in _release(tcr, "Q2", code=1)
@@ -165,8 +182,8 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     tcr("discrepancy", "add", *IW, "--category", "procedure", "--severity", "medium",
         "--description", "bag label out of runbook order", "--object", "bag:TEB-102")  # fmt: skip
     err = _release(tcr, "Q3", code=3)
-    assert "open medium discrepancy D-0001" in err and "bag:TEB-102" in err
-    tcr("discrepancy", "resolve", "D-0001", *IW, "--resolution", "label checked, serial ok")
+    assert "open medium discrepancy D-0002" in err and "bag:TEB-102" in err
+    tcr("discrepancy", "resolve", "D-0002", *IW, "--resolution", "label checked, serial ok")
     _release(tcr, "Q3")
     assert (out / "Q3.xml").read_bytes() == FILES["Q3.xml"]
     tcr("bag", "reseal", "TEB-102", "TEB-103", *CA, *_witness("iw-1"), "--facility", "east",
@@ -186,6 +203,10 @@ def test_nine_months_released_a_quarter_at_a_time(tcr: Tcr, clock: Clock) -> Non
     # The releases are in their ceremonies' transcripts and in the readable timeline.
     timeline = tcr("audit", "show", "t57.json")
     assert "artifact.release" in timeline and "tranche Q2 of ksk-2027 released" in timeline
+    assert (
+        "artifact.release-refused" in timeline
+        and "discrepancy: D-0001 (tamper, critical)" in timeline
+    )
     entries = json.loads(tcr("audit", "show", "t55.json", "--json"))["entries"]
     assert any(e["action"] == "artifact.register" and e["selected"] for e in entries)
 

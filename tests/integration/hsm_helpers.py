@@ -55,11 +55,12 @@ def make_hsm(folder: Path, softhsm: SoftHsm, *, m: int = 3, n: int = 5) -> DemoH
 
 
 def custody_ledger(path: Path, set_id: str, *, m: int = 3, n: int = 5, epoch: int = 1,
-                   keys: dict | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
+                   keys: dict | None = None, config: LoadedConfig | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
     """A ledger for activating with custody: an SA, a CA (the returned actor), TCRs
     ``tcr-1`` .. ``tcr-n``, the share set, and ceremony 1 open with everyone in the room, so
     each TCR can present their own share in person (``Activation(in_person=HOLDERS)``).
-    ``keys``, when given, receives every person's signing key by id."""
+    ``keys``, when given, receives every person's signing key by id. With ``config`` the
+    ceremony records its hash and its site file's, as ``tcr ceremony open --config`` does."""
     from tcr_kit.audit.signing import SoftwareEd25519Signer
     from tcr_kit.custody.ledger import Actor, Ledger
     from tcr_kit.custody.models import Attendance, Person, Role, ShareSet, build
@@ -81,7 +82,8 @@ def custody_ledger(path: Path, set_id: str, *, m: int = 3, n: int = 5, epoch: in
     ledger.add_share_set(ca, build(ShareSet, id=set_id, m=m, n=n, purpose="HSM", epoch=epoch))
     present = ["ca", *(f"tcr-{i}" for i in range(1, n + 1))]
     attendance = [build(Attendance, person=p, role="x") for p in present]
-    ledger.begin_ceremony(ca, 1, facility="east", attendance=attendance)
+    hashes = {"config_sha256": config.sha256, "site_sha256": config.site_sha256} if config else {}
+    ledger.begin_ceremony(ca, 1, facility="east", attendance=attendance, **hashes)
     ledger.use_ceremony(None)
     return ledger, ca
 

@@ -288,6 +288,14 @@ def test_rekey_asks_first_then_resumes_and_the_new_shares_activate(
     new_config = tmp_path / "epoch2.toml"
     new_config.write_text(text)
     new_shares = sorted(new.glob("*share*.txt"))
+    # The new set's manifest was written with its shares: each new share checks against it.
+    from tcr_kit.sharing.manifest import check_share, load_manifest
+
+    (manifest,) = new.glob("*.manifest.json")
+    assert f"the new set's manifest: {manifest}" in done.stdout
+    listed = load_manifest(manifest)
+    assert (listed.threshold, listed.count, listed.indices) == (2, 3, [1, 2, 3])
+    assert [check_share(listed, open_share_file(p)).index for p in new_shares] == [1, 2, 3]
     proc = run_tcr(
         [*ACT, "--config", str(new_config), "-q",
          "--share", str(new_shares[2]), "--share", str(new_shares[0]), "--", "true"]
@@ -419,6 +427,9 @@ def test_rekey_without_a_ledger_needs_no_ledger_and_then_logs_the_rekey_locally(
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert [x["kind"] for x in lines] == ["hsm.rekey"]
     assert lines[0]["payload"]["new_share_set"] == "set-epoch-2"
+    # The rekey event and its report name the site file (module, environment) used.
+    assert lines[0]["payload"]["site_sha256"] == hsm.loaded.site_sha256
+    assert f"site file SHA-256: {hsm.loaded.site_sha256}" in done.stdout
     assert log.stat().st_mode & 0o777 == 0o600
     marker_epoch = run_tcr(
         [*ACT, "--config", str(hsm.config_path), "-q", *shares, "--", "true"]

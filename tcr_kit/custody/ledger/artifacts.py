@@ -31,10 +31,17 @@ from tcr_kit.custody.artifacts import (
     release_key,
 )
 from tcr_kit.custody.errors import NotFound
-from tcr_kit.custody.ledger.guard import GuardedReader
+from tcr_kit.custody.ledger.discrepancies import DiscrepanciesMixin
 from tcr_kit.custody.ledger.storage import Actor, serialised
 from tcr_kit.custody.lifecycle import BagState, CredentialState, WitnessRequired
-from tcr_kit.custody.models import Bag, Ceremony, Credential, CredentialKind
+from tcr_kit.custody.models import (
+    Bag,
+    Ceremony,
+    Credential,
+    CredentialKind,
+    DiscrepancyCategory,
+    Severity,
+)
 from tcr_kit.custody.models import build as _build
 from tcr_kit.errors import FileExistsRefused, InputError, OperationalError
 
@@ -83,7 +90,7 @@ class TrancheStatus:
         }
 
 
-class ArtifactsMixin(GuardedReader):
+class ArtifactsMixin(DiscrepanciesMixin):
     """Register artifacts, release their tranches, and read them checked."""
 
     # -- reading ---------------------------------------------------------------------------
@@ -215,7 +222,13 @@ class ArtifactsMixin(GuardedReader):
         (:class:`ReleaseRefused`, exit 3); every file of the tranche in
         ``source`` with its registered size and SHA-256 (:class:`ArtifactFilesDiffer`
         naming each, exit 3); no output file already there. The files are copied all or
-        none, hashed again as they are copied, inside the transaction of the event."""
+        none, hashed again as they are copied, inside the transaction of the event.
+
+        A file that *differs* (found at the check or while copying) is tamper evidence: the
+        refusal is recorded as an ``artifact.release-refused`` event that opens a critical
+        tamper discrepancy on the drive, its bag and the artifact, in one transaction
+        (:meth:`_refuse_tampered`), so the drive is blocked until the IW resolves it. A
+        file only missing opens none (a wrong ``source`` folder looks the same)."""
         artifact, releases = self.checked_artifact(name)
         tranche = artifact.tranche(label)
         cred = self.credential(artifact.drive)
@@ -257,7 +270,8 @@ class ArtifactsMixin(GuardedReader):
             )
         checks = [check_one(f, source / f.name, label) for f in tranche.files]
         if not all(c.ok for c in checks):
-            raise ArtifactFilesDiffer(f"tranche {label} of {name} in {source}", checks)
+            refused = ArtifactFilesDiffer(f"tranche {label} of {name} in {source}", checks)
+            raise self._refuse_tampered(actor, refused, name, label, cred, bag, witness, dry_run)
         outputs = [output_dir / f.name for f in tranche.files]
         todo = _outputs_to_write(tranche, outputs)
         release = _build(
@@ -288,12 +302,57 @@ class ArtifactsMixin(GuardedReader):
                 self._put(release)
                 if not dry_run:
                     copied = _copy_verified(tranche, source, outputs, only=todo)
+        except ArtifactFilesDiffer as exc:  # changed while copying: nothing was kept
+            raise self._refuse_tampered(
+                actor, exc, name, label, cred, bag, witness, dry_run
+            ) from None
         except BaseException:
             for path in copied:  # recorded nothing: take the files back
                 with contextlib.suppress(OSError):
                     path.unlink()
             raise
         return ReleaseOutcome(release, tuple(checks), tuple(outputs), bag.serial, dry_run)
+
+    def _refuse_tampered(
+        self,
+        actor: Actor,
+        refused: ArtifactFilesDiffer,
+        name: str,
+        label: str,
+        cred: Credential,
+        bag: Bag,
+        witness: str,
+        dry_run: bool,
+    ) -> ArtifactFilesDiffer:
+        """Record a release refused because a file differs: one ``artifact.release-refused``
+        event opening a tamper discrepancy, in one transaction; returns the error to raise
+        (the same message, naming the discrepancy). Missing files alone record nothing.
+
+        The witness is named in the event (``witnesses``) but does not co-sign it: they
+        vouched for a release, not for this refusal."""
+        differ = [c for c in refused.checks if c.outcome == "differs"]
+        if not differ:
+            return refused
+        files = ", ".join(c.describe() for c in differ)
+        problem = (
+            DiscrepancyCategory.TAMPER,
+            Severity.CRITICAL,
+            f"release of tranche {label} of {name} refused: drive {cred.id} holds files that "
+            f"are not the registered ones: {files}",
+        )
+        objects = [f"credential:{cred.id}", f"bag:{bag.serial}", f"artifact:{name}"]
+        extra = {
+            "artifact": name,
+            "tranche": label,
+            "bag": bag.serial,
+            "witnesses": [witness],
+            "files": [c.to_json() for c in refused.checks if not c.ok],
+        }
+        opened = self._record_with_discrepancies(
+            actor, "artifact.release-refused", list(objects), [], [problem], extra, objects,
+            ceremony=self.ceremony_number, dry_run=dry_run,
+        )  # fmt: skip
+        return ArtifactFilesDiffer(refused.what, refused.checks, opened, dry_run=dry_run)
 
     def _drive_bag(self, cred: Credential) -> Bag | None:
         """The bag the drive was last taken out of (opened, not resealed), if any."""

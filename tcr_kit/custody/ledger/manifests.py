@@ -86,13 +86,17 @@ class ManifestsMixin(GuardedReader):
         manifest: ShareManifest,
         *,
         purpose: str | None = None,
+        share_set: ShareSet | None = None,
         dry_run: bool = False,
     ) -> StoredEvent:
         """Record a signed manifest revision for share set ``share_set_id``, as ``actor``.
 
         Revision 0 (the split) creates the share set when ``purpose`` is given and it does
-        not exist, else must match its m and n. A later revision must follow the ledger's
-        latest one; it raises the set's n to the manifest's count and records which lost
+        not exist, else must match its m and n. ``share_set`` is the record to create
+        instead (an HSM configuration's set, with its epoch: ``tcr hsm register-set
+        --manifest``): the set must not exist yet, and the record must have the manifest's
+        m and n; it is written in the manifest's own event. A later revision must follow the
+        ledger's latest one; it raises the set's n to the manifest's count and records which lost
         share (index, credentials) each new one replaces. A credential still issued or
         sealed cannot be replaced: record it lost first.
         """
@@ -120,13 +124,17 @@ class ManifestsMixin(GuardedReader):
                 )
         current = self._get_or_none(ShareSet, share_set_id)
         record: ShareSet | None = None
+        if share_set is not None:
+            self._check_new_set(share_set_id, share_set, current, manifest)
         if manifest.revision == 0:
             if history:
                 raise InputError(
                     f"share set {share_set_id} already has its split's manifest; an "
                     "extension registers a later revision"
                 )
-            if current is None:
+            if share_set is not None:
+                record = share_set
+            elif current is None:
                 if purpose is None:
                     raise NotFound(
                         f"share set {share_set_id} is not in the ledger (give a purpose to "
@@ -181,6 +189,29 @@ class ManifestsMixin(GuardedReader):
             if record is not None:
                 self._put(record)
         return self.last_events[-1]
+
+    @staticmethod
+    def _check_new_set(
+        share_set_id: str, share_set: ShareSet, current: ShareSet | None, manifest: ShareManifest
+    ) -> None:
+        """A share set to create with its split's manifest: new, and the manifest's m of n."""
+        if current is not None:
+            raise InputError(
+                f"share set {share_set_id} already exists: record its manifest with 'tcr shares "
+                "register MANIFEST --share-set ID'"
+            )
+        if share_set.id != share_set_id:
+            raise ValueError(f"the share set record is {share_set.id}, not {share_set_id}")
+        if manifest.revision != 0:
+            raise InputError(
+                f"a new share set is registered with its split's manifest (revision 0), not "
+                f"revision {manifest.revision}"
+            )
+        if (share_set.m, share_set.n) != (manifest.threshold, manifest.count):
+            raise IntegrityError(
+                f"the manifest is {manifest.threshold}-of-{manifest.count}; share set "
+                f"{share_set_id} is {share_set.m}-of-{share_set.n}"
+            )
 
     def _replaced(self, share_set_id: str, manifest: ShareManifest) -> list[dict[str, Any]]:
         """For each new share that replaces a lost one: the indices and the credentials that

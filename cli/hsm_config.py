@@ -1,0 +1,72 @@
+"""``tcr hsm config-extend``: the HSM configuration's next version after ``tcr shares
+extend`` raised its share set's count. Parsing and printing only: the checks, the one-line
+change and the signed event are :mod:`tcr_kit.hsm.config_extend`. Registered lazily
+(``HSM_COMMANDS``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._hsm_options import FILE, Audit, ask, audit_options, config_option, output_options
+from .app import emit_json, json_mode, progress, warn
+
+__all__ = ["config_extend_cmd"]
+
+
+@click.command("config-extend")
+@config_option
+@click.option("--output", "output_path", type=FILE, required=True, help="The new version"
+              " (0644); the current file's own path only with --force.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Replace --output if it exists (the config itself).")
+@click.option("--yes", is_flag=True, help="Do not ask for a typed confirmation.")
+@click.option("--dry-run", is_flag=True, help="Show the change and its hashes; change nothing.")
+@audit_options
+@output_options
+def config_extend_cmd(config_path: Path, output_path: Path, force: bool, yes: bool,
+                      dry_run: bool, audit: Audit) -> None:  # fmt: skip
+    """Raise the config's share count to the one the ledger records after 'tcr shares
+    extend', as a new version of the file, recorded with its old and new SHA-256.
+
+    \b
+    Only the [share_set] count line changes; the new count is the ledger's n for the set
+    (raised by the extension's registered manifest), never typed by hand. Shows the
+    change and both hashes (hex and PGP words), asks for a typed 'yes' (or --yes), writes
+    the file only if its signed hsm.config-extend event is recorded, and reads it back.
+    Exit 1: --output exists without --force, or not confirmed; 2: nothing to extend;
+    3: the ledger's set is not the config's (epoch, threshold, retired) or the file read
+    back differs; 5: not permitted by policy (share-set.change)."""
+    from tcr_kit.hsm.config import load_config
+    from tcr_kit.hsm.config_extend import extend_config, plan_config_extension
+
+    if audit.actor_id is None:
+        raise click.UsageError("config-extend is recorded in the ledger: give --as and --key")
+    loaded = load_config(config_path)
+    for notice in loaded.deprecations:
+        warn(notice)
+    ledger, actor = audit.open()
+    assert ledger is not None and actor is not None  # noqa: S101 - --as given
+    try:
+        plan = plan_config_extension(loaded, ledger, output_path, force=force)
+        if dry_run and not json_mode():
+            click.echo("\n".join(plan.describe()))
+        elif not dry_run and (not yes or not json_mode()):  # what the yes is for, on stderr
+            click.echo("\n".join(plan.describe()), err=True)
+        if not dry_run and not yes and ask("type yes to write and record it") != "yes":
+            raise click.ClickException("not confirmed: nothing was written or recorded")
+        if not dry_run:
+            progress(f"writing {output_path} and recording it")
+        extend_config(plan, ledger, actor, force=force, dry_run=dry_run)
+        (event,) = ledger.last_change()
+    finally:
+        ledger.close()
+    if json_mode():
+        emit_json({"ok": True, "dry_run": dry_run, "event": event.to_json(), **plan.facts()})
+        return
+    if dry_run:
+        click.echo(f"dry run: would record audit event {event.kind}; nothing was written")
+        return
+    click.echo(f"wrote {output_path}: count {plan.old_count} -> {plan.new_count}")
+    click.echo(f"  SHA-256 {plan.new_sha256} (read back)")
+    click.echo(f"  audit event {event.seq} {event.kind} sha256 {event.hash}")
