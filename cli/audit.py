@@ -31,7 +31,12 @@ def audit() -> None:
     help="Verify an exported transcript offline, from the file alone.",
 )
 @click.option("--expect-head", help="The head hash (hex) you were told; must match.")
-@click.option("--workers", type=int, help="Processes for signature checks (default: CPUs).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes that check the events (default: CPUs; with 2, a large transcript is "
+    "also parsed in halves).",
+)
 @witness_options
 @quiet_option
 @json_option
