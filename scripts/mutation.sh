@@ -23,7 +23,7 @@ modules=(
   "fileio|tcr_kit/fileio.py|tests/unit/test_fileio.py tests/unit/test_mutation_survivors.py"
   "card-pin|tcr_kit/cards/base.py|tests/unit/test_cards_model.py tests/unit/test_mutation_survivors.py"
   "custody-lifecycle|tcr_kit/custody/lifecycle.py|tests/custody/test_records_and_lifecycle.py tests/custody/test_policy.py tests/unit/test_mutation_survivors.py"
-  "activation|tcr_kit/hsm/activation.py|tests/integration/test_hsm_activation.py tests/integration/test_activation_custody.py tests/integration/test_cli_hsm.py tests/integration/test_remote_approval.py tests/integration/test_hsm_library_flows.py"
+  "activation|tcr_kit/hsm/activation.py|tests/integration/test_hsm_activation.py tests/integration/test_activation_custody.py tests/integration/test_cli_hsm.py tests/integration/test_remote_approval.py tests/integration/test_hsm_library_flows.py tests/integration/test_activation_sources_and_quorum_error.py"
 )
 
 usage() {
