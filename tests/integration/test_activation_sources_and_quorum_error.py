@@ -442,3 +442,65 @@ def test_an_hsm_configured_with_its_own_pin_derivation_activates_with_it(
         assert s.sign("ksk-demo", b"zone")
     with activation.user_pin([ShareFile(p) for p in plan.share_files[:3]]) as user_pin:
         assert len(user_pin) == 24
+
+
+# -- the events -----------------------------------------------------------------------------
+
+
+def test_every_event_names_the_hsm_its_token_the_config_and_the_share_set_and_reaches_all_sinks(
+    hsm: DemoHsm, tmp_path: Path
+) -> None:
+    from datetime import datetime, timedelta
+
+    from tcr_kit.hsm.token import HsmToken
+
+    set_id = hsm.loaded.share_set.id
+    ledger, actor = _ledger(hsm, tmp_path, {})
+    holders = tuple(f"tcr-{i}" for i in range(1, 6))
+    seen: list[object] = []
+    activation = Activation(
+        hsm.loaded, ledger=ledger, actor=actor, in_person=holders, on_event=seen.append
+    )
+    with pytest.raises(NotEnoughCredentials):
+        activation.collect([ShareFile(hsm.plan.share_files[0])])  # refused: nothing recorded
+    assert activation.events == [] and seen == []
+    files = [ShareFile(p) for p in hsm.plan.share_files[1:4]]
+    with activation.session(files, purpose="sign") as s:
+        s.sign("ksk-demo", b"zone")
+    token = HsmToken.open(hsm.loaded.hsm)
+    activated, deactivated = activation.events
+    assert seen == [activated, deactivated]
+    for event in (activated, deactivated):
+        assert event.hsm.facts() == {
+            "name": hsm.label, "module": hsm.loaded.hsm.module,
+            "token_label": token.label, "token_serial": token.serial,
+        }  # fmt: skip
+        assert event.share_set.facts() == {"id": set_id, "epoch": 1, "threshold": 3, "count": 5}
+        assert event.config_sha256 == hsm.loaded.sha256
+        at = datetime.fromisoformat(event.at.replace("Z", "+00:00"))  # an ISO 8601 UTC time
+        assert at.utcoffset() == timedelta(0)
+        assert [p.credential for p in event.presented] == [f"{set_id}-{i}" for i in (2, 3, 4)]
+        assert event.override is None and event.approvals is None
+    assert (activated.kind, activated.outcome, activated.purpose) == (
+        "hsm.activate", "activated", "sign",
+    )  # fmt: skip
+    assert (deactivated.kind, deactivated.outcome) == ("hsm.deactivate", "deactivated")
+    stored = ledger.history(f"hsm:{hsm.label}")
+    assert [e["kind"] for e in stored] == ["hsm.activate", "hsm.deactivate"]
+    assert stored[0]["subjects"] == [
+        f"hsm:{hsm.label}", f"share-set:{set_id}", *(f"credential:{set_id}-{i}" for i in (2, 3, 4)),
+        "ceremony:1",
+    ]  # fmt: skip
+    for event, record in zip((activated, deactivated), stored, strict=True):
+        payload = dict(record["payload"])
+        assert (payload.pop("records"), payload.pop("ceremony")) == ([], 1)
+        assert payload == event.payload()
+    ledger.verify()
+
+
+def test_in_person_or_an_override_without_a_ledger_is_a_caller_mistake(hsm: DemoHsm) -> None:
+    with pytest.raises(ValueError) as caught:
+        Activation(hsm.loaded, in_person=("tcr-1",)).quorum()
+    assert str(caught.value) == "in_person and override need a custody ledger"
+    with pytest.raises(ValueError, match="a ledger needs an actor"):
+        Activation(hsm.loaded, ledger=object())  # type: ignore[arg-type]
