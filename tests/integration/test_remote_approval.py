@@ -227,3 +227,19 @@ def test_approval_commands_and_activate_with_approvals(site: Site, tmp_path: Pat
         "tcr-1",
         "tcr-2",
     ]
+
+
+def test_approvals_of_a_request_for_another_ceremony_are_refused_naming_both(site: Site) -> None:
+    # A ledger opened afresh names no ceremony of its own: the one open (1) is in force.
+    ledger = Ledger.open(site.ledger.path)
+    assert ledger.ceremony_number is None
+    expires = utcnow() + timedelta(hours=2)
+    other = new_request(site.loaded, ceremony=2, purpose="sign the Q1 SKR", expires=expires)
+    bundle = ApprovalBundle(other, tuple(sign_request(other, who, site.keys[who])
+                                         for who in ("tcr-1", "tcr-2")))  # fmt: skip
+    activation = Activation(site.loaded, ledger=ledger, actor=site.ca, in_person=site.holders,
+                            approvals=bundle)  # fmt: skip
+    with pytest.raises(ApprovalsNotMet) as caught:
+        activation.quorum()
+    assert str(caught.value) == "the approval request is for ceremony 2, not ceremony 1"
+    assert caught.value.exit_code == ExitCode.QUORUM
