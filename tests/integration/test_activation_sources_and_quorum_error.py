@@ -504,3 +504,48 @@ def test_in_person_or_an_override_without_a_ledger_is_a_caller_mistake(hsm: Demo
     assert str(caught.value) == "in_person and override need a custody ledger"
     with pytest.raises(ValueError, match="a ledger needs an actor"):
         Activation(hsm.loaded, ledger=object())  # type: ignore[arg-type]
+
+
+def test_a_pin_hand_off_records_what_was_presented_whether_handed_off_or_refused(
+    hsm: DemoHsm, softhsm: SoftHsm, new_token: NewToken, tmp_path: Path
+) -> None:
+    from tcr_kit.hsm.errors import SharesDoNotMatchHsm
+    from tcr_kit.sharing.native import split_bytes
+
+    activation = Activation(hsm.loaded)
+    with pytest.raises(NotEnoughCredentials) as short:
+        activation.user_pin([ShareFile(hsm.plan.share_files[2])])
+    refused = activation.events[-1]
+    assert (refused.kind, refused.purpose) == ("hsm.activate", "pin-handoff")
+    assert refused.outcome == f"refused: {short.value}"
+    assert [p.index for p in refused.presented] == [3]
+    with activation.user_pin([ShareFile(p) for p in hsm.plan.share_files[1:4]]) as user_pin:
+        assert len(user_pin) == 32
+    handed = activation.events[-1]
+    assert (handed.kind, handed.outcome, handed.purpose) == (
+        "hsm.activate", "pin handed off", "pin-handoff",
+    )  # fmt: skip
+    assert [p.index for p in handed.presented] == [2, 3, 4]
+    # A rebuilt secret whose PIN the HSM refuses is never handed off.
+    label, _ = new_token("HSM")
+    other = Activation(load_config(write_config(tmp_path, softhsm, label)))
+    shares = split_bytes(b"s" * 32, 3, 5)[:3]
+    with pytest.raises(SharesDoNotMatchHsm):
+        other.user_pin(
+            [InlineShare(SecretBuffer(s.encode_compact()), f"s{s.index}") for s in shares]
+        )
+    assert other.events[-1].outcome.startswith("refused: the shares do not match this HSM")
+    assert [p.source for p in other.events[-1].presented] == ["s1", "s2", "s3"]
+
+
+def test_a_refusal_recorded_by_a_caller_is_a_refused_activation_event(hsm: DemoHsm) -> None:
+    activation = Activation(hsm.loaded)
+    quorum = activation.quorum()
+    quorum.add(ShareFile(hsm.plan.share_files[0]))
+    error = DuplicateCredential("the same share twice")
+    activation.record_refusal(quorum, error, "collect")
+    (event,) = activation.events
+    assert (event.kind, event.outcome, event.purpose) == (
+        "hsm.activate", "refused: the same share twice", "collect",
+    )  # fmt: skip
+    assert event.refused and [p.index for p in event.presented] == [1]
