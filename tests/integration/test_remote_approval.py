@@ -143,6 +143,8 @@ def test_activation_needs_a_fresh_quorum_of_valid_approvals(site: Site) -> None:
     assert first.approvals is not None
     assert first.approvals["request_sha256"] == req.sha256
     assert [a["signer"] for a in first.approvals["approvals"]] == ["tcr-1", "rksh-1"]
+    # The approvals go with the activation, not with the end of the session.
+    assert activation.events[1].kind == "hsm.deactivate" and activation.events[1].approvals is None
     stored = [e for e in site.ledger.history(f"hsm:{site.loaded.hsm.name}")
               if e["payload"].get("outcome") == "activated"]  # fmt: skip
     assert stored[0]["payload"]["approvals"] == first.approvals
