@@ -549,3 +549,29 @@ def test_a_refusal_recorded_by_a_caller_is_a_refused_activation_event(hsm: DemoH
         "hsm.activate", "refused: the same share twice", "collect",
     )  # fmt: skip
     assert event.refused and [p.index for p in event.presented] == [1]
+
+
+def test_a_source_refused_again_is_named_once_with_its_latest_reason_after_the_others(
+    hsm: DemoHsm, tmp_path: Path
+) -> None:
+    quorum = Activation(hsm.loaded).quorum()
+    first, missing = hsm.plan.share_files[0], tmp_path / "not-here.txt"
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(first.read_bytes())
+    quorum.add(ShareFile(first))
+    for source in (missing, copy, missing):
+        with pytest.raises((OperationalError, DuplicateCredential)):
+            quorum.add(ShareFile(source))
+    missing.write_bytes(hsm.plan.share_files[0].read_bytes())  # now there: another refusal
+    with pytest.raises(DuplicateCredential) as again:
+        quorum.add(ShareFile(missing))
+    assert [name for name, _ in quorum.refused] == [
+        str(p) for p in (missing, copy, missing, missing)
+    ]
+    assert quorum.still_refused() == [
+        (
+            str(copy),
+            f"{copy}, share 1 is the same share as {first}, share 1",
+        ),
+        (str(missing), str(again.value)),
+    ]
