@@ -184,7 +184,7 @@ class Quorum:
 
         data, presented_card = self._read(source)
         try:
-            name = presented_card.get("source", "") or _source_name(source)
+            name = presented_card["source"]  # every reader names its source and kind
             try:
                 share = decode_share(bytes(data.view()), name)
             except ShareError as exc:
@@ -192,7 +192,7 @@ class Quorum:
         finally:
             data.wipe()
         presented = Presented(
-            kind=presented_card.get("kind", "file"),
+            kind=presented_card["kind"],
             source=name,
             set_id=share.set_id_hex,
             index=share.index,

@@ -502,8 +502,54 @@ def test_in_person_or_an_override_without_a_ledger_is_a_caller_mistake(hsm: Demo
     with pytest.raises(ValueError) as caught:
         Activation(hsm.loaded, in_person=("tcr-1",)).quorum()
     assert str(caught.value) == "in_person and override need a custody ledger"
-    with pytest.raises(ValueError, match="a ledger needs an actor"):
+    with pytest.raises(ValueError) as no_actor:
         Activation(hsm.loaded, ledger=object())  # type: ignore[arg-type]
+    assert str(no_actor.value) == "a ledger needs an actor to sign its events (and vice versa)"
+
+
+def test_a_short_quorum_with_a_ledger_and_a_refusal_names_both_apart(
+    hsm: DemoHsm, tmp_path: Path
+) -> None:
+    ledger, actor = _ledger(hsm, tmp_path, {})
+    set_id = hsm.loaded.share_set.id
+    holders = tuple(f"tcr-{i}" for i in range(1, 6))
+    quorum = Activation(hsm.loaded, ledger=ledger, actor=actor, in_person=holders).quorum()
+    quorum.add(ShareFile(hsm.plan.share_files[0]))
+    missing = tmp_path / "no-such-share.txt"
+    with pytest.raises(OperationalError):
+        quorum.add(ShareFile(missing))
+    assert _short(quorum) == (
+        f"1 of 3 shares presented for {hsm.label}: 2 more needed; not yet presented: "
+        + ", ".join(f"{set_id}-{i} (tcr-{i})" for i in range(2, 6))
+        + f"; refused: {missing} ({missing}: cannot read: No such file or directory)"
+    )
+
+
+def test_a_ledger_opened_without_a_ceremony_takes_the_open_one_for_the_events(
+    hsm: DemoHsm, tmp_path: Path
+) -> None:
+    _, actor = _ledger(hsm, tmp_path, {})
+    ledger = Ledger.open(tmp_path / "ledger.sqlite")  # names no ceremony of its own
+    assert ledger.ceremony_number is None
+    holders = tuple(f"tcr-{i}" for i in range(1, 6))
+    activation = Activation(hsm.loaded, ledger=ledger, actor=actor, in_person=holders)
+    activation.collect([ShareFile(p) for p in hsm.plan.share_files[:3]])
+    assert ledger.ceremony_number == 1
+
+
+def test_a_pin_hand_off_refused_before_any_share_is_read_records_none(
+    hsm: DemoHsm,
+) -> None:
+    from tcr_kit.hsm.approval import ApprovalsNotMet
+
+    with hsm.config_path.open("a") as fh:
+        fh.write("\n[approvals]\nrequired = 2\n")
+    activation = Activation(load_config(hsm.config_path))
+    with pytest.raises(ApprovalsNotMet) as caught:
+        activation.user_pin([ShareFile(p) for p in hsm.plan.share_files[:3]])
+    (event,) = activation.events
+    assert event.outcome == f"refused: {caught.value}" and event.presented == ()
+    assert event.purpose == "pin-handoff"
 
 
 def test_a_pin_hand_off_records_what_was_presented_whether_handed_off_or_refused(

@@ -245,3 +245,19 @@ def test_approvals_of_a_request_for_another_ceremony_are_refused_naming_both(sit
         activation.quorum()
     assert str(caught.value) == "the approval request is for ceremony 2, not ceremony 1"
     assert caught.value.exit_code == ExitCode.QUORUM
+
+
+def test_approvals_given_are_checked_even_where_the_config_requires_none(site: Site) -> None:
+    # In the ledger's own ceremony (1), a request for ceremony 2 is refused ...
+    assert site.ledger.ceremony_number == 1
+    expires = utcnow() + timedelta(hours=2)
+    other = new_request(site.loaded, ceremony=2, purpose="sign the Q1 SKR", expires=expires)
+    bundle = ApprovalBundle(other, tuple(sign_request(other, who, site.keys[who])
+                                         for who in ("tcr-1", "tcr-2")))  # fmt: skip
+    with pytest.raises(ApprovalsNotMet) as caught:
+        Activation(site.loaded, ledger=site.ledger, actor=site.ca, approvals=bundle).quorum()
+    assert str(caught.value) == "the approval request is for ceremony 2, not ceremony 1"
+    # ... and approvals given for a configuration that requires none are still checked.
+    assert site.hsm.loaded.config.approvals.required == 0
+    with pytest.raises(ApprovalsNotMet, match="the approval request is for HSM"):
+        Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca, approvals=bundle).quorum()
