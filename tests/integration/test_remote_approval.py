@@ -261,3 +261,21 @@ def test_approvals_given_are_checked_even_where_the_config_requires_none(site: S
     assert site.hsm.loaded.config.approvals.required == 0
     with pytest.raises(ApprovalsNotMet, match="the approval request is for HSM"):
         Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca, approvals=bundle).quorum()
+
+
+def test_a_ledger_naming_its_own_ceremony_checks_approvals_against_that_one(site: Site) -> None:
+    # Ceremony 1 is closed and ceremony 2 open; a ledger handle still naming ceremony 1
+    # (as a script given --ceremony 1 would) refuses approvals of a request for ceremony 2.
+    site.ledger.end_ceremony(site.ca, 1)
+    site.ledger.begin_ceremony(site.ca, 2, facility="east")
+    site.ledger.use_ceremony(1)
+    expires = utcnow() + timedelta(hours=2)
+    request = new_request(site.loaded, ceremony=2, purpose="sign the Q1 SKR", expires=expires)
+    bundle = ApprovalBundle(request, tuple(sign_request(request, who, site.keys[who])
+                                           for who in ("tcr-1", "tcr-2")))  # fmt: skip
+    with pytest.raises(ApprovalsNotMet) as caught:
+        Activation(site.loaded, ledger=site.ledger, actor=site.ca, approvals=bundle).quorum()
+    assert str(caught.value) == "the approval request is for ceremony 2, not ceremony 1"
+    # Nor does an activation retag the handle with the open ceremony: it keeps the one named.
+    Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca).quorum()
+    assert site.ledger.ceremony_number == 1
