@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 @click.group()
 def approval() -> None:
-    """Remote approvals: a TCR away from the ceremony approves one activation with their key.
+    """Remote approvals of an HSM activation by TCRs.
+
+    A TCR away from the ceremony approves one activation with their key.
 
     \b
     Exit codes: 0 ok; 2 bad input or file; 3 a signature that does not verify, an expired

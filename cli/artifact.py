@@ -46,7 +46,9 @@ def _file_lines(files: list[ArtifactFile] | tuple[ArtifactFile, ...], indent: st
 
 @click.group()
 def artifact() -> None:
-    """Pre-signed artifacts on a drive, released a tranche at a time (docs/artifacts.md)."""
+    """Pre-signed artifacts on a drive, released a tranche at a time.
+
+    See docs/artifacts.md."""
 
 
 @artifact.command("register")

@@ -28,7 +28,9 @@ from .bag_opening import bag_inspect, bag_open, bag_reseal
 
 @click.group()
 def bag() -> None:
-    """Tamper-evident bags: seal, ship, receive, inspect, open, reseal, and their history."""
+    """Tamper-evident bags: seal, ship, receive, inspect, open, reseal.
+
+    And the history of a bag, from the signed audit log."""
 
 
 @bag.command("seal")

@@ -48,7 +48,9 @@ __all__ = ["card", "read_secret"]  # read_secret: cli/hsm.py reads card PINs wit
 
 @click.group()
 def card() -> None:
-    """Enrol, check, rotate and wipe TCR smartcards (PKCS#11 tokens or PC/SC cards).
+    """Enrol, check, rotate and wipe TCR smartcards and tokens.
+
+    A card is a PKCS#11 token or a PC/SC card.
 
     \b
     Exit codes: 0 ok; 1 card, reader or middleware problem (removed card, wrong PIN,

@@ -64,7 +64,7 @@ def ceremony_doc(c: Ceremony) -> dict[str, Any]:
 
 @click.group()
 def ceremony() -> None:
-    """Ceremonies: open one, record its steps, close it with a published head."""
+    """Open a ceremony, record its steps, close it and publish its head."""
 
 
 @ceremony.command("open")

@@ -54,7 +54,9 @@ def one_record(record: Path | None, old_name: Path | None) -> Path | None:
 # -- credentials ----------------------------------------------------------------------------
 @click.group()
 def credential() -> None:
-    """Credentials: smartcards, tokens, iKeys, safe-deposit keys, USB drives, HSMs, paper."""
+    """Register, list, retire and replace credentials.
+
+    A credential is a smartcard, token, iKey, safe-deposit key, USB drive, HSM or paper."""
 
 
 @credential.command("add")
@@ -180,8 +182,10 @@ def status(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Your own view: your credentials, where each is, and the history of your bags
-    (state changes, inspections, discrepancies, overrides, with times and witnesses)."""
+    """A TCR's own view of their credentials and bags.
+
+    Your credentials, where each is, and the history of your bags (state changes,
+    inspections, discrepancies, overrides, with times and witnesses)."""
     from tcr_kit.custody.history import person_history
 
     if transcript is not None:

@@ -58,7 +58,9 @@ def _complete_names(
 def help_command(
     ctx: click.Context, names: tuple[str, ...], man: bool, as_json: bool, quiet: bool
 ) -> None:
-    """Show the help of a command, as COMMAND --help does, or print the man page."""
+    """Show a command's help, or the man page (--man).
+
+    The help of a command is what COMMAND --help prints."""
     root = ctx.find_root()
     if man:
         if names:

@@ -33,7 +33,7 @@ OUTPUT_DIR = click.option(
 
 @click.group()
 def report() -> None:
-    """The public report: a static site, a signed feed of heads, printable forms."""
+    """The public report: a static site, a signed feed, printable forms."""
 
 
 @report.command("build")

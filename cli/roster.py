@@ -30,7 +30,9 @@ ALGORITHM_OPTION = click.option(
 
 @click.group()
 def roster() -> None:
-    """People: TCRs (CO, RKSH) and staff (CA, IW, SSC, SA), with their public keys."""
+    """People (TCRs and staff) and their public keys.
+
+    TCRs are COs and RKSHs; staff are CAs, IWs, SSCs and SAs."""
 
 
 @roster.command("init")

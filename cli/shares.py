@@ -46,7 +46,7 @@ INSPECT_COLUMNS = "file format set_id index threshold count secret_length label 
 
 @click.group(cls=app.LazyGroup, lazy=SHARES_COMMANDS)  # combine, convert, sign, check, ...
 def shares() -> None:
-    """Split secrets into shares, combine shares, inspect and convert them."""
+    """Split secrets into shares, combine, inspect and convert them."""
 
 
 def _open_input(name: str) -> BinaryIO:

@@ -88,8 +88,9 @@ def combine(
     quiet: bool,
     **format_opts: Any,
 ) -> None:
-    """Recover a secret from SHARE_FILES (format detected); native shares are verified
-    before a single byte is written."""
+    """Recover a secret from SHARE_FILES; native shares are verified first.
+
+    The format is detected; native shares are verified before a single byte is written."""
     if as_json and output == "-":
         raise click.UsageError("--json needs stdout: use --output FILE with it")
     to_stdout = output == "-"

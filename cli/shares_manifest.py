@@ -86,9 +86,10 @@ def _describe(manifest: ShareManifest) -> list[str]:
 def sign_cmd(manifest_path: Path, output: Path | None, force: bool, actor_id: str,
              key_file: Path | None, card: OneCard, pin_file: Path | None,
              as_json: bool) -> None:  # fmt: skip
-    """Sign the manifest a split wrote, as the person who split: with your software key
-    (--key) or your card's signing key (--pkcs11-module with --token-label or
-    --token-serial).
+    """Sign the manifest a split wrote, as the person who split.
+
+    With your software key (--key) or your card's signing key (--pkcs11-module with
+    --token-label or --token-serial).
 
     Then register it (tcr shares register) and hand out the shares: each TCR can check
     theirs alone with tcr shares check."""
@@ -285,8 +286,10 @@ def extend_cmd(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Make new shares of a native set from at least m of its shares: same secret, same
-    integrity data, new indices; the manifest's next revision is signed by you (--as).
+    """Make new shares of a set at new indices, from at least m of its shares.
+
+    A native set: same secret, same integrity data, new indices; the manifest's next
+    revision is signed by you (--as).
 
     The new shares combine with the old ones. A lost share still works for whoever finds
     it: if it may have been found, rekey (tcr hsm rekey) instead.

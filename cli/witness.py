@@ -24,8 +24,10 @@ STATE = click.option(
 
 @click.group()
 def witness() -> None:
-    """Witness a tcr-kit audit log (cosign checkpoints that extend what you saw), or
-    co-sign a custody event you witnessed ('sign')."""
+    """Witness a log (cosign checkpoints); co-sign custody events.
+
+    Cosign the checkpoints of a tcr-kit audit log that extend what you saw, or co-sign a
+    custody event you witnessed ('sign')."""
 
 
 @witness.command("init")

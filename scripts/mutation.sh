@@ -23,7 +23,7 @@ modules=(
   "fileio|tcr_kit/fileio.py|tests/unit/test_fileio.py tests/unit/test_mutation_survivors.py"
   "card-pin|tcr_kit/cards/base.py|tests/unit/test_cards_model.py tests/unit/test_mutation_survivors.py"
   "custody-lifecycle|tcr_kit/custody/lifecycle.py|tests/custody/test_records_and_lifecycle.py tests/custody/test_policy.py tests/unit/test_mutation_survivors.py"
-  "activation|tcr_kit/hsm/activation.py|tests/integration/test_hsm_activation.py tests/integration/test_activation_custody.py tests/integration/test_cli_hsm.py tests/integration/test_remote_approval.py tests/integration/test_hsm_library_flows.py"
+  "activation|tcr_kit/hsm/activation.py|tests/integration/test_hsm_activation.py tests/integration/test_activation_custody.py tests/integration/test_cli_hsm.py tests/integration/test_remote_approval.py tests/integration/test_hsm_library_flows.py tests/integration/test_activation_sources_and_quorum_error.py"
 )
 
 usage() {
@@ -77,13 +77,42 @@ start=$(date +%s)
 PATH=$root/.venv/bin:$PATH setsid nohup "$PYTHON" -m mutmut run --max-children "$jobs" "${only[@]}" >"$scratch/run.log" 2>&1 \
   || { tail -30 "$scratch/run.log" >&2; echo "mutation: mutmut failed" >&2; exit 1; }
 end=$(date +%s)
-"$PYTHON" -m mutmut results --all true >"$scratch/results.txt" 2>&1 || true
+# One Python process reads mutmut's result files (mutants/**/*.meta) and writes what
+# `mutmut results --all true` and one `mutmut show NAME` per survivor would print: the
+# listing to results.txt, the survivors' diffs to survivors.txt (a start-up per survivor
+# took longer than the report). Falls back to those commands if mutmut's API moved.
+report() {
+  "$PYTHON" - "$scratch/results.txt" "$scratch/survivors.txt" <<'PY'
+import sys
+
+from mutmut.mutation.data import SourceFileMutationData
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+from mutmut.stats import status_by_exit_code
+from mutmut.utils.file_utils import walk_mutatable_files
+
+results, survivors = (open(name, "w") for name in sys.argv[1:3])
+with results, survivors:
+    for path in walk_mutatable_files():
+        data = SourceFileMutationData(path=path)
+        data.load()
+        for name, code in data.exit_code_by_key.items():
+            status = status_by_exit_code[code]
+            print(f"    {name}: {status}", file=results)
+            if status == "survived":
+                print(f"--- survivor {name}", file=survivors)
+                print(f"# {name}: {status}", file=survivors)
+                print(get_diff_for_mutant(name, path=data.path), file=survivors)
+PY
+}
+if ! report 2>"$scratch/report.log"; then
+  "$PYTHON" -m mutmut results --all true >"$scratch/results.txt" 2>&1 || true
+  : >"$scratch/survivors.txt"
+  for name in $(grep ': survived$' "$scratch/results.txt" | sed 's/: survived$//' | tr -d ' '); do
+    { echo "--- survivor $name"; "$PYTHON" -m mutmut show "$name" 2>&1 || true; } >>"$scratch/survivors.txt"
+  done
+fi
 total=$(grep -c ': ' "$scratch/results.txt" || true)
 killed=$(grep -c ': killed$' "$scratch/results.txt" || true)
-survived=$(grep ': survived$' "$scratch/results.txt" | sed 's/: survived$//' | tr -d ' ' || true)
 echo "mutation: $key: $killed of $total mutants killed in $((end - start)) s" >&2
 grep -v ': killed$' "$scratch/results.txt" | sed 's/^/  /' >&2 || true
-for name in $survived; do
-  echo "--- survivor $name" >&2
-  "$PYTHON" -m mutmut show "$name" >&2 || true
-done
+cat "$scratch/survivors.txt" >&2

@@ -8,12 +8,18 @@ user runs it: real exit codes, real stdin/stdout/stderr, real file descriptors. 
 Either way the result is a :class:`subprocess.CompletedProcess` (``returncode``, ``stdout``,
 ``stderr``), as text unless ``text=False``. ``expect=CODE`` asserts the exit code (showing
 stderr when it differs) and that no traceback escaped.
+
+Every helper that starts a ``tcr`` child passes :data:`CHILD` (``preexec_fn``
+:func:`default_sighup`): a test run under ``nohup`` (the mutation runner) ignores SIGHUP,
+an ignored signal stays ignored across ``exec``, and the child would then survive a hangup
+that ends it for a user.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -23,6 +29,18 @@ Arg = str | os.PathLike[str]
 
 TCR_COMMAND = [sys.executable, "-m", "tcr_cli.main"]
 """How a child process runs ``tcr`` (the interpreter of the tests, whatever is on PATH)."""
+
+
+def default_sighup() -> None:
+    """Give SIGHUP its default action in a child, between fork and exec (``preexec_fn``).
+
+    Only ``signal.signal`` runs there: no import, no lock (``signal`` is loaded already;
+    CPython makes the forking thread the child's main thread before ``preexec_fn``)."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+CHILD = {"preexec_fn": default_sighup}
+"""Keyword arguments of ``subprocess.run``/``Popen`` for every ``tcr`` child a test starts."""
 
 
 @overload
@@ -83,6 +101,7 @@ def run_tcr(
             cwd=cwd,
             timeout=timeout,
             check=False,
+            **CHILD,
         )
     if expect is not None:
         err = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode(errors="replace")

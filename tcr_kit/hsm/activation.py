@@ -112,7 +112,9 @@ class Quorum:
     """Shares collected one by one (an interactive collection, or a list of sources).
 
     Every :meth:`add` checks the new share against the HSM's marker, the configuration, the
-    ledger and the shares already collected, and refuses it with one clear error.
+    ledger and the shares already collected, and refuses it with one clear error. A refused
+    source is remembered in :attr:`refused` (an interactive collection goes on after it), so
+    that a quorum left short says in its exit-4 error which sources were refused and why.
     """
 
     def __init__(
@@ -128,6 +130,9 @@ class Quorum:
         self._credentials = credentials or []
         self._custody = custody
         self.presented: list[Presented] = []
+        self.refused: list[tuple[str, str]] = []
+        """``(source, reason)`` of every refused :meth:`add`, in order."""
+        self._pending: dict[str, str] = {}  # refused and not accepted since: the reason
         self._shares: list[NativeShare] = []
 
     @property
@@ -161,13 +166,26 @@ class Quorum:
         return next((c for c in same if c.state.value in _LIVE), same[0] if same else None)
 
     def add(self, source: Source) -> Presented:
-        """Read, decode and check one source; returns what was presented."""
+        """Read, decode and check one source; returns what was presented. A refusal is
+        raised and also kept in :attr:`refused` for the quorum error."""
+        try:
+            presented = self._add(source)
+        except TcrError as exc:
+            name = _source_name(source)
+            self.refused.append((name, str(exc)))
+            self._pending.pop(name, None)
+            self._pending[name] = str(exc)
+            raise
+        self._pending.pop(_source_name(source), None)
+        return presented
+
+    def _add(self, source: Source) -> Presented:
         from tcr_kit.sharing.errors import ShareError
         from tcr_kit.sharing.native import decode_share
 
         data, presented_card = self._read(source)
         try:
-            name = presented_card.get("source", "") or _source_name(source)
+            name = presented_card["source"]  # every reader names its source and kind
             try:
                 share = decode_share(bytes(data.view()), name)
             except ShareError as exc:
@@ -175,7 +193,7 @@ class Quorum:
         finally:
             data.wipe()
         presented = Presented(
-            kind=presented_card.get("kind", "file"),
+            kind=presented_card["kind"],
             source=name,
             set_id=share.set_id_hex,
             index=share.index,
@@ -297,16 +315,28 @@ class Quorum:
     def shares(self) -> list[NativeShare]:
         return list(self._shares)
 
+    def still_refused(self) -> list[tuple[str, str]]:
+        """The refused sources not accepted since, each once with its latest reason (in the
+        order of those refusals)."""
+        return list(self._pending.items())
+
     def require_complete(self) -> None:
+        """Refuse (exit 4) a short quorum: how many more shares are needed, the ledger
+        credentials not yet presented, and the sources refused and why."""
         need = self.still_needed()
         if need:
             names = ", ".join(
                 f"{c.id} ({c.holder})" if c.holder else c.id for c in self.missing_holders()
             )
+            refused = ", ".join(f"{name} ({why})" for name, why in self.still_refused())
+            details = [
+                *([f"not yet presented: {names}"] if names else []),
+                *([f"refused: {refused}"] if refused else []),
+            ]
             raise NotEnoughCredentials(
                 len(self._shares),
                 self.threshold,
-                f"not yet presented: {names}" if names else "",
+                "; ".join(details),
                 of=self.loaded.hsm.name,
             )
 

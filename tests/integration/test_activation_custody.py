@@ -309,6 +309,8 @@ def test_a_bag_opened_over_tamper_evidence_needs_an_override_by_two_staff(site: 
     assert first.presented[0].custody_basis == "override"
     assert "emergency override by iw-1, iw-2" in (first.presented[0].custody or "")
     assert first.override == good.facts()
+    # The override goes with the activation, not with the end of the session.
+    assert activation.events[1].kind == "hsm.deactivate" and activation.events[1].override is None
     led.verify()
     events = list(led.audit.events())
     entry = entries_of(events)[-2]

@@ -16,6 +16,7 @@ from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS
 
 import tcr_kit.hsm
+from tests.cli_runner import CHILD
 from tests.fixtures.stack import SoftHsm
 from tests.integration.conftest import ROOT
 from tests.integration.hsm_helpers import make_hsm
@@ -57,7 +58,7 @@ def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run(
         [sys.executable, str(SCRIPT), *map(str, args)],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True, text=True, env=env, timeout=60, check=False, **CHILD,
     )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from tcr_kit.cards.pcsc_backend import PcscCard
 from tcr_kit.cards.record import TcrRef, load_record
 from tcr_kit.secrets import SecretBuffer
 from tcr_kit.sharing.native import split_bytes
+from tests.cli_runner import CHILD
 from tests.fixtures.stack import PUK, TRANSPORT_PIN, VirtualCard
 from tests.integration.conftest import VPCD_PORTS, insert, one_error_line, run_tcr
 
@@ -339,7 +340,7 @@ def test_cli_rotate_with_one_reader_waits_for_each_card_swap(
          "--new-reader", reader, "--record", str(record), "--new-record",
          str(tmp_path / "new.json"), "--yes", "--swap-timeout", "20"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT, **CHILD,
     )  # fmt: skip
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write(f"bea-pin-5\n{TRANSPORT_PIN}\nnew-bea-55\nnew-bea-55\n{PUK}\n")
@@ -390,7 +391,7 @@ def test_cli_check_waits_for_the_named_card_to_be_inserted(
         [sys.executable, "-m", "tcr_cli.main", "card", "check", "--reader", reader,
          "--record", str(record), "--wait", "20"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT, **CHILD,
     )  # fmt: skip
     assert proc.stderr is not None
     try:

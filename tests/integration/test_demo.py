@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.cli_runner import CHILD
 from tests.integration.go_reference import go, gotlog_fixture  # noqa: F401 (a fixture)
 
 
@@ -16,6 +17,7 @@ def test_demo_runs_end_to_end_and_names_its_folder(tmp_path: Path, gotlog: Path)
         capture_output=True,
         timeout=300,
         check=False,
+        **CHILD,
     )
     stdout = proc.stdout.decode()
     assert proc.returncode == 0, stdout + proc.stderr.decode()
@@ -69,6 +71,7 @@ def test_demo_refuses_an_existing_folder(tmp_path: Path) -> None:
         [sys.executable, "-m", "tcr_cli.demo", "--out", str(tmp_path)],
         capture_output=True,
         check=False,
+        **CHILD,
     )
     assert proc.returncode == 2
     assert b"already exists" in proc.stderr

@@ -18,6 +18,7 @@ from tcr_kit.hsm.activation import Activation, ShareFile
 from tcr_kit.hsm.config import load_config
 from tcr_kit.hsm.errors import WrongShareSet
 from tcr_kit.hsm.rekey import STATE_NAME, rekey
+from tests.cli_runner import CHILD
 from tests.fixtures.stack import SoftHsm
 from tests.integration.conftest import run_tcr
 from tests.integration.hsm_helpers import custody_ledger, make_hsm, register_shares
@@ -161,7 +162,7 @@ def test_rekey_killed_after_each_step_is_completed_by_a_rerun(
                 str(tmp_path / "ca.pem"), at, *shares]  # fmt: skip
         return subprocess.run(
             [sys.executable, str(KILLER), *args], capture_output=True, text=True, timeout=120,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False, **CHILD,
         )  # fmt: skip
 
     killed = run(step, old_files[:3])

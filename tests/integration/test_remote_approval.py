@@ -143,6 +143,8 @@ def test_activation_needs_a_fresh_quorum_of_valid_approvals(site: Site) -> None:
     assert first.approvals is not None
     assert first.approvals["request_sha256"] == req.sha256
     assert [a["signer"] for a in first.approvals["approvals"]] == ["tcr-1", "rksh-1"]
+    # The approvals go with the activation, not with the end of the session.
+    assert activation.events[1].kind == "hsm.deactivate" and activation.events[1].approvals is None
     stored = [e for e in site.ledger.history(f"hsm:{site.loaded.hsm.name}")
               if e["payload"].get("outcome") == "activated"]  # fmt: skip
     assert stored[0]["payload"]["approvals"] == first.approvals
@@ -228,3 +230,53 @@ def test_approval_commands_and_activate_with_approvals(site: Site, tmp_path: Pat
         "tcr-1",
         "tcr-2",
     ]
+
+
+def test_approvals_of_a_request_for_another_ceremony_are_refused_naming_both(site: Site) -> None:
+    # A ledger opened afresh names no ceremony of its own: the one open (1) is in force.
+    ledger = Ledger.open(site.ledger.path)
+    assert ledger.ceremony_number is None
+    expires = utcnow() + timedelta(hours=2)
+    other = new_request(site.loaded, ceremony=2, purpose="sign the Q1 SKR", expires=expires)
+    bundle = ApprovalBundle(other, tuple(sign_request(other, who, site.keys[who])
+                                         for who in ("tcr-1", "tcr-2")))  # fmt: skip
+    activation = Activation(site.loaded, ledger=ledger, actor=site.ca, in_person=site.holders,
+                            approvals=bundle)  # fmt: skip
+    with pytest.raises(ApprovalsNotMet) as caught:
+        activation.quorum()
+    assert str(caught.value) == "the approval request is for ceremony 2, not ceremony 1"
+    assert caught.value.exit_code == ExitCode.QUORUM
+
+
+def test_approvals_given_are_checked_even_where_the_config_requires_none(site: Site) -> None:
+    # In the ledger's own ceremony (1), a request for ceremony 2 is refused ...
+    assert site.ledger.ceremony_number == 1
+    expires = utcnow() + timedelta(hours=2)
+    other = new_request(site.loaded, ceremony=2, purpose="sign the Q1 SKR", expires=expires)
+    bundle = ApprovalBundle(other, tuple(sign_request(other, who, site.keys[who])
+                                         for who in ("tcr-1", "tcr-2")))  # fmt: skip
+    with pytest.raises(ApprovalsNotMet) as caught:
+        Activation(site.loaded, ledger=site.ledger, actor=site.ca, approvals=bundle).quorum()
+    assert str(caught.value) == "the approval request is for ceremony 2, not ceremony 1"
+    # ... and approvals given for a configuration that requires none are still checked.
+    assert site.hsm.loaded.config.approvals.required == 0
+    with pytest.raises(ApprovalsNotMet, match="the approval request is for HSM"):
+        Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca, approvals=bundle).quorum()
+
+
+def test_a_ledger_naming_its_own_ceremony_checks_approvals_against_that_one(site: Site) -> None:
+    # Ceremony 1 is closed and ceremony 2 open; a ledger handle still naming ceremony 1
+    # (as a script given --ceremony 1 would) refuses approvals of a request for ceremony 2.
+    site.ledger.end_ceremony(site.ca, 1)
+    site.ledger.begin_ceremony(site.ca, 2, facility="east")
+    site.ledger.use_ceremony(1)
+    expires = utcnow() + timedelta(hours=2)
+    request = new_request(site.loaded, ceremony=2, purpose="sign the Q1 SKR", expires=expires)
+    bundle = ApprovalBundle(request, tuple(sign_request(request, who, site.keys[who])
+                                           for who in ("tcr-1", "tcr-2")))  # fmt: skip
+    with pytest.raises(ApprovalsNotMet) as caught:
+        Activation(site.loaded, ledger=site.ledger, actor=site.ca, approvals=bundle).quorum()
+    assert str(caught.value) == "the approval request is for ceremony 2, not ceremony 1"
+    # Nor does an activation retag the handle with the open ceremony: it keeps the one named.
+    Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca).quorum()
+    assert site.ledger.ceremony_number == 1

@@ -184,3 +184,40 @@ def test_bash_completion_completes_the_command_names_of_tcr_help() -> None:
 def test_completion_scripts_for_zsh_and_fish(shell: str, marker: str) -> None:
     script = run_tcr(env={"_TCR_COMPLETE": f"{shell}_source"}, expect=0).stdout
     assert marker in script and "_TCR_COMPLETE" in script
+
+
+def test_every_lazy_command_is_listed_with_the_first_line_of_its_own_help() -> None:
+    """A group lists lazy sub-commands with the one-liners of cli/commands.py (without
+    importing them); each must be what the command's own help says first, as one line."""
+    import inspect
+
+    from tcr_cli.app import LazyGroup
+    from tcr_cli.commands import COMMANDS, SHARES_COMMANDS
+
+    tables: dict[tuple[str, ...], dict[str, tuple[str, str]]] = {}
+
+    def walk(cmd: click.Command, ctx: click.Context, path: tuple[str, ...]) -> None:
+        if isinstance(cmd, LazyGroup):
+            tables[path] = cmd._lazy
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None
+                walk(sub, click.Context(sub, parent=ctx, info_name=name), (*path, name))
+
+    walk(tcr, click.Context(tcr, info_name="tcr"), ())
+    assert tables[()] == COMMANDS and tables[("shares",)] == SHARES_COMMANDS
+    differ = []
+    for path, table in tables.items():
+        group = click.Context(tcr, info_name="tcr")
+        for name, (_, listed) in table.items():
+            loaded = tcr
+            for word in (*path, name):
+                assert isinstance(loaded, click.Group)
+                sub = loaded.get_command(group, word)
+                assert sub is not None
+                loaded = sub
+            first, _, _ = inspect.cleandoc(loaded.help or "").partition("\n\n")
+            if listed != first or "\n" in first:
+                differ.append(f"tcr {' '.join((*path, name))}: {listed!r} != {first!r}")
+    assert not differ, "\n".join(differ)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_runner import TCR_COMMAND, run_tcr
+from tests.cli_runner import CHILD, TCR_COMMAND, run_tcr
 from tests.fs_faults import remount_read_only, tmpfs
 
 
@@ -142,6 +142,7 @@ def _run_on_a_terminal(*args: str | Path) -> tuple[int, bytes, bytes]:
             [*TCR_COMMAND, *(os.fspath(a) for a in args)],
             stdout=terminal,
             stderr=subprocess.PIPE,
+            **CHILD,
         )
         os.close(terminal)
         _, err = proc.communicate(timeout=120)
@@ -180,6 +181,7 @@ def test_stdout_on_a_full_device_is_one_line_exit_1(shares: tuple[Path, list[Pat
             stdout=full,
             stderr=subprocess.PIPE,
             check=False,
+            **CHILD,
         )
     line = one_error_line(subprocess.CompletedProcess([], proc.returncode, b"", proc.stderr), 1)
     assert "stdout" in line and "No space left" in line
@@ -197,7 +199,7 @@ def test_reports_to_a_full_device_are_one_line_exit_1(
     for command in commands:
         with open("/dev/full", "wb") as full:
             proc = subprocess.run(
-                [*TCR_COMMAND, *command], stdout=full, stderr=subprocess.PIPE, check=False
+                [*TCR_COMMAND, *command], stdout=full, stderr=subprocess.PIPE, check=False, **CHILD
             )
         done = subprocess.CompletedProcess([], proc.returncode, b"", proc.stderr)
         assert "No space left" in one_error_line(done, 1)

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from tcr_kit.sharing.native import combine_shares, decode_share
+from tests.cli_runner import CHILD
 
 KILLER = Path(__file__).with_name("split_killer.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ def _split(step: int, secret: Path, out: Path) -> subprocess.CompletedProcess[st
             "--force", "--encoding", "compact", "-q"]  # fmt: skip
     return subprocess.run(
         [sys.executable, str(KILLER), str(step), *args], capture_output=True, text=True,
-        timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False,
+        timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False, **CHILD,
     )  # fmt: skip
 
 
