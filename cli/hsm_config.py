@@ -26,8 +26,10 @@ __all__ = ["config_extend_cmd"]
 @output_options
 def config_extend_cmd(config_path: Path, output_path: Path, force: bool, yes: bool,
                       dry_run: bool, audit: Audit) -> None:  # fmt: skip
-    """Raise the config's share count to the one the ledger records after 'tcr shares
-    extend', as a new version of the file, recorded with its old and new SHA-256.
+    """Raise the config's share count after 'tcr shares extend' (a new, recorded version).
+
+    The count becomes the one the ledger records, in a new version of the file recorded
+    with its old and new SHA-256.
 
     \b
     Only the [share_set] count line changes; the new count is the ledger's n for the set
