@@ -101,3 +101,32 @@ def register_shares(ledger, actor, set_id: str, count: int, *, serials=None) -> 
                   holder=f"tcr-{i}", share_set=set_id, share_index=i),
         )  # fmt: skip
     return tuple(f"tcr-{i}" for i in range(1, count + 1))
+
+
+def enrol_pcsc_share(  # type: ignore[no-untyped-def]
+    reader: str, share_file: Path, tcr, new_pin: str, record_path: Path
+):
+    """Enrol the virtual card in ``reader`` with ``share_file``'s share for ``tcr`` (a
+    ``TcrRef``), its PIN changed from the transport PIN to ``new_pin``; the record."""
+    from tcr_kit.cards.enrol import enrol
+    from tcr_kit.cards.pcsc_backend import PcscCard
+    from tcr_kit.secrets import SecretBuffer
+    from tcr_kit.sharing.native import open_share_file
+    from tests.fixtures.stack import PUK, TRANSPORT_PIN
+
+    def secret(value: str) -> SecretBuffer:
+        return SecretBuffer(bytearray(value.encode()))
+
+    card = PcscCard(reader)
+    try:
+        return enrol(
+            card,
+            open_share_file(share_file).encode_compact(),
+            tcr=tcr,
+            current_pin=secret(TRANSPORT_PIN),
+            new_pin=secret(new_pin),
+            puk=secret(PUK),
+            record_path=record_path,
+        ).record
+    finally:
+        card.close()

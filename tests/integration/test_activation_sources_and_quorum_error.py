@@ -16,7 +16,6 @@ import pytest
 
 from tcr_kit.cards.enrol import CardSelector, enrol
 from tcr_kit.cards.errors import LastTryRefused, PinIncorrect, WrongCard
-from tcr_kit.cards.pcsc_backend import PcscCard
 from tcr_kit.cards.pkcs11_backend import Pkcs11Card
 from tcr_kit.cards.record import EnrolmentRecord, TcrRef
 from tcr_kit.custody.ledger import Actor, Ledger
@@ -40,11 +39,12 @@ from tcr_kit.hsm.events import Presented
 from tcr_kit.hsm.provision import init_softhsm
 from tcr_kit.secrets import SecretBuffer
 from tcr_kit.sharing.native import open_share_file
-from tests.fixtures.stack import PUK, TRANSPORT_PIN, SoftHsm, VirtualCard
+from tests.fixtures.stack import TRANSPORT_PIN, SoftHsm, VirtualCard
 from tests.integration.conftest import MODULE, insert
 from tests.integration.hsm_helpers import (
     DemoHsm,
     custody_ledger,
+    enrol_pcsc_share,
     make_hsm,
     register_shares,
     write_config,
@@ -239,19 +239,13 @@ def test_a_pcsc_card_counts_pin_tries_and_its_last_try_is_spent_only_when_allowe
     hsm = make_hsm(tmp_path, softhsm)
     vc = vcards("00000000000000D4")
     reader = insert(vc, readers)
-    card = PcscCard(reader)
-    try:
-        record = enrol(
-            card,
-            open_share_file(hsm.plan.share_files[3]).encode_compact(),
-            tcr=TcrRef(name="Dana", id="tcr-4"),
-            current_pin=pin(TRANSPORT_PIN),
-            new_pin=pin("dana-pin-4"),
-            puk=pin(PUK),
-            record_path=tmp_path / "dana.json",
-        ).record
-    finally:
-        card.close()
+    record = enrol_pcsc_share(
+        reader,
+        hsm.plan.share_files[3],
+        TcrRef(name="Dana", id="tcr-4"),
+        "dana-pin-4",
+        tmp_path / "dana.json",
+    )
     selector = CardSelector(reader=reader)
     quorum = Activation(hsm.loaded).quorum()
     name = f"pcsc card serial {record.card.serial}"

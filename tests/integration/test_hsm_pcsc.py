@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tcr_kit.cards.enrol import CardSelector, enrol
+from tcr_kit.cards.enrol import CardSelector
 from tcr_kit.cards.errors import PinIncorrect
-from tcr_kit.cards.pcsc_backend import PcscCard
 from tcr_kit.cards.record import TcrRef
 from tcr_kit.errors import ExitCode, TcrError
 from tcr_kit.hsm.activation import Activation, CardShare, ShareFile
 from tcr_kit.secrets import SecretBuffer
-from tcr_kit.sharing.native import open_share_file
-from tests.fixtures.stack import PUK, TRANSPORT_PIN, SoftHsm, VirtualCard
+from tests.fixtures.stack import SoftHsm, VirtualCard
 from tests.integration.conftest import insert
-from tests.integration.hsm_helpers import make_hsm
+from tests.integration.hsm_helpers import enrol_pcsc_share, make_hsm
 
 pytestmark = pytest.mark.integration
 
@@ -36,19 +34,13 @@ def test_pcsc_card_wrong_pin_tries_left_then_activates_then_pulled_card_is_exit_
     hsm = make_hsm(tmp_path, softhsm)
     vc = vcards("00000000000000C5")
     reader = insert(vc, readers)
-    card = PcscCard(reader)
-    try:
-        record = enrol(
-            card,
-            open_share_file(hsm.plan.share_files[4]).encode_compact(),
-            tcr=TcrRef(name="Cleo", id="tcr-5"),
-            current_pin=pin(TRANSPORT_PIN),
-            new_pin=pin("cleo-pin-5"),
-            puk=pin(PUK),
-            record_path=tmp_path / "cleo.json",
-        ).record
-    finally:
-        card.close()
+    record = enrol_pcsc_share(
+        reader,
+        hsm.plan.share_files[4],
+        TcrRef(name="Cleo", id="tcr-5"),
+        "cleo-pin-5",
+        tmp_path / "cleo.json",
+    )
     selector = CardSelector(reader=reader)
     quorum = Activation(hsm.loaded).quorum()
     quorum.add(ShareFile(hsm.plan.share_files[0]))
