@@ -245,9 +245,7 @@ def _check_approvals(seq: int, payload: dict[str, Any], signers: _Signers) -> in
         public = bytes.fromhex(_text(approval["public_key"], "approval"))
         key = signers.exact(seq, signer, public, "approval")
         raw = bytes.fromhex(_text(approval["signature"], "approval"))
-        if key.algorithm != approval.get("algorithm") or not signature_ok(
-            key.algorithm, key.public_key, approval_message(approval), raw
-        ):
+        if not _verifies(key, approval.get("algorithm"), approval_message(approval), raw):
             raise AuditIntegrityError(
                 seq, f"the approval signature of {signer} does not verify under key {key.key_id}"
             )
@@ -260,9 +258,7 @@ def _check_attestation(seq: int, doc: object, signers: _Signers) -> None:
     public = bytes.fromhex(_text(fields["public_key"], "seal attestation"))
     key = signers.exact(seq, holder, public, "seal attestation")
     raw = bytes.fromhex(_text(fields["signature"], "seal attestation"))
-    if key.algorithm != fields.get("algorithm") or not signature_ok(
-        key.algorithm, key.public_key, seal_attestation_digest(fields), raw
-    ):
+    if not _verifies(key, fields.get("algorithm"), seal_attestation_digest(fields), raw):
         raise AuditIntegrityError(
             seq, f"the seal attestation of {holder} does not verify under key {key.key_id}"
         )
@@ -278,9 +274,7 @@ def _check_manifest(seq: int, payload: dict[str, Any], signers: _Signers) -> Non
     public = bytes.fromhex(_text(signer["public_key"], "share manifest signer"))
     key = signers.exact(seq, who, public, "share manifest")
     raw = bytes.fromhex(_text(manifest["signature"], "share manifest"))
-    if key.algorithm != signer.get("algorithm") or not signature_ok(
-        key.algorithm, key.public_key, digest, raw
-    ):
+    if not _verifies(key, signer.get("algorithm"), digest, raw):
         raise AuditIntegrityError(
             seq, f"the share manifest signature of {who} does not verify under key {key.key_id}"
         )
