@@ -109,7 +109,7 @@ _NOT_DECIDED: Any = object()
 
 
 def _make_fast_acceptor() -> Callable[[bytes], Any]:
-    """The orjson acceptor, or one that decides nothing where orjson is missing.
+    """The orjson acceptor.
 
     It returns the parsed value only when all of these hold, which together make the
     reference accept the same bytes with an equal value:
@@ -128,10 +128,8 @@ def _make_fast_acceptor() -> Callable[[bytes], Any]:
 
     The equivalence is tested against the reference on crafted and generated inputs
     (tests/unit/test_canonical_fast.py) and fuzzed (the ``canonical-fast`` target)."""
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is a declared dependency
-        return lambda data: _NOT_DECIDED
+    import orjson
+
     loads, dumps = orjson.loads, orjson.dumps
     errors = (orjson.JSONDecodeError, orjson.JSONEncodeError)
     option = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER

@@ -219,12 +219,10 @@ def _front_process(
     from_back: int,
 ) -> Halves:
     try:
-        front: dict[str, Any] | None = parse_front(raw, comma)
+        front = parse_front(raw, comma)
     except _NotCut:
-        front = None
-    if front is None:
         _send(to_back, None)
-        raise _NotCut
+        raise
     events = front["events"]
     k = len(events)
     prev = event_hash(row(events[-1])[1]).hex()
@@ -237,17 +235,15 @@ def _front_process(
     members = merge(front, back_members)
     total = k + back_count
 
-    def own(done: int) -> None:
-        struct.pack_into("<Q", counters, 0, done)
-        if progress is not None:
-            progress(sum(struct.unpack_from("<2Q", counters)), total)
-
-    mine = check_slice(events, 0, k, row, key_timeline(keys), selection(members), own)
-
     def tick() -> None:
         if progress is not None:
             progress(sum(struct.unpack_from("<2Q", counters)), total)
 
+    def own(done: int) -> None:
+        struct.pack_into("<Q", counters, 0, done)
+        tick()
+
+    mine = check_slice(events, 0, k, row, key_timeline(keys), selection(members), own)
     answer = _recv(from_back, tick)
     if answer is None:
         raise _NotCut

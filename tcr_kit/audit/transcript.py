@@ -228,12 +228,7 @@ def _parse(path: str | os.PathLike[str], raw: bytes) -> dict[str, Any]:
         raise InputError(f"{path}: not a transcript: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a transcript: not JSON ({exc})") from None
-    if (
-        not isinstance(doc, dict)
-        or doc.get("format") != TRANSCRIPT_FORMAT
-        or doc.get("version") != TRANSCRIPT_VERSION
-        or isinstance(doc.get("version"), bool)
-    ):
+    if not isinstance(doc, dict) or not _is_transcript(doc):
         raise InputError(f"{path}: not a tcr-kit audit transcript (version 1)")
     return doc
 
@@ -362,9 +357,10 @@ def _verify_in_halves(
     verified (the caller then verifies it whole)."""
     from tcr_kit.audit.halves import check_in_halves
 
+    row = partial(_event_row, path)
     halves = check_in_halves(
         raw,
-        partial(_event_row, path),
+        row,
         _entry_body,
         lambda members: _stated_selection(members.get("selection")),
         progress,
@@ -375,42 +371,38 @@ def _verify_in_halves(
     if front.malformed or back.malformed or front.error or back.error:
         return None
     doc = {**halves.members, "events": []}
-    if _parse_top(doc) is None:
+    if not _is_transcript(doc):
         return None
     chosen = _stated_selection(doc.get("selection"))
     selected = None
     if chosen is not None and not front.unselectable and not back.unselectable:
         selected = front.selected + back.selected
-    check = EventsCheck(
-        count=len(halves.events),
-        malformed=None,
-        error=None,
-        digests=front.digests + back.digests,
-        keys=key_timeline(halves.keys),
-        announced={*front.announced, *back.announced},
-        cosigned=front.cosigned + back.cosigned,
-        selected=selected,
-        statements=[],
-    )
     try:
-        row = partial(_event_row, path)
-        check.statements = [
-            (i + 1, row(halves.events[i])[1]) for i in front.statements + back.statements
-        ]
+        check = EventsCheck(
+            count=len(halves.events),
+            malformed=None,
+            error=None,
+            digests=front.digests + back.digests,
+            keys=key_timeline(halves.keys),
+            announced={*front.announced, *back.announced},
+            cosigned=front.cosigned + back.cosigned,
+            selected=selected,
+            statements=[
+                (i + 1, row(halves.events[i])[1]) for i in front.statements + back.statements
+            ],
+        )
         return _conclude(path, doc, halves.events, check, chosen, expect_head)
     except (IntegrityError, InputError, LookupError):
         return None
 
 
-def _parse_top(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """``doc`` if it is a transcript of the known format and version, else ``None``."""
-    if (
-        doc.get("format") != TRANSCRIPT_FORMAT
-        or doc.get("version") != TRANSCRIPT_VERSION
-        or isinstance(doc.get("version"), bool)
-    ):
-        return None
-    return doc
+def _is_transcript(doc: dict[str, Any]) -> bool:
+    """Whether ``doc`` says it is a transcript of the format and version read here."""
+    return (
+        doc.get("format") == TRANSCRIPT_FORMAT
+        and doc.get("version") == TRANSCRIPT_VERSION
+        and not isinstance(doc.get("version"), bool)
+    )
 
 
 def _conclude(
