@@ -12,6 +12,12 @@ wall clock and by CPU.
   programs and not the load. ``TCR_BENCH_RT=0`` turns it off; :data:`SCHEDULING` says which
   applies, and each benchmark prints it. The kernel's real-time throttling (5 % of each
   second left to others) still applies.
+* **The installed form, by default.** A user's ``tcr`` is installed from a wheel; the
+  development venv's is an editable install, whose import hook (a ``.pth`` file that every
+  interpreter start runs) costs start-up that no user pays. :func:`tcr_command` installs a
+  wheel of this tree into a throw-away venv (its dependencies are taken from the
+  development venv, so nothing is downloaded but the build backend) and the benchmarks time
+  that; ``--dev`` times the development venv instead, and each benchmark prints which.
 * **CPU time next to wall time.** The machine may be shared: wall time then measures the
   neighbours as much as tcr. The CPU seconds (user + system, from ``wait4``) of the same
   runs are what this process tree did; both are printed, and a ratio against an anchor is
@@ -28,7 +34,68 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+
 TCR = [sys.executable, "-m", "tcr_cli.main"]
+"""The development venv's tcr (the editable install)."""
+
+
+@dataclass(frozen=True)
+class TcrCommand:
+    argv: list[str]
+    """The command that runs ``tcr``."""
+    importtime: list[str]
+    """The same under ``python -X importtime``."""
+    description: str
+
+
+def tcr_command(work: Path, *, dev: bool = False) -> TcrCommand:
+    """The ``tcr`` to time: by default a wheel of this tree installed
+    into a new venv under ``work`` (as a user installs it); with ``dev`` the development
+    venv's (:data:`TCR`).
+
+    The new venv gets no dependencies of its own: a ``.pth`` file puts the development
+    venv's site-packages after its own, so the same libraries load, and only the package
+    itself and its console script are what ``pip install`` makes of the wheel.
+    """
+    if dev:
+        return TcrCommand(
+            TCR, [sys.executable, "-X", "importtime", *TCR[1:]], "the development venv's"
+        )
+    import sysconfig
+    import venv
+
+    wheels = work / "wheel"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+         "--disable-pip-version-check", "--wheel-dir", str(wheels), str(ROOT)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: building the wheel failed: {proc.stderr.strip()[-500:]}")
+    (wheel,) = wheels.glob("tcr_kit-*.whl")
+    target = work / "venv"
+    venv.EnvBuilder(with_pip=False).create(target)
+    python = target / "bin" / "python"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+         "--no-deps", "--disable-pip-version-check", str(wheel)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: installing the wheel failed: {proc.stderr.strip()[-500:]}")
+    shutil.rmtree(wheels)
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(site) / "_tcr_bench_deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    script = str(target / "bin" / "tcr")
+    return TcrCommand(
+        [script], [str(python), "-X", "importtime", script], "a wheel of this tree, installed"
+    )
 
 
 def _rt_prefix() -> list[str]:

@@ -8,6 +8,8 @@ about 9 GiB of /dev/shm: the secret, seven shares, one output). tcr runs with th
 picks (ISA-L when installed), then with ``TCR_GF_KERNEL=numpy`` for comparison (``--no-numpy``
 skips it); the targets (issue 14) apply to the first. Each timing is given as wall and CPU
 seconds (see ``bench/_procs.py``): on a shared machine the CPU ratio is the steadier one.
+The tcr timed is a wheel of this tree installed into a new venv, as a user has it; ``--dev``
+times the development venv's editable install instead (see ``bench/_procs.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _procs import SCHEDULING, TCR, Run, best, child_env, run
+from _procs import SCHEDULING, Run, best, child_env, run, tcr_command
 
 
 def main() -> int:
@@ -29,6 +31,9 @@ def main() -> int:
     parser.add_argument("--size-mib", type=int, nargs="+", default=[64])
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best is kept)")
     parser.add_argument("--no-numpy", action="store_true", help="skip the numpy kernel's runs")
+    parser.add_argument(
+        "--dev", action="store_true", help="time the development venv's tcr, not a wheel's"
+    )
     args = parser.parse_args()
     for tool in ("gfsplit", "gfcombine"):
         if not shutil.which(tool):
@@ -38,18 +43,25 @@ def main() -> int:
     kernel = kernel_name()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus; kernel {kernel}")
     print(f"timed children scheduled {SCHEDULING}")
-    for size in args.size_mib:
-        bench_size(size, args.repeat, kernel, numpy=not args.no_numpy)
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+    install = Path(tempfile.mkdtemp(prefix="tcr-bench-install-", dir=base))
+    try:
+        tcr = tcr_command(install, dev=args.dev)
+        print(f"tcr: {tcr.description}")
+        for size in args.size_mib:
+            bench_size(tcr.argv, size, args.repeat, kernel, numpy=not args.no_numpy)
+    finally:
+        shutil.rmtree(install, ignore_errors=True)
     return 0
 
 
 def tcr_split_combine(
-    secret: Path, tcr_dir: Path, work: Path, repeat: int, env: dict[str, str]
+    tcr: list[str], secret: Path, tcr_dir: Path, work: Path, repeat: int, env: dict[str, str]
 ) -> tuple[Run, Run]:
     threshold, count = 5, 7
     tcr_dir.mkdir()
     split_cmd = [
-        *TCR, "shares", "split", "-m", str(threshold), "-n", str(count),
+        *tcr, "shares", "split", "-m", str(threshold), "-n", str(count),
         "-i", str(secret), "-o", str(tcr_dir), "--encoding", "compact", "--quiet",
     ]  # fmt: skip
     runs = []
@@ -64,7 +76,7 @@ def tcr_split_combine(
     for _ in range(repeat):
         tcr_out.unlink(missing_ok=True)
         runs.append(
-            run([*TCR, "shares", "combine", "-o", str(tcr_out), "--quiet", *tcr_shares], env=env)
+            run([*tcr, "shares", "combine", "-o", str(tcr_out), "--quiet", *tcr_shares], env=env)
         )
     combine = best(runs)
     if not filecmp.cmp(tcr_out, secret, shallow=False):
@@ -74,7 +86,9 @@ def tcr_split_combine(
     return split, combine
 
 
-def bench_size(size_mib: int, repeat: int, kernel: str, *, numpy: bool = True) -> None:
+def bench_size(
+    tcr: list[str], size_mib: int, repeat: int, kernel: str, *, numpy: bool = True
+) -> None:
     base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
     work = Path(tempfile.mkdtemp(prefix="tcr-bench-", dir=base))
     threshold, count = 5, 7
@@ -86,7 +100,9 @@ def bench_size(size_mib: int, repeat: int, kernel: str, *, numpy: bool = True) -
                 fh.write(os.urandom(1 << 20))
         env = child_env(work / "pycache")
         env.pop("TCR_GF_KERNEL", None)
-        run([*TCR, "--help"], env=env)  # compile the bytecode once, as an install would have
+        # Compile the bytecode once, as an install would have (`--help` alone imports little).
+        for command in ("split", "combine"):
+            run([*tcr, "shares", command, "--help"], env=env)
 
         gf_dir = work / "gf"
         gf_dir.mkdir()
@@ -111,15 +127,15 @@ def bench_size(size_mib: int, repeat: int, kernel: str, *, numpy: bool = True) -
             p.unlink()
         gf_out.unlink(missing_ok=True)
 
-        split, combine = tcr_split_combine(secret, work / "tcr", work, repeat, env)
+        split, combine = tcr_split_combine(tcr, secret, work / "tcr", work, repeat, env)
         results[f"tcr split ({kernel})"] = split
         results[f"tcr combine ({kernel})"] = combine
         if kernel != "numpy" and numpy:
             env_np = dict(env, TCR_GF_KERNEL="numpy")
-            split_np, combine_np = tcr_split_combine(secret, work / "tcrnp", work, 1, env_np)
+            split_np, combine_np = tcr_split_combine(tcr, secret, work / "tcrnp", work, 1, env_np)
             results["tcr split (numpy)"] = split_np
             results["tcr combine (numpy)"] = combine_np
-        help_runs = [run([*TCR, "--help"], env=env) for _ in range(15)]
+        help_runs = [run([*tcr, "--help"], env=env) for _ in range(15)]
         results["tcr --help"] = Run(
             statistics.median(r.wall for r in help_runs),
             statistics.median(r.cpu for r in help_runs),

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _procs import TCR, Run, child_env, run  # noqa: E402
+from _procs import Run, TcrCommand, child_env, run, tcr_command  # noqa: E402
 
 HEAVY = ("numpy", "pydantic", "Crypto", "nacl", "cryptography", "multiprocessing", "ctypes")
 
@@ -87,13 +87,15 @@ def prepare(work: Path) -> dict[str, list[str]]:
     return commands
 
 
-def timed(args: list[str], env: dict[str, str]) -> Run:
-    return run([*TCR, *args], env=env, cwd=ROOT)
+def timed(tcr: TcrCommand, args: list[str], env: dict[str, str]) -> Run:
+    return run([*tcr.argv, *args], env=env, cwd=ROOT)
 
 
-def imports(args: list[str], env: dict[str, str]) -> tuple[list[str], list[tuple[int, str]]]:
+def imports(
+    tcr: TcrCommand, args: list[str], env: dict[str, str]
+) -> tuple[list[str], list[tuple[int, str]]]:
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "tcr_cli.main", *args],
+        [*tcr.importtime, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -116,20 +118,25 @@ def imports(args: list[str], env: dict[str, str]) -> tuple[list[str], list[tuple
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--dev", action="store_true", help="time the development venv's tcr, not a wheel's"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tcr-bench-startup-") as tmp:
         work = Path(tmp)
         commands = prepare(work)
-        env = child_env(work / "pycache", dict(os.environ, PYTHONPATH=str(ROOT)))
+        tcr = tcr_command(work, dev=args.dev)
+        env = child_env(work / "pycache")
         results = {}
         for name, argv in commands.items():
-            timed(argv, env)  # warm the page cache and compile the bytecode, as installed
-            runs = [timed(argv, env) for _ in range(args.rounds)]
+            timed(tcr, argv, env)  # warm the page cache and compile the bytecode, as installed
+            runs = [timed(tcr, argv, env) for _ in range(args.rounds)]
             wall = statistics.median(r.wall for r in runs)
             cpu = statistics.median(r.cpu for r in runs)
-            results[name] = (wall, cpu, *imports(argv, env))
+            results[name] = (wall, cpu, *imports(tcr, argv, env))
     load = os.getloadavg()[0]
     cpus = os.cpu_count()
+    print(f"tcr: {tcr.description}")
     print(f"median of {args.rounds} runs per command; load average {load:.1f} on {cpus} cpus")
     base = results["tcr --help"][0]
     header = f"{'command':<20} {'wall s':>7} {'cpu s':>6} {'/ --help':>8}  {'target':<15} "

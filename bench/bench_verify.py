@@ -30,7 +30,7 @@ from tcr_kit.audit.signing import ED25519
 from tcr_kit.audit.transcript import build_transcript, write_transcript
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import RT_PREFIX, SCHEDULING, TCR, child_env
+from _procs import RT_PREFIX, SCHEDULING, child_env, tcr_command
 
 
 def children_cpu() -> float:
@@ -100,6 +100,9 @@ def main() -> int:
     parser.add_argument("--events", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--dev", action="store_true", help="time the development venv's tcr, not a wheel's"
+    )
     args = parser.parse_args()
     if RT_PREFIX:
         # The anchor runs in this process and the verifier in its children: all of them
@@ -110,7 +113,10 @@ def main() -> int:
     rows: list[tuple[int, float, float, float, float, float]] = []
     env = child_env(work / "pycache")
     try:
-        subprocess.run([*TCR, "--help"], env=env, capture_output=True, check=True)  # compile
+        tcr = tcr_command(work, dev=args.dev)
+        print(f"tcr: {tcr.description}")
+        # Compile the bytecode once, as an install would have.
+        subprocess.run([*tcr.argv, "audit", "verify", "--help"], env=env, capture_output=True)
         for n in args.events:
             path = work / f"t{n}.json"
             jobs = make_transcript(n, path)
@@ -120,7 +126,7 @@ def main() -> int:
                 cpu = children_cpu()
                 start = time.perf_counter()
                 proc = subprocess.run(
-                    [*TCR, "audit", "verify", "--transcript", str(path), "--json", *extra],
+                    [*tcr.argv, "audit", "verify", "--transcript", str(path), "--json", *extra],
                     capture_output=True,
                     text=True,
                     env=env,
