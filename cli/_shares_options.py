@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import click
 
-from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.sharing import dispatch, files
 from tcr_kit.sharing.formats.base import ForeignOptions, read_passphrase_file
 from tcr_kit.sharing.native_header import validate_label
@@ -140,6 +139,8 @@ def report_split(outcome: files.SplitOutcome | dispatch.PeerSplit, as_json: bool
             click.echo(f"{outcome.format} shares: {outcome.threshold} of {outcome.count}")
             click.echo(table(outcome.share_rows(), ["index", "file", "sha256"]))
         return
+    from tcr_kit.audit.pgpwords import digest_words
+
     hexdigest, words = digest_words(outcome.manifest_digest)
     if as_json:
         emit_json({**record, "manifest_pgp_words": words})

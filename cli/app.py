@@ -13,7 +13,6 @@ two invocations in one process (tests, scripts) never see each other's flags.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 import time
@@ -172,6 +171,8 @@ def json_mode() -> bool:
 
 def emit_json(obj: Any) -> None:
     """Print one JSON document on stdout."""
+    import json  # only --json output needs it: not every command's start-up
+
     click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 

@@ -16,7 +16,6 @@ import click
 from tcr_kit.errors import InputError
 from tcr_kit.fileio import StreamOutput
 from tcr_kit.sharing import dispatch, files
-from tcr_kit.sharing.convert import recorded_size, recover_secret, split_secret
 from tcr_kit.sharing.result import CombineResult
 
 from ._shares_options import (
@@ -185,6 +184,8 @@ def convert(
     recovers the secret in memory (never on disk), checks it where the old format allows,
     and makes a NEW share set. The old shares stay valid: retire and destroy them.
     """
+    from tcr_kit.sharing.convert import recorded_size, recover_secret, split_secret
+
     detected = dispatch.detect_set(share_files, from_fmt, on_warning=warn)
     options = foreign_options(**format_opts)
     old_m, old_n = recorded_size(detected)

@@ -29,11 +29,15 @@ The code lives in four modules, re-exported here (``from tcr_kit.sharing import 
 ``native.open_share_file`` etc. keep working): :mod:`~tcr_kit.sharing.native_header`
 (constants, header, byte layout), :mod:`~tcr_kit.sharing.native_share` (a share, its checks
 and its compact and text forms), :mod:`~tcr_kit.sharing.native_split` and
-:mod:`~tcr_kit.sharing.native_combine`.
+:mod:`~tcr_kit.sharing.native_combine`. The splitting names are resolved on first use
+(PEP 562): a combine or an inspection does not import the splitter.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from tcr_kit._lazy import lazy_names
 from tcr_kit.sharing.native_combine import (
     MAX_SUBSET_TRIALS,
     Selection,
@@ -61,12 +65,14 @@ from tcr_kit.sharing.native_share import (
     looks_like,
     open_share_file,
 )
-from tcr_kit.sharing.native_split import (
-    SplitManifest,
-    canonical_json,
-    split_bytes,
-    split_stream,
-)
+
+if TYPE_CHECKING:
+    from tcr_kit.sharing.native_split import (
+        SplitManifest,
+        canonical_json,
+        split_bytes,
+        split_stream,
+    )
 
 __all__ = [
     "FORMAT_VERSION",
@@ -95,3 +101,10 @@ __all__ = [
     "split_bytes",
     "split_stream",
 ]
+
+_SPLIT = "tcr_kit.sharing.native_split"
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    dict.fromkeys(("SplitManifest", "canonical_json", "split_bytes", "split_stream"), _SPLIT),
+    __all__,
+)

@@ -121,8 +121,12 @@ def test_split_and_combine_import_no_numpy_pydantic_pycryptodome_or_libsodium(
     assert "tcr_kit" in split
     assert not split & heavy
     shares = sorted(str(p) for p in out.glob("*.tcrs"))[:2]
+    # Nor what only splitting, converting, --json or a manifest's PGP words need.
     combined = _modules_after(
         _cli_probe("shares", "combine", "-o", str(tmp_path / "out.bin"), "-q", *shares)
+        + "for name in ('tcr_kit.sharing.native_split', 'tcr_kit.sharing.convert',"
+        " 'tcr_kit.audit.pgpwords', 'json'):\n"
+        "    assert name not in sys.modules, name\n"
     )
     assert (tmp_path / "out.bin").read_bytes() == secret.read_bytes()
     assert not combined & (heavy | {"cryptography"})
