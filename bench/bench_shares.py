@@ -156,16 +156,22 @@ def bench_size(
     gfsplit, gfcombine = results["gfsplit"], results["gfcombine"]
     peak = max(r.rss_kib for name, r in results.items() if name.startswith("tcr ")) / 1024
     help_ms = results["tcr --help"].wall * 1000
+    # The targets (issue 14) are on time as a user waits for it: the wall ratios. The CPU
+    # ratios say how much work each side did (tcr spends two cores to finish sooner).
     checks = [
         ("split / gfsplit (wall)", split.wall / gfsplit.wall, 0.25),
-        ("split / gfsplit (cpu)", split.cpu / gfsplit.cpu, 0.25),
         ("combine / gfcombine (wall)", combine.wall / gfcombine.wall, 0.6),
-        ("combine / gfcombine (cpu)", combine.cpu / gfcombine.cpu, 0.6),
+    ]
+    work = [
+        ("split / gfsplit (cpu)", split.cpu / gfsplit.cpu),
+        ("combine / gfcombine (cpu)", combine.cpu / gfcombine.cpu),
     ]
     print()
     for name, ratio, target in checks:
         verdict = "ok" if ratio <= target else "MISSED"
         print(f"{name:<27} {ratio:9.2f}x  target <= {target:.2f}x  {verdict}")
+    for name, ratio in work:
+        print(f"{name:<27} {ratio:9.2f}x  (work done, no target)")
     print(
         f"{'peak memory':<27} {peak:6.1f} MiB  target <= 64 MiB  {'ok' if peak <= 64 else 'MISSED'}"
     )
