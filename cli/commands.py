@@ -102,4 +102,8 @@ HSM_COMMANDS: dict[str, tuple[str, str]] = {
         "tcr_cli.hsm_config:config_extend_cmd",
         "Raise the config's share count after 'tcr shares extend' (a new, recorded version).",
     ),
+    "config-rekey": (
+        "tcr_cli.hsm_config:config_rekey_cmd",
+        "Name the new share set in the config after 'tcr hsm rekey' (a new, recorded version).",
+    ),
 }

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from tcr_kit.hsm.config import LoadedConfig
 
 
-@click.group(cls=LazyGroup, lazy=HSM_COMMANDS)  # config-extend, in cli/hsm_config.py
+@click.group(cls=LazyGroup, lazy=HSM_COMMANDS)  # config-extend, config-rekey: cli/hsm_config.py
 def hsm() -> None:
     """Activate an HSM with m of n TCR shares; quorum readiness.
 
@@ -265,7 +265,7 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
     if json_mode():
         return emit_json({"ok": True, **result.facts(), **hashes})
     rekeyed = [e for e in activation.events if e.kind == "hsm.rekey"]
-    lines = result.describe(loaded.hsm.name, config_path)
+    lines = result.describe(loaded.hsm.name, config_path, recorded=local is None)
     click.echo("\n".join(lines + (rekeyed[-1].describe_hashes() if rekeyed else [])))
 
 

@@ -56,6 +56,7 @@ from tcr_kit.hsm.clearance import (
 from tcr_kit.hsm.collect import CardSpec, CardSpecError, Prompts, collect, parse_card_spec
 from tcr_kit.hsm.config import HsmConfig, LoadedConfig, load_config
 from tcr_kit.hsm.config_extend import ConfigExtension, extend_config, plan_config_extension
+from tcr_kit.hsm.config_rekey import ConfigRekey, plan_config_rekey, rekey_config
 from tcr_kit.hsm.errors import (
     ConfigError,
     CustodyRefused,
@@ -92,6 +93,7 @@ __all__ = [
     "CardSpecError",
     "ConfigError",
     "ConfigExtension",
+    "ConfigRekey",
     "CustodyRefused",
     "DuplicateCredential",
     "HsmConfig",
@@ -130,10 +132,12 @@ __all__ = [
     "parse_card_spec",
     "parse_expiry",
     "plan_config_extension",
+    "plan_config_rekey",
     "readiness",
     "receive_pin",
     "register_share_set",
     "rekey",
+    "rekey_config",
     "require_approvals",
     "run_with_pin",
     "sign_override",

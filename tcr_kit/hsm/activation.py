@@ -543,15 +543,17 @@ class Activation:
         try:
             quorum = self._collect(sources, building)
             token = self.token()
-            with self._derive(quorum) as pin, token.login(pin, rw=rw) as raw:
-                pin.wipe()
-                hsm = HsmSession(token, raw)
-                self._event(ACTIVATE, quorum, "activated", purpose=purpose)
-                try:
-                    yield hsm
-                finally:
-                    ops = tuple(hsm.operations)
-                    self._event(DEACTIVATE, quorum, "deactivated", operations=ops)
+            with self._derive(quorum) as pin:
+                followed = self._marker_follows_config(quorum, pin)
+                with token.login(pin, rw=rw) as raw:
+                    pin.wipe()
+                    hsm = HsmSession(token, raw)
+                    self._event(ACTIVATE, quorum, "activated", purpose=purpose, **followed)
+                    try:
+                        yield hsm
+                    finally:
+                        ops = tuple(hsm.operations)
+                        self._event(DEACTIVATE, quorum, "deactivated", operations=ops)
         except TcrError as exc:
             partial = building[0] if building else None
             self._event(ACTIVATE, partial, f"refused: {exc}", purpose=purpose)
@@ -567,6 +569,7 @@ class Activation:
             quorum = self._collect(sources, building)
             pin = self._derive(quorum)
             try:
+                followed = self._marker_follows_config(quorum, pin)
                 with self.token().login(pin):
                     pass
             except BaseException:
@@ -576,8 +579,31 @@ class Activation:
             partial = building[0] if building else None
             self._event(ACTIVATE, partial, f"refused: {exc}", purpose="pin-handoff")
             raise
-        self._event(ACTIVATE, quorum, "pin handed off", purpose="pin-handoff")
+        self._event(ACTIVATE, quorum, "pin handed off", purpose="pin-handoff", **followed)
         return pin
+
+    def _marker_follows_config(self, quorum: Quorum, pin: SecretBuffer) -> dict[str, Any]:
+        """Raise the marker's count to the configuration's once a quorum of the marker's own
+        set is about to log in: after ``tcr shares extend`` and ``tcr hsm config-extend`` the
+        set has more shares than when the marker was written (``tcr hsm init``/``rekey``),
+        and the marker must not keep saying otherwise. Only a raise, only for the marker's
+        set, epoch and threshold; written with ``pin`` (a login of its own, which a wrong PIN
+        fails like the activation's), read back. Returns the activation event's
+        ``marker_count`` field (``{"marker_count": {"old": N, "new": M}}``) or nothing."""
+        marker, cfg = quorum.marker, self.config.share_set
+        if (
+            marker is None
+            or marker.count >= cfg.count
+            or marker.threshold != cfg.threshold
+            or marker.current.epoch != cfg.epoch
+            or quorum.shares()[0].set_id_hex != marker.current.set_id
+        ):
+            return {}
+        from tcr_kit.hsm.provision import write_marker
+
+        write_marker(self.token(), pin, replace(marker, count=cfg.count))
+        quorum.marker = replace(marker, count=cfg.count)
+        return {"marker_count": {"old": marker.count, "new": cfg.count}}
 
     # -- audit -------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tcr_kit.errors import InputError, IntegrityError
-from tcr_kit.hsm.config import LoadedConfig, load_config, parse_config
+from tcr_kit.hsm.config import HsmConfig, LoadedConfig, load_config, parse_config
 from tcr_kit.hsm.errors import ConfigError, WrongShareSet
 
 if TYPE_CHECKING:
@@ -45,7 +45,11 @@ CONFIG_MODE = 0o644
 """A configuration holds no secret: it is reviewed and published with the ceremony."""
 
 _TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\" -]+?)\s*\]\s*(#.*)?$")
-_COUNT = re.compile(r"^(\s*count\s*=\s*)(\d+)(\s*(?:#.*)?)$")
+_KEY_LINE = re.compile(
+    r"^(\s*([A-Za-z_]+)\s*=\s*)(\d+|\"[A-Za-z0-9._:-]*\"|'[A-Za-z0-9._:-]*')(\s*(?:#.*)?)$"
+)
+"""A ``key = value`` line whose value is a number or a plain quoted id (group 3), with the
+text before it (group 1) and its comment (group 4) kept."""
 
 
 @dataclass(frozen=True)
@@ -125,27 +129,40 @@ class ConfigExtension:
 
 def _raise_count(data: bytes, count: int, source: str) -> bytes:
     """``data`` with the one ``count = N`` line of ``[share_set]`` set to ``count``."""
+    what = "raise it by hand and have the new version reviewed"
+    return set_share_set_lines(data, {"count": str(count)}, source, what=what)
+
+
+def set_share_set_lines(data: bytes, values: dict[str, str], source: str, *, what: str) -> bytes:
+    """``data`` with the one ``KEY = VALUE`` line of ``[share_set]`` of each key of
+    ``values`` given that value (already TOML: ``'"id"'`` or ``"3"``), every other byte kept
+    (comments, layout, line endings). A key without exactly one such line is a
+    :class:`ConfigError` ending with ``what`` (how to do it instead)."""
     try:
         lines = data.decode("utf-8").splitlines(keepends=True)
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not UTF-8 text") from None
-    table, found = "", []
+    found: dict[str, list[int]] = {key: [] for key in values}
+    table = ""
     for i, line in enumerate(lines):
         header = _TABLE.match(line)
         if header:
             table = header.group(1).replace('"', "").replace(" ", "")
-        elif table == "share_set" and _COUNT.match(line.rstrip("\r\n")):
-            found.append(i)
-    if len(found) != 1:
-        raise ConfigError(
-            f"{source}: no single 'count = N' line in [share_set] to change; raise it by hand"
-            " and have the new version reviewed"
-        )
-    i = found[0]
-    ending = lines[i][len(lines[i].rstrip("\r\n")) :]
-    match = _COUNT.match(lines[i].rstrip("\r\n"))
-    assert match is not None  # noqa: S101 - matched above
-    lines[i] = f"{match.group(1)}{count}{match.group(3)}{ending}"
+            continue
+        match = _KEY_LINE.match(line.rstrip("\r\n"))
+        if table == "share_set" and match and match.group(2) in found:
+            found[match.group(2)].append(i)
+    for key, at in found.items():
+        if len(at) != 1:
+            shown = '"ID"' if key == "id" else "N"
+            raise ConfigError(
+                f"{source}: no single '{key} = {shown}' line in [share_set] to change; {what}"
+            )
+    for key, (i,) in found.items():
+        ending = lines[i][len(lines[i].rstrip("\r\n")) :]
+        match = _KEY_LINE.match(lines[i].rstrip("\r\n"))
+        assert match is not None  # noqa: S101 - matched above
+        lines[i] = f"{match.group(1)}{values[key]}{match.group(4)}{ending}"
     return "".join(lines).encode("utf-8")
 
 
@@ -172,7 +189,6 @@ def plan_config_extension(
     ``output`` in another folder than a relative site file allows (exit 2); a configuration
     changed since it was read (exit 3)."""
     from tcr_kit.custody.errors import NotFound
-    from tcr_kit.errors import FileExistsRefused
 
     cfg = loaded.share_set
     try:
@@ -200,28 +216,12 @@ def plan_config_extension(
             f"{loaded.path} says share set {cfg.id} has {cfg.count} shares; the ledger records"
             f" only {share_set.n}"
         )
-    output = Path(output)
-    replaces = output.exists() and output.resolve() == loaded.path.resolve()
-    if (output.exists() or output.is_symlink()) and not force:
-        raise FileExistsRefused(str(output))
-    _check_site_reachable(loaded, output)
-    try:
-        data = loaded.path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{loaded.path}: cannot read HSM config: {exc.strerror}") from None
-    if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), loaded.sha256):
-        raise IntegrityError(f"{loaded.path} changed since it was read: run the command again")
+    output, replaces, data = read_for_new_version(loaded, output, force=force)
     new = _raise_count(data, share_set.n, str(loaded.path))
-    site = loaded.site_path.read_bytes() if loaded.site_path is not None else None
-    parsed = parse_config(new, str(output), site=site, site_source=str(loaded.site_path))
     expected = loaded.config.model_copy(
         update={"share_set": cfg.model_copy(update={"count": share_set.n})}
     )
-    if parsed != expected:
-        raise ConfigError(
-            f"{loaded.path}: changing the count line changed more than the count; raise it by"
-            " hand and have the new version reviewed"
-        )
+    check_new_version(loaded, new, output, expected, what="the count")
     history = ledger.manifest_history(cfg.id)
     latest = history[-1]["payload"].get("manifest_sha256") if history else None
     return ConfigExtension(
@@ -242,37 +242,97 @@ def extend_config(
     SHA-256, count and site file must be those recorded: exit 3 otherwise). Returns the
     event and the new version loaded (``None`` in a dry run, which writes and records
     nothing). The actor needs the policy's ``share-set.change`` (exit 5)."""
-    from tcr_kit.fileio import atomic_output
-
     ledger.permit("share-set.change", actor)
     name, cfg = plan.loaded.hsm.name, plan.loaded.share_set
     subjects = [f"hsm:{name}", f"share-set:{cfg.id}"]
     if dry_run:
         preview = ledger.record_event(actor, CONFIG_EXTEND, subjects, plan.payload(), dry_run=True)
         return preview, None
-    _unchanged_since_plan(plan)  # the confirmation may have taken a while
-    with atomic_output(plan.output, force=force, mode=CONFIG_MODE) as out:
-        out.write(plan.data)
-        event = ledger.record_event(actor, CONFIG_EXTEND, subjects, plan.payload())
-    back = load_config(plan.output)
-    same_site = back.site_sha256 == plan.loaded.site_sha256
-    if back.sha256 != plan.new_sha256 or back.share_set.count != plan.new_count or not same_site:
+    event, back = publish_new_version(
+        plan.loaded, plan.output, plan.data, ledger, actor, CONFIG_EXTEND, subjects,
+        plan.payload(), force=force,
+    )  # fmt: skip
+    return event, back
+
+
+def read_for_new_version(
+    loaded: LoadedConfig, output: Path, *, force: bool
+) -> tuple[Path, bool, bytes]:
+    """``(output, replaces, data)``: the path a new version of ``loaded`` may be written to
+    (existing only with ``force``: exit 1; a relative site file reachable from it: exit 2),
+    whether it is the configuration's own path, and the configuration's bytes, checked to be
+    the ones ``loaded`` hashed (exit 3 otherwise)."""
+    from tcr_kit.errors import FileExistsRefused
+
+    output = Path(output)
+    replaces = output.exists() and output.resolve() == loaded.path.resolve()
+    if (output.exists() or output.is_symlink()) and not force:
+        raise FileExistsRefused(str(output))
+    _check_site_reachable(loaded, output)
+    try:
+        data = loaded.path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{loaded.path}: cannot read HSM config: {exc.strerror}") from None
+    if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), loaded.sha256):
+        raise IntegrityError(f"{loaded.path} changed since it was read: run the command again")
+    return output, replaces, data
+
+
+def check_new_version(
+    loaded: LoadedConfig, new: bytes, output: Path, expected: HsmConfig, *, what: str
+) -> None:
+    """``new`` parsed (with the same site file) must be ``expected``: the changed lines
+    changed ``what`` and nothing else (:class:`ConfigError`, exit 2, otherwise)."""
+    site = loaded.site_path.read_bytes() if loaded.site_path is not None else None
+    parsed = parse_config(new, str(output), site=site, site_source=str(loaded.site_path))
+    if parsed != expected:
+        raise ConfigError(
+            f"{loaded.path}: changing the [share_set] lines changed more than {what}; change"
+            " it by hand and have the new version reviewed"
+        )
+
+
+def publish_new_version(
+    loaded: LoadedConfig,
+    output: Path,
+    data: bytes,
+    ledger: Ledger,
+    actor: Actor,
+    kind: str,
+    subjects: list[str],
+    payload: dict[str, Any],
+    *,
+    force: bool,
+) -> tuple[StoredEvent, LoadedConfig]:
+    """Write ``data`` to ``output`` (0644) inside the ledger transaction of its signed
+    ``kind`` event, after checking ``loaded`` (and its site file) did not change since it
+    was read; then read it back: its SHA-256 and site file must be the ones recorded
+    (exit 3 otherwise)."""
+    from tcr_kit.fileio import atomic_output
+
+    _unchanged_since_read(loaded)  # the confirmation may have taken a while
+    with atomic_output(output, force=force, mode=CONFIG_MODE) as out:
+        out.write(data)
+        event = ledger.record_event(actor, kind, subjects, payload)
+    back = load_config(output)
+    new_sha256 = hashlib.sha256(data).hexdigest()
+    if back.sha256 != new_sha256 or back.site_sha256 != loaded.site_sha256:
         raise IntegrityError(
-            f"{plan.output} read back is not the version recorded in audit event {event.seq}"
-            f" (SHA-256 {back.sha256}, recorded {plan.new_sha256}): check the file system"
+            f"{output} read back is not the version recorded in audit event {event.seq}"
+            f" (SHA-256 {back.sha256}, recorded {new_sha256}): check the file system"
         )
     return event, back
 
 
-def _unchanged_since_plan(plan: ConfigExtension) -> None:
-    """The configuration (and its site file) still hash as when the plan was made: an edit
-    in between is neither overwritten nor recorded as the old version (exit 3)."""
+def _unchanged_since_read(loaded: LoadedConfig) -> None:
+    """The configuration (and its site file) still hash as when it was read: an edit in
+    between is neither overwritten nor recorded as the old version (exit 3)."""
     try:
-        now = load_config(plan.loaded.path)
+        now = load_config(loaded.path)
     except ConfigError as exc:
-        raise IntegrityError(f"{plan.loaded.path} changed since it was read ({exc})") from None
-    if now.sha256 != plan.loaded.sha256 or now.site_sha256 != plan.loaded.site_sha256:
+        raise IntegrityError(f"{loaded.path} changed since it was read ({exc})") from None
+    if now.sha256 != loaded.sha256 or now.site_sha256 != loaded.site_sha256:
         raise IntegrityError(
-            f"{plan.loaded.path} or its site file changed since it was read: nothing was"
+            f"{loaded.path} or its site file changed since it was read: nothing was"
             " written or recorded; run the command again"
         )

@@ -109,6 +109,10 @@ class ActivationEvent:
     """SHA-256 of the site file the configuration names (module path, ``[hsm.env]``,
     token): which code the PIN was given to. ``None`` for a configuration without one (and
     in events recorded before it was kept)."""
+    marker_count: dict[str, int] | None = None
+    """``hsm.activate``: ``{"old": N, "new": M}`` when this activation raised the HSM
+    marker's count to the configuration's (after the set was extended); ``None`` otherwise
+    (and in events recorded before the marker followed an extension)."""
 
     @property
     def refused(self) -> bool:
@@ -177,6 +181,8 @@ class ActivationEvent:
             out["approvals"] = self.approvals
         if self.site_sha256 is not None:
             out["site_sha256"] = self.site_sha256
+        if self.marker_count is not None:
+            out["marker_count"] = dict(self.marker_count)
         return out
 
     @classmethod
@@ -206,4 +212,5 @@ class ActivationEvent:
             override=payload.get("override"),
             approvals=payload.get("approvals"),
             site_sha256=payload.get("site_sha256"),
+            marker_count=payload.get("marker_count"),
         )

@@ -80,13 +80,22 @@ class RekeyResult:
             ),
         ]
 
-    def describe(self, hsm_name: str, config_path: Path) -> list[str]:
-        """The steps done, and what to change in the configuration now."""
+    def describe(self, hsm_name: str, config_path: Path, *, recorded: bool = False) -> list[str]:
+        """The steps done, and what to change in the configuration now: with ``recorded``
+        (the rekey is in the ledger) the command that writes its next version."""
+        change = (
+            f'[share_set] id = "{self.new_share_set_id}", epoch = {self.new.epoch}, threshold'
+            f" = {self.threshold}, count = {self.count}"
+        )
         lines = [
             *(f"  {step}" for step in self.steps),
             f"rekeyed {hsm_name}: epoch {self.new.epoch}, set {self.new.set_id}."
-            f' Update {config_path}: [share_set] id = "{self.new_share_set_id}", epoch ='
-            f" {self.new.epoch}, threshold = {self.threshold}, count = {self.count}",
+            + (
+                f" Next, the config's new version ({change}), recorded: tcr hsm config-rekey"
+                f" --config {config_path} --output {config_path} --force (with --as and --key)"
+                if recorded
+                else f" Update {config_path}: {change}"
+            ),
         ]
         manifest = manifest_path(self.share_files[0].parent, hsm_name, self.new.epoch)
         if manifest.exists():  # a rekey begun before manifests were written has none

@@ -236,6 +236,7 @@ def _ceremonies(ledger: Ledger, data: ReportData) -> list[dict[str, Any]]:
                 "rehearsal": bool(doc.get("rehearsal")),
                 "rehearsed_in": list(doc.get("rehearsed_in") or []),
                 "config_sha256": doc.get("config_sha256"),
+                "site_sha256": doc.get("site_sha256"),
                 "status": doc.get("status"),
                 "opened_by": doc.get("opened_by"),
                 "closed_by": doc.get("closed_by"),

@@ -615,9 +615,9 @@ def _record_facts(c: dict[str, Any], data: ReportData) -> str:
         rows.append(("kind", "rehearsal" if c.get("rehearsal") else "ceremony"))
         rows.append(("state", esc(c["status"])))
     if c.get("config_sha256"):
-        rows.append(
-            ("configuration SHA-256", f'<code class="hash">{esc(c["config_sha256"])}</code>')
-        )
+        rows.append(("configuration SHA-256", _hash_cell(c["config_sha256"], "config")))
+    if c.get("site_sha256"):
+        rows.append(("site file SHA-256", _hash_cell(c["site_sha256"], "site")))
     if c.get("rehearsed_in"):
         rows.append(
             (
@@ -639,6 +639,19 @@ def _record_facts(c: dict[str, Any], data: ReportData) -> str:
         )
     body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<table id="ceremony-record">{body}</table>'
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _hash_cell(value: object, name: str) -> str:
+    """A recorded SHA-256 as hex and, to compare aloud, PGP words (``{name}-hex``,
+    ``{name}-words``); a value that is not 64 hex digits is shown as it is, without words."""
+    cell = f'<code class="hash" id="{name}-hex">{esc(value)}</code>'
+    if isinstance(value, str) and _HEX64.fullmatch(value):
+        words = " ".join(pgp_words(bytes.fromhex(value)))
+        cell += f'<br><span class="words" id="{name}-words">{esc(words)}</span>'
+    return cell
 
 
 def _plain(value: object) -> object:

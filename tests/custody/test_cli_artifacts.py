@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -384,3 +385,73 @@ def test_a_policy_recorded_before_artifacts_existed_applies_their_default_roles(
     _drive(tcr)
     assert "action-role" in _register(tcr, *IW, code=5)
     _register(tcr)
+
+
+def test_a_file_changed_between_its_check_and_its_copy_is_refused_and_opens_a_discrepancy(
+    tcr: Tcr, clock: Clock
+) -> None:
+    """The release checks every file of the tranche, then copies it, hashing what it copies.
+    A file changed in between (made deterministic by the release's test pause, a FIFO it
+    reads after the check) is refused: exit 3, nothing released or left in the output
+    folder, and the tamper discrepancy opened in the refusal's own signed event."""
+    import errno
+    import os
+    import threading
+    import time
+
+    from tcr_kit.custody.ledger import Ledger
+    from tcr_kit.custody.ledger.artifacts import PAUSE_BEFORE_COPY_ENV
+    from tests.cli_runner import run_tcr
+
+    drive = _signing_ceremony(tcr, clock)
+    _session(tcr, clock, 56, "2027-01-02T09:00:00", "TEB-100")
+    fifo = tcr.tmp / "pause"
+    os.mkfifo(fifo)
+    tcr.monkeypatch.setenv(PAUSE_BEFORE_COPY_ENV, str(fifo))
+    done: list[object] = []
+
+    def run_release() -> None:
+        args = ["artifact", "release", "ksk-2027", *CA, "--tranche", "Q1", "--from", "drive",
+                "--output-dir", "servers", *_witness("iw-1")]  # fmt: skip
+        done.append(run_tcr(*args, in_process=True))
+
+    release = threading.Thread(target=run_release)
+    release.start()
+    deadline = time.monotonic() + 60
+    while True:  # the release has checked the files once it waits on the FIFO
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+        assert release.is_alive(), done
+        assert time.monotonic() < deadline, "the release never reached its pause"
+        time.sleep(0.02)
+    (drive / "Q1.xml").write_bytes(b"<skr q1 forged/>\n")
+    os.close(fd)
+    release.join(60)
+    tcr.monkeypatch.delenv(PAUSE_BEFORE_COPY_ENV)
+    (proc,) = done
+    assert isinstance(proc, subprocess.CompletedProcess)
+    assert proc.returncode == 3, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "changed while copying" in lines[0] and "Q1.xml differs" in lines[0]
+    assert "discrepancy opened: D-0001 (tamper, critical)" in lines[0]
+    # Nothing released: no file (nor a temporary) in the output folder, the tranche due.
+    out = tcr.tmp / "servers"
+    assert not out.exists() or list(out.iterdir()) == []
+    shown = json.loads(tcr("artifact", "show", "ksk-2027", "--json"))
+    assert shown["tranches"][0]["state"] == "due"
+    (opened,) = json.loads(tcr("discrepancy", "list", "--json"))["discrepancies"]
+    assert opened["category"] == "tamper" and opened["severity"] == "critical"
+    assert "Q1.xml differs" in opened["description"]
+    assert {"credential:SKR-DRIVE", "bag:TEB-100", "artifact:ksk-2027"} <= set(opened["objects"])
+    with Ledger.open(tcr.tmp / "ledger.sqlite", create=False) as led:
+        kinds = [json.loads(e.body)["kind"] for e in led.audit.events()]
+    assert kinds[-1] == "artifact.release-refused" and "artifact.release" not in kinds
+    tcr("audit", "verify")
+    # The drive is now blocked: put back, the file is still refused until D-0001 is resolved.
+    (drive / "Q1.xml").write_bytes(FILES["Q1.xml"])
+    assert "open critical discrepancy D-0001" in _release(tcr, "Q1", code=3)

@@ -224,3 +224,55 @@ def test_with_custody_the_extended_set_activates_under_the_new_config_in_the_cer
     assert event.seq == len(kinds) - 2
     ledger.verify()
     ledger.close()
+
+
+def test_the_marker_count_follows_the_extended_config_at_the_next_activation(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """The HSM's activation marker says how many shares the set has. After an extension
+    the first activation under the raised configuration raises it (read back, recorded in
+    that activation's event); a share whose index is above the original count activates."""
+    from tcr_kit.custody.share_manifests import extend_set, sign_manifest
+    from tcr_kit.hsm.activation import Activation, ShareFile
+    from tcr_kit.hsm.config import load_config
+    from tcr_kit.sharing.manifest import load_manifest
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    files, signer = hsm.plan.share_files, SoftwareEd25519Signer.generate()
+    signed = sign_manifest(load_manifest(hsm.plan.manifest_file), signer, "ca")
+    out = tmp_path / "extended"
+    out.mkdir()
+    (new_share,) = extend_set(files[:2], signed, signer, "ca", out, count=1).outcome.paths
+    before = Activation(hsm.loaded).token().marker()
+    assert before is not None and before.count == 3
+
+    # Under the configuration that still says 3, the marker is left as it is.
+    activation = Activation(hsm.loaded)
+    with activation.session([ShareFile(files[0]), ShareFile(files[2])]):
+        pass
+    assert activation.events[0].marker_count is None
+    assert activation.token().marker() == before
+
+    # The configuration raised (tcr hsm config-extend, above): the share of index 4 activates
+    # with an old one, and the marker now says 4, nothing else changed.
+    hsm.config_path.write_text(hsm.config_path.read_text().replace("count = 3", "count = 4"))
+    raised = load_config(hsm.config_path)
+    activation = Activation(raised)
+    with activation.session([ShareFile(new_share), ShareFile(files[1])]) as session:
+        session.sign("ksk-demo", b"zone")
+    first = activation.events[0]
+    assert first.outcome == "activated" and [p.index for p in first.presented] == [4, 2]
+    assert first.marker_count == {"old": 3, "new": 4}
+    assert first.payload()["marker_count"] == {"old": 3, "new": 4}
+    after = activation.token().marker()
+    assert after is not None and after.count == 4
+    assert (after.current, after.threshold, after.retired) == (
+        before.current,
+        before.threshold,
+        before.retired,
+    )
+    # Once raised, the next activation (here a PIN handed off) changes nothing more.
+    again = Activation(raised)
+    again.user_pin([ShareFile(new_share), ShareFile(files[0])]).wipe()
+    assert again.events[0].marker_count is None and "marker_count" not in again.events[0].payload()
+    assert again.token().marker() == after

@@ -97,3 +97,36 @@ def test_the_published_transcript_ends_at_the_closing_checkpoint(tmp_path: Path)
     assert result.report.events == closed["checkpoint"]
     page = (site / "ceremony-2.html").read_text()
     assert f"--expect-head {closed['head']}" in page
+
+
+def test_the_ceremony_page_shows_the_recorded_config_and_site_file_hashes_in_hex_and_words(
+    world: CeremonyWorld, tmp_path: Path
+) -> None:
+    import hashlib
+
+    from tcr_kit.audit.pgpwords import pgp_words
+
+    config, site_file = tmp_path / "hsm.toml", tmp_path / "hsm-site.toml"
+    config.write_bytes(b'format = "tcr-kit.hsm-config"\n# the reviewed configuration\n')
+    site_file.write_bytes(b'format = "tcr-kit.hsm-site"\n# this room\n')
+    _tcr(
+        world, "ceremony", "open", "2", "--facility", "west", "--present", "ca-1:CA",
+        "--config", config, "--site", site_file,
+    )  # fmt: skip
+    site = tmp_path / "site"
+    run_tcr("report", "build", "--output-dir", site, "--ledger", world.path, expect=0)
+    page = (site / "ceremony-2.html").read_text()
+    for name, path in (("config", config), ("site", site_file)):
+        digest = hashlib.sha256(path.read_bytes()).digest()
+        shown = re.search(rf'id="{name}-hex">([0-9a-f]{{64}})<', page)
+        assert shown is not None and shown.group(1) == digest.hex(), name
+        words = re.search(rf'id="{name}-words">([^<]+)<', page)
+        assert words is not None and words.group(1) == " ".join(pgp_words(digest)), name
+    assert "<th>site file SHA-256</th>" in page
+    (ceremony,) = [
+        c for c in json.loads((site / "report.json").read_text())["ceremonies"]
+        if c["number"] == 2
+    ]  # fmt: skip
+    assert ceremony["site_sha256"] == hashlib.sha256(site_file.read_bytes()).hexdigest()
+    # A ceremony opened without them shows neither.
+    assert 'id="site-hex"' not in (site / "ceremony-1.html").read_text()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -382,6 +383,19 @@ class ArtifactsMixin(DiscrepanciesMixin):
         return bag, number
 
 
+PAUSE_BEFORE_COPY_ENV = "TCR_TEST_PAUSE_BEFORE_COPY"
+"""Test hook: the path of a FIFO a release reads to its end once the tranche's files on the
+drive were checked and before they are copied, so that a test can change a file in between
+(the refusal "changed while copying"). Unset outside the tests."""
+
+
+def _pause_for_tests() -> None:
+    fifo = os.environ.get(PAUSE_BEFORE_COPY_ENV)
+    if fifo:
+        with open(fifo, "rb") as fh:
+            fh.read()
+
+
 def _outputs_to_write(tranche: Tranche, outputs: Sequence[Path]) -> set[Path]:
     """The outputs to write. One already there with exactly the registered size and SHA-256
     is kept as it is (a retry after a release interrupted between copying and recording);
@@ -408,6 +422,7 @@ def _copy_verified(
         (f, o) for f, o in zip(tranche.files, outputs, strict=True) if only is None or o in only
     ]
     targets = [o for _, o in pairs]
+    _pause_for_tests()  # the files were checked; a test may change one now
     try:
         with atomic_outputs(targets, mode=RELEASED_MODE) as handles:
             changed = []

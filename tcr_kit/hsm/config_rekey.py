@@ -1,0 +1,257 @@
+"""A new version of an HSM configuration after a rekey moved the HSM to a new share set.
+
+``tcr hsm rekey`` gives the HSM a new activation secret (epoch e+1, a new share set in the
+ledger, the old one retired) and records ``hsm.rekey`` once the marker names the new set.
+The configuration still names the old set and epoch, and an activation under it is refused
+(the marker says e+1). This module writes its next version, as
+:mod:`tcr_kit.hsm.config_extend` does for an extension:
+
+* the new values come from the ledger, never typed by hand: the signed ``hsm.rekey`` event
+  that moved this HSM away from the configuration's set and epoch, recorded **with this
+  configuration's exact SHA-256** (the version reviewed and used for the rekey is the one
+  the new version is made from), and the new share set the rekey added (id, epoch, m, n;
+  active, its epoch and share count those of the event);
+* only the ``id``, ``epoch`` (and, if they changed, ``threshold`` and ``count``) lines of
+  ``[share_set]`` change, comments and layout kept; the new file is parsed again and must
+  equal the old configuration with those fields changed;
+* it is written through :mod:`tcr_kit.fileio` inside the ledger transaction of its signed
+  ``hsm.config-rekey`` event (old and new SHA-256, the site file's, the rekey event it
+  follows), re-checked just before writing, and read back.
+
+Why a command of its own and not a step of the rekey: the rekey is a resumable HSM
+operation whose typed ``yes`` is about the PIN change; the configuration is a reviewed file
+whose new version gets its own dry run, typed ``yes`` and event, and an interrupted rekey
+never leaves a half-updated configuration behind (see docs/guide-activation-scripts.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tcr_kit.errors import InputError, IntegrityError
+from tcr_kit.hsm.config import LoadedConfig
+from tcr_kit.hsm.config_extend import (
+    check_new_version,
+    publish_new_version,
+    read_for_new_version,
+    set_share_set_lines,
+)
+from tcr_kit.hsm.errors import WrongShareSet
+from tcr_kit.hsm.events import REKEY, ActivationEvent
+
+if TYPE_CHECKING:
+    from tcr_kit.audit.chain import StoredEvent
+    from tcr_kit.custody.ledger import Actor, Ledger
+
+__all__ = ["CONFIG_REKEY", "ConfigRekey", "plan_config_rekey", "rekey_config"]
+
+CONFIG_REKEY = "hsm.config-rekey"
+"""The audit event kind that records a configuration's new version after a rekey."""
+
+_FIELDS = ("id", "epoch", "threshold", "count")
+
+
+@dataclass(frozen=True)
+class ConfigRekey:
+    """The next version of a configuration after a rekey: what it changes, the bytes."""
+
+    loaded: LoadedConfig
+    """The current version (the one the rekey was made with)."""
+    output: Path
+    new: dict[str, Any]
+    """``id``, ``epoch``, ``threshold``, ``count`` of the new share set."""
+    data: bytes
+    """The new version's exact bytes."""
+    rekey_seq: int
+    rekey_hash: str
+    """The ``hsm.rekey`` audit event the new version follows (number and hash)."""
+    old_set: str
+    new_set: str
+    """Native set ids (hex) of the retired and the new shares, from the rekey event."""
+    replaces: bool
+
+    @property
+    def old(self) -> dict[str, Any]:
+        cfg = self.loaded.share_set
+        return {"id": cfg.id, "epoch": cfg.epoch, "threshold": cfg.threshold, "count": cfg.count}
+
+    @property
+    def new_sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def changed(self) -> list[str]:
+        """The ``[share_set]`` keys whose value changes."""
+        return [k for k in _FIELDS if self.old[k] != self.new[k]]
+
+    def payload(self) -> dict[str, Any]:
+        """The ``hsm.config-rekey`` event's payload."""
+        return {
+            "hsm": self.loaded.hsm.name,
+            "old_share_set": dict(self.old),
+            "new_share_set": dict(self.new),
+            "old_set_id": self.old_set,
+            "new_set_id": self.new_set,
+            "old_config_sha256": self.loaded.sha256,
+            "new_config_sha256": self.new_sha256,
+            "site_sha256": self.loaded.site_sha256,
+            "config": str(self.output),
+            "rekey_event": {"seq": self.rekey_seq, "hash": self.rekey_hash},
+        }
+
+    def facts(self) -> dict[str, Any]:
+        """JSON-ready: the payload and both hashes' PGP words."""
+        from tcr_kit.audit.pgpwords import digest_words
+
+        out = self.payload()
+        out["old_config_pgp_words"] = digest_words(bytes.fromhex(self.loaded.sha256))[1]
+        out["new_config_pgp_words"] = digest_words(bytes.fromhex(self.new_sha256))[1]
+        return out
+
+    def describe(self) -> list[str]:
+        """What changes, with both hashes as hex and PGP words (read aloud before yes)."""
+        from tcr_kit.audit.pgpwords import digest_words
+
+        old, new = self.old, self.new
+        how = "replacing it" if self.replaces else "a new file"
+        lines = [
+            f"HSM {self.loaded.hsm.name}: share set {old['id']} (epoch {old['epoch']},"
+            f" {old['threshold']}-of-{old['count']}) -> {new['id']} (epoch {new['epoch']},"
+            f" {new['threshold']}-of-{new['count']}), after the rekey of audit event"
+            f" {self.rekey_seq}",
+            *(
+                f"  [share_set] {k} = {_toml(k, old[k])}  becomes  {k} = {_toml(k, new[k])}"
+                for k in self.changed()
+            ),
+            "  nothing else changes",
+            f"  current {self.loaded.path}",
+        ]
+        for label, value in (("old", self.loaded.sha256), ("new", self.new_sha256)):
+            hex_, words = digest_words(bytes.fromhex(value))
+            lines += [f"    {label} SHA-256: {hex_}", f"      PGP words: {words}"]
+        lines.append(f"  writes {self.output} ({how}, mode 0644)")
+        if self.loaded.site_sha256 is not None:
+            lines.append(
+                f"  site file {self.loaded.site_path} unchanged ({self.loaded.site_sha256})"
+            )
+        return lines
+
+
+def _toml(key: str, value: Any) -> str:
+    return f'"{value}"' if key == "id" else str(value)
+
+
+def _rekeys(ledger: Ledger, name: str) -> list[tuple[int, ActivationEvent]]:
+    """Every recorded ``hsm.rekey`` of the HSM ``name``: (event number, event), oldest first."""
+    out = []
+    for body in ledger.audit.events_about(f"hsm:{name}"):
+        if body.get("kind") != REKEY:
+            continue
+        try:
+            event = ActivationEvent.from_payload(REKEY, body["payload"])
+        except (KeyError, TypeError, ValueError):
+            seq = body.get("seq")
+            raise IntegrityError(f"audit event {seq}: not an hsm.rekey payload") from None
+        if event.hsm.name == name and event.new is not None and event.new_share_set is not None:
+            out.append((int(body["seq"]), event))
+    return out
+
+
+def plan_config_rekey(
+    loaded: LoadedConfig, ledger: Ledger, output: Path, *, force: bool = False
+) -> ConfigRekey:
+    """The next version of ``loaded`` naming the share set a recorded rekey moved its HSM
+    to. Refusals: no rekey of this HSM from the configuration's set and epoch in the ledger,
+    or the configuration already names the rekey's new set (exit 2: nothing to change); the
+    rekey recorded with another configuration version (exit 3); the new set not in the
+    ledger, not active, or not the rekey's epoch and share count (exit 3); ``output``
+    existing without ``force`` (exit 1); an ``output`` in another folder than a relative
+    site file allows (exit 2); a configuration changed since it was read (exit 3)."""
+    from tcr_kit.custody.errors import NotFound
+
+    cfg, name = loaded.share_set, loaded.hsm.name
+    rekeys = _rekeys(ledger, name)
+    mine = [
+        (seq, e) for seq, e in rekeys if (e.share_set.id, e.share_set.epoch) == (cfg.id, cfg.epoch)
+    ]
+    if not mine:
+        done = [
+            seq for seq, e in rekeys
+            if e.new_share_set == cfg.id and e.new is not None and e.new.epoch == cfg.epoch
+        ]  # fmt: skip
+        if done:
+            raise InputError(
+                f"{loaded.path} already names share set {cfg.id} (epoch {cfg.epoch}), the one"
+                f" the rekey of audit event {done[-1]} moved HSM {name} to: nothing to change"
+            )
+        raise InputError(
+            f"the ledger records no rekey of HSM {name} from share set {cfg.id} (epoch"
+            f" {cfg.epoch}): nothing to change (rekey first: 'tcr hsm rekey ... --as ID --key"
+            " FILE')"
+        )
+    seq, rekey = mine[-1]
+    assert rekey.new is not None and rekey.new_share_set is not None  # noqa: S101 - _rekeys
+    if rekey.config_sha256 != loaded.sha256:
+        raise IntegrityError(
+            f"the rekey of audit event {seq} was made with configuration SHA-256"
+            f" {rekey.config_sha256}; {loaded.path} is {loaded.sha256}: the new version is made"
+            " only from the version the rekey used"
+        )
+    try:
+        share_set = ledger.share_set(rekey.new_share_set)
+    except NotFound:
+        raise WrongShareSet(
+            f"share set {rekey.new_share_set} of the rekey of audit event {seq} is not in the"
+            " ledger"
+        ) from None
+    count = len(rekey.new_share_digests or ())
+    if share_set.status != "active":
+        raise WrongShareSet(f"share set {share_set.id} is {share_set.status} in the ledger")
+    if share_set.epoch != rekey.new.epoch or share_set.n != count:
+        raise WrongShareSet(
+            f"share set {share_set.id} is epoch {share_set.epoch}, {share_set.m}-of-"
+            f"{share_set.n} in the ledger; the rekey of audit event {seq} made epoch"
+            f" {rekey.new.epoch} with {count} shares"
+        )
+    output, replaces, data = read_for_new_version(loaded, output, force=force)
+    new = {"id": share_set.id, "epoch": share_set.epoch, "threshold": share_set.m,
+           "count": share_set.n}  # fmt: skip
+    changes = {k: _toml(k, new[k]) for k in _FIELDS if getattr(cfg, k) != new[k]}
+    what = "change them by hand and have the new version reviewed"
+    text = set_share_set_lines(data, changes, str(loaded.path), what=what)
+    expected = loaded.config.model_copy(update={"share_set": cfg.model_copy(update=new)})
+    check_new_version(loaded, text, output, expected, what="the share set's id, epoch, m and n")
+    (stored,) = ledger.audit.events(seq, seq)
+    return ConfigRekey(
+        loaded, output, new, text, seq, stored.hash, rekey.old.set_id if rekey.old else "",
+        rekey.new.set_id, replaces,
+    )  # fmt: skip
+
+
+def rekey_config(
+    plan: ConfigRekey,
+    ledger: Ledger,
+    actor: Actor,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+) -> tuple[StoredEvent, LoadedConfig | None]:
+    """Write ``plan``'s new version and record its signed ``hsm.config-rekey`` event in one
+    step: the file is published only if the event was recorded, then read back (exit 3 if
+    it is not the version recorded). Returns the event and the new version loaded (``None``
+    in a dry run, which writes and records nothing). The actor needs the policy's
+    ``share-set.change`` (exit 5)."""
+    ledger.permit("share-set.change", actor)
+    name = plan.loaded.hsm.name
+    subjects = [f"hsm:{name}", f"share-set:{plan.old['id']}", f"share-set:{plan.new['id']}"]
+    if plan.old["id"] == plan.new["id"]:
+        subjects = subjects[:2]
+    if dry_run:
+        preview = ledger.record_event(actor, CONFIG_REKEY, subjects, plan.payload(), dry_run=True)
+        return preview, None
+    return publish_new_version(
+        plan.loaded, plan.output, plan.data, ledger, actor, CONFIG_REKEY, subjects,
+        plan.payload(), force=force,
+    )  # fmt: skip
