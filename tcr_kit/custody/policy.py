@@ -61,7 +61,10 @@ __all__ = [
 ACTIONS: dict[str, str] = {
     "roster.change": "tcr roster add | retire | rekey",
     "policy.set": "tcr policy set",
-    "share-set.change": "tcr hsm register-set, tcr hsm rekey",
+    "share-set.change": (
+        "tcr hsm register-set | config-extend | config-rekey | rekey, "
+        "tcr shares register | extend --share-set"
+    ),
     "credential.add": "tcr credential add [--enrolment]",
     "credential.lifecycle": (
         "tcr credential retire | lose | destroy | replace, tcr card rotate --replace"
