@@ -38,7 +38,7 @@ and never the secret or the PIN.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import TcrError
-from tcr_kit.hsm.clearance import ActivationOverride, CustodyGate
+from tcr_kit.hsm.clearance import ActivationOverride, CustodyGate, sign_override
 from tcr_kit.hsm.config import LoadedConfig
 from tcr_kit.hsm.errors import (
     CustodyRefused,
@@ -580,6 +580,31 @@ class Activation:
         return pin
 
     # -- audit -------------------------------------------------------------------------------
+
+    def sign_override(
+        self, credentials: Sequence[str], reason: str, signers: Sequence[Actor]
+    ) -> ActivationOverride:
+        """Have ``signers`` sign an emergency override of ``credentials`` for this HSM and
+        configuration (:func:`~tcr_kit.hsm.clearance.sign_override`) and use it.
+
+        A signer's card that refuses (a wrong PIN, a blocked PIN, or the last try kept:
+        the card's retry counter is read before the PIN is presented) is recorded as a
+        refused ``hsm.activate`` (purpose ``override-signature``) as a wrong PIN of a
+        share's card is, its outcome naming whose card and the tries left, never the PIN;
+        then the error is raised."""
+        from tcr_kit.cards.errors import CardError
+
+        if self.ledger is None:
+            raise ValueError("an override needs a custody ledger")
+        try:
+            override = sign_override(
+                self.ledger, self.config.hsm.name, self.config.sha256, credentials, reason, signers
+            )
+        except CardError as exc:
+            self.record_refusal(None, exc, "override-signature")
+            raise
+        self.override = override
+        return override
 
     def record_refusal(self, quorum: Quorum | None, error: TcrError, purpose: str) -> None:
         """Append a refused ``hsm.activate`` event (for callers that collect themselves)."""

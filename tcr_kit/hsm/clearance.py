@@ -111,13 +111,13 @@ class ActivationOverride:
 
     @classmethod
     def sign(cls, statement: OverrideStatement, signers: Sequence[Actor]) -> ActivationOverride:
-        """Each of ``signers`` signs ``statement`` with their own key."""
+        """Each of ``signers`` signs ``statement`` with their own key. A card that refuses
+        (wrong PIN, blocked) raises its error naming whose card it is."""
         message = statement.message()
         return cls(
             statement,
             tuple(
-                OverrideSignature(a.person, a.signer.algorithm, a.signer.sign(message).hex())
-                for a in signers
+                OverrideSignature(a.person, a.signer.algorithm, _sign(a, message)) for a in signers
             ),
         )
 
@@ -127,6 +127,19 @@ class ActivationOverride:
             "statement": self.statement.facts(),
             "signatures": [dict(s.__dict__) for s in self.signatures],
         }
+
+
+def _sign(signer: Actor, message: bytes) -> str:
+    """``signer``'s signature of ``message`` (hex); a card's PIN error names whose card."""
+    from tcr_kit.cards.errors import PinBlocked, PinIncorrect
+
+    what = f"PIN of the override signer card of {signer.person}"
+    try:
+        return signer.signer.sign(message).hex()
+    except PinIncorrect as exc:
+        raise PinIncorrect(exc.attempts_left, what) from None
+    except PinBlocked:
+        raise PinBlocked(what) from None
 
 
 @dataclass(frozen=True)
