@@ -46,7 +46,12 @@ from typing import TYPE_CHECKING, Any
 
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import TcrError
-from tcr_kit.hsm.clearance import ActivationOverride, CustodyGate, sign_override
+from tcr_kit.hsm.clearance import (
+    ActivationOverride,
+    CustodyGate,
+    override_rejections,
+    sign_override,
+)
 from tcr_kit.hsm.config import LoadedConfig
 from tcr_kit.hsm.errors import (
     CustodyRefused,
@@ -492,7 +497,7 @@ class Activation:
         self._approval_check = None
         if required == 0 and self.approvals is None:
             return
-        from tcr_kit.hsm.approval import require_approvals
+        from tcr_kit.hsm.approval import ApprovalsNotMet, require_approvals
 
         ceremony = None
         if self.ledger is not None:
@@ -500,9 +505,13 @@ class Activation:
             if ceremony is None:
                 current = self.ledger.open_ceremony()
                 ceremony = current.number if current is not None else None
-        self._approval_check = require_approvals(
-            self.config, self.approvals, ledger=self.ledger, ceremony=ceremony
-        )
+        try:
+            self._approval_check = require_approvals(
+                self.config, self.approvals, ledger=self.ledger, ceremony=ceremony
+            )
+        except ApprovalsNotMet as exc:
+            self._approval_check = exc.check  # the refusal records each approval's verdict
+            raise
 
     def _collect(self, sources: Iterable[Source] | Quorum, into: list[Quorum]) -> Quorum:
         """The complete quorum from ``sources``; the quorum being built is put in ``into``
@@ -627,7 +636,11 @@ class Activation:
             **fields,
         )
         if kind == ACTIVATE and self.override is not None:
-            event = replace(event, override=self.override.facts())
+            facts = self.override.facts()
+            if event.refused and self.ledger is not None:
+                # What held and what did not, so that the verifier re-checks what held.
+                facts["rejected"] = override_rejections(self.ledger, self.override)
+            event = replace(event, override=facts)
         if kind == ACTIVATE and self.approvals is not None:
             event = replace(event, approvals=self.approvals.facts(self._approval_check))
         self.events.append(event)
