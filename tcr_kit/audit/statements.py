@@ -43,6 +43,7 @@ __all__ = [
     "override_message",
     "request_sha256",
     "seal_attestation_digest",
+    "statement_signers",
 ]
 
 STATEMENT_MARK = b'"signature":'
@@ -101,6 +102,34 @@ def manifest_digest(manifest: Mapping[str, Any]) -> bytes:
     body = {k: v for k, v in manifest.items() if k != "signature"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(MANIFEST_DOMAIN + text.encode()).digest()
+
+
+# -- who signs the statements of an event ---------------------------------------------------
+
+
+def statement_signers(event: Mapping[str, Any]) -> set[str]:
+    """The people named as signers of the statements ``event`` (a parsed body) carries:
+    whose key registrations a receipt of it must hold so that its statements can be
+    re-checked (:mod:`tcr_kit.audit.receipt`). Best effort on a malformed event (the
+    check itself refuses it)."""
+    payload = event.get("payload")
+    if not isinstance(payload, dict):
+        return set()
+    found: set[object] = set()
+    override = payload.get("override")
+    if isinstance(override, dict) and isinstance(override.get("signatures"), list):
+        found |= {s.get("person") for s in override["signatures"] if isinstance(s, dict)}
+    approvals = payload.get("approvals")
+    if isinstance(approvals, dict) and isinstance(approvals.get("approvals"), list):
+        found |= {a.get("signer") for a in approvals["approvals"] if isinstance(a, dict)}
+    for record in payload.get("records") or ():
+        if isinstance(record, dict) and record.get("table") == "attestation":
+            doc = record.get("doc")
+            found.add(doc.get("holder") if isinstance(doc, dict) else None)
+    manifest = payload.get("manifest")
+    if isinstance(manifest, dict) and isinstance(manifest.get("signer"), dict):
+        found.add(manifest["signer"].get("id"))
+    return {who for who in found if isinstance(who, str)}
 
 
 # -- the check --------------------------------------------------------------------------------
