@@ -16,6 +16,7 @@ from .app import json_option, progress, quiet_option, warn
 
 if TYPE_CHECKING:
     from tcr_kit.custody.ledger import Actor, Ledger
+    from tcr_kit.hsm.activation import Activation
     from tcr_kit.hsm.collect import CardSpec, Prompts
     from tcr_kit.hsm.config import LoadedConfig
 
@@ -206,29 +207,10 @@ class CustodyOptions:
             _card_signer_spec(spec)
 
     def kwargs(self, loaded: LoadedConfig, ledger: Ledger | None) -> dict[str, Any]:
-        """``Activation`` keyword arguments (keys are loaded here, passphrases asked)."""
+        """``Activation`` keyword arguments; the override is signed by :meth:`sign`."""
         out: dict[str, Any] = {"in_person": self.in_person}
         if (self.in_person or self.override) and ledger is None:
             raise click.UsageError("--in-person and --override need the ledger (--as/--key)")
-        if self.override and ledger is not None:
-            from tcr_kit.custody.ledger import Actor
-            from tcr_kit.hsm.clearance import sign_override
-
-            from ._cosign import open_card_signer
-            from ._ledger import actor
-
-            signers = [
-                actor(pid, Path(key))
-                for pid, _, key in (s.partition("=") for s in self.override_signers)
-            ]
-            with ExitStack() as cards:  # each card's PIN is wiped once it has signed
-                for pid, spec in map(_card_signer_spec, self.override_signer_cards):
-                    signer = cards.enter_context(open_card_signer(spec, pid))
-                    signers.append(Actor(pid, signer))
-                out["override"] = sign_override(
-                    ledger, loaded.hsm.name, loaded.sha256, self.override,
-                    str(self.override_reason), signers,
-                )  # fmt: skip
         if self.approval_request is not None:
             from tcr_kit.hsm.approval import ApprovalBundle, load_approval, load_request
 
@@ -237,6 +219,25 @@ class CustodyOptions:
                 tuple(load_approval(p) for p in self.approvals),
             )
         return out
+
+    def sign(self, activation: Activation) -> None:
+        """The override signers sign (keys are loaded here, passphrases and PINs asked);
+        the activation records a card that refuses (``Activation.sign_override``)."""
+        if not self.override or activation.ledger is None:
+            return
+        from tcr_kit.custody.ledger import Actor
+
+        from ._cosign import open_card_signer
+        from ._ledger import actor
+
+        signers = [
+            actor(pid, Path(key))
+            for pid, _, key in (s.partition("=") for s in self.override_signers)
+        ]
+        with ExitStack() as cards:  # each card's PIN is wiped once it has signed
+            for pid, spec in map(_card_signer_spec, self.override_signer_cards):
+                signers.append(Actor(pid, cards.enter_context(open_card_signer(spec, pid))))
+            activation.sign_override(self.override, str(self.override_reason), signers)
 
 
 def _card_signer_spec(value: str) -> tuple[str, str]:

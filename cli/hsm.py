@@ -163,6 +163,7 @@ def activate_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[
     try:
         activation = Activation(loaded, ledger=ledger, actor=actor, on_event=local,
                                 **custody.kwargs(loaded, ledger))  # fmt: skip
+        custody.sign(activation)
         quorum = collect(activation, shares, cards, prompts(), interactive=prompt_cards,
                          pkcs11_module=pkcs11_module, refusal_purpose="collect")  # fmt: skip
         if request is not None:
@@ -252,6 +253,7 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
     try:
         activation = Activation(loaded, ledger=ledger, actor=actor, on_event=local,
                                 **custody.kwargs(loaded, ledger))  # fmt: skip
+        custody.sign(activation)
         # The old quorum is asked for when needed: a resumed rekey may not need it.
         result = rekey(activation, lambda: collect(activation, shares, cards, prompts()),
                        threshold=threshold, count=count, output_dir=output_dir,

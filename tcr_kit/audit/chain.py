@@ -25,7 +25,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tcr_kit.audit.canonical import canonical_bytes, parse_canonical
-from tcr_kit.audit.signing import ALGORITHMS, ED25519, Signer, check_public_key, key_id
+from tcr_kit.audit.signing import (
+    ALGORITHMS,
+    ED25519,
+    Signer,
+    canonical_public_key,
+    check_new_public_key,
+    key_id,
+)
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import InputError, IntegrityError
 
@@ -67,6 +74,16 @@ CREATE TABLE IF NOT EXISTS audit_checkpoint (
     signature TEXT NOT NULL
 );
 """
+
+
+def already_registered(kid: str, twin: KeyRecord) -> str:
+    """The refusal of registering key ``kid`` when ``twin`` is the same key."""
+    if twin.key_id == kid:
+        return f"key {kid} is already registered (to {twin.owner})"
+    return (
+        f"key {kid} is key {twin.key_id}, already registered (to {twin.owner}) in another"
+        " encoding of the same P-256 point"
+    )
 
 
 class AuditIntegrityError(IntegrityError):
@@ -210,12 +227,13 @@ class AuditLog:
         """Register ``public_key`` for ``owner``; signed by a registered key, or by the new
         key itself when the log is empty (the log's first event)."""
         try:
-            check_public_key(algorithm, public_key)
+            check_new_public_key(algorithm, public_key)
         except (ValueError, TypeError, IndexError) as exc:
             raise InputError(f"public key for {owner}: {exc}") from None
         kid = key_id(public_key)
-        if self.key_registered(kid):
-            raise InputError(f"key {kid} is already registered")
+        twin = self.same_key(algorithm, public_key)
+        if twin is not None:
+            raise InputError(already_registered(kid, twin))
         seq, _ = self.head()
         payload = {
             "algorithm": algorithm,
@@ -408,6 +426,26 @@ class AuditLog:
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM audit_event").fetchone()[0])
+
+    def same_key(self, algorithm: str, public_key: bytes) -> KeyRecord | None:
+        """The registration of the key ``public_key`` is, in whatever encoding it was
+        registered (revoked keys included: a key is used once), or ``None``. Keys are
+        compared by :func:`~tcr_kit.audit.signing.canonical_public_key` (for P-256 the
+        decoded point), not by ``key_id``, which hashes one encoding."""
+        canonical = canonical_public_key(algorithm, public_key)
+        for (kid,) in self._conn.execute(
+            "SELECT key_id FROM audit_key WHERE algorithm = ? ORDER BY added_seq", (algorithm,)
+        ):
+            record = self.key_of(str(kid))
+            if record is None:
+                continue
+            try:
+                other = canonical_public_key(record.algorithm, record.public_key)
+            except (ValueError, TypeError, IndexError):
+                continue  # a damaged row: the verifier reports it
+            if other == canonical:
+                return record
+        return None
 
     def key_registered(self, kid: str) -> bool:
         """Whether key ``kid`` was ever registered (revoked keys count: a key is used once)."""

@@ -34,7 +34,15 @@ from tcr_kit.audit.chain import (
     KeyRecord,
     event_hash,
 )
-from tcr_kit.audit.signing import ALGORITHMS, Verifier, check_public_key, key_id, make_verifier
+from tcr_kit.audit.signing import (
+    ALGORITHMS,
+    ECDSA_P256,
+    Verifier,
+    canonical_public_key,
+    check_public_key,
+    key_id,
+    make_verifier,
+)
 from tcr_kit.audit.statements import STATEMENT_KINDS, STATEMENT_MARK
 from tcr_kit.errors import InputError, IntegrityError
 
@@ -259,6 +267,13 @@ def _check_event(
         first = timeline.get(new_key.key_id)
         if first is not None and first.added_seq < seq:
             raise AuditIntegrityError(seq, "key registered twice")
+        twin = _same_key_before(timeline, new_key, seq)
+        if twin is not None:
+            raise AuditIntegrityError(
+                seq,
+                f"key registered twice: key {new_key.key_id} is key {twin.key_id} (registered"
+                f" at event {twin.added_seq}) in another encoding of the same P-256 point",
+            )
     if seq == 1:
         if new_key is None or new_key.key_id != kid or new_key.owner != actor:
             raise AuditIntegrityError(1, "the first event must be a self-signed key registration")
@@ -292,6 +307,25 @@ def _check_event(
         ):
             raise AuditIntegrityError(seq, "malformed key revocation")
     return digest, digest_hex, parsed
+
+
+def _same_key_before(timeline: dict[str, KeyRecord], key: KeyRecord, seq: int) -> KeyRecord | None:
+    """A key registered before event ``seq`` under another ``key_id`` that is the same key
+    as ``key`` (the same P-256 point, encoded otherwise: compressed, say), or ``None``.
+    Ed25519 keys have one encoding (:func:`registration` accepts the canonical one only),
+    so only P-256 registrations, which are rare, are compared."""
+    if key.algorithm != ECDSA_P256:
+        return None
+    mine = canonical_public_key(key.algorithm, key.public_key)
+    for other in timeline.values():
+        if (
+            other.algorithm == key.algorithm
+            and other.added_seq < seq
+            and other.key_id != key.key_id
+            and canonical_public_key(other.algorithm, other.public_key) == mine
+        ):
+            return other
+    return None
 
 
 def _signature_ok(

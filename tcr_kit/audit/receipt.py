@@ -7,7 +7,8 @@ A receipt is one JSON object (see ``docs/audit-format.md``)::
      "ceremony": 55 | null, "checkpoint": "<signed note>",
      "events": [{"seq": n, "body": "...", "hash": "...", "signature": "...",
                  "proof": ["<base64>", ...]}],
-     "keys":   [ the audit.key.add events of the keys that signed them, same fields ]}
+     "keys":   [ the audit.key.add events of the keys that signed them, and of the keys
+                 of the people who signed a statement inside them, same fields ]}
 
 An event belongs to a participant when they acted (``actor``), are a subject
 (``person:<id>``), are named as ``witness`` or ``override_by`` in its payload, it writes a
@@ -29,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from tcr_kit.audit.canonical import parse_canonical
-from tcr_kit.audit.chain import KEY_ADD, AuditLog, StoredEvent, event_hash
+from tcr_kit.audit.chain import (
+    KEY_ADD,
+    AuditIntegrityError,
+    AuditLog,
+    KeyRecord,
+    StoredEvent,
+    event_hash,
+)
 from tcr_kit.audit.merkle import LogTree, ProofInvalid, leaf_hash, verify_inclusion
 from tcr_kit.audit.note import (
     Checkpoint,
@@ -41,6 +49,7 @@ from tcr_kit.audit.note import (
 )
 from tcr_kit.audit.selection import EventSelection
 from tcr_kit.audit.signing import ALGORITHMS, ED25519, signature_ok
+from tcr_kit.audit.statements import check_statements, statement_signers
 from tcr_kit.audit.treehead import log_tree
 from tcr_kit.errors import InputError, IntegrityError, OperationalError
 from tcr_kit.fileio import write_new_file
@@ -139,7 +148,14 @@ def build_receipt(
     if not events:
         where = f" in ceremony {ceremony}" if ceremony is not None else ""
         raise InputError(f"no audit event up to {cp.size} concerns {participant}{where}")
-    signing_keys = sorted({str(bodies[e.seq]["key_id"]) for e in events})
+    signing_keys = {str(bodies[e.seq]["key_id"]) for e in events}
+    # And every key of the people who signed a statement inside them, registered before
+    # the last of them: check_receipt re-checks those statements too.
+    signers = set().union(*(statement_signers(bodies[e.seq]) for e in events))
+    for kid, event in key_events.items():
+        owner = bodies[event.seq]["payload"].get("owner")
+        if owner in signers and event.seq < events[-1].seq:
+            signing_keys.add(kid)
     keys = sorted((key_events[k] for k in signing_keys), key=lambda e: e.seq)
     return {
         "format": RECEIPT_FORMAT,
@@ -313,4 +329,21 @@ def check_receipt(
         ):
             raise ReceiptInvalid(f"receipt: event {entry.seq}: signature does not verify")
         checked.append(CheckedEvent(entry.seq, str(body.get("kind")), str(body.get("time")), owner))
+    _check_statements(entries, keys)
     return ReceiptResult(participant, ceremony, cp, checked, names)
+
+
+def _check_statements(
+    entries: Sequence[_Entry], keys: dict[str, tuple[int, str, bytes, str]]
+) -> None:
+    """The signed statements inside the receipt's events, re-checked as ``tcr audit
+    verify`` does (:func:`~tcr_kit.audit.statements.check_statements`), with the key
+    registrations the receipt carries (a receipt shows no revocation: see the docs)."""
+    timeline = {
+        kid: KeyRecord(kid, algorithm, pub, owner, seq)
+        for kid, (seq, algorithm, pub, owner) in keys.items()
+    }
+    try:
+        check_statements(((e.seq, e.body) for e in entries), timeline)
+    except AuditIntegrityError as exc:
+        raise ReceiptInvalid(f"receipt: event {exc.seq}: {exc.reason}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
@@ -162,6 +163,51 @@ def check_public_key(algorithm: str, public_key: bytes) -> None:
         _p256_public_key(public_key)  # the loader the verifier uses: DER SPKI only
     else:
         raise ValueError(f"unsupported signature algorithm {algorithm!r}")
+
+
+def canonical_public_key(algorithm: str, public_key: bytes) -> bytes:
+    """The one encoding of the key ``public_key`` is: what tells two registrations of one
+    key apart from two keys, whatever encoding each used. Ed25519: the 32 raw bytes (the
+    libsodium check of :func:`check_public_key` accepts the canonical encoding only).
+    P-256: DER SubjectPublicKeyInfo with the **uncompressed** point, re-encoded by
+    pyca/cryptography (what ``cards.signing.audit_public_key`` registers), so a compressed
+    point and its uncompressed form give the same bytes. ``ValueError`` for a malformed key.
+    """
+    return _canonical(algorithm, bytes(public_key))
+
+
+@lru_cache(maxsize=1024)
+def _canonical(algorithm: str, public_key: bytes) -> bytes:
+    check_public_key(algorithm, public_key)
+    if algorithm != ECDSA_P256:
+        return public_key
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return _p256_public_key(public_key).public_bytes(
+        Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def check_new_public_key(algorithm: str, public_key: bytes) -> None:
+    """:func:`check_public_key`, and the form a new registration must use: the canonical
+    one (:func:`canonical_public_key`). A compressed P-256 point, which the verifier still
+    accepts in old logs, is refused here: one key, one encoding, one ``key_id``."""
+    if canonical_public_key(algorithm, public_key) == bytes(public_key):
+        return
+    if len(public_key) == _P256_COMPRESSED_SPKI and public_key[-33:-32] in (b"\x02", b"\x03"):
+        raise ValueError(
+            "a P-256 public key is registered with its uncompressed point (DER"
+            " SubjectPublicKeyInfo, 91 bytes); this one is compressed: re-encode it"
+            " (openssl ec -pubin -inform DER -conv_form uncompressed -outform DER)"
+        )
+    raise ValueError(
+        "not the canonical DER encoding of a P-256 public key (SubjectPublicKeyInfo, named"
+        " curve, uncompressed point, 91 bytes)"
+    )
+
+
+_P256_COMPRESSED_SPKI = 59
+"""Length of a P-256 SubjectPublicKeyInfo holding a compressed point (26 + 33 bytes)."""
 
 
 def verify_signature(

@@ -43,6 +43,7 @@ __all__ = [
     "override_message",
     "request_sha256",
     "seal_attestation_digest",
+    "statement_signers",
 ]
 
 STATEMENT_MARK = b'"signature":'
@@ -103,6 +104,34 @@ def manifest_digest(manifest: Mapping[str, Any]) -> bytes:
     return hashlib.sha256(MANIFEST_DOMAIN + text.encode()).digest()
 
 
+# -- who signs the statements of an event ---------------------------------------------------
+
+
+def statement_signers(event: Mapping[str, Any]) -> set[str]:
+    """The people named as signers of the statements ``event`` (a parsed body) carries:
+    whose key registrations a receipt of it must hold so that its statements can be
+    re-checked (:mod:`tcr_kit.audit.receipt`). Best effort on a malformed event (the
+    check itself refuses it)."""
+    payload = event.get("payload")
+    if not isinstance(payload, dict):
+        return set()
+    found: set[object] = set()
+    override = payload.get("override")
+    if isinstance(override, dict) and isinstance(override.get("signatures"), list):
+        found |= {s.get("person") for s in override["signatures"] if isinstance(s, dict)}
+    approvals = payload.get("approvals")
+    if isinstance(approvals, dict) and isinstance(approvals.get("approvals"), list):
+        found |= {a.get("signer") for a in approvals["approvals"] if isinstance(a, dict)}
+    for record in payload.get("records") or ():
+        if isinstance(record, dict) and record.get("table") == "attestation":
+            doc = record.get("doc")
+            found.add(doc.get("holder") if isinstance(doc, dict) else None)
+    manifest = payload.get("manifest")
+    if isinstance(manifest, dict) and isinstance(manifest.get("signer"), dict):
+        found.add(manifest["signer"].get("id"))
+    return {who for who in found if isinstance(who, str)}
+
+
 # -- the check --------------------------------------------------------------------------------
 
 
@@ -118,8 +147,10 @@ def check_statements(events: Iterable[tuple[int, bytes]], keys: Mapping[str, Key
     :data:`STATEMENT_MARK`; ``keys``: the log's key timeline. A bad, missing, duplicate or
     unknown signature raises :class:`~tcr_kit.audit.chain.AuditIntegrityError` naming the
     event (the first by seq).
-    Statements in a refused activation are not re-checked: they authorised nothing (an
-    override whose signature did not verify is recorded with the refusal it caused)."""
+    In a refused activation, which may record the very override or approvals whose
+    signatures failed, only what it did not reject is re-checked: the approvals it counted
+    valid and the override signatures of people its ``rejected`` list does not name; one
+    recorded without that verdict (before it was kept) is not re-checked."""
     signers = _Signers(keys)
     count = 0
     for seq, body in sorted(events):
@@ -141,12 +172,19 @@ def _check_event(seq: int, event: Any, signers: _Signers) -> int:
         return 0
     kind, payload = event.get("kind"), event["payload"]
     count = 0
-    if kind == _ACTIVATE and not str(payload.get("outcome", "")).startswith("refused"):
-        if payload.get("override") is not None:
-            _check_override(seq, payload, signers)
+    if kind == _ACTIVATE:
+        refused = str(payload.get("outcome", "")).startswith("refused")
+        # A refused activation's statements are re-checked where it recorded its verdict
+        # on them (a ``rejected`` list): what it did not reject must hold.
+        if payload.get("override") is not None and (
+            not refused or _has_verdict(payload["override"])
+        ):
+            _check_override(seq, payload, signers, refused=refused)
             count += 1
-        if payload.get("approvals") is not None:
-            count += _check_approvals(seq, payload, signers)
+        if payload.get("approvals") is not None and (
+            not refused or _has_verdict(payload["approvals"])
+        ):
+            count += _check_approvals(seq, payload, signers, refused=refused)
     for record in payload.get("records") or ():
         if isinstance(record, dict) and record.get("table") == "attestation":
             _check_attestation(seq, record.get("doc"), signers)
@@ -157,7 +195,25 @@ def _check_event(seq: int, event: Any, signers: _Signers) -> int:
     return count
 
 
-def _check_override(seq: int, payload: dict[str, Any], signers: _Signers) -> None:
+def _has_verdict(value: object) -> bool:
+    """Whether a refused activation recorded its verdict on this statement."""
+    return isinstance(value, dict) and "rejected" in value
+
+
+def _rejected(statement: dict[str, Any], name: str, what: str) -> set[str]:
+    """The people a refused activation's ``rejected`` list names (field ``name``)."""
+    items = statement["rejected"]
+    if not isinstance(items, list):
+        raise _Malformed(what)
+    return {_text(_object(item, what)[name], what) for item in items}
+
+
+def _check_override(
+    seq: int, payload: dict[str, Any], signers: _Signers, *, refused: bool = False
+) -> None:
+    """An accepted activation's override: every rule. A refused one's (``refused``): each
+    signature by someone its ``rejected`` list does not name must verify; the HSM,
+    configuration and the two signers may be why it was refused."""
     override = _object(payload["override"], "override")
     if not {"statement", "signatures"} <= set(override):
         raise _Malformed("override")
@@ -165,12 +221,14 @@ def _check_override(seq: int, payload: dict[str, Any], signers: _Signers) -> Non
     if statement.get("format") != "tcr-kit/activation-override" or statement.get("version") != 1:
         raise _Malformed("override statement")
     hsm = _object(payload["hsm"], "activation")
-    if statement.get("hsm") != hsm.get("name") or statement.get("config_sha256") != payload.get(
-        "config_sha256"
+    if not refused and (
+        statement.get("hsm") != hsm.get("name")
+        or statement.get("config_sha256") != payload.get("config_sha256")
     ):
         raise AuditIntegrityError(
             seq, "the override was signed for another HSM or configuration than this activation"
         )
+    skipped = _rejected(override, "person", "override rejected") if refused else set()
     message = override_message(statement)
     signatures = override["signatures"]
     if not isinstance(signatures, list):
@@ -181,6 +239,8 @@ def _check_override(seq: int, payload: dict[str, Any], signers: _Signers) -> Non
         if not {"person", "algorithm", "signature"} <= set(sig):
             raise _Malformed("override signature")
         person = _text(sig["person"], "override signature")
+        if person in skipped:
+            continue
         if person in people:
             raise AuditIntegrityError(seq, f"the override is signed twice by {person}")
         people.append(person)
@@ -203,14 +263,18 @@ def _check_override(seq: int, payload: dict[str, Any], signers: _Signers) -> Non
                 f"the override signature of {person} does not verify under their key"
                 f" {', '.join(k.key_id for k in candidates)}",
             )
-    if len(people) < _OVERRIDE_PEOPLE:
+    if not refused and len(people) < _OVERRIDE_PEOPLE:
         raise AuditIntegrityError(
             seq,
             f"the override carries {len(people)} signature(s); two different people must sign",
         )
 
 
-def _check_approvals(seq: int, payload: dict[str, Any], signers: _Signers) -> int:
+def _check_approvals(
+    seq: int, payload: dict[str, Any], signers: _Signers, *, refused: bool = False
+) -> int:
+    """The approvals an activation counted valid; in a refused one (``refused``) the
+    request may be for another HSM or configuration (why it was refused)."""
     bundle = _object(payload["approvals"], "approvals")
     request = _object(bundle["request"], "approval request")
     stated = _text(bundle["request_sha256"], "approvals")
@@ -219,8 +283,9 @@ def _check_approvals(seq: int, payload: dict[str, Any], signers: _Signers) -> in
     if not hmac.compare_digest(request_sha256(request), stated):
         raise AuditIntegrityError(seq, "the approval request does not hash to its request_sha256")
     hsm = _object(payload["hsm"], "activation")
-    if request.get("hsm") != hsm.get("name") or request.get("config_sha256") != payload.get(
-        "config_sha256"
+    if not refused and (
+        request.get("hsm") != hsm.get("name")
+        or request.get("config_sha256") != payload.get("config_sha256")
     ):
         raise AuditIntegrityError(
             seq, "the approval request is for another HSM or configuration than this activation"

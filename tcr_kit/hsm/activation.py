@@ -38,7 +38,7 @@ and never the secret or the PIN.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,7 +46,12 @@ from typing import TYPE_CHECKING, Any
 
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import TcrError
-from tcr_kit.hsm.clearance import ActivationOverride, CustodyGate
+from tcr_kit.hsm.clearance import (
+    ActivationOverride,
+    CustodyGate,
+    override_rejections,
+    sign_override,
+)
 from tcr_kit.hsm.config import LoadedConfig
 from tcr_kit.hsm.errors import (
     CustodyRefused,
@@ -492,7 +497,7 @@ class Activation:
         self._approval_check = None
         if required == 0 and self.approvals is None:
             return
-        from tcr_kit.hsm.approval import require_approvals
+        from tcr_kit.hsm.approval import ApprovalsNotMet, require_approvals
 
         ceremony = None
         if self.ledger is not None:
@@ -500,9 +505,13 @@ class Activation:
             if ceremony is None:
                 current = self.ledger.open_ceremony()
                 ceremony = current.number if current is not None else None
-        self._approval_check = require_approvals(
-            self.config, self.approvals, ledger=self.ledger, ceremony=ceremony
-        )
+        try:
+            self._approval_check = require_approvals(
+                self.config, self.approvals, ledger=self.ledger, ceremony=ceremony
+            )
+        except ApprovalsNotMet as exc:
+            self._approval_check = exc.check  # the refusal records each approval's verdict
+            raise
 
     def _collect(self, sources: Iterable[Source] | Quorum, into: list[Quorum]) -> Quorum:
         """The complete quorum from ``sources``; the quorum being built is put in ``into``
@@ -607,6 +616,31 @@ class Activation:
 
     # -- audit -------------------------------------------------------------------------------
 
+    def sign_override(
+        self, credentials: Sequence[str], reason: str, signers: Sequence[Actor]
+    ) -> ActivationOverride:
+        """Have ``signers`` sign an emergency override of ``credentials`` for this HSM and
+        configuration (:func:`~tcr_kit.hsm.clearance.sign_override`) and use it.
+
+        A signer's card that refuses (a wrong PIN, a blocked PIN, or the last try kept:
+        the card's retry counter is read before the PIN is presented) is recorded as a
+        refused ``hsm.activate`` (purpose ``override-signature``) as a wrong PIN of a
+        share's card is, its outcome naming whose card and the tries left, never the PIN;
+        then the error is raised."""
+        from tcr_kit.cards.errors import CardError
+
+        if self.ledger is None:
+            raise ValueError("an override needs a custody ledger")
+        try:
+            override = sign_override(
+                self.ledger, self.config.hsm.name, self.config.sha256, credentials, reason, signers
+            )
+        except CardError as exc:
+            self.record_refusal(None, exc, "override-signature")
+            raise
+        self.override = override
+        return override
+
     def record_refusal(self, quorum: Quorum | None, error: TcrError, purpose: str) -> None:
         """Append a refused ``hsm.activate`` event (for callers that collect themselves)."""
         self._event(ACTIVATE, quorum, f"refused: {error}", purpose=purpose)
@@ -628,7 +662,11 @@ class Activation:
             **fields,
         )
         if kind == ACTIVATE and self.override is not None:
-            event = replace(event, override=self.override.facts())
+            facts = self.override.facts()
+            if event.refused and self.ledger is not None:
+                # What held and what did not, so that the verifier re-checks what held.
+                facts["rejected"] = override_rejections(self.ledger, self.override)
+            event = replace(event, override=facts)
         if kind == ACTIVATE and self.approvals is not None:
             event = replace(event, approvals=self.approvals.facts(self._approval_check))
         self.events.append(event)

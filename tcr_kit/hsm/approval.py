@@ -89,6 +89,14 @@ class ApprovalInvalid(IntegrityError):
 class ApprovalsNotMet(QuorumError):
     """Fewer valid, fresh approvals than the HSM configuration requires (exit 4)."""
 
+    check: ApprovalCheck | None = None
+    """The verdict on each approval given, where they were examined: the refused
+    activation records it (the approvals counted valid, the others' reasons)."""
+
+    def with_check(self, check: ApprovalCheck) -> ApprovalsNotMet:
+        self.check = check
+        return self
+
 
 def _time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
@@ -456,17 +464,22 @@ def require_approvals(
     if ledger is None:
         raise ApprovalsNotMet("remote approvals are checked against the roster: use a ledger")
     request = bundle.request
+    # Each approval is examined first, so that a refusal for any reason records which
+    # signatures held (the audit verifier re-checks those).
+    check = check_approvals(request, bundle.approvals, ledger_roster(ledger))
     if request.hsm != name or request.config_sha256 != loaded.sha256:
         raise ApprovalsNotMet(
             f"the approval request is for HSM {request.hsm} with config"
             f" {request.config_sha256[:16]}..., not {name} with config {loaded.sha256[:16]}..."
-        )
+        ).with_check(check)
     if ceremony is not None and request.ceremony != ceremony:
         raise ApprovalsNotMet(
             f"the approval request is for ceremony {request.ceremony}, not ceremony {ceremony}"
-        )
+        ).with_check(check)
     if request.expired():
-        raise ApprovalsNotMet(f"the approval request expired at {request.expires}")
+        raise ApprovalsNotMet(f"the approval request expired at {request.expires}").with_check(
+            check
+        )
     for event in ledger.audit.events_about(f"hsm:{name}"):
         payload = event.get("payload") or {}
         used = payload.get("approvals") if isinstance(payload, dict) else None
@@ -479,13 +492,12 @@ def require_approvals(
             raise ApprovalsNotMet(
                 f"the approval request {request.sha256[:16]}... was already used by audit"
                 f" event {event.get('seq')}; ask for a new one"
-            )
-    check = check_approvals(request, bundle.approvals, ledger_roster(ledger))
+            ).with_check(check)
     if len(check.valid) < need:
         got = len(check.valid)
         why = "; ".join(f"{s}: {r}" for s, r in check.rejected)
         raise ApprovalsNotMet(
             f"{name} requires {need} valid remote approval(s), {got} given"
             + (f" ({why})" if why else "")
-        )
+        ).with_check(check)
     return check

@@ -41,6 +41,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from tcr_kit.errors import TcrError
 from tcr_kit.hsm.errors import CustodyRefused
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ __all__ = [
     "CustodyGate",
     "OverrideSignature",
     "OverrideStatement",
+    "override_rejections",
     "sign_override",
 ]
 
@@ -111,13 +113,13 @@ class ActivationOverride:
 
     @classmethod
     def sign(cls, statement: OverrideStatement, signers: Sequence[Actor]) -> ActivationOverride:
-        """Each of ``signers`` signs ``statement`` with their own key."""
+        """Each of ``signers`` signs ``statement`` with their own key. A card that refuses
+        (wrong PIN, blocked) raises its error naming whose card it is."""
         message = statement.message()
         return cls(
             statement,
             tuple(
-                OverrideSignature(a.person, a.signer.algorithm, a.signer.sign(message).hex())
-                for a in signers
+                OverrideSignature(a.person, a.signer.algorithm, _sign(a, message)) for a in signers
             ),
         )
 
@@ -127,6 +129,19 @@ class ActivationOverride:
             "statement": self.statement.facts(),
             "signatures": [dict(s.__dict__) for s in self.signatures],
         }
+
+
+def _sign(signer: Actor, message: bytes) -> str:
+    """``signer``'s signature of ``message`` (hex); a card's PIN error names whose card."""
+    from tcr_kit.cards.errors import PinBlocked, PinIncorrect
+
+    what = f"PIN of the override signer card of {signer.person}"
+    try:
+        return signer.signer.sign(message).hex()
+    except PinIncorrect as exc:
+        raise PinIncorrect(exc.attempts_left, what) from None
+    except PinBlocked:
+        raise PinBlocked(what) from None
 
 
 @dataclass(frozen=True)
@@ -176,7 +191,6 @@ class CustodyGate:
         signers two staff members, none holding an overridden credential (exit 5)."""
         if self.override is None:
             return
-        from tcr_kit.audit.signing import SignatureInvalid, verify_signature
         from tcr_kit.custody.ledger import NotFound
 
         st = self.override.statement
@@ -193,27 +207,7 @@ class CustodyGate:
         message = st.message()
         people: list[Person] = []
         for sig in self.override.signatures:
-            if any(p.id == sig.person for p in people):
-                raise CustodyRefused(f"the override is signed twice by {sig.person}")
-            try:
-                person = self.ledger.person(sig.person)
-            except NotFound:
-                raise CustodyRefused(f"override signer {sig.person} is not on the roster") from None
-            if person.retired or person.public_key is None or person.key_algorithm is None:
-                raise CustodyRefused(f"override signer {sig.person} has no active roster key")
-            try:
-                verify_signature(
-                    person.key_algorithm,
-                    bytes.fromhex(person.public_key),
-                    message,
-                    bytes.fromhex(sig.signature),
-                    key_name=f"of {sig.person}",
-                )
-            except (SignatureInvalid, ValueError):
-                raise CustodyRefused(
-                    f"the override signature of {sig.person} does not verify under their roster key"
-                ) from None
-            people.append(person)
+            people.append(_override_signer(self.ledger, sig, message, [p.id for p in people]))
         holders = set()
         for cid in st.credentials:
             try:
@@ -332,6 +326,54 @@ class CustodyGate:
             f"credential {cred.id} was not taken from a bag inspected intact and opened in"
             f" ceremony {self.ceremony}, and {who} is not named as presenting it in person"
         )
+
+
+def _override_signer(
+    ledger: Ledger, sig: OverrideSignature, message: bytes, seen: Collection[str]
+) -> Person:
+    """The roster person whose key made ``sig`` over ``message``; :class:`CustodyRefused`
+    saying why not (``seen``: the people whose signatures were taken before it)."""
+    from tcr_kit.audit.signing import SignatureInvalid, verify_signature
+    from tcr_kit.custody.ledger import NotFound
+
+    if sig.person in seen:
+        raise CustodyRefused(f"the override is signed twice by {sig.person}")
+    try:
+        person = ledger.person(sig.person)
+    except NotFound:
+        raise CustodyRefused(f"override signer {sig.person} is not on the roster") from None
+    if person.retired or person.public_key is None or person.key_algorithm is None:
+        raise CustodyRefused(f"override signer {sig.person} has no active roster key")
+    try:
+        verify_signature(
+            person.key_algorithm,
+            bytes.fromhex(person.public_key),
+            message,
+            bytes.fromhex(sig.signature),
+            key_name=f"of {sig.person}",
+        )
+    except (SignatureInvalid, ValueError):
+        raise CustodyRefused(
+            f"the override signature of {sig.person} does not verify under their roster key"
+        ) from None
+    return person
+
+
+def override_rejections(ledger: Ledger, override: ActivationOverride) -> list[dict[str, str]]:
+    """``[{"person", "reason"}]`` of each signature of ``override`` that does not hold
+    under its signer's roster key (the checks of :meth:`CustodyGate.check_override` on one
+    signature), recorded with a refused activation: ``tcr audit verify`` re-checks every
+    signature whose signer is not listed, whatever the activation was refused for."""
+    message = override.statement.message()
+    seen: list[str] = []
+    out: list[dict[str, str]] = []
+    for sig in override.signatures:
+        try:
+            _override_signer(ledger, sig, message, seen)
+        except TcrError as exc:
+            out.append({"person": sig.person, "reason": str(exc)})
+        seen.append(sig.person)
+    return out
 
 
 def sign_override(

@@ -5,14 +5,19 @@ holding the actor's key and re-chained, the log and its transcript fail naming t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tcr_kit.audit.chain import AuditIntegrityError
+from tcr_kit.audit.receipt import ReceiptInvalid, build_receipt, check_receipt, ledger_verifiers
+from tcr_kit.audit.signing import key_id
 from tcr_kit.audit.statements import manifest_digest, seal_attestation_digest
 from tcr_kit.audit.transcript import build_transcript, verify_transcript, write_transcript
+from tcr_kit.audit.treehead import log_tree, sign_tree_head
 from tcr_kit.custody import remote
 from tcr_kit.custody.ledger import Ledger
 from tcr_kit.custody.share_manifests import sign_manifest
@@ -112,3 +117,54 @@ def test_a_signed_share_manifest_in_the_log_is_checked_against_its_signers_key(
     _fails(path, transcript, seq, relabelled, "does not hash to its manifest_sha256")
     _fails(path, transcript, seq, relabelled_and_rehashed, "signature of sa-1 does not verify")
     _fails(path, transcript, seq, signed_by_another, "the share manifest of ca-1 names key")
+
+
+def _receipt(path: Path, participant: str) -> dict[str, Any]:
+    """A receipt for ``participant`` against a checkpoint of the ledger at ``path``, signed
+    by ca-1 (whoever holds that key can make one, of a forged log too)."""
+    with Ledger.open(path, create=False) as led:
+        note = sign_tree_head(log_tree(led.audit), KEYS["ca"], ORIGIN).note
+        return build_receipt(led.audit, participant, note)
+
+
+def _check(doc: dict[str, Any], path: Path) -> None:
+    with Ledger.open(path, create=False) as led:
+        verifiers = ledger_verifiers(led.audit, [ORIGIN])
+    check_receipt(doc, verifiers)
+
+
+ORIGIN = "example.org/tcr-kit-test"
+
+
+def test_a_receipt_rechecks_the_statements_inside_its_events(world: World) -> None:
+    att = remote.seal(KEYS["tcr"], holder="tcr-3", bag_serial="TEB-1001", contents=["CO3-KEY"])
+    world.ledger.record_remote_seal(world.ca, att)
+    seq = _event(world, "bag:TEB-1001", "bag.remote-seal")
+    path = world.ledger.path
+    world.ledger.close()
+    genuine = _receipt(path, "tcr-3")
+    # The receipt carries the registration of tcr-3's key, who signed the attestation in
+    # an event ca-1 signed, beside ca-1's.
+    owners = {json.loads(k["body"])["payload"]["owner"] for k in genuine["keys"]}
+    assert {"ca-1", "tcr-3"} <= owners
+    _check(genuine, path)
+
+    def edited(payload: Payload) -> None:
+        (record,) = [r for r in payload["records"] if r["table"] == "attestation"]
+        record["doc"]["contents"] = ["CO3-KEY", "CO4-KEY"]
+
+    forged = forge_ledger(path, seq, edited, KEYS["ca"])
+    with pytest.raises(ReceiptInvalid) as caught:
+        _check(_receipt(forged, "tcr-3"), forged)
+    assert str(caught.value) == (
+        f"receipt: event {seq}: the seal attestation of tcr-3 does not verify under key"
+        f" {key_id(KEYS['tcr'].public_key_bytes())}"
+    )
+    # A receipt without the statement signer's key (as receipts were made before) cannot
+    # show the statement holds, and fails: make it again.
+    tcr_key = key_id(KEYS["tcr"].public_key_bytes())
+    genuine["keys"] = [
+        k for k in genuine["keys"] if json.loads(k["body"])["payload"]["key_id"] != tcr_key
+    ]
+    with pytest.raises(ReceiptInvalid, match="tcr-3 has no key registered before this event"):
+        _check(genuine, path)

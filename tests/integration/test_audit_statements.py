@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,9 +24,9 @@ from tcr_kit.audit.transcript import build_transcript, verify_transcript, write_
 from tcr_kit.clock import utcnow
 from tcr_kit.custody.ledger import Actor, Ledger
 from tcr_kit.custody.models import Person, Role, build
-from tcr_kit.errors import ExitCode
+from tcr_kit.errors import ExitCode, QuorumNotMet
 from tcr_kit.hsm.activation import Activation, ShareFile
-from tcr_kit.hsm.approval import ApprovalBundle, new_request, sign_request
+from tcr_kit.hsm.approval import ApprovalBundle, ApprovalsNotMet, new_request, sign_request
 from tcr_kit.hsm.clearance import ActivationOverride, sign_override
 from tcr_kit.hsm.config import LoadedConfig, load_config
 from tcr_kit.hsm.errors import CustodyRefused
@@ -202,8 +202,12 @@ def test_an_activation_refuses_an_override_signed_twice_by_one_person(
         pass
     last = site.ledger.history(f"hsm:{site.hsm.loaded.hsm.name}")[-1]
     assert last["payload"]["outcome"].startswith("refused: ") and last["payload"]["override"]
-    # The refusal is recorded with the override it refused, and is not re-checked.
-    assert site.ledger.verify().statements == 1
+    # The refusal is recorded with the override it refused and its verdict on it; the
+    # signatures of the person `rejected` names are not re-checked, the statement is.
+    assert last["payload"]["override"]["rejected"] == [
+        {"person": "ca", "reason": "the override is signed twice by ca"}
+    ]
+    assert site.ledger.verify().statements == 2
 
 
 def test_an_override_statement_widened_after_signing_fails(override_site: OverrideSite) -> None:
@@ -328,3 +332,154 @@ def test_an_approval_rewritten_with_the_actors_key_fails_verification_naming_its
     refused(forge_ledger(site.ledger.path, site.seq, forgery, key), site.seq, why)
     forged = forge_transcript(site.transcript, site.seq, forgery, key)
     refused(forged, site.seq, why, transcript=True)
+
+
+# -- the statements of a refused activation ----------------------------------------------------
+
+
+def _last_refusal(ledger: Ledger, hsm: str) -> tuple[int, Payload]:
+    last = ledger.history(f"hsm:{hsm}")[-1]
+    assert last["kind"] == "hsm.activate" and last["payload"]["outcome"].startswith("refused: ")
+    return int(last["seq"]), last["payload"]
+
+
+@pytest.fixture
+def refused_override(override_site: OverrideSite, tmp_path: Path) -> OverrideSite:
+    """The override site, then a second activation with the same genuine override refused
+    for another reason (two shares of three: exit 4); ``seq``/``transcript`` name it."""
+    site = override_site
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=site.override)  # fmt: skip
+    with (
+        pytest.raises(QuorumNotMet),
+        activation.session([ShareFile(p) for p in site.hsm.plan.share_files[:2]]),
+    ):
+        pass
+    site.seq, payload = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+    assert payload["override"]["rejected"] == []  # both signatures held
+    site.transcript = export(site.ledger, tmp_path / "refused.json")
+    return site
+
+
+def test_a_refused_activations_override_is_rechecked_where_it_recorded_its_verdict(
+    refused_override: OverrideSite,
+) -> None:
+    assert verified(refused_override.ledger, refused_override.transcript) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (_forged, "the override signature of iw-1 does not verify"),
+        (_swapped, "the override signature of ca does not verify"),
+        (_stranger, "the override signer iw-9 has no key registered before this event"),
+    ],
+    ids=["forged", "swapped", "unknown-signer"],
+)
+def test_a_refused_activations_override_rewritten_with_the_actors_key_fails(
+    refused_override: OverrideSite, edit: Callable[[list[Payload]], None], why: str
+) -> None:
+    site = refused_override
+    forgery = _signatures(edit)
+    refused(forge_ledger(site.ledger.path, site.seq, forgery, site.keys["ca"]), site.seq, why)
+    forged = forge_transcript(site.transcript, site.seq, forgery, site.keys["ca"])
+    refused(forged, site.seq, why, transcript=True)
+
+
+def test_a_refused_activations_override_statement_tampered_with_fails(
+    refused_override: OverrideSite,
+) -> None:
+    site = refused_override
+
+    def widened(payload: Payload) -> None:
+        payload["override"]["statement"]["reason"] = "routine; nobody is ill"
+
+    why = "the override signature of ca does not verify"
+    refused(forge_ledger(site.ledger.path, site.seq, widened, site.keys["ca"]), site.seq, why)
+    forged = forge_transcript(site.transcript, site.seq, widened, site.keys["ca"])
+    refused(forged, site.seq, why, transcript=True)
+
+
+def test_a_refused_override_rejects_only_the_signature_that_failed(
+    override_site: OverrideSite,
+) -> None:
+    """An override whose iw-1 signature is bad is refused; the refusal records that verdict,
+    and the verifier still re-checks ca's signature (and only it)."""
+    site = override_site
+    ca_sig, iw_sig = site.override.signatures
+    bad = replace(iw_sig, signature="5a" * 64)
+    override = ActivationOverride(site.override.statement, (ca_sig, bad))
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=override)  # fmt: skip
+    files = [ShareFile(p) for p in site.hsm.plan.share_files[:3]]
+    with (
+        pytest.raises(CustodyRefused, match="override signature of iw-1 does not verify"),
+        activation.session(files),
+    ):
+        pass
+    seq, payload = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+    assert [r["person"] for r in payload["override"]["rejected"]] == ["iw-1"]
+    assert site.ledger.verify().statements == 2
+
+    def ca_forged(sigs: list[Payload]) -> None:
+        sigs[0]["signature"] = "5a" * 64
+
+    forged = forge_ledger(site.ledger.path, seq, _signatures(ca_forged), site.keys["ca"])
+    refused(forged, seq, "the override signature of ca does not verify")
+
+
+def test_a_refused_activation_recorded_without_a_verdict_verifies_as_before(
+    refused_override: OverrideSite,
+) -> None:
+    """Refused activations recorded before the verdict was kept carry no ``rejected``:
+    they may hold the very signatures that failed, and are not re-checked."""
+    site = refused_override
+
+    def old_format(payload: Payload) -> None:
+        del payload["override"]["rejected"]
+        payload["override"]["signatures"][1]["signature"] = "5a" * 64
+
+    old = forge_ledger(site.ledger.path, site.seq, old_format, site.keys["ca"])
+    with Ledger.open(old, create=False) as led:
+        assert led.verify().statements == 1
+
+
+def test_refused_approvals_are_rechecked_where_the_refusal_recorded_its_verdict(
+    approval_site: ApprovalSite, tmp_path: Path
+) -> None:
+    """Two approvals needed, one valid given (and one by a stranger): refused with exit 4,
+    the valid one recorded as counted; it is re-checked, and a forger's rewrite fails."""
+    site = approval_site
+    request = new_request(site.loaded, ceremony=1, purpose="sign the Q2 SKR",
+                          expires=utcnow() + timedelta(hours=2))  # fmt: skip
+    given = (sign_request(request, "tcr-4", site.keys["tcr-4"]),
+             sign_request(request, "tcr-9", SoftwareEd25519Signer.generate()))  # fmt: skip
+    ca = Actor("ca", site.keys["ca"])
+    activation = Activation(site.loaded, ledger=site.ledger, actor=ca,
+                            approvals=ApprovalBundle(request, given))  # fmt: skip
+    with (
+        pytest.raises(ApprovalsNotMet, match="requires 2 valid remote approval"),
+        activation.session([]),
+    ):
+        pass
+    seq, payload = _last_refusal(site.ledger, site.loaded.hsm.name)
+    assert [a["signer"] for a in payload["approvals"]["approvals"]] == ["tcr-4"]
+    assert payload["approvals"]["rejected"] == [
+        {"signer": "tcr-9", "reason": "tcr-9 is not on the roster"}
+    ]
+    transcript = export(site.ledger, tmp_path / "refused-approvals.json")
+    assert verified(site.ledger, transcript) == (3, 3)
+    key = site.keys["ca"]
+    why = "the approval signature of tcr-4 does not verify"
+    refused(forge_ledger(site.ledger.path, seq, _approvals(_forged_first), key), seq, why)
+    forged = forge_transcript(transcript, seq, _approvals(_forged_first), key)
+    refused(forged, seq, why, transcript=True)
+
+    def tampered(payload: Payload) -> None:
+        payload["approvals"]["approvals"][0]["signed_at"] = "2020-01-01T00:00:00Z"
+
+    refused(forge_ledger(site.ledger.path, seq, tampered, key), seq, why)
+
+
+def _forged_first(approvals: list[Payload]) -> None:
+    approvals[0]["signature"] = "5a" * 64

@@ -16,6 +16,7 @@ import pytest
 
 from tcr_kit.audit.signing import ECDSA_P256, ED25519, SoftwareEd25519Signer, verify_signature
 from tcr_kit.cards.enrol import enrol
+from tcr_kit.cards.errors import PinIncorrect
 from tcr_kit.cards.pkcs11_backend import Pkcs11Card
 from tcr_kit.cards.record import SigningAlgorithm, TcrRef
 from tcr_kit.cards.signing import CardSigner
@@ -234,3 +235,55 @@ def test_a_tcr_approves_remotely_with_a_p256_card(
     check = check_approvals(request, [approval, forged], ledger_roster(site.ledger))
     assert [a.signer for a in check.valid] == ["rksh-1"]
     assert check.rejected == [("rksh-1", "signed with a key the roster does not record for rksh-1")]
+
+
+def _refusals(ledger: Ledger, hsm: str) -> list[dict[str, object]]:
+    return [
+        e["payload"]
+        for e in ledger.history(f"hsm:{hsm}")
+        if e["kind"] == "hsm.activate" and str(e["payload"]["outcome"]).startswith("refused")
+    ]
+
+
+def test_a_wrong_override_card_pin_is_recorded_as_a_refused_activation(site: Site) -> None:
+    """As a wrong PIN on a share's card is: a signed, refused ``hsm.activate`` naming whose
+    card and the tries left, without the PIN; nothing else happens and the log verifies."""
+    loaded = site.hsm.loaded
+    activation = Activation(loaded, ledger=site.ledger, actor=Actor("ca", site.keys["ca"]),
+                            in_person=("tcr-2", "tcr-3"))  # fmt: skip
+    wrong = CardSigner(Pkcs11Card(MODULE, token_label=site.cards["iw-2"]), _pin("not-the-pin"))
+    with _signer(site, "iw-1") as ed, wrong:
+        with pytest.raises(PinIncorrect, match="override signer card of iw-2"):
+            activation.sign_override([f"{loaded.share_set.id}-1"], REASON,
+                                     [Actor("iw-1", ed), Actor("iw-2", wrong)])  # fmt: skip
+    assert activation.override is None
+    (event,) = activation.events
+    assert event.refused and event.purpose == "override-signature"
+    # The tries left as the token reports them (SoftHSM2, like most PKCS#11 tokens, only
+    # flags the final try: PinIncorrect(1) then).
+    assert event.outcome == "refused: " + str(
+        PinIncorrect(None, "PIN of the override signer card of iw-2")
+    )
+    (recorded,) = _refusals(site.ledger, loaded.hsm.name)
+    assert recorded["outcome"] == event.outcome and recorded["purpose"] == "override-signature"
+    assert "not-the-pin" not in json.dumps(recorded)
+    site.ledger.verify()
+
+
+def test_cli_wrong_override_card_pin_is_in_the_ledger(site: Site) -> None:
+    site.ledger.close()
+    env = {"TCR_LEDGER": str(site.folder / "ledger.sqlite"),
+           "SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"]}  # fmt: skip
+    typed = _spec(site, "iw-2").rsplit(",pin-file=", 1)[0]
+    wrong = run_tcr(_activate(site, "--override-signer-card", _spec(site, "iw-1"),
+                              "--override-signer-card", typed),
+                    stdin="not-the-pin\n", env=env)  # fmt: skip
+    assert wrong.returncode == 1, wrong.stderr
+    line = one_error_line(wrong)
+    assert "wrong PIN of the override signer card of iw-2" in line
+    assert not (site.folder / "z.sig").exists()
+    with Ledger.open(site.folder / "ledger.sqlite", create=False) as led:
+        (recorded,) = _refusals(led, site.hsm.loaded.hsm.name)
+        assert recorded["outcome"] == "refused: " + line.removeprefix("error: ")
+        assert "not-the-pin" not in json.dumps(recorded)
+    assert run_tcr(["audit", "verify"], env=env).returncode == 0

@@ -150,8 +150,10 @@ def test_activation_needs_a_fresh_quorum_of_valid_approvals(site: Site) -> None:
     assert stored[0]["payload"]["approvals"] == first.approvals
     # Not fresh: the same approvals cannot activate a second time.
     assert "already used by audit event" in _refused(site, req, tcr1, by_card)
-    # audit verify re-checks both recorded approvals (the card's too) from the log alone.
-    assert site.ledger.verify().statements == 2
+    # audit verify re-checks both recorded approvals (the card's too) from the log alone,
+    # and those each refusal recorded as valid: tcr-1's in the six refusals above, then
+    # tcr-1's and the card's in the refused second use (2 + 6 + 2).
+    assert site.ledger.verify().statements == 10
 
 
 def test_an_expired_request_is_refused_and_cannot_be_signed(site: Site) -> None:

@@ -56,12 +56,11 @@ class RosterMixin(GuardedReader):
         with self._change(actor, "person.add", [f"person:{person.id}"], dry_run=dry_run):
             if person.public_key is not None:
                 pub = bytes.fromhex(person.public_key)
-                if self.audit.key_registered(key_id(pub)):
+                algorithm = person.key_algorithm or ED25519
+                if self.audit.same_key(algorithm, pub) is not None:  # in any encoding
                     raise InputError("that public key is already registered to someone")
                 self.last_events.append(
-                    self.audit.register_key(
-                        actor.signer, actor.person, pub, person.id, person.key_algorithm or ED25519
-                    )
+                    self.audit.register_key(actor.signer, actor.person, pub, person.id, algorithm)
                 )
             self._put(person)
         return person
@@ -107,7 +106,11 @@ class RosterMixin(GuardedReader):
             if person.public_key is not None:
                 old = key_id(bytes.fromhex(person.public_key))
                 self.last_events.append(self.audit.revoke_key(actor.signer, actor.person, old))
-            if self.audit.key_registered(key_id(public_key)):
+            try:
+                twin = self.audit.same_key(algorithm, public_key)  # in any encoding
+            except (ValueError, TypeError, IndexError) as exc:
+                raise InputError(f"public key for {pid}: {exc}") from None
+            if twin is not None:
                 raise InputError("that public key is already registered")
             self.last_events.append(
                 self.audit.register_key(actor.signer, actor.person, public_key, pid, algorithm)
