@@ -346,4 +346,12 @@ def _check_statements(
     try:
         check_statements(((e.seq, e.body) for e in entries), timeline)
     except AuditIntegrityError as exc:
-        raise ReceiptInvalid(f"receipt: event {exc.seq}: {exc.reason}") from None
+        hint = ""
+        if "has no key registered before this event" in exc.reason:
+            # Receipts made before statements were re-checked do not carry their signers'
+            # keys: say how to get one that does, since the log itself may be sound.
+            hint = (
+                " (a receipt made before tcr-kit re-checked the statements inside events"
+                " lacks their signers' keys: make it again with tcr audit receipt)"
+            )
+        raise ReceiptInvalid(f"receipt: event {exc.seq}: {exc.reason}{hint}") from None

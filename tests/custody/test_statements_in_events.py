@@ -166,5 +166,8 @@ def test_a_receipt_rechecks_the_statements_inside_its_events(world: World) -> No
     genuine["keys"] = [
         k for k in genuine["keys"] if json.loads(k["body"])["payload"]["key_id"] != tcr_key
     ]
-    with pytest.raises(ReceiptInvalid, match="tcr-3 has no key registered before this event"):
+    with pytest.raises(
+        ReceiptInvalid, match="tcr-3 has no key registered before this event"
+    ) as old:
         _check(genuine, path)
+    assert str(old.value).endswith("make it again with tcr audit receipt)")
