@@ -150,3 +150,36 @@ def run(cmd: list[str], **kw: object) -> Run:
 def best(runs: list[Run]) -> Run:
     """Best wall, best CPU and the largest peak memory over repeated runs."""
     return Run(min(r.wall for r in runs), min(r.cpu for r in runs), max(r.rss_kib for r in runs))
+
+
+_TWO_CORES = """
+import hashlib, os, threading, time
+block = os.urandom(1 << 20)
+def hash_mib(n):
+    h = hashlib.sha256()
+    for _ in range(n):
+        h.update(block)
+def rate(threads, mib=96):
+    workers = [threading.Thread(target=hash_mib, args=(mib,)) for _ in range(threads)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return threads * mib / (time.perf_counter() - start)
+one = max(rate(1) for _ in range(3))
+two = max(rate(2) for _ in range(3))
+print(f"{one:.0f} {two:.0f}")
+"""
+
+
+def two_core_gain() -> tuple[float, float]:
+    """SHA-256 MiB/s on one thread and on two at once, measured now as a timed child is
+    (same scheduling): a multi-core command (tcr's combine and split hash on both cores)
+    gains what the second core gives, which a busy host cuts while a single-threaded
+    anchor hardly notices. Returns (one thread's rate, two threads' aggregate rate)."""
+    proc = subprocess.run(
+        [*RT_PREFIX, sys.executable, "-c", _TWO_CORES], capture_output=True, text=True, check=True
+    )
+    one, two = proc.stdout.split()
+    return float(one), float(two)

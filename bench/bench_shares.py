@@ -23,13 +23,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _procs import SCHEDULING, Run, best, child_env, run, tcr_command
+from _procs import SCHEDULING, Run, best, child_env, run, tcr_command, two_core_gain
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, nargs="+", default=[64])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best is kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=7, help="rounds (each runs the anchor, then tcr)"
+    )
     parser.add_argument("--no-numpy", action="store_true", help="skip the numpy kernel's runs")
     parser.add_argument(
         "--dev", action="store_true", help="time the development venv's tcr, not a wheel's"
@@ -93,6 +95,7 @@ def bench_size(
     work = Path(tempfile.mkdtemp(prefix="tcr-bench-", dir=base))
     threshold, count = 5, 7
     results: dict[str, Run] = {}
+    pairs: dict[str, list[tuple[Run, Run]]] = {"split": [], "combine": []}
     try:
         secret = work / "secret.bin"
         with open(secret, "wb") as fh:
@@ -108,33 +111,48 @@ def bench_size(
         gf_dir.mkdir()
         gf_secret = gf_dir / "secret.bin"
         os.link(secret, gf_secret)
-        runs = []
+        tcr_dir = work / "tcr"
+        tcr_dir.mkdir()
+        split_cmd = [
+            *tcr, "shares", "split", "-m", str(threshold), "-n", str(count),
+            "-i", str(secret), "-o", str(tcr_dir), "--encoding", "compact", "--quiet",
+        ]  # fmt: skip
+        # Each round runs the anchor and tcr back to back, so that both meet the same host:
+        # this machine's speed drifts by a third within minutes, and a ratio of two bests
+        # taken a minute apart measures the drift as much as the programs.
         for _ in range(repeat):
-            for p in gf_dir.glob("secret.bin.*"):
+            for p in [*gf_dir.glob("secret.bin.*"), *tcr_dir.iterdir()]:
                 p.unlink()
-            runs.append(run(["gfsplit", "-n", str(threshold), "-m", str(count), str(gf_secret)]))
-        results["gfsplit"] = best(runs)
+            pairs["split"].append(
+                (run(["gfsplit", "-n", str(threshold), "-m", str(count), str(gf_secret)]),
+                 run(split_cmd, env=env))
+            )  # fmt: skip
         gf_shares = sorted(str(p) for p in gf_dir.glob("secret.bin.*"))[:threshold]
-        gf_out = work / "gf.out"
-        runs = []
+        tcr_shares = sorted(str(p) for p in tcr_dir.glob("*.share-*"))[:threshold]
+        gf_out, tcr_out = work / "gf.out", work / "tcr.out"
+        combine_cmd = [*tcr, "shares", "combine", "-o", str(tcr_out), "--quiet", *tcr_shares]
         for _ in range(repeat):
             gf_out.unlink(missing_ok=True)
-            runs.append(run(["gfcombine", "-o", str(gf_out), *gf_shares]))
-        results["gfcombine"] = best(runs)
-        if not filecmp.cmp(gf_out, secret, shallow=False):
-            raise SystemExit("bench: gfcombine output differs from the secret")
-        for p in gf_dir.glob("secret.bin.*"):
-            p.unlink()
-        gf_out.unlink(missing_ok=True)
-
-        split, combine = tcr_split_combine(tcr, secret, work / "tcr", work, repeat, env)
-        results[f"tcr split ({kernel})"] = split
-        results[f"tcr combine ({kernel})"] = combine
+            tcr_out.unlink(missing_ok=True)
+            pairs["combine"].append(
+                (run(["gfcombine", "-o", str(gf_out), *gf_shares]), run(combine_cmd, env=env))
+            )
+        for out, who in ((gf_out, "gfcombine"), (tcr_out, "tcr combine")):
+            if not filecmp.cmp(out, secret, shallow=False):
+                raise SystemExit(f"bench: {who} output differs from the secret")
+            out.unlink()
+        shutil.rmtree(gf_dir)
+        shutil.rmtree(tcr_dir)
+        results["gfsplit"] = best([a for a, _ in pairs["split"]])
+        results["gfcombine"] = best([a for a, _ in pairs["combine"]])
+        results[f"tcr split ({kernel})"] = best([b for _, b in pairs["split"]])
+        results[f"tcr combine ({kernel})"] = best([b for _, b in pairs["combine"]])
         if kernel != "numpy" and numpy:
             env_np = dict(env, TCR_GF_KERNEL="numpy")
             split_np, combine_np = tcr_split_combine(tcr, secret, work / "tcrnp", work, 1, env_np)
             results["tcr split (numpy)"] = split_np
             results["tcr combine (numpy)"] = combine_np
+        one_core, two_cores = two_core_gain()
         help_runs = [run([*tcr, "--help"], env=env) for _ in range(15)]
         results["tcr --help"] = Run(
             statistics.median(r.wall for r in help_runs),
@@ -146,7 +164,7 @@ def bench_size(
 
     mib = size_mib
     print()
-    print(f"{mib} MiB secret, {threshold}-of-{count}, best of {repeat}, files in RAM")
+    print(f"{mib} MiB secret, {threshold}-of-{count}, {repeat} rounds (best shown), files in RAM")
     print(f"{'what':<22} {'wall s':>8} {'cpu s':>8} {'MB/s':>8} {'peak MiB':>9}")
     for name, r in results.items():
         rate = f"{mib * 1.048576 / r.wall:8.1f}" if name != "tcr --help" else " " * 8
@@ -156,26 +174,36 @@ def bench_size(
     gfsplit, gfcombine = results["gfsplit"], results["gfcombine"]
     peak = max(r.rss_kib for name, r in results.items() if name.startswith("tcr ")) / 1024
     help_ms = results["tcr --help"].wall * 1000
-    # The targets (issue 14) are on time as a user waits for it: the wall ratios. The CPU
-    # ratios say how much work each side did (tcr spends two cores to finish sooner).
-    checks = [
-        ("split / gfsplit (wall)", split.wall / gfsplit.wall, 0.25),
-        ("combine / gfcombine (wall)", combine.wall / gfcombine.wall, 0.6),
-    ]
-    work = [
+    # The targets (issue 14) are on time as a user waits for it: the wall ratios, judged on
+    # the median of the rounds' ratios (each round ran both programs back to back). The
+    # ratio of the two bests is printed too. The CPU ratios say how much work each side
+    # did (tcr spends two cores to finish sooner).
+    print()
+    print(f"{'wall ratio':<27} {'median':>9} {'min':>6} {'max':>6} {'bests':>6}  target")
+    for what, anchor, target in (("split", "gfsplit", 0.25), ("combine", "gfcombine", 0.6)):
+        ratios = sorted(b.wall / a.wall for a, b in pairs[what])
+        middle = statistics.median(ratios)
+        bests = results[f"tcr {what} ({kernel})"].wall / results[anchor].wall
+        verdict = "ok" if middle <= target else "MISSED"
+        print(
+            f"{what + ' / ' + anchor:<27} {middle:8.2f}x {ratios[0]:5.2f}x {ratios[-1]:5.2f}x"
+            f" {bests:5.2f}x  <= {target:.2f}x {verdict}"
+        )
+    effort = [
         ("split / gfsplit (cpu)", split.cpu / gfsplit.cpu),
         ("combine / gfcombine (cpu)", combine.cpu / gfcombine.cpu),
     ]
-    print()
-    for name, ratio, target in checks:
-        verdict = "ok" if ratio <= target else "MISSED"
-        print(f"{name:<27} {ratio:9.2f}x  target <= {target:.2f}x  {verdict}")
-    for name, ratio in work:
+    for name, ratio in effort:
         print(f"{name:<27} {ratio:9.2f}x  (work done, no target)")
     print(
         f"{'peak memory':<27} {peak:6.1f} MiB  target <= 64 MiB  {'ok' if peak <= 64 else 'MISSED'}"
     )
     print(f"{'tcr --help median':<27} {help_ms:7.0f} ms  (the start-up every command pays)")
+    print(
+        f"{'second core gives':<27} {two_cores / one_core:7.2f}x  SHA-256 on two threads against"
+        f" one ({one_core:.0f} MiB/s), measured now: tcr hashes on both cores, gfsplit and"
+        " gfcombine use one, so a busy host (below ~1.9x) lifts tcr's ratios"
+    )
 
 
 if __name__ == "__main__":
