@@ -94,8 +94,11 @@ class LastTryRefused(CardError):
     """Only one PIN try is left and the caller did not force the attempt."""
 
     def __init__(self) -> None:
+        # Not every command that presents a PIN offers --force (an HSM activation does not):
+        # name the one that always does, and why spending the try on it is the way back.
         super().__init__(
-            "only one PIN try is left: refusing to spend it (use --force if you are sure)"
+            "only one PIN try is left: refusing to spend it (if you are sure of the PIN,"
+            " tcr card check --with-pin --force spends it, and a right PIN resets the counter)"
         )
 
 
