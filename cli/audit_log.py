@@ -123,7 +123,9 @@ def check_receipt(
     receipt_path: Path, note_path: Path | None, vkeys: tuple[str, ...], as_json: bool
 ) -> None:
     """Check a receipt offline, with no ledger: signature of the checkpoint, every event's
-    inclusion proof, hash and signature. Exit 3 naming what failed."""
+    inclusion proof, hash and signature, and the signed statements inside the events
+    (approvals, overrides, seal attestations, share manifests) under the keys the receipt
+    carries. Exit 3 naming what failed."""
     from tcr_kit.audit.note import NoteVerifier
     from tcr_kit.audit.receipt import check_receipt as check
     from tcr_kit.audit.receipt import load_receipt
