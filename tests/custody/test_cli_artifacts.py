@@ -455,3 +455,38 @@ def test_a_file_changed_between_its_check_and_its_copy_is_refused_and_opens_a_di
     # The drive is now blocked: put back, the file is still refused until D-0001 is resolved.
     (drive / "Q1.xml").write_bytes(FILES["Q1.xml"])
     assert "open critical discrepancy D-0001" in _release(tcr, "Q1", code=3)
+
+
+@pytest.mark.parametrize("kind", ["missing", "regular file"])
+def test_the_copy_pause_hook_set_to_anything_but_a_fifo_refuses_the_release_naming_it(
+    tcr: Tcr, clock: Clock, kind: str
+) -> None:
+    """``TCR_TEST_PAUSE_BEFORE_COPY`` is a test hook: left set outside the tests (a path
+    that is missing, or a plain file), the release is refused in one line that names the
+    variable (exit 2), before anything is copied or recorded; the tranche stays due and
+    releases once it is unset."""
+    from tcr_kit.custody.ledger import Ledger
+    from tcr_kit.custody.ledger.artifacts import PAUSE_BEFORE_COPY_ENV
+
+    _signing_ceremony(tcr, clock)
+    _session(tcr, clock, 56, "2027-01-02T09:00:00", "TEB-100")
+    stray = tcr.tmp / "stray-pause"
+    if kind == "regular file":
+        stray.write_bytes(b"not a FIFO\n")
+    with Ledger.open(tcr.tmp / "ledger.sqlite", create=False) as led:
+        before = led.audit.count()
+    tcr.monkeypatch.setenv(PAUSE_BEFORE_COPY_ENV, str(stray))
+    err = _release(tcr, "Q1", code=2)
+    tcr.monkeypatch.delenv(PAUSE_BEFORE_COPY_ENV)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err
+    assert PAUSE_BEFORE_COPY_ENV in lines[0] and "not a FIFO" in lines[0]
+    out = tcr.tmp / "servers"
+    assert not out.exists() or list(out.iterdir()) == []
+    with Ledger.open(tcr.tmp / "ledger.sqlite", create=False) as led:
+        assert led.audit.count() == before
+    shown = json.loads(tcr("artifact", "show", "ksk-2027", "--json"))
+    assert shown["tranches"][0]["state"] == "due"
+    _release(tcr, "Q1")
+    assert (out / "Q1.xml").read_bytes() == FILES["Q1.xml"]
+    tcr("audit", "verify")

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -386,14 +387,27 @@ class ArtifactsMixin(DiscrepanciesMixin):
 PAUSE_BEFORE_COPY_ENV = "TCR_TEST_PAUSE_BEFORE_COPY"
 """Test hook: the path of a FIFO a release reads to its end once the tranche's files on the
 drive were checked and before they are copied, so that a test can change a file in between
-(the refusal "changed while copying"). Unset outside the tests."""
+(the refusal "changed while copying"). Unset outside the tests: set to anything but a FIFO
+(a stray variable, a missing path, a plain file or a device) the release is refused
+(:class:`InputError`, exit 2, naming the variable) before anything is copied or recorded.
+It can only delay a release, never skip a check: the copy hashes every byte it writes."""
 
 
 def _pause_for_tests() -> None:
     fifo = os.environ.get(PAUSE_BEFORE_COPY_ENV)
-    if fifo:
-        with open(fifo, "rb") as fh:
-            fh.read()
+    if not fifo:
+        return
+    try:
+        is_fifo = stat.S_ISFIFO(os.stat(fifo).st_mode)
+    except OSError:
+        is_fifo = False
+    if not is_fifo:
+        raise InputError(
+            f"{PAUSE_BEFORE_COPY_ENV}={fifo!r} is set but is not a FIFO: it is a test hook,"
+            " never set for a release; unset it (nothing was copied or recorded)"
+        )
+    with open(fifo, "rb") as fh:
+        fh.read()
 
 
 def _outputs_to_write(tranche: Tranche, outputs: Sequence[Path]) -> set[Path]:
