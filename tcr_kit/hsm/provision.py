@@ -259,12 +259,19 @@ def init_softhsm(
 
 
 def _store_marker(session: Any, marker: Marker) -> None:
+    """Replace the marker: the new object is created **before** the old one is destroyed.
+
+    An update cut off in between (a crash, a pulled cable) then leaves two markers, the old
+    one and its successor, which :meth:`HsmToken.marker` resolves to the successor; the
+    other order would leave none, and without a marker shares of retired epochs are no
+    longer refused before a PIN try is spent. Markers only move forward (a higher count, or
+    a later epoch retiring the current one), which is what makes the successor knowable.
+    """
     from pkcs11 import Attribute, ObjectClass
 
-    for old in session.get_objects(
-        {Attribute.LABEL: MARKER_LABEL, Attribute.CLASS: ObjectClass.DATA}
-    ):
-        old.destroy()
+    olds = list(
+        session.get_objects({Attribute.LABEL: MARKER_LABEL, Attribute.CLASS: ObjectClass.DATA})
+    )
     session.create_object(
         {
             Attribute.CLASS: ObjectClass.DATA,
@@ -276,6 +283,8 @@ def _store_marker(session: Any, marker: Marker) -> None:
             Attribute.MODIFIABLE: True,
         }
     )
+    for stale in olds:
+        stale.destroy()
 
 
 def write_marker(token: HsmToken, pin: SecretBuffer, marker: Marker) -> None:

@@ -51,6 +51,22 @@ class Marker:
     count: int
     retired: tuple[EpochRef, ...] = ()
 
+    def supersedes(self, other: Marker) -> bool:
+        """Whether this marker is what ``other`` becomes by a forward update: the same set
+        and threshold with a higher count (an extension), or a later epoch that retires
+        ``other``'s current one and keeps its retired list (a rekey)."""
+        if self.current == other.current:
+            return (
+                self.threshold == other.threshold
+                and self.count > other.count
+                and self.retired == other.retired
+            )
+        return (
+            self.current.epoch > other.current.epoch
+            and other.current in self.retired
+            and set(other.retired) <= set(self.retired)
+        )
+
     def to_bytes(self) -> bytes:
         doc = {
             "format": "tcr-kit.hsm-activation",
@@ -180,9 +196,18 @@ class HsmToken:
             )
             if not objs:
                 return None
-            if len(objs) > 1:
-                raise SharesDoNotMatchHsm(f"{self.describe()} holds {len(objs)} activation markers")
-            return Marker.from_bytes(bytes(objs[0][Attribute.VALUE]))
+            markers = [Marker.from_bytes(bytes(obj[Attribute.VALUE])) for obj in objs]
+        if len(markers) == 2:
+            # An update cut off between writing the new marker and destroying the old one
+            # (provision._store_marker writes in that order): the successor is the marker.
+            first, second = markers
+            if second.supersedes(first):
+                return second
+            if first.supersedes(second):
+                return first
+        if len(markers) > 1:
+            raise SharesDoNotMatchHsm(f"{self.describe()} holds {len(objs)} activation markers")
+        return markers[0]
 
     @contextmanager
     def _session(self, pin: SecretBuffer | None = None, rw: bool = False) -> Iterator[Any]:
