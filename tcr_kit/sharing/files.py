@@ -244,7 +244,8 @@ with an error. ``TCR_STDOUT_BUFFER_LIMIT`` (bytes) overrides it."""
 
 PAUSE_AFTER_VERIFY_ENV = "TCR_TEST_PAUSE_AFTER_VERIFY"
 """Test hook: the path of a FIFO the combine reads to its end once the shares are verified
-and before the secret is produced, so that a test can change a share in between."""
+and before the secret is produced, so that a test can change a share in between
+(:mod:`tcr_kit._testpause`: anything but a FIFO is refused, exit 2)."""
 
 
 def stream_buffer_limit() -> int:
@@ -276,10 +277,9 @@ def parse_set_id(text: str) -> bytes:
 
 
 def _pause_for_tests() -> None:
-    fifo = os.environ.get(PAUSE_AFTER_VERIFY_ENV)
-    if fifo:
-        with open(fifo, "rb") as fh:
-            fh.read()
+    from tcr_kit._testpause import pause_for_tests
+
+    pause_for_tests(PAUSE_AFTER_VERIFY_ENV, "no secret was written")
 
 
 def _counted(

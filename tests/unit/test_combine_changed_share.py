@@ -185,3 +185,24 @@ def test_the_library_stream_withholds_its_last_block_from_a_changed_share(
         native.combine_stream(shares, sink)
     assert info.value.exit_code == 3 and info.value.source == str(paths[0])
     assert 0 < len(received) < len(secret)
+
+
+@pytest.mark.parametrize("stray", ["missing", "plain file"])
+def test_the_pause_hook_set_to_anything_but_a_fifo_refuses_the_combine_naming_it(
+    tmp_path: Path, stray: str
+) -> None:
+    """A test hook left set outside the tests (a missing path, a plain file; a device would
+    be read forever) refuses the combine in one line naming it, and no secret is written."""
+    secret, shares = _split(tmp_path, 4096)
+    hook = tmp_path / "hook"
+    if stray == "plain file":
+        hook.write_bytes(b"not a fifo")
+    out = tmp_path / "out.bin"
+    proc = _start("shares", "combine", "-o", out, *shares, pause=hook)
+    line = _error_line(proc, 2)
+    assert files.PAUSE_AFTER_VERIFY_ENV in line and "not a FIFO" in line
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.bin")]
+    # Unset, the same combine succeeds.
+    run_tcr("shares", "combine", "-o", out, "-q", *shares, expect=0)
+    assert out.read_bytes() == secret

@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tcr_kit._testpause import pause_for_tests
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.custody.artifacts import (
     Artifact,
@@ -394,20 +393,7 @@ It can only delay a release, never skip a check: the copy hashes every byte it w
 
 
 def _pause_for_tests() -> None:
-    fifo = os.environ.get(PAUSE_BEFORE_COPY_ENV)
-    if not fifo:
-        return
-    try:
-        is_fifo = stat.S_ISFIFO(os.stat(fifo).st_mode)
-    except OSError:
-        is_fifo = False
-    if not is_fifo:
-        raise InputError(
-            f"{PAUSE_BEFORE_COPY_ENV}={fifo!r} is set but is not a FIFO: it is a test hook,"
-            " never set for a release; unset it (nothing was copied or recorded)"
-        )
-    with open(fifo, "rb") as fh:
-        fh.read()
+    pause_for_tests(PAUSE_BEFORE_COPY_ENV, "nothing was copied or recorded")
 
 
 def _outputs_to_write(tranche: Tranche, outputs: Sequence[Path]) -> set[Path]:
