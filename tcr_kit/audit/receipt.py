@@ -156,6 +156,15 @@ def build_receipt(
         owner = bodies[event.seq]["payload"].get("owner")
         if owner in signers and event.seq < events[-1].seq:
             signing_keys.add(kid)
+    # And the registrations of the keys that registered those, back to the log's first
+    # event: check_receipt re-checks each registration's signature, so that a statement is
+    # re-checked only under keys whose registration the receipt shows was signed.
+    pending = list(signing_keys)
+    while pending:
+        registrar = str(bodies[key_events[pending.pop()].seq]["key_id"])
+        if registrar in key_events and registrar not in signing_keys:
+            signing_keys.add(registrar)
+            pending.append(registrar)
     keys = sorted((key_events[k] for k in signing_keys), key=lambda e: e.seq)
     return {
         "format": RECEIPT_FORMAT,
@@ -298,6 +307,7 @@ def check_receipt(
             )
         except (KeyError, ValueError):
             raise ReceiptInvalid(f"receipt: key registration {entry.seq}: malformed") from None
+    signed = _signed_registrations(_entries(doc.get("keys"), "keys"), keys)
     checked: list[CheckedEvent] = []
     entries = _entries(doc.get("events"), "events")
     if not entries:
@@ -329,8 +339,43 @@ def check_receipt(
         ):
             raise ReceiptInvalid(f"receipt: event {entry.seq}: signature does not verify")
         checked.append(CheckedEvent(entry.seq, str(body.get("kind")), str(body.get("time")), owner))
-    _check_statements(entries, keys)
+    _check_statements(entries, {kid: keys[kid] for kid in signed})
     return ReceiptResult(participant, ceremony, cp, checked, names)
+
+
+def _signed_registrations(
+    entries: Sequence[_Entry], keys: dict[str, tuple[int, str, bytes, str]]
+) -> set[str]:
+    """The key ids whose registration the receipt shows was signed: the log's first event
+    (self-signed), or a registration signed by a key shown so, registered before it, of
+    its actor. A registration whose signer's key the receipt carries must verify under it
+    (exit 3); one whose signer's key it lacks (receipts made before registrations were
+    re-checked) still serves to check the events' own signatures, not a statement."""
+    signed: set[str] = set()
+    for entry in sorted(entries, key=lambda e: e.seq):
+        body = parse_canonical(entry.body)  # checked by _check_included
+        own, registrar = str(body["payload"]["key_id"]), str(body.get("key_id"))
+        if registrar not in keys or (registrar == own and entry.seq != 1):
+            continue
+        seq, algorithm, pub, owner = keys[registrar]
+        label = f"receipt: key registration {entry.seq}"
+        if seq > entry.seq or (seq == entry.seq and entry.seq != 1):
+            raise ReceiptInvalid(f"{label}: signing key {registrar} is not registered before it")
+        if owner != body.get("actor"):
+            raise ReceiptInvalid(
+                f"{label}: actor {body.get('actor')} signed with the key of {owner}"
+            )
+        try:
+            signature = bytes.fromhex(entry.signature)
+        except ValueError:
+            raise ReceiptInvalid(f"{label}: signature is not hex") from None
+        if algorithm not in ALGORITHMS or not signature_ok(
+            algorithm, pub, event_hash(entry.body), signature
+        ):
+            raise ReceiptInvalid(f"{label}: signature does not verify")
+        if registrar in signed or (registrar == own and entry.seq == 1):
+            signed.add(own)
+    return signed
 
 
 def _check_statements(

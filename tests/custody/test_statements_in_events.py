@@ -171,3 +171,77 @@ def test_a_receipt_rechecks_the_statements_inside_its_events(world: World) -> No
     ) as old:
         _check(genuine, path)
     assert str(old.value).endswith("make it again with tcr audit receipt)")
+
+
+def _forge_rows(path: Path, edits: dict[int, Callable[[Payload], None]], resign: Any) -> Path:
+    """A copy of the ledger at ``path`` whose events ``edits`` names were rewritten in place
+    (hash recomputed; an event signed by ``resign``'s key is re-signed, any other keeps its
+    now-broken signature), not re-chained: a receipt checks no chain, only the tree a
+    checkpoint signs, which whoever holds a checkpoint key can sign over anything."""
+    import sqlite3
+
+    from tcr_kit.audit.canonical import canonical_bytes
+    from tcr_kit.audit.chain import event_hash
+
+    forged = path.with_name(f"forged-rows-{path.name}")
+    src, dst = sqlite3.connect(path), sqlite3.connect(forged)
+    src.backup(dst)
+    src.close()
+    with dst:
+        for seq, edit in edits.items():
+            (raw,) = dst.execute("SELECT body FROM audit_event WHERE seq = ?", (seq,)).fetchone()
+            body = json.loads(raw)
+            edit(body["payload"])
+            data = canonical_bytes(body)
+            digest = event_hash(data)
+            (signature,) = dst.execute(
+                "SELECT signature FROM audit_event WHERE seq = ?", (seq,)
+            ).fetchone()
+            if body["key_id"] == key_id(resign.public_key_bytes()):
+                signature = resign.sign(digest).hex()
+            dst.execute(
+                "UPDATE audit_event SET body = ?, hash = ?, signature = ? WHERE seq = ?",
+                (data, digest.hex(), signature, seq),
+            )
+    dst.close()
+    return forged
+
+
+def test_a_receipt_refuses_a_statement_signers_key_registration_nobody_signed(
+    world: World,
+) -> None:
+    """The registration of a statement signer's key in a receipt is itself checked, back to
+    the log's first event: a forger holding the actor's key (who can sign a checkpoint),
+    who swaps tcr-3's registered key for their own (leaving sa-1's signature of the
+    registration broken) and signs a new attestation with it, is caught by the receipt
+    as by ``tcr audit verify``."""
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+
+    att = remote.seal(KEYS["tcr"], holder="tcr-3", bag_serial="TEB-1001", contents=["CO3-KEY"])
+    world.ledger.record_remote_seal(world.ca, att)
+    seq = _event(world, "bag:TEB-1001", "bag.remote-seal")
+    tcr_key = world.ledger.audit.key_of(key_id(KEYS["tcr"].public_key_bytes()))
+    assert tcr_key is not None
+    path = world.ledger.path
+    world.ledger.close()
+
+    mallory = SoftwareEd25519Signer.generate()
+    fake = remote.seal(mallory, holder="tcr-3", bag_serial="TEB-1001",
+                       contents=["CO3-KEY", "CO4-KEY"]).to_json()  # fmt: skip
+
+    def swapped_key(payload: Payload) -> None:
+        payload["public_key"] = mallory.public_key_bytes().hex()
+        payload["key_id"] = key_id(mallory.public_key_bytes())
+
+    def swapped_attestation(payload: Payload) -> None:
+        (record,) = [r for r in payload["records"] if r["table"] == "attestation"]
+        record["doc"] = fake
+
+    forged = _forge_rows(
+        path, {tcr_key.added_seq: swapped_key, seq: swapped_attestation}, KEYS["ca"]
+    )
+    with Ledger.open(forged, create=False) as led, pytest.raises(AuditIntegrityError) as full:
+        led.verify()
+    assert full.value.seq == tcr_key.added_seq
+    with pytest.raises(ReceiptInvalid, match=f"key registration {tcr_key.added_seq}"):
+        _check(_receipt(forged, "tcr-3"), forged)
