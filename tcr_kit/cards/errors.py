@@ -93,11 +93,12 @@ class PinBlocked(CardError):
 class LastTryRefused(CardError):
     """Only one PIN try is left and the caller did not force the attempt."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str | None = None) -> None:
         # Not every command that presents a PIN offers --force (an HSM activation does not):
         # name the one that always does, and why spending the try on it is the way back.
+        where = "only one PIN try is left" if what is None else f"{what}: only one try is left"
         super().__init__(
-            "only one PIN try is left: refusing to spend it (if you are sure of the PIN,"
+            f"{where}: refusing to spend it (if you are sure of the PIN,"
             " tcr card check --with-pin --force spends it, and a right PIN resets the counter)"
         )
 

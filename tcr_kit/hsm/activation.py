@@ -222,7 +222,7 @@ class Quorum:
 
     def _read_card(self, source: CardShare) -> tuple[SecretBuffer, dict[str, str]]:
         from tcr_kit.cards.enrol import open_card, read_share
-        from tcr_kit.cards.errors import PinIncorrect
+        from tcr_kit.cards.errors import LastTryRefused, PinIncorrect
 
         card = open_card(source.selector, allow_last_try=source.allow_last_try)
         try:
@@ -256,6 +256,8 @@ class Quorum:
                 return read_share(card, source.pin, record=source.record), info
             except PinIncorrect as exc:
                 raise PinIncorrect(exc.attempts_left, f"PIN for {ident.describe()}") from None
+            except LastTryRefused:
+                raise LastTryRefused(f"PIN for {ident.describe()}") from None
         finally:
             card.close()
 

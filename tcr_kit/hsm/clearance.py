@@ -133,7 +133,7 @@ class ActivationOverride:
 
 def _sign(signer: Actor, message: bytes) -> str:
     """``signer``'s signature of ``message`` (hex); a card's PIN error names whose card."""
-    from tcr_kit.cards.errors import PinBlocked, PinIncorrect
+    from tcr_kit.cards.errors import LastTryRefused, PinBlocked, PinIncorrect
 
     what = f"PIN of the override signer card of {signer.person}"
     try:
@@ -142,6 +142,8 @@ def _sign(signer: Actor, message: bytes) -> str:
         raise PinIncorrect(exc.attempts_left, what) from None
     except PinBlocked:
         raise PinBlocked(what) from None
+    except LastTryRefused:
+        raise LastTryRefused(what) from None
 
 
 @dataclass(frozen=True)

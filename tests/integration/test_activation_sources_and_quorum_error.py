@@ -254,9 +254,11 @@ def test_a_pcsc_card_counts_pin_tries_and_its_last_try_is_spent_only_when_allowe
             quorum.add(CardShare(selector, pin("not-danas"), record))
         assert str(caught.value) == f"wrong PIN for {name}: {left} tries left"
         assert caught.value.attempts_left == left
-    # One try left: not spent unless the caller allows it, even with the right PIN.
-    with pytest.raises(LastTryRefused):
+    # One try left: not spent unless the caller allows it, even with the right PIN; the
+    # refusal names the card.
+    with pytest.raises(LastTryRefused) as kept:
         quorum.add(CardShare(selector, pin("dana-pin-4"), record))
+    assert str(kept.value).startswith(f"PIN for {name}: only one try is left: refusing")
     assert vc.pin_tries() == 1
     got = quorum.add(CardShare(selector, pin("dana-pin-4"), record, allow_last_try=True))
     assert got == Presented(
