@@ -52,6 +52,33 @@ _KEY_LINE = re.compile(
 text before it (group 1) and its comment (group 4) kept."""
 
 
+def version_facts(payload: dict[str, Any], loaded: LoadedConfig, new_sha256: str) -> dict[str, Any]:
+    """A new version's event ``payload`` with both configuration hashes' PGP words (the
+    ``--json`` of ``config-extend`` and ``config-rekey``)."""
+    from tcr_kit.audit.pgpwords import digest_words
+
+    out = dict(payload)
+    out["old_config_pgp_words"] = digest_words(bytes.fromhex(loaded.sha256))[1]
+    out["new_config_pgp_words"] = digest_words(bytes.fromhex(new_sha256))[1]
+    return out
+
+
+def version_lines(loaded: LoadedConfig, new_sha256: str, output: Path, replaces: bool) -> list[str]:
+    """The lines every new version's description ends with: the current file, both hashes
+    in hex and PGP words, where it is written, and the site file it leaves unchanged."""
+    from tcr_kit.audit.pgpwords import digest_words
+
+    lines = [f"  current {loaded.path}"]
+    for label, value in (("old", loaded.sha256), ("new", new_sha256)):
+        hex_, words = digest_words(bytes.fromhex(value))
+        lines += [f"    {label} SHA-256: {hex_}", f"      PGP words: {words}"]
+    how = "replacing it" if replaces else "a new file"
+    lines.append(f"  writes {output} ({how}, mode 0644)")
+    if loaded.site_sha256 is not None:
+        lines.append(f"  site file {loaded.site_path} unchanged ({loaded.site_sha256})")
+    return lines
+
+
 @dataclass(frozen=True)
 class ConfigExtension:
     """The next version of a configuration: what it changes and the bytes to write."""
@@ -94,34 +121,18 @@ class ConfigExtension:
 
     def facts(self) -> dict[str, Any]:
         """JSON-ready: the payload and both hashes' PGP words."""
-        from tcr_kit.audit.pgpwords import digest_words
-
-        out = self.payload()
-        out["old_config_pgp_words"] = digest_words(bytes.fromhex(self.loaded.sha256))[1]
-        out["new_config_pgp_words"] = digest_words(bytes.fromhex(self.new_sha256))[1]
-        return out
+        return version_facts(self.payload(), self.loaded, self.new_sha256)
 
     def describe(self) -> list[str]:
         """What changes, with both hashes as hex and PGP words (read aloud before yes)."""
-        from tcr_kit.audit.pgpwords import digest_words
-
         cfg = self.loaded.share_set
-        how = "replacing it" if self.replaces else "a new file"
         lines = [
             f"HSM {self.loaded.hsm.name}: share set {cfg.id} (epoch {cfg.epoch}) count"
             f" {self.old_count} -> {self.new_count}, threshold {cfg.threshold} unchanged",
             f"  [share_set] count = {self.old_count}  becomes  count = {self.new_count};"
             " nothing else changes",
-            f"  current {self.loaded.path}",
+            *version_lines(self.loaded, self.new_sha256, self.output, self.replaces),
         ]
-        for label, value in (("old", self.loaded.sha256), ("new", self.new_sha256)):
-            hex_, words = digest_words(bytes.fromhex(value))
-            lines += [f"    {label} SHA-256: {hex_}", f"      PGP words: {words}"]
-        lines.append(f"  writes {self.output} ({how}, mode 0644)")
-        if self.loaded.site_sha256 is not None:
-            lines.append(
-                f"  site file {self.loaded.site_path} unchanged ({self.loaded.site_sha256})"
-            )
         if self.manifest_sha256 is not None:
             lines.append(f"  the set's latest registered manifest: {self.manifest_sha256}")
         return lines

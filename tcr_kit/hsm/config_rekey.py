@@ -38,6 +38,8 @@ from tcr_kit.hsm.config_extend import (
     publish_new_version,
     read_for_new_version,
     set_share_set_lines,
+    version_facts,
+    version_lines,
 )
 from tcr_kit.hsm.errors import WrongShareSet
 from tcr_kit.hsm.events import REKEY, ActivationEvent
@@ -103,20 +105,12 @@ class ConfigRekey:
 
     def facts(self) -> dict[str, Any]:
         """JSON-ready: the payload and both hashes' PGP words."""
-        from tcr_kit.audit.pgpwords import digest_words
-
-        out = self.payload()
-        out["old_config_pgp_words"] = digest_words(bytes.fromhex(self.loaded.sha256))[1]
-        out["new_config_pgp_words"] = digest_words(bytes.fromhex(self.new_sha256))[1]
-        return out
+        return version_facts(self.payload(), self.loaded, self.new_sha256)
 
     def describe(self) -> list[str]:
         """What changes, with both hashes as hex and PGP words (read aloud before yes)."""
-        from tcr_kit.audit.pgpwords import digest_words
-
         old, new = self.old, self.new
-        how = "replacing it" if self.replaces else "a new file"
-        lines = [
+        return [
             f"HSM {self.loaded.hsm.name}: share set {old['id']} (epoch {old['epoch']},"
             f" {old['threshold']}-of-{old['count']}) -> {new['id']} (epoch {new['epoch']},"
             f" {new['threshold']}-of-{new['count']}), after the rekey of audit event"
@@ -126,17 +120,8 @@ class ConfigRekey:
                 for k in self.changed()
             ),
             "  nothing else changes",
-            f"  current {self.loaded.path}",
+            *version_lines(self.loaded, self.new_sha256, self.output, self.replaces),
         ]
-        for label, value in (("old", self.loaded.sha256), ("new", self.new_sha256)):
-            hex_, words = digest_words(bytes.fromhex(value))
-            lines += [f"    {label} SHA-256: {hex_}", f"      PGP words: {words}"]
-        lines.append(f"  writes {self.output} ({how}, mode 0644)")
-        if self.loaded.site_sha256 is not None:
-            lines.append(
-                f"  site file {self.loaded.site_path} unchanged ({self.loaded.site_sha256})"
-            )
-        return lines
 
 
 def _toml(key: str, value: Any) -> str:
