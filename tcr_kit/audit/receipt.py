@@ -319,28 +319,36 @@ def check_receipt(
         if ceremony is not None and not in_ceremony(body, ceremony):
             raise ReceiptInvalid(f"receipt: event {entry.seq}: not of ceremony {ceremony}")
         kid = str(body.get("key_id"))
+        label = f"receipt: event {entry.seq}"
         key = keys.get(kid)
-        if key is None or key[0] > entry.seq or (key[0] == entry.seq and entry.seq != 1):
-            raise ReceiptInvalid(
-                f"receipt: event {entry.seq}: signing key {kid} is not registered before it"
-            )
-        _, algorithm, pub, owner = key
-        if owner != body.get("actor"):
-            raise ReceiptInvalid(
-                f"receipt: event {entry.seq}: actor {body.get('actor')} signed with the key of "
-                f"{owner}"
-            )
-        try:
-            signature = bytes.fromhex(entry.signature)
-        except ValueError:
-            raise ReceiptInvalid(f"receipt: event {entry.seq}: signature is not hex") from None
-        if algorithm not in ALGORITHMS or not signature_ok(
-            algorithm, pub, event_hash(entry.body), signature
-        ):
-            raise ReceiptInvalid(f"receipt: event {entry.seq}: signature does not verify")
+        if key is None:
+            raise ReceiptInvalid(f"{label}: signing key {kid} is not registered before it")
+        owner = _check_signed(entry, body, kid, key, label)
         checked.append(CheckedEvent(entry.seq, str(body.get("kind")), str(body.get("time")), owner))
     _check_statements(entries, {kid: keys[kid] for kid in signed})
     return ReceiptResult(participant, ceremony, cp, checked, names)
+
+
+def _check_signed(
+    entry: _Entry, body: dict[str, Any], kid: str, key: tuple[int, str, bytes, str], label: str
+) -> str:
+    """Raise :class:`ReceiptInvalid` (``label``: what failed) unless ``entry`` is signed by
+    ``key`` (id ``kid``), registered before it (the log's first event registers its own
+    signer) to the entry's actor; returns that actor."""
+    seq, algorithm, pub, owner = key
+    if seq > entry.seq or (seq == entry.seq and entry.seq != 1):
+        raise ReceiptInvalid(f"{label}: signing key {kid} is not registered before it")
+    if owner != body.get("actor"):
+        raise ReceiptInvalid(f"{label}: actor {body.get('actor')} signed with the key of {owner}")
+    try:
+        signature = bytes.fromhex(entry.signature)
+    except ValueError:
+        raise ReceiptInvalid(f"{label}: signature is not hex") from None
+    if algorithm not in ALGORITHMS or not signature_ok(
+        algorithm, pub, event_hash(entry.body), signature
+    ):
+        raise ReceiptInvalid(f"{label}: signature does not verify")
+    return owner
 
 
 def _signed_registrations(
@@ -357,22 +365,8 @@ def _signed_registrations(
         own, registrar = str(body["payload"]["key_id"]), str(body.get("key_id"))
         if registrar not in keys or (registrar == own and entry.seq != 1):
             continue
-        seq, algorithm, pub, owner = keys[registrar]
         label = f"receipt: key registration {entry.seq}"
-        if seq > entry.seq or (seq == entry.seq and entry.seq != 1):
-            raise ReceiptInvalid(f"{label}: signing key {registrar} is not registered before it")
-        if owner != body.get("actor"):
-            raise ReceiptInvalid(
-                f"{label}: actor {body.get('actor')} signed with the key of {owner}"
-            )
-        try:
-            signature = bytes.fromhex(entry.signature)
-        except ValueError:
-            raise ReceiptInvalid(f"{label}: signature is not hex") from None
-        if algorithm not in ALGORITHMS or not signature_ok(
-            algorithm, pub, event_hash(entry.body), signature
-        ):
-            raise ReceiptInvalid(f"{label}: signature does not verify")
+        _check_signed(entry, body, registrar, keys[registrar], label)
         if registrar in signed or (registrar == own and entry.seq == 1):
             signed.add(own)
     return signed
