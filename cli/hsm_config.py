@@ -18,15 +18,26 @@ from .app import emit_json, json_mode, progress, warn
 __all__ = ["config_extend_cmd", "config_rekey_cmd"]
 
 
+def _new_version_options(f: Callable[..., None]) -> Callable[..., None]:
+    """The options of a command that writes a configuration's next version."""
+    for option in reversed((
+        config_option,
+        click.option("--output", "output_path", type=FILE, required=True, help="The new"
+                     " version (0644); the current file's own path only with --force."),
+        click.option("--force", is_flag=True,
+                     help="Replace --output if it exists (the config itself)."),
+        click.option("--yes", is_flag=True, help="Do not ask for a typed confirmation."),
+        click.option("--dry-run", is_flag=True,
+                     help="Show the change and its hashes; change nothing."),
+        audit_options,
+        output_options,
+    )):  # fmt: skip
+        f = option(f)
+    return f
+
+
 @click.command("config-extend")
-@config_option
-@click.option("--output", "output_path", type=FILE, required=True, help="The new version"
-              " (0644); the current file's own path only with --force.")  # fmt: skip
-@click.option("--force", is_flag=True, help="Replace --output if it exists (the config itself).")
-@click.option("--yes", is_flag=True, help="Do not ask for a typed confirmation.")
-@click.option("--dry-run", is_flag=True, help="Show the change and its hashes; change nothing.")
-@audit_options
-@output_options
+@_new_version_options
 def config_extend_cmd(config_path: Path, output_path: Path, force: bool, yes: bool,
                       dry_run: bool, audit: Audit) -> None:  # fmt: skip
     """Raise the config's share count after 'tcr shares extend' (a new, recorded version).
@@ -52,14 +63,7 @@ def config_extend_cmd(config_path: Path, output_path: Path, force: bool, yes: bo
 
 
 @click.command("config-rekey")
-@config_option
-@click.option("--output", "output_path", type=FILE, required=True, help="The new version"
-              " (0644); the current file's own path only with --force.")  # fmt: skip
-@click.option("--force", is_flag=True, help="Replace --output if it exists (the config itself).")
-@click.option("--yes", is_flag=True, help="Do not ask for a typed confirmation.")
-@click.option("--dry-run", is_flag=True, help="Show the change and its hashes; change nothing.")
-@audit_options
-@output_options
+@_new_version_options
 def config_rekey_cmd(config_path: Path, output_path: Path, force: bool, yes: bool,
                      dry_run: bool, audit: Audit) -> None:  # fmt: skip
     """Name the new share set in the config after 'tcr hsm rekey' (a new, recorded version).
