@@ -14,7 +14,7 @@ import pytest
 from tcr_kit.hsm.activation import Activation, ShareFile
 from tcr_kit.hsm.errors import SharesDoNotMatchHsm
 from tcr_kit.hsm.provision import write_marker
-from tcr_kit.hsm.token import MARKER_APPLICATION, MARKER_LABEL, EpochRef, Marker
+from tcr_kit.hsm.token import MARKER_APPLICATION, MARKER_LABEL, EpochRef, HsmToken, Marker
 from tcr_kit.secrets import SecretBuffer
 from tests.fixtures.stack import SoftHsm
 from tests.integration.hsm_helpers import DemoHsm, make_hsm
@@ -25,6 +25,15 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(autouse=True)
 def _local_activation_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TCR_ACTIVATION_LOG", str(tmp_path / "activations.log"))
+
+
+def _hsm_with_marker(tmp_path: Path, softhsm: SoftHsm) -> tuple[DemoHsm, HsmToken, Marker]:
+    """A 2-of-3 HSM made by ``tcr hsm init``, its token and the marker it wrote."""
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    token = Activation(hsm.loaded).token()
+    marker = token.marker()
+    assert marker is not None and marker.count == 3
+    return hsm, token, marker
 
 
 def _pin(hsm: DemoHsm) -> SecretBuffer:
@@ -63,10 +72,7 @@ def _marker_objects(hsm: DemoHsm, pin: SecretBuffer) -> list[Any]:
 def test_an_update_cut_off_after_writing_the_successor_leaves_the_successor_in_force(
     softhsm: SoftHsm, tmp_path: Path
 ) -> None:
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
-    token = Activation(hsm.loaded).token()
-    old = token.marker()
-    assert old is not None and old.count == 3
+    hsm, token, old = _hsm_with_marker(tmp_path, softhsm)
     with _pin(hsm) as pin:
         raised = replace(old, count=4)
         _add_marker_object(hsm, pin, raised)
@@ -84,10 +90,7 @@ def test_an_update_cut_off_after_writing_the_successor_leaves_the_successor_in_f
 def test_a_rekey_cut_off_after_writing_the_next_epoch_leaves_the_next_epoch_in_force(
     softhsm: SoftHsm, tmp_path: Path
 ) -> None:
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
-    token = Activation(hsm.loaded).token()
-    old = token.marker()
-    assert old is not None
+    hsm, token, old = _hsm_with_marker(tmp_path, softhsm)
     following = Marker(EpochRef("ab" * 8, old.current.epoch + 1), 2, 3, (old.current,))
     with _pin(hsm) as pin:
         _add_marker_object(hsm, pin, following)
@@ -97,10 +100,7 @@ def test_a_rekey_cut_off_after_writing_the_next_epoch_leaves_the_next_epoch_in_f
 def test_two_markers_neither_of_which_follows_the_other_are_refused(
     softhsm: SoftHsm, tmp_path: Path
 ) -> None:
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
-    token = Activation(hsm.loaded).token()
-    old = token.marker()
-    assert old is not None
+    hsm, token, old = _hsm_with_marker(tmp_path, softhsm)
     with _pin(hsm) as pin:
         # Another threshold, and another set at the same epoch: neither follows the other.
         _add_marker_object(hsm, pin, replace(old, threshold=3, count=4))
