@@ -47,9 +47,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         sys.stdout.write(f"tcr, version {__version__}\n")
         return
-    from .app import run
+    from .app import defer_collection, run
     from .root import tcr
 
+    if argv is None:  # this process runs one command and exits (not a caller's process)
+        defer_collection()
     run(tcr, args)
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tcr_kit.sharing import native
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,3 +132,58 @@ def test_split_and_combine_import_no_numpy_pydantic_pycryptodome_or_libsodium(
     )
     assert (tmp_path / "out.bin").read_bytes() == secret.read_bytes()
     assert not combined & (heavy | {"cryptography"})
+
+
+def _collection_probe(module: str, command: str, argv: list[str], *, as_process: bool) -> str:
+    """Code that runs ``tcr argv`` (as the process entry point, or as a caller passing argv)
+    and prints whether garbage collection was on, and how much was frozen, in the command."""
+    call = "main()" if as_process else f"main({argv!r})"
+    return (
+        "import gc, json, sys\n"
+        f"import {module} as m\n"
+        f"cmd = m.{command}\n"
+        "seen = {}\n"
+        "original = cmd.callback\n"
+        "def callback(*a, **k):\n"
+        "    seen.update(enabled=gc.isenabled(), frozen=gc.get_freeze_count())\n"
+        "    return original(*a, **k)\n"
+        "cmd.callback = callback\n"
+        "from tcr_cli.main import main\n"
+        f"sys.argv = ['tcr', *{argv!r}]\n"
+        f"try:\n    {call}\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(json.dumps(seen))\n"
+    )
+
+
+@pytest.mark.parametrize("case", ["plain-group", "lazy-group", "lazily-loaded"])
+def test_a_tcr_process_collects_garbage_again_once_its_command_runs(
+    tmp_path: Path, case: str
+) -> None:
+    """A tcr process defers collection while its command loads (cli.app.defer_collection);
+    the command itself runs with collection on and start-up's objects frozen, whether its
+    group is a plain click group, a lazy one, or it is one of a lazy group's lazy commands.
+    A caller that runs a command in its own process is left alone."""
+    shares = native.split_bytes(b"secret", 2, 3)
+    paths = []
+    for n, share in enumerate(shares[:2], 1):
+        paths.append(tmp_path / f"k.share-00{n}.tcrs")
+        paths[-1].write_bytes(share.encode_compact())
+    module, command, argv = {
+        "plain-group": ("tcr_cli.policy", "policy_show", ["policy", "show", "--default"]),
+        "lazy-group": ("tcr_cli.shares", "inspect", ["shares", "inspect", str(paths[0])]),
+        "lazily-loaded": ("tcr_cli.shares_combine", "combine",
+                          ["shares", "combine", "-q", "-o", str(tmp_path / "out"),
+                           *map(str, paths)]),
+    }[case]  # fmt: skip
+    for as_process in (True, False):
+        (tmp_path / "out").unlink(missing_ok=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", _collection_probe(module, command, argv, as_process=as_process)],
+            capture_output=True, text=True, cwd=ROOT, check=False,
+        )  # fmt: skip
+        seen = json.loads(proc.stdout.splitlines()[-1]) if proc.stdout.strip() else {}
+        assert seen.get("enabled") is True, proc.stdout + proc.stderr
+        if as_process:
+            assert seen["frozen"] > 10_000
+        else:
+            assert seen["frozen"] == 0
