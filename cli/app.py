@@ -25,6 +25,8 @@ import click
 
 from tcr_kit.errors import ExitCode, TcrError
 
+from ._collection import resume_collection_when_invoked
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # click >= 8.2 raises this when a group is called without a sub-command.
@@ -49,62 +51,6 @@ def cli_state() -> CliState:
     return ctx.ensure_object(CliState)
 
 
-class _Collection:
-    """Whether this process deferred garbage collection until its command was loaded
-    (:func:`defer_collection`); process-wide, like the collector itself."""
-
-    deferred = False
-
-
-def defer_collection() -> None:
-    """For a ``tcr`` process, which runs one command and exits: no garbage collection while
-    the command and its modules are imported, and none over what was loaded at exit.
-
-    Importing creates hundreds of thousands of objects and no garbage to speak of, yet
-    triggers collection after collection; and the interpreter's teardown collects again
-    over everything. When the command is invoked (its modules imported, its arguments parsed)
-    what exists is frozen (kept out of later collections: it lives until exit anyway) and
-    collection resumes for the command's own work. Measured with callgrind on a combine of small
-    shares: 11 % fewer instructions (docs/performance.md). Only the process entry point
-    calls this, never a caller running commands in its own process (tests), whose frozen
-    objects would never be freed. Secrets do not depend on a collection: they are wiped
-    where they are used (``SecretBuffer`` as a context manager); its ``__del__`` is a
-    safety net that CPython does not promise to run at exit in any case."""
-    import atexit
-    import gc
-
-    gc.disable()
-    atexit.register(gc.freeze)
-    _Collection.deferred = True
-
-
-def _resume_collection() -> None:
-    """Resume collection once the command is loaded (see :func:`defer_collection`)."""
-    if _Collection.deferred:
-        import gc
-
-        _Collection.deferred = False
-        gc.freeze()
-        gc.enable()
-
-
-def _resume_collection_when_invoked(cmd: click.Command) -> None:
-    """Make every command of ``cmd`` resume collection as it is invoked: by then its
-    modules are imported and its arguments parsed (a lazy group's own lazy commands get
-    this when :meth:`LazyGroup.get_command` loads them)."""
-    if isinstance(cmd, click.Group):
-        for sub in cmd.commands.values():
-            _resume_collection_when_invoked(sub)
-        return
-    invoke = cmd.invoke
-
-    def resume_then_invoke(ctx: click.Context) -> Any:
-        _resume_collection()
-        return invoke(ctx)
-
-    cmd.invoke = resume_then_invoke  # type: ignore[method-assign]
-
-
 class LazyGroup(click.Group):
     """A click group whose sub-commands are ``module:attribute`` strings, imported on use."""
 
@@ -123,8 +69,7 @@ class LazyGroup(click.Group):
             if not isinstance(cmd, click.Command):
                 raise TypeError(f"{module_name}:{attr} is not a click command")
             add_quiet_everywhere(cmd)
-            if _Collection.deferred:
-                _resume_collection_when_invoked(cmd)
+            resume_collection_when_invoked(cmd)
             return cmd
         return super().get_command(ctx, name)
 

@@ -47,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         sys.stdout.write(f"tcr, version {__version__}\n")
         return
-    from .app import defer_collection, run
+    from ._collection import defer_collection
+    from .app import run
     from .root import tcr
 
     if argv is None:  # this process runs one command and exits (not a caller's process)

@@ -159,7 +159,7 @@ def _collection_probe(module: str, command: str, argv: list[str], *, as_process:
 def test_a_tcr_process_collects_garbage_again_once_its_command_runs(
     tmp_path: Path, case: str
 ) -> None:
-    """A tcr process defers collection while its command loads (cli.app.defer_collection);
+    """A tcr process defers collection while its command loads (cli._collection.defer_collection);
     the command itself runs with collection on and start-up's objects frozen, whether its
     group is a plain click group, a lazy one, or it is one of a lazy group's lazy commands.
     A caller that runs a command in its own process is left alone."""
