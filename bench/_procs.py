@@ -65,10 +65,18 @@ def tcr_command(work: Path, *, dev: bool = False) -> TcrCommand:
     import sysconfig
     import venv
 
-    wheels = work / "wheel"
+    # Built from a copy of the sources: setuptools keeps a build/ folder in the tree it
+    # builds, whose stale files a later wheel would carry.
+    src, wheels = work / "src", work / "wheel"
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("tcr_kit", "cli"):
+        shutil.copytree(ROOT / name, src / name, ignore=junk)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, src / name)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-         "--disable-pip-version-check", "--wheel-dir", str(wheels), str(ROOT)],
+         "--disable-pip-version-check", "--wheel-dir", str(wheels), str(src)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if proc.returncode != 0:
@@ -85,6 +93,7 @@ def tcr_command(work: Path, *, dev: bool = False) -> TcrCommand:
     if proc.returncode != 0:
         raise SystemExit(f"bench: installing the wheel failed: {proc.stderr.strip()[-500:]}")
     shutil.rmtree(wheels)
+    shutil.rmtree(src)
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
         capture_output=True,
