@@ -195,6 +195,18 @@ def _check_event(seq: int, event: Any, signers: _Signers) -> int:
     return count
 
 
+def _for_this_activation(
+    seq: int, statement: dict[str, Any], payload: dict[str, Any], wrong: str
+) -> None:
+    """Raise ``wrong`` unless ``statement`` names the HSM and the configuration of the
+    activation ``payload`` records."""
+    hsm = _object(payload["hsm"], "activation")
+    if statement.get("hsm") != hsm.get("name") or statement.get("config_sha256") != payload.get(
+        "config_sha256"
+    ):
+        raise AuditIntegrityError(seq, wrong)
+
+
 def _has_verdict(value: object) -> bool:
     """Whether a refused activation recorded its verdict on this statement."""
     return isinstance(value, dict) and "rejected" in value
@@ -220,14 +232,11 @@ def _check_override(
     statement = _object(override["statement"], "override statement")
     if statement.get("format") != "tcr-kit/activation-override" or statement.get("version") != 1:
         raise _Malformed("override statement")
-    hsm = _object(payload["hsm"], "activation")
-    if not refused and (
-        statement.get("hsm") != hsm.get("name")
-        or statement.get("config_sha256") != payload.get("config_sha256")
-    ):
-        raise AuditIntegrityError(
-            seq, "the override was signed for another HSM or configuration than this activation"
-        )
+    if not refused:
+        _for_this_activation(
+            seq, statement, payload,
+            "the override was signed for another HSM or configuration than this activation",
+        )  # fmt: skip
     skipped = _rejected(override, "person", "override rejected") if refused else set()
     message = override_message(statement)
     signatures = override["signatures"]
@@ -282,14 +291,11 @@ def _check_approvals(
         raise _Malformed("approval request")
     if not hmac.compare_digest(request_sha256(request), stated):
         raise AuditIntegrityError(seq, "the approval request does not hash to its request_sha256")
-    hsm = _object(payload["hsm"], "activation")
-    if not refused and (
-        request.get("hsm") != hsm.get("name")
-        or request.get("config_sha256") != payload.get("config_sha256")
-    ):
-        raise AuditIntegrityError(
-            seq, "the approval request is for another HSM or configuration than this activation"
-        )
+    if not refused:
+        _for_this_activation(
+            seq, request, payload,
+            "the approval request is for another HSM or configuration than this activation",
+        )  # fmt: skip
     expires = _utc(request["expires"])
     approvals = bundle["approvals"]
     if not isinstance(approvals, list):

@@ -256,14 +256,10 @@ def extend_config(
     ledger.permit("share-set.change", actor)
     name, cfg = plan.loaded.hsm.name, plan.loaded.share_set
     subjects = [f"hsm:{name}", f"share-set:{cfg.id}"]
-    if dry_run:
-        preview = ledger.record_event(actor, CONFIG_EXTEND, subjects, plan.payload(), dry_run=True)
-        return preview, None
-    event, back = publish_new_version(
+    return publish_new_version(
         plan.loaded, plan.output, plan.data, ledger, actor, CONFIG_EXTEND, subjects,
-        plan.payload(), force=force,
+        plan.payload(), force=force, dry_run=dry_run,
     )  # fmt: skip
-    return event, back
 
 
 def read_for_new_version(
@@ -314,12 +310,17 @@ def publish_new_version(
     payload: dict[str, Any],
     *,
     force: bool,
-) -> tuple[StoredEvent, LoadedConfig]:
+    dry_run: bool = False,
+) -> tuple[StoredEvent, LoadedConfig | None]:
     """Write ``data`` to ``output`` (0644) inside the ledger transaction of its signed
     ``kind`` event, after checking ``loaded`` (and its site file) did not change since it
     was read; then read it back: its SHA-256 and site file must be the ones recorded
-    (exit 3 otherwise)."""
+    (exit 3 otherwise). With ``dry_run`` nothing is written or recorded: the event it
+    would record is returned, with no new version."""
     from tcr_kit.fileio import atomic_output
+
+    if dry_run:
+        return ledger.record_event(actor, kind, subjects, payload, dry_run=True), None
 
     _unchanged_since_read(loaded)  # the confirmation may have taken a while
     with atomic_output(output, force=force, mode=CONFIG_MODE) as out:

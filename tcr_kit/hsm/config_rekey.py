@@ -233,10 +233,7 @@ def rekey_config(
     subjects = [f"hsm:{name}", f"share-set:{plan.old['id']}", f"share-set:{plan.new['id']}"]
     if plan.old["id"] == plan.new["id"]:
         subjects = subjects[:2]
-    if dry_run:
-        preview = ledger.record_event(actor, CONFIG_REKEY, subjects, plan.payload(), dry_run=True)
-        return preview, None
     return publish_new_version(
         plan.loaded, plan.output, plan.data, ledger, actor, CONFIG_REKEY, subjects,
-        plan.payload(), force=force,
+        plan.payload(), force=force, dry_run=dry_run,
     )  # fmt: skip

@@ -258,6 +258,22 @@ def init_softhsm(
     return plan
 
 
+def marker_template(marker: Marker) -> dict[Any, Any]:
+    """The PKCS#11 attributes of the token object that holds ``marker``: a public data
+    object, on the token, labelled :data:`~tcr_kit.hsm.token.MARKER_LABEL`."""
+    from pkcs11 import Attribute, ObjectClass
+
+    return {
+        Attribute.CLASS: ObjectClass.DATA,
+        Attribute.LABEL: MARKER_LABEL,
+        Attribute.APPLICATION: MARKER_APPLICATION,
+        Attribute.VALUE: marker.to_bytes(),
+        Attribute.TOKEN: True,
+        Attribute.PRIVATE: False,
+        Attribute.MODIFIABLE: True,
+    }
+
+
 def _store_marker(session: Any, marker: Marker) -> None:
     """Replace the marker: the new object is created **before** the old one is destroyed.
 
@@ -272,17 +288,7 @@ def _store_marker(session: Any, marker: Marker) -> None:
     olds = list(
         session.get_objects({Attribute.LABEL: MARKER_LABEL, Attribute.CLASS: ObjectClass.DATA})
     )
-    session.create_object(
-        {
-            Attribute.CLASS: ObjectClass.DATA,
-            Attribute.LABEL: MARKER_LABEL,
-            Attribute.APPLICATION: MARKER_APPLICATION,
-            Attribute.VALUE: marker.to_bytes(),
-            Attribute.TOKEN: True,
-            Attribute.PRIVATE: False,
-            Attribute.MODIFIABLE: True,
-        }
-    )
+    session.create_object(marker_template(marker))
     for stale in olds:
         stale.destroy()
 

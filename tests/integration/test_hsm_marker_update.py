@@ -13,8 +13,8 @@ import pytest
 
 from tcr_kit.hsm.activation import Activation, ShareFile
 from tcr_kit.hsm.errors import SharesDoNotMatchHsm
-from tcr_kit.hsm.provision import write_marker
-from tcr_kit.hsm.token import MARKER_APPLICATION, MARKER_LABEL, EpochRef, HsmToken, Marker
+from tcr_kit.hsm.provision import marker_template, write_marker
+from tcr_kit.hsm.token import MARKER_LABEL, EpochRef, HsmToken, Marker
 from tcr_kit.secrets import SecretBuffer
 from tests.fixtures.stack import SoftHsm
 from tests.integration.hsm_helpers import DemoHsm, make_hsm
@@ -44,20 +44,8 @@ def _pin(hsm: DemoHsm) -> SecretBuffer:
 def _add_marker_object(hsm: DemoHsm, pin: SecretBuffer, marker: Marker) -> None:
     """Write ``marker`` beside the current one, as an update cut off before it destroyed the
     old marker leaves the token."""
-    from pkcs11 import Attribute, ObjectClass
-
     with Activation(hsm.loaded).token().login(pin, rw=True) as session:
-        session.create_object(
-            {
-                Attribute.CLASS: ObjectClass.DATA,
-                Attribute.LABEL: MARKER_LABEL,
-                Attribute.APPLICATION: MARKER_APPLICATION,
-                Attribute.VALUE: marker.to_bytes(),
-                Attribute.TOKEN: True,
-                Attribute.PRIVATE: False,
-                Attribute.MODIFIABLE: True,
-            }
-        )
+        session.create_object(marker_template(marker))
 
 
 def _marker_objects(hsm: DemoHsm, pin: SecretBuffer) -> list[Any]:
