@@ -158,7 +158,8 @@ def publish(
     :class:`FeedBroken` (exit 3), with nothing written, when the ledger's tree does not
     extend the site's last published head (rolled back or forked)."""
     from tcr_kit.report.model import read_report
-    from tcr_kit.report.site import build_site, read_cache
+    from tcr_kit.report.site import build_site
+    from tcr_kit.report.site_files import read_cache
 
     root_dir = Path(site)
     registered = ledger.registered_key(person)
