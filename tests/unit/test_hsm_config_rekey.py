@@ -233,3 +233,23 @@ def test_more_shares_in_the_ledger_than_the_rekey_made_need_a_recorded_extension
     _rekeyed(ledger, actor, path, m=3, n=6, shape=(3, 5))
     with pytest.raises(WrongShareSet, match="no recorded extension of its set"):
         plan_config_rekey(load_config(path), ledger, path, force=True)
+
+
+def test_tcr_hsm_config_rekey_says_in_one_line_the_threshold_was_not_cross_checked(
+    tmp_path: Path, world: tuple[Ledger, Actor]
+) -> None:
+    from tests.cli_runner import run_tcr
+
+    ledger, actor = world
+    path = _config(tmp_path)
+    _rekeyed(ledger, actor, path)  # recorded before rekeys kept the threshold
+    ledger.close()
+    actor.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
+    args = ["hsm", "config-rekey", "--config", path, "--output", path, "--force", "--ledger",
+            tmp_path / "ledger.sqlite", "--as", "ca-1", "--key", tmp_path / "ca.pem"]  # fmt: skip
+    dry = run_tcr(*args, "--dry-run", expect=0)
+    written = run_tcr(*args, "--yes", expect=0)
+    for shown in (dry.stdout, written.stderr, written.stdout):
+        (line,) = [x for x in shown.splitlines() if "cross-checked" in x]
+        assert "threshold not cross-checked: the hsm.rekey event" in line
+    assert load_config(path).share_set.threshold == 3
