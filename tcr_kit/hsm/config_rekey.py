@@ -79,8 +79,6 @@ class ConfigRekey:
     new_set: str
     """Native set ids (hex) of the retired and the new shares, from the rekey event."""
     replaces: bool
-    rekey_count: int = 0
-    """The share count the rekey made (``new["count"]`` unless extended since)."""
     extensions: tuple[dict[str, Any], ...] = ()
     """The ``share-set.extend`` events that raised the new set's count after the rekey
     (``seq``, ``hash``, ``old_count``, ``new_count``): the new version counts them."""
@@ -184,9 +182,9 @@ def plan_config_rekey(
     rekey recorded with another configuration version (exit 3); the new set not in the
     ledger, not active, not the rekey's epoch, threshold (when the event records it) and
     share count, or with more shares than the rekey made and its recorded extensions
-    account for (exit 3); ``output``
-    existing without ``force`` (exit 1); an ``output`` in another folder than a relative
-    site file allows (exit 2); a configuration changed since it was read (exit 3)."""
+    account for (exit 3); ``output`` existing without ``force`` (exit 1); an ``output`` in
+    another folder than a relative site file allows (exit 2); a configuration changed
+    since it was read (exit 3)."""
     from tcr_kit.custody.errors import NotFound
 
     cfg, name = loaded.share_set, loaded.hsm.name
@@ -239,7 +237,7 @@ def plan_config_rekey(
     (stored,) = ledger.audit.events(seq, seq)
     return ConfigRekey(
         loaded, output, new, text, seq, stored.hash, rekey.old.set_id if rekey.old else "",
-        rekey.new.set_id, replaces, count, tuple(extensions), rekey.new_threshold is not None,
+        rekey.new.set_id, replaces, tuple(extensions), rekey.new_threshold is not None,
     )  # fmt: skip
 
 
