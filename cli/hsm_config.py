@@ -73,13 +73,16 @@ def config_rekey_cmd(config_path: Path, output_path: Path, force: bool, yes: boo
 
     \b
     The values come from the signed hsm.rekey event made with this very config (same
-    SHA-256) and the new share set it added to the ledger, never typed by hand. Only the
-    [share_set] lines id, epoch (and threshold, count if they changed) change. Shows the
-    change and both hashes (hex and PGP words), asks for a typed 'yes' (or --yes), writes
-    the file only if its signed hsm.config-rekey event is recorded, and reads it back.
+    SHA-256) and the new share set it added to the ledger, never typed by hand; a count
+    above the rekey's only as far as recorded extensions of the new set (tcr shares
+    extend) account for it. Only the [share_set] lines id, epoch (and threshold, count if
+    they changed) change. Shows the change and both hashes (hex and PGP words), asks for a
+    typed 'yes' (or --yes), writes the file only if its signed hsm.config-rekey event is
+    recorded, and reads it back.
     Exit 1: --output exists without --force, or not confirmed; 2: no rekey of this config's
     set recorded (nothing to change); 3: the rekey was made with another version of the
-    config, the ledger's new set is not the rekey's, or the file read back differs;
+    config, the ledger's new set is not the rekey's (epoch, threshold, count), or the file
+    read back differs;
     5: not permitted by policy (share-set.change)."""
     from tcr_kit.hsm.config_rekey import plan_config_rekey, rekey_config
 
@@ -87,7 +90,8 @@ def config_rekey_cmd(config_path: Path, output_path: Path, force: bool, yes: boo
         old, new = plan.old, plan.new
         return [
             f"wrote {output_path}: share set {old['id']} epoch {old['epoch']} -> {new['id']}"
-            f" epoch {new['epoch']} ({new['threshold']}-of-{new['count']})"
+            f" epoch {new['epoch']} ({new['threshold']}-of-{new['count']})",
+            *plan.notes(),
         ]
 
     _new_version("config-rekey", config_path, output_path, force, yes, dry_run, audit,

@@ -412,7 +412,7 @@ class Activation:
             self._token = HsmToken.open(self.config.hsm)
         return self._token
 
-    def _ledger_checks(self) -> list[Credential]:
+    def _ledger_checks(self, marker: Marker | None) -> list[Credential]:
         if self.ledger is None:
             return []
         from tcr_kit.custody.ledger import NotFound
@@ -435,6 +435,9 @@ class Activation:
                 f"the config names epoch {cfg.epoch} of share set {cfg.id};"
                 f" the ledger records epoch {share_set.epoch}"
             )
+        from tcr_kit.hsm.provision import check_raise_with_ledger
+
+        check_raise_with_ledger(marker, self.config, share_set)  # a marker raise: the ledger's n
         return [c for c in self.ledger.credentials() if c.share_set == cfg.id]
 
     def quorum(self) -> Quorum:
@@ -447,7 +450,7 @@ class Activation:
                 f"{token.describe()} is at epoch {marker.current.epoch}; the config"
                 f" {self.config.path} says epoch {self.config.share_set.epoch}"
             )
-        credentials = self._ledger_checks()
+        credentials = self._ledger_checks(marker)
         gate = None
         if self.ledger is not None:
             gate = CustodyGate.for_ledger(
@@ -597,21 +600,20 @@ class Activation:
         """Raise the marker's count to the configuration's once a quorum of the marker's own
         set is about to log in: after ``tcr shares extend`` and ``tcr hsm config-extend`` the
         set has more shares than when the marker was written (``tcr hsm init``/``rekey``),
-        and the marker must not keep saying otherwise. Only a raise, only for the marker's
+        and the marker must not keep saying otherwise. With a ledger, :meth:`quorum` has
+        checked that count against the ledger's set first. Only a raise, only for the marker's
         set, epoch and threshold; written with ``pin`` (a login of its own, which a wrong PIN
         fails like the activation's), read back. Returns the activation event's
         ``marker_count`` field (``{"marker_count": {"old": N, "new": M}}``) or nothing."""
+        from tcr_kit.hsm.provision import marker_behind, write_marker
+
         marker, cfg = quorum.marker, self.config.share_set
         if (
             marker is None
-            or marker.count >= cfg.count
-            or marker.threshold != cfg.threshold
-            or marker.current.epoch != cfg.epoch
+            or not marker_behind(marker, cfg)
             or quorum.shares()[0].set_id_hex != marker.current.set_id
         ):
             return {}
-        from tcr_kit.hsm.provision import write_marker
-
         write_marker(self.token(), pin, replace(marker, count=cfg.count))
         quorum.marker = replace(marker, count=cfg.count)
         return {"marker_count": {"old": marker.count, "new": cfg.count}}

@@ -10,7 +10,11 @@ The configuration still names the old set and epoch, and an activation under it 
   that moved this HSM away from the configuration's set and epoch, recorded **with this
   configuration's exact SHA-256** (the version reviewed and used for the rekey is the one
   the new version is made from), and the new share set the rekey added (id, epoch, m, n;
-  active, its epoch and share count those of the event);
+  active, its epoch, threshold and share count those of the event; a rekey recorded before
+  the event kept the threshold is not cross-checked on it, and says so);
+* a count above the rekey's is taken only when recorded extensions of the new set
+  (``share-set.extend``, e.g. ``tcr shares extend`` run before this command) account for
+  every share above it; the new version then counts them and its event names them;
 * only the ``id``, ``epoch`` (and, if they changed, ``threshold`` and ``count``) lines of
   ``[share_set]`` change, comments and layout kept; the new file is parsed again and must
   equal the old configuration with those fields changed;
@@ -47,6 +51,7 @@ from tcr_kit.hsm.events import REKEY, ActivationEvent
 if TYPE_CHECKING:
     from tcr_kit.audit.chain import StoredEvent
     from tcr_kit.custody.ledger import Actor, Ledger
+    from tcr_kit.custody.models import ShareSet
 
 __all__ = ["CONFIG_REKEY", "ConfigRekey", "plan_config_rekey", "rekey_config"]
 
@@ -74,6 +79,12 @@ class ConfigRekey:
     new_set: str
     """Native set ids (hex) of the retired and the new shares, from the rekey event."""
     replaces: bool
+    extensions: tuple[dict[str, Any], ...] = ()
+    """The ``share-set.extend`` events that raised the new set's count after the rekey
+    (``seq``, ``hash``, ``old_count``, ``new_count``): the new version counts them."""
+    threshold_checked: bool = True
+    """``False`` for a rekey recorded before ``hsm.rekey`` kept the new set's threshold:
+    the ledger's m is then written without a cross-check against the event."""
 
     @property
     def old(self) -> dict[str, Any]:
@@ -101,7 +112,24 @@ class ConfigRekey:
             "site_sha256": self.loaded.site_sha256,
             "config": str(self.output),
             "rekey_event": {"seq": self.rekey_seq, "hash": self.rekey_hash},
+            "extensions": [dict(e) for e in self.extensions],
+            "threshold_checked": self.threshold_checked,
         }
+
+    def notes(self) -> list[str]:
+        """One line per thing the reader must know besides the changed lines: where a count
+        above the rekey's comes from, and a threshold not cross-checked."""
+        lines = [
+            f"  count {e['old_count']} -> {e['new_count']}: the extension of audit event"
+            f" {e['seq']} (share-set.extend) after the rekey"
+            for e in self.extensions
+        ]
+        if not self.threshold_checked:
+            lines.append(
+                f"  threshold not cross-checked: the hsm.rekey event {self.rekey_seq} was"
+                f" recorded before rekeys kept it; {self.new['threshold']} is the ledger's m"
+            )
+        return lines
 
     def facts(self) -> dict[str, Any]:
         """JSON-ready: the payload and both hashes' PGP words."""
@@ -119,6 +147,7 @@ class ConfigRekey:
                 f"  [share_set] {k} = {_toml(k, old[k])}  becomes  {k} = {_toml(k, new[k])}"
                 for k in self.changed()
             ),
+            *self.notes(),
             "  nothing else changes",
             *version_lines(self.loaded, self.new_sha256, self.output, self.replaces),
         ]
@@ -151,9 +180,11 @@ def plan_config_rekey(
     to. Refusals: no rekey of this HSM from the configuration's set and epoch in the ledger,
     or the configuration already names the rekey's new set (exit 2: nothing to change); the
     rekey recorded with another configuration version (exit 3); the new set not in the
-    ledger, not active, or not the rekey's epoch and share count (exit 3); ``output``
-    existing without ``force`` (exit 1); an ``output`` in another folder than a relative
-    site file allows (exit 2); a configuration changed since it was read (exit 3)."""
+    ledger, not active, not the rekey's epoch, threshold (when the event records it) and
+    share count, or with more shares than the rekey made and its recorded extensions
+    account for (exit 3); ``output`` existing without ``force`` (exit 1); an ``output`` in
+    another folder than a relative site file allows (exit 2); a configuration changed
+    since it was read (exit 3)."""
     from tcr_kit.custody.errors import NotFound
 
     cfg, name = loaded.share_set, loaded.hsm.name
@@ -191,15 +222,10 @@ def plan_config_rekey(
             f"share set {rekey.new_share_set} of the rekey of audit event {seq} is not in the"
             " ledger"
         ) from None
-    count = len(rekey.new_share_digests or ())
     if share_set.status != "active":
         raise WrongShareSet(f"share set {share_set.id} is {share_set.status} in the ledger")
-    if share_set.epoch != rekey.new.epoch or share_set.n != count:
-        raise WrongShareSet(
-            f"share set {share_set.id} is epoch {share_set.epoch}, {share_set.m}-of-"
-            f"{share_set.n} in the ledger; the rekey of audit event {seq} made epoch"
-            f" {rekey.new.epoch} with {count} shares"
-        )
+    count = _check_rekey_shape(seq, rekey, share_set)
+    extensions = _extensions_since(ledger, seq, rekey, share_set, count)
     output, replaces, data = read_for_new_version(loaded, output, force=force)
     new = {"id": share_set.id, "epoch": share_set.epoch, "threshold": share_set.m,
            "count": share_set.n}  # fmt: skip
@@ -211,8 +237,73 @@ def plan_config_rekey(
     (stored,) = ledger.audit.events(seq, seq)
     return ConfigRekey(
         loaded, output, new, text, seq, stored.hash, rekey.old.set_id if rekey.old else "",
-        rekey.new.set_id, replaces,
+        rekey.new.set_id, replaces, tuple(extensions), rekey.new_threshold is not None,
     )  # fmt: skip
+
+
+def _check_rekey_shape(seq: int, rekey: ActivationEvent, share_set: ShareSet) -> int:
+    """The share count the rekey of audit event ``seq`` made, after checking the ledger's
+    set against the event: its epoch, its m (when the event records it: rekeys recorded
+    before they kept ``new_threshold`` are not cross-checked) and an n not below the
+    rekey's (above it only by recorded extensions, :func:`_extensions_since`). A mismatch
+    is :class:`WrongShareSet` (exit 3): the new version would name a set the HSM's shares
+    are not."""
+    assert rekey.new is not None  # noqa: S101 - _rekeys
+    count = len(rekey.new_share_digests or ())
+    if rekey.new_count is not None and rekey.new_count != count:
+        raise WrongShareSet(
+            f"the rekey of audit event {seq} records {rekey.new_count} shares but"
+            f" {count} share digests: not an hsm.rekey event tcr-kit wrote"
+        )
+    made = f", {rekey.new_threshold}-of-{count}" if rekey.new_threshold else f" with {count} shares"
+    if (
+        share_set.epoch != rekey.new.epoch
+        or share_set.n < count
+        or (rekey.new_threshold is not None and share_set.m != rekey.new_threshold)
+    ):
+        raise WrongShareSet(
+            f"share set {share_set.id} is epoch {share_set.epoch}, {share_set.m}-of-"
+            f"{share_set.n} in the ledger; the rekey of audit event {seq} made epoch"
+            f" {rekey.new.epoch}{made}"
+        )
+    return count
+
+
+def _extensions_since(
+    ledger: Ledger, seq: int, rekey: ActivationEvent, share_set: ShareSet, count: int
+) -> list[dict[str, Any]]:
+    """The recorded extensions (``share-set.extend``) that took the rekey's new set from
+    the ``count`` shares the rekey made to the ledger's ``n`` now, oldest first, each as
+    ``{"seq", "hash", "old_count", "new_count"}``: none when ``n`` is the rekey's count.
+    Their chain must start at the rekey's count, be of the rekey's native set and end at
+    ``n``; otherwise :class:`WrongShareSet` (exit 3), since nothing recorded would then
+    justify the count."""
+    if share_set.n == count:
+        return []
+    assert rekey.new is not None  # noqa: S101 - _rekeys
+    out: list[dict[str, Any]] = []
+    previous: Any = count  # a manifest's count, as recorded
+    for body in ledger.manifest_history(share_set.id):
+        payload = body.get("payload") or {}
+        manifest = payload.get("manifest") or {}
+        if payload.get("native_set_id") != rekey.new.set_id:
+            break
+        if body.get("kind") != "share-set.extend":
+            previous = manifest.get("count")
+            continue
+        if manifest.get("count") == previous:
+            continue  # a revision replacing lost shares at indices already counted
+        (stored,) = ledger.audit.events(int(body["seq"]), int(body["seq"]))
+        out.append({"seq": stored.seq, "hash": stored.hash, "old_count": previous,
+                    "new_count": manifest.get("count")})  # fmt: skip
+        previous = manifest.get("count")
+    if not out or out[0]["old_count"] != count or previous != share_set.n:
+        raise WrongShareSet(
+            f"share set {share_set.id} has {share_set.n} shares in the ledger; the rekey of"
+            f" audit event {seq} made {count} and no recorded extension of its set"
+            f" {rekey.new.set_id} accounts for the other {share_set.n - count}"
+        )
+    return out
 
 
 def rekey_config(

@@ -101,6 +101,11 @@ class ActivationEvent:
     """``hsm.rekey``: the ledger id of the new share set."""
     new_share_digests: tuple[str, ...] | None = None
     """``hsm.rekey``: SHA-256 of each new share."""
+    new_threshold: int | None = None
+    new_count: int | None = None
+    """``hsm.rekey``: the new set's m and n, which ``tcr hsm config-rekey`` checks against
+    the ledger's set; ``None`` in rekeys recorded before they were kept (their n is the
+    number of ``new_share_digests``, their m is not in the event)."""
     override: dict[str, Any] | None = None
     """``hsm.activate``: the emergency override (statement and staff signatures)."""
     approvals: dict[str, Any] | None = None
@@ -175,6 +180,10 @@ class ActivationEvent:
             out["new_share_set"] = self.new_share_set
         if self.new_share_digests is not None:
             out["new_share_digests"] = list(self.new_share_digests)
+        if self.new_threshold is not None:
+            out["new_threshold"] = self.new_threshold
+        if self.new_count is not None:
+            out["new_count"] = self.new_count
         if self.override is not None:
             out["override"] = self.override
         if self.approvals is not None:
@@ -209,8 +218,21 @@ class ActivationEvent:
             new=epoch("new"),
             new_share_set=payload.get("new_share_set"),
             new_share_digests=tuple(digests) if digests is not None else None,
+            new_threshold=_count(payload, "new_threshold"),
+            new_count=_count(payload, "new_count"),
             override=payload.get("override"),
             approvals=payload.get("approvals"),
             site_sha256=payload.get("site_sha256"),
             marker_count=payload.get("marker_count"),
         )
+
+
+def _count(payload: dict[str, Any], key: str) -> int | None:
+    """``payload[key]``, a positive int, or ``None`` when absent; anything else is not a
+    payload this module wrote (``ValueError``)."""
+    value = payload.get(key)
+    if value is None:
+        return None
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{key}: not a positive integer")
+    return value

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from tcr_kit.errors import InputError, OperationalError
 from tcr_kit.fileio import atomic_output, atomic_outputs
-from tcr_kit.hsm.config import LoadedConfig
-from tcr_kit.hsm.errors import HsmError
+from tcr_kit.hsm.config import LoadedConfig, ShareSetSection
+from tcr_kit.hsm.errors import HsmError, WrongShareSet
 from tcr_kit.hsm.pin import derive_user_pin
 from tcr_kit.hsm.token import (
     MARKER_APPLICATION,
@@ -44,6 +44,7 @@ from tcr_kit.hsm.token import (
 from tcr_kit.secrets import SecretBuffer, random_bytes
 
 if TYPE_CHECKING:
+    from tcr_kit.custody.models import ShareSet
     from tcr_kit.sharing.native_share import NativeShare
 
 SECRET_BYTES = 32
@@ -291,6 +292,42 @@ def _store_marker(session: Any, marker: Marker) -> None:
     session.create_object(marker_template(marker))
     for stale in olds:
         stale.destroy()
+
+
+def marker_behind(marker: Marker, cfg: ShareSetSection) -> bool:
+    """The configuration counts more shares of the marker's own epoch and threshold than
+    the marker does (the set was extended since the marker was written): the first
+    activation under it raises the marker's count to the configuration's."""
+    return (
+        marker.count < cfg.count
+        and marker.threshold == cfg.threshold
+        and marker.current.epoch == cfg.epoch
+    )
+
+
+def check_raise_with_ledger(
+    marker: Marker | None, loaded: LoadedConfig, share_set: ShareSet
+) -> None:
+    """With a ledger, the marker is raised only to the count the ledger records for the
+    set (extensions included: each raised it by a signed manifest revision), never to a
+    count that only the configuration file says. A mismatch is :class:`WrongShareSet`
+    (exit 3), raised before any share is read and so before any PIN is tried."""
+    cfg = loaded.share_set
+    if marker is None or not marker_behind(marker, cfg):
+        return
+    if (share_set.m, share_set.n) == (cfg.threshold, cfg.count):
+        return
+    how = (
+        "record the extension first ('tcr shares extend --share-set'), then"
+        if share_set.n < cfg.count
+        else "write the ledger's count with"
+    )
+    raise WrongShareSet(
+        f"{loaded.path} says share set {cfg.id} is {cfg.threshold}-of-{cfg.count}; the ledger"
+        f" records {share_set.m}-of-{share_set.n}: the HSM's marker ({marker.count} shares) is"
+        f" not raised to a count the ledger does not hold, refused before any share is read"
+        f" ({how} 'tcr hsm config-extend')"
+    )
 
 
 def write_marker(token: HsmToken, pin: SecretBuffer, marker: Marker) -> None:

@@ -317,6 +317,8 @@ def rekey(
         new=result.new,
         new_share_set=result.new_share_set_id,
         new_share_digests=tuple(result.share_digests),
+        new_threshold=result.threshold,
+        new_count=result.count,
     )
     state_path.unlink(missing_ok=True)
     return result

@@ -218,6 +218,7 @@ def test_with_custody_the_extended_set_activates_under_the_new_config_in_the_cer
         session.sign("ksk-demo", b"zone")
     first = activation.events[0]
     assert first.outcome == "activated" and first.config_sha256 == plan.new_sha256
+    assert first.marker_count == {"old": 3, "new": 4}  # the ledger's n: raised
     assert [p.credential for p in first.presented] == [f"{cfg.id}-4", f"{cfg.id}-3"]
     kinds = [json.loads(e.body)["kind"] for e in ledger.audit.events()]
     assert kinds[-4:] == ["credential.add", "hsm.config-extend", "hsm.activate", "hsm.deactivate"]
@@ -276,3 +277,80 @@ def test_the_marker_count_follows_the_extended_config_at_the_next_activation(
     again.user_pin([ShareFile(new_share), ShareFile(files[0])]).wipe()
     assert again.events[0].marker_count is None and "marker_count" not in again.events[0].payload()
     assert again.token().marker() == after
+
+
+def test_with_a_ledger_the_marker_is_raised_only_to_the_count_the_ledger_records(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """A configuration whose count was raised by hand (no extension recorded) would raise
+    the HSM's marker to a count only the file says: with a ledger, 'tcr hsm activate' refuses
+    it in one line (exit 3) before any share is read, and the marker stays. A count below
+    the ledger's is refused too, until config-extend writes the ledger's. Without a ledger
+    the marker follows the file as before."""
+    from tcr_kit.custody.share_manifests import extend_set, sign_manifest
+    from tcr_kit.hsm.activation import Activation
+    from tcr_kit.hsm.config import load_config
+    from tcr_kit.sharing.manifest import load_manifest
+    from tests.integration.hsm_helpers import custody_ledger, register_shares
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    config, files, set_id = hsm.config_path, hsm.plan.share_files, hsm.loaded.share_set.id
+    path = tmp_path / "ledger.sqlite"
+    ledger, ca = custody_ledger(path, set_id, m=2, n=3)
+    register_shares(ledger, ca, set_id, 3)
+    ledger.close()
+    ca.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    custody = [*audit, "--ceremony", "1", "--in-person", "tcr-1", "--in-person", "tcr-3"]
+
+    def activate(*extra: str) -> subprocess.CompletedProcess[str]:
+        return run_tcr(["hsm", "activate", "--config", str(config), *extra, "--share",
+                        str(files[0]), "--share", str(files[2]), "--", "true"])  # fmt: skip
+
+    def marker_count() -> int:
+        marker = Activation(load_config(config)).token().marker()
+        assert marker is not None
+        return marker.count
+
+    def last_activation() -> dict:  # type: ignore[type-arg]
+        with Ledger.open(path, create=False) as led:
+            bodies = [json.loads(e.body) for e in led.audit.events()]
+        return [b for b in bodies if b["kind"] == "hsm.activate"][-1]["payload"]
+
+    # A hand edit: count 4, which no recorded extension made.
+    config.write_text(config.read_text().replace("count = 3", "count = 4"))
+    refused = activate(*custody)
+    assert refused.returncode == 3, refused.stderr
+    line = one_error_line(refused)
+    assert "says share set" in line and "is 2-of-4; the ledger records 2-of-3" in line
+    assert "marker (3 shares) is not raised" in line
+    assert marker_count() == 3
+    event = last_activation()
+    assert event["outcome"].startswith("refused: ") and event["presented"] == []
+
+    # Two shares recorded since (ledger n 5): a count of 4 still is not the ledger's.
+    with Ledger.open(path, create=False) as led:
+        signed = sign_manifest(load_manifest(hsm.plan.manifest_file), ca.signer, "ca")
+        led.register_manifest(ca, set_id, signed)
+        out = tmp_path / "extended"
+        out.mkdir()
+        extend_set(files[:2], signed, ca.signer, "ca", out, count=2, ledger=led, actor=ca,
+                   share_set_id=set_id)  # fmt: skip
+        assert led.share_set(set_id).n == 5
+    below = activate(*custody)
+    assert below.returncode == 3 and "the ledger records 2-of-5" in one_error_line(below)
+    assert "'tcr hsm config-extend'" in one_error_line(below) and marker_count() == 3
+    # config-extend writes the ledger's count from the hand-edited file's; then it is raised.
+    config.write_text(config.read_text().replace("count = 4", "count = 3"))
+    raised = run_tcr(["hsm", "config-extend", "--config", str(config), "--output", str(config),
+                      "--force", "--yes", *audit])  # fmt: skip
+    assert raised.returncode == 0, raised.stderr
+    done = activate(*custody)
+    assert done.returncode == 0, done.stderr
+    assert last_activation()["marker_count"] == {"old": 3, "new": 5} and marker_count() == 5
+
+    # Without a ledger, today's behaviour: the marker follows the configuration file.
+    config.write_text(config.read_text().replace("count = 5", "count = 6"))
+    local = activate("--no-ledger")
+    assert local.returncode == 0, local.stderr
+    assert marker_count() == 6

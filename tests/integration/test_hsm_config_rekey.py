@@ -18,6 +18,7 @@ import pytest
 from tcr_kit.audit.pgpwords import digest_words
 from tcr_kit.custody.ledger import Ledger
 from tcr_kit.hsm.activation import Activation, ShareFile
+from tcr_kit.hsm.config import load_config
 from tcr_kit.hsm.rekey import rekey
 from tests.fixtures.stack import SoftHsm
 from tests.integration.conftest import ROOT, one_error_line, run_tcr
@@ -163,3 +164,125 @@ def test_after_a_rekey_config_rekey_writes_the_new_set_and_the_new_shares_activa
     assert again.returncode == 2 and "already names share set set-e2" in one_error_line(again)
     verify = run_tcr(["audit", "verify", "--ledger", str(path)])
     assert verify.returncode == 0, verify.stderr
+
+
+def _guide_extension_commands(label: str, names: dict[str, str]) -> list[list[str]]:
+    """The commands of the guide's "An extension before config-rekey" block, with its
+    names (``HSM-E``, ``hsm.toml``, ...) replaced by this test's."""
+    text = GUIDE.read_text()
+    section = text[text.index("### An extension before config-rekey") :]
+    start = section.index("```text\n") + len("```text\n")
+    block = section[start : section.index("```", start)].replace("HSM-E", label)
+    joined = re.sub(r"\\\n\s*", "", block)
+    commands = [shlex.split(line, comments=True) for line in joined.splitlines() if line.strip()]
+    assert commands and all(c[0] == "tcr" for c in commands)
+    return [[names.get(a, a) for a in c[1:]] for c in commands]
+
+
+def test_an_extension_recorded_before_config_rekey_is_counted_in_the_new_version(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """Rekey, then 'tcr shares extend' on the new set, then config-rekey: the new version
+    names the new set with the count the ledger has now (the extension's event named), and
+    the extension's share activates the HSM under it. The guide's block runs as written."""
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    config, old_id = hsm.config_path, hsm.loaded.share_set.id
+    keys: dict = {}  # type: ignore[type-arg]
+    path = tmp_path / "ledger.sqlite"
+    ledger, ca = custody_ledger(path, old_id, m=2, n=3, keys=keys, config=hsm.loaded)
+    holders = register_shares(ledger, ca, old_id, 3)
+    keys["ca"].save(tmp_path / "ca.pem")
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    result = rekey(Activation(hsm.loaded, ledger=ledger, actor=ca, in_person=holders),
+                   [ShareFile(p) for p in hsm.plan.share_files[:2]], threshold=2, count=4,
+                   output_dir=new_dir, new_share_set_id="hsm-e-activation-2")  # fmt: skip
+    ledger.close()
+
+    # The guide's block, as written: sign and register the new set's manifest, extend the
+    # set by one share (ledger n: 4 -> 5), then config-rekey (dry run, then written).
+    names = {"hsm.toml": config.name, "ca-1": "ca", "ca.pem": "ca.pem"}
+    sign, register, extend, dry_args, write_args = _guide_extension_commands(hsm.label, names)
+    env = {"TCR_LEDGER": str(path)}
+    for args in (sign, register, extend):
+        done = run_tcr(args, env=env, cwd=tmp_path)
+        assert done.returncode == 0, (args, done.stderr)
+    (new_share,) = sorted((tmp_path / "ext").glob("*share*5*"))
+    with Ledger.open(path, create=False) as led:
+        assert led.share_set("hsm-e-activation-2").n == 5
+        (extended,) = [e for e in led.audit.events() if json.loads(e.body)["kind"]
+                       == "share-set.extend"]  # fmt: skip
+    # config-extend cannot go first: the configuration still names the retired old set.
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    extend_cfg = ["hsm", "config-extend", "--config", str(config), "--output", str(config),
+                  "--force", "--yes", *audit]  # fmt: skip
+    first = run_tcr(extend_cfg)
+    assert first.returncode == 3 and f"{old_id} is retired" in one_error_line(first)
+    before = config.read_bytes()
+    dry = run_tcr(dry_args, env=env, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "count = 3  becomes  count = 5" in dry.stdout
+    assert f"audit event {extended.seq}" in dry.stdout and "4 -> 5" in dry.stdout
+    assert config.read_bytes() == before
+    written = run_tcr([*write_args, "--json"], stdin="yes\n", env=env, cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    facts = json.loads(written.stdout)
+    assert facts["new_share_set"] == {"id": "hsm-e-activation-2", "epoch": 2, "threshold": 2,
+                                      "count": 5}  # fmt: skip
+    assert facts["extensions"] == [
+        {"seq": extended.seq, "hash": extended.hash, "old_count": 4, "new_count": 5}
+    ]
+    # Nothing left for config-extend; the extension's share activates with a rekey share,
+    # and that first activation raises the marker from the rekey's 4 to 5.
+    nothing = run_tcr(extend_cfg)
+    assert nothing.returncode == 2 and "nothing to extend" in one_error_line(nothing)
+    data = tmp_path / "zone.txt"
+    data.write_bytes(b"zone signed after a rekey and an extension")
+    signed = run_tcr(["hsm", "activate", "--no-ledger", "--config", str(config), "--sign-key",
+                      "ksk-demo", "--input", str(data), "--output", str(tmp_path / "e.sig"),
+                      "--share", str(new_share), "--share", str(result.share_files[1]),
+                      "--json"])  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    assert sorted(p["index"] for p in json.loads(signed.stdout)["presented"]) == [2, 5]
+    marker = Activation(load_config(config)).token().marker()
+    assert marker is not None and (marker.current, marker.count) == (result.new, 5)
+    verify = run_tcr(["audit", "verify", "--ledger", str(path)])
+    assert verify.returncode == 0, verify.stderr
+
+
+def test_config_rekey_refuses_a_ledger_threshold_other_than_the_rekeys(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """The new set was put in the ledger as 3-of-4 before the rekey made it 2-of-4 (the
+    rekey keeps a set it finds): the signed hsm.rekey event records 2-of-4, so config-rekey
+    refuses in one line (exit 3) instead of writing a threshold the shares do not have."""
+    from tcr_kit.custody.models import ShareSet, build
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    config, old_id = hsm.config_path, hsm.loaded.share_set.id
+    keys: dict = {}  # type: ignore[type-arg]
+    path = tmp_path / "ledger.sqlite"
+    ledger, ca = custody_ledger(path, old_id, m=2, n=3, keys=keys, config=hsm.loaded)
+    holders = register_shares(ledger, ca, old_id, 3)
+    keys["ca"].save(tmp_path / "ca.pem")
+    ledger.add_share_set(ca, build(ShareSet, id="set-e2", m=3, n=4, purpose="HSM", epoch=2))
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    rekey(Activation(hsm.loaded, ledger=ledger, actor=ca, in_person=holders),
+          [ShareFile(p) for p in hsm.plan.share_files[:2]], threshold=2, count=4,
+          output_dir=new_dir, new_share_set_id="set-e2")  # fmt: skip
+    ledger.close()
+    with Ledger.open(path, create=False) as led:
+        (rekeyed,) = [json.loads(e.body) for e in led.audit.events()
+                      if json.loads(e.body)["kind"] == "hsm.rekey"]  # fmt: skip
+    assert (rekeyed["payload"]["new_threshold"], rekeyed["payload"]["new_count"]) == (2, 4)
+
+    before = config.read_bytes()
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    for extra in (["--dry-run"], ["--yes"]):
+        refused = run_tcr(["hsm", "config-rekey", "--config", str(config), "--output",
+                           str(config), "--force", *audit, *extra])  # fmt: skip
+        assert refused.returncode == 3, refused.stderr
+        assert "3-of-4 in the ledger; the rekey of audit event" in one_error_line(refused)
+        assert "made epoch 2, 2-of-4" in one_error_line(refused)
+    assert config.read_bytes() == before and "hsm.config-rekey" not in _kinds(path)

@@ -49,10 +49,19 @@ def world(tmp_path: Path) -> tuple[Ledger, Actor]:
 
 
 def _rekeyed(
-    ledger: Ledger, actor: Actor, config: Path, *, m: int = 3, n: int = 5, epoch: int = 2
+    ledger: Ledger,
+    actor: Actor,
+    config: Path,
+    *,
+    m: int = 3,
+    n: int = 5,
+    epoch: int = 2,
+    shape: tuple[int, int] | None = None,
 ) -> int:
     """What ``tcr hsm rekey`` leaves in the ledger: the new set added (m-of-n, ``epoch``),
-    the old one retired, and the ``hsm.rekey`` event (made with ``config``)."""
+    the old one retired, and the ``hsm.rekey`` event (made with ``config``). The event is
+    in the format of rekeys recorded before they kept the new set's threshold and count,
+    unless ``shape`` gives them (``(threshold, count)``, as rekeys record them now)."""
     loaded = load_config(config)
     ledger.add_share_set(actor, build(ShareSet, id=NEW, m=m, n=n, purpose="HSM", epoch=epoch))
     ledger.retire_share_set(actor, OLD)
@@ -62,6 +71,7 @@ def _rekeyed(
         at="2026-12-02T10:00:00Z", old=EpochRef("aa" * 8, 1), new=EpochRef("bb" * 8, 2),
         new_share_set=NEW, new_share_digests=tuple("cd" * 32 for _ in range(5)),
         site_sha256=loaded.site_sha256,
+        new_threshold=shape[0] if shape else None, new_count=shape[1] if shape else None,
     )  # fmt: skip
     return ledger.record_event(actor, REKEY, event.subjects, event.payload()).seq
 
@@ -167,3 +177,79 @@ def test_only_someone_the_policy_lets_change_share_sets_may_write_it(
     with pytest.raises(NotPermitted):
         rekey_config(plan, ledger, Actor("tcr-1", key), force=True)
     assert path.read_bytes() == before
+
+
+def test_a_rekey_recorded_before_it_kept_the_threshold_is_written_and_says_so(
+    tmp_path: Path, world: tuple[Ledger, Actor]
+) -> None:
+    ledger, actor = world
+    path = _config(tmp_path)
+    _rekeyed(ledger, actor, path)  # an hsm.rekey payload without new_threshold/new_count
+    plan = plan_config_rekey(load_config(path), ledger, path, force=True)
+    assert not plan.threshold_checked and plan.payload()["threshold_checked"] is False
+    (note,) = [line for line in plan.describe() if "not cross-checked" in line]
+    assert "threshold not cross-checked" in note and "3 is the ledger's m" in note
+    assert plan.notes() == [note] and plan.new["threshold"] == 3
+
+
+def test_a_ledger_threshold_other_than_the_rekeys_recorded_one_is_refused(
+    tmp_path: Path, world: tuple[Ledger, Actor]
+) -> None:
+    ledger, actor = world
+    path = _config(tmp_path)
+    seq = _rekeyed(ledger, actor, path, m=3, n=5, shape=(2, 5))
+    with pytest.raises(WrongShareSet, match=f"3-of-5 in the ledger; the rekey of audit event"
+                       f" {seq} made epoch 2, 2-of-5") as caught:  # fmt: skip
+        plan_config_rekey(load_config(path), ledger, path, force=True)
+    assert caught.value.exit_code == ExitCode.INTEGRITY
+
+
+def test_a_rekey_that_records_its_threshold_and_count_is_cross_checked(
+    tmp_path: Path, world: tuple[Ledger, Actor]
+) -> None:
+    ledger, actor = world
+    path = _config(tmp_path)
+    _rekeyed(ledger, actor, path, m=3, n=5, shape=(3, 5))
+    plan = plan_config_rekey(load_config(path), ledger, path, force=True)
+    assert plan.threshold_checked and plan.notes() == [] and plan.extensions == ()
+    assert not any("cross-checked" in line for line in plan.describe())
+
+
+def test_an_event_whose_count_is_not_its_share_digests_is_refused(
+    tmp_path: Path, world: tuple[Ledger, Actor]
+) -> None:
+    ledger, actor = world
+    path = _config(tmp_path)
+    _rekeyed(ledger, actor, path, m=3, n=5, shape=(3, 6))
+    with pytest.raises(WrongShareSet, match="records 6 shares but 5 share digests"):
+        plan_config_rekey(load_config(path), ledger, path, force=True)
+
+
+def test_more_shares_in_the_ledger_than_the_rekey_made_need_a_recorded_extension(
+    tmp_path: Path, world: tuple[Ledger, Actor]
+) -> None:
+    ledger, actor = world
+    path = _config(tmp_path)
+    _rekeyed(ledger, actor, path, m=3, n=6, shape=(3, 5))
+    with pytest.raises(WrongShareSet, match="no recorded extension of its set"):
+        plan_config_rekey(load_config(path), ledger, path, force=True)
+
+
+def test_tcr_hsm_config_rekey_says_in_one_line_the_threshold_was_not_cross_checked(
+    tmp_path: Path, world: tuple[Ledger, Actor]
+) -> None:
+    from tests.cli_runner import run_tcr
+
+    ledger, actor = world
+    path = _config(tmp_path)
+    _rekeyed(ledger, actor, path)  # recorded before rekeys kept the threshold
+    ledger.close()
+    actor.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
+    args = ["hsm", "config-rekey", "--config", path, "--output", path, "--force", "--ledger",
+            tmp_path / "ledger.sqlite", "--as", "ca-1", "--key", tmp_path / "ca.pem"]  # fmt: skip
+    dry = run_tcr(*args, "--dry-run", expect=0)
+    written = run_tcr(*args, "--yes", expect=0)
+    for shown in (dry.stdout, written.stderr, written.stdout):
+        (line,) = [x for x in shown.splitlines() if "cross-checked" in x]
+        assert "threshold not cross-checked: the hsm.rekey event" in line
+    assert load_config(path).share_set.threshold == 3

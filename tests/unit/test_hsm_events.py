@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tcr_kit.hsm.events import ActivationEvent, HsmRef, Presented, ShareSetRef
 from tcr_kit.hsm.token import EpochRef, SignRecord
 
@@ -75,3 +77,19 @@ def test_typed_fields_give_the_documented_payload() -> None:
     assert payload["operations"][0]["key_label"] == "ksk"
     assert "purpose" not in payload and "old" not in payload
     assert ActivationEvent.from_payload(*STORED[3]).new == EpochRef("ffeeddccbbaa9988", 2)
+
+
+def test_a_rekey_records_the_new_sets_threshold_and_count_and_older_ones_read_without() -> None:
+    kind, old = STORED[3]
+    assert ActivationEvent.from_payload(kind, old).new_threshold is None  # recorded before
+    now = {**old, "new_threshold": 1, "new_count": 1}
+    event = ActivationEvent.from_payload(kind, now)
+    assert (event.new_threshold, event.new_count) == (1, 1)
+    assert event.payload() == now and list(event.payload())[-2:] == ["new_threshold", "new_count"]
+
+
+@pytest.mark.parametrize("bad", ["2", 0, True, 2.0])
+def test_a_rekey_threshold_that_is_not_a_positive_integer_is_not_read_back(bad: object) -> None:
+    kind, old = STORED[3]
+    with pytest.raises(ValueError, match="new_threshold: not a positive integer"):
+        ActivationEvent.from_payload(kind, {**old, "new_threshold": bad})
