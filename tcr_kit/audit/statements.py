@@ -312,7 +312,8 @@ def _check_override(
     signatures = override["signatures"]
     if not isinstance(signatures, list):
         raise _Malformed("override signatures")
-    places, skipped = set(), set()
+    places: set[int] = set()
+    skipped: set[str] = set()
     if refused:
         form = payload.get("verdict_form")
         places, skipped = _rejected_signatures(seq, override, signatures, form=form)
