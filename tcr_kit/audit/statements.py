@@ -37,6 +37,7 @@ __all__ = [
     "SEAL_ATTESTATION_DOMAIN",
     "STATEMENT_KINDS",
     "STATEMENT_MARK",
+    "VERDICT_FORM",
     "approval_message",
     "check_statements",
     "manifest_digest",
@@ -60,6 +61,13 @@ SEAL_ATTESTATION_DOMAIN = b"tcr-kit/seal-attestation/v1\n"
 MANIFEST_DOMAIN = b"tcr-kit/share-manifest/v1\n"
 """Domain prefix of the digest a share manifest's signer signs (the sharing package keeps
 its own copy, being below this one; a unit test holds the two equal)."""
+
+VERDICT_FORM = 2
+"""``verdict_form`` of an ``hsm.activate`` event that records an override or approvals:
+each rejected override signature is named by its place in the list (``index``). Form 1,
+never written as such, is the ``rejected`` list of earlier events, naming the person only.
+Once a log holds an event carrying it, every later refused activation recording a
+statement must carry it and a verdict on each statement (:func:`check_statements`)."""
 
 _ACTIVATE = "hsm.activate"
 _MANIFEST_KINDS = frozenset({"share-set.manifest", "share-set.extend"})
@@ -149,9 +157,12 @@ def check_statements(events: Iterable[tuple[int, bytes]], keys: Mapping[str, Key
     event (the first by seq).
     In a refused activation, which may record the very override or approvals whose
     signatures failed, only what it did not reject is re-checked: the approvals it counted
-    valid and the override signatures of people its ``rejected`` list does not name; one
-    recorded without that verdict (before it was kept) is not re-checked."""
+    valid and the override signatures its ``rejected`` list does not name (by place, or,
+    in events recorded before :data:`VERDICT_FORM`, every signature of the person named);
+    one recorded without that verdict (before it was kept) is not re-checked, unless an
+    event before it (among ``events``) carries ``verdict_form``: then it fails."""
     signers = _Signers(keys)
+    rule = _VerdictRule()
     count = 0
     for seq, body in sorted(events):
         try:
@@ -159,7 +170,7 @@ def check_statements(events: Iterable[tuple[int, bytes]], keys: Mapping[str, Key
         except ValueError:
             raise AuditIntegrityError(seq, "body is not canonical JSON") from None
         try:
-            count += _check_event(seq, parsed, signers)
+            count += _check_event(seq, parsed, signers, rule)
         except _Malformed as exc:
             raise AuditIntegrityError(seq, f"malformed {exc}") from None
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -167,13 +178,14 @@ def check_statements(events: Iterable[tuple[int, bytes]], keys: Mapping[str, Key
     return count
 
 
-def _check_event(seq: int, event: Any, signers: _Signers) -> int:
+def _check_event(seq: int, event: Any, signers: _Signers, rule: _VerdictRule) -> int:
     if not isinstance(event, dict) or not isinstance(event.get("payload"), dict):
         return 0
     kind, payload = event.get("kind"), event["payload"]
     count = 0
     if kind == _ACTIVATE:
         refused = str(payload.get("outcome", "")).startswith("refused")
+        rule.check(seq, payload, refused=refused)
         # A refused activation's statements are re-checked where it recorded its verdict
         # on them (a ``rejected`` list): what it did not reject must hold.
         if payload.get("override") is not None and (
@@ -212,20 +224,79 @@ def _has_verdict(value: object) -> bool:
     return isinstance(value, dict) and "rejected" in value
 
 
-def _rejected(statement: dict[str, Any], name: str, what: str) -> set[str]:
-    """The people a refused activation's ``rejected`` list names (field ``name``)."""
-    items = statement["rejected"]
+class _VerdictRule:
+    """Once an ``hsm.activate`` carrying ``verdict_form`` was seen (at :attr:`since`),
+    every later refused one that records an override or approvals must carry
+    ``verdict_form`` and a verdict (``rejected``) on each: otherwise a forger holding the
+    actor's key could drop a verdict to escape the re-check. Before the first such event
+    nothing is required (logs of earlier versions verify as before)."""
+
+    def __init__(self) -> None:
+        self.since: int | None = None
+
+    def check(self, seq: int, payload: dict[str, Any], *, refused: bool) -> None:
+        form = payload.get("verdict_form")
+        if form is not None:
+            if type(form) is not int or form != VERDICT_FORM:
+                raise _Malformed("verdict_form")
+            if self.since is None:
+                self.since = seq
+        if not refused or self.since is None:
+            return
+        given = [n for n in ("override", "approvals") if payload.get(n) is not None]
+        if given and form is None:
+            raise AuditIntegrityError(
+                seq,
+                f"a refused activation after event {self.since}, which recorded its verdicts,"
+                f" records its {' and '.join(given)} without verdict_form (verdict dropped?)",
+            )
+        for name in given:
+            if not _has_verdict(payload[name]):
+                raise AuditIntegrityError(
+                    seq,
+                    f"a refused activation records its {name} without a verdict (no rejected"
+                    " list: dropped?)",
+                )
+
+
+def _rejected_signatures(
+    seq: int, override: dict[str, Any], signatures: list[Any], *, form: object
+) -> tuple[set[int], set[str]]:
+    """The override signatures a refused activation rejected: their places (``index``,
+    :data:`VERDICT_FORM`) and, in an event recorded before it, the people named (each of
+    whose signatures is then skipped, as it always was)."""
+    items = override["rejected"]
     if not isinstance(items, list):
-        raise _Malformed(what)
-    return {_text(_object(item, what)[name], what) for item in items}
+        raise _Malformed("override rejected")
+    places: set[int] = set()
+    people: set[str] = set()
+    for raw in items:
+        item = _object(raw, "override rejected")
+        person = _text(item["person"], "override rejected")
+        if form is None:
+            people.add(person)
+            continue
+        index = item["index"]
+        if type(index) is not int or not 0 <= index < len(signatures):
+            raise _Malformed("override rejected")
+        named = _object(signatures[index], "override signature").get("person")
+        if named != person:
+            raise AuditIntegrityError(
+                seq,
+                f"the override's rejected list names signature {index} as {person}'s;"
+                f" it is {named}'s",
+            )
+        places.add(index)
+    return places, people
 
 
 def _check_override(
     seq: int, payload: dict[str, Any], signers: _Signers, *, refused: bool = False
 ) -> None:
     """An accepted activation's override: every rule. A refused one's (``refused``): each
-    signature by someone its ``rejected`` list does not name must verify; the HSM,
-    configuration and the two signers may be why it was refused."""
+    signature its ``rejected`` list does not name (by place; in an event without
+    ``verdict_form``, by person) must verify; the HSM, configuration and the two signers may
+    be why it was refused."""
     override = _object(payload["override"], "override")
     if not {"statement", "signatures"} <= set(override):
         raise _Malformed("override")
@@ -237,18 +308,22 @@ def _check_override(
             seq, statement, payload,
             "the override was signed for another HSM or configuration than this activation",
         )  # fmt: skip
-    skipped = _rejected(override, "person", "override rejected") if refused else set()
     message = override_message(statement)
     signatures = override["signatures"]
     if not isinstance(signatures, list):
         raise _Malformed("override signatures")
+    places: set[int] = set()
+    skipped: set[str] = set()
+    if refused:
+        form = payload.get("verdict_form")
+        places, skipped = _rejected_signatures(seq, override, signatures, form=form)
     people: list[str] = []
-    for item in signatures:
+    for index, item in enumerate(signatures):
         sig = _object(item, "override signature")
         if not {"person", "algorithm", "signature"} <= set(sig):
             raise _Malformed("override signature")
         person = _text(sig["person"], "override signature")
-        if person in skipped:
+        if index in places or person in skipped:
             continue
         if person in people:
             raise AuditIntegrityError(seq, f"the override is signed twice by {person}")

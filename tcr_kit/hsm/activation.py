@@ -46,12 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcr_kit.clock import isoformat, utcnow
 from tcr_kit.errors import TcrError
-from tcr_kit.hsm.clearance import (
-    ActivationOverride,
-    CustodyGate,
-    override_rejections,
-    sign_override,
-)
+from tcr_kit.hsm.clearance import ActivationOverride, CustodyGate, sign_override
 from tcr_kit.hsm.config import LoadedConfig
 from tcr_kit.hsm.errors import (
     CustodyRefused,
@@ -63,6 +58,7 @@ from tcr_kit.hsm.errors import (
 from tcr_kit.hsm.events import ACTIVATE, DEACTIVATE, ActivationEvent, HsmRef, Presented, ShareSetRef
 from tcr_kit.hsm.pin import derive_user_pin
 from tcr_kit.hsm.token import HsmSession, HsmToken, Marker
+from tcr_kit.hsm.verdicts import recorded_statements
 from tcr_kit.secrets import SecretBuffer
 
 if TYPE_CHECKING:
@@ -629,8 +625,9 @@ class Activation:
         A signer's card that refuses (a wrong PIN, a blocked PIN, or the last try kept:
         the card's retry counter is read before the PIN is presented) is recorded as a
         refused ``hsm.activate`` (purpose ``override-signature``) as a wrong PIN of a
-        share's card is, its outcome naming whose card and the tries left, never the PIN;
-        then the error is raised."""
+        share's card is, its outcome naming whose card and the tries left, never the PIN,
+        and the remote approvals given examined first so that they carry their verdict
+        (:mod:`tcr_kit.hsm.verdicts`); then the error is raised."""
         from tcr_kit.cards.errors import CardError
 
         if self.ledger is None:
@@ -665,14 +662,12 @@ class Activation:
             site_sha256=self.config.site_sha256,
             **fields,
         )
-        if kind == ACTIVATE and self.override is not None:
-            facts = self.override.facts()
-            if event.refused and self.ledger is not None:
-                # What held and what did not, so that the verifier re-checks what held.
-                facts["rejected"] = override_rejections(self.ledger, self.override)
-            event = replace(event, override=facts)
-        if kind == ACTIVATE and self.approvals is not None:
-            event = replace(event, approvals=self.approvals.facts(self._approval_check))
+        if kind == ACTIVATE:  # the statements given, each with its verdict or not at all
+            statements = recorded_statements(
+                self.ledger, self.override, self.approvals, self._approval_check,
+                refused=event.refused,
+            )  # fmt: skip
+            event = replace(event, **statements)
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)

@@ -361,19 +361,21 @@ def _override_signer(
     return person
 
 
-def override_rejections(ledger: Ledger, override: ActivationOverride) -> list[dict[str, str]]:
-    """``[{"person", "reason"}]`` of each signature of ``override`` that does not hold
-    under its signer's roster key (the checks of :meth:`CustodyGate.check_override` on one
-    signature), recorded with a refused activation: ``tcr audit verify`` re-checks every
-    signature whose signer is not listed, whatever the activation was refused for."""
+def override_rejections(ledger: Ledger, override: ActivationOverride) -> list[dict[str, Any]]:
+    """``[{"index", "person", "reason"}]`` of each signature of ``override`` that does not
+    hold under its signer's roster key (the checks of :meth:`CustodyGate.check_override` on
+    one signature), ``index`` its place in ``signatures``; recorded with a refused
+    activation: ``tcr audit verify`` re-checks every signature not listed, whatever the
+    activation was refused for. The place, not only the person, is named so that a person
+    who signed twice has only the rejected signature skipped."""
     message = override.statement.message()
     seen: list[str] = []
-    out: list[dict[str, str]] = []
-    for sig in override.signatures:
+    out: list[dict[str, Any]] = []
+    for index, sig in enumerate(override.signatures):
         try:
             _override_signer(ledger, sig, message, seen)
         except TcrError as exc:
-            out.append({"person": sig.person, "reason": str(exc)})
+            out.append({"index": index, "person": sig.person, "reason": str(exc)})
         seen.append(sig.person)
     return out
 

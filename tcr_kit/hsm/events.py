@@ -118,6 +118,10 @@ class ActivationEvent:
     """``hsm.activate``: ``{"old": N, "new": M}`` when this activation raised the HSM
     marker's count to the configuration's (after the set was extended); ``None`` otherwise
     (and in events recorded before the marker followed an extension)."""
+    verdict_form: int | None = None
+    """``hsm.activate`` recording an override or approvals: the form of the verdicts it
+    records on them (:data:`tcr_kit.audit.statements.VERDICT_FORM`); ``None`` in events
+    recorded before it was kept (docs/audit-format.md)."""
 
     @property
     def refused(self) -> bool:
@@ -192,6 +196,8 @@ class ActivationEvent:
             out["site_sha256"] = self.site_sha256
         if self.marker_count is not None:
             out["marker_count"] = dict(self.marker_count)
+        if self.verdict_form is not None:
+            out["verdict_form"] = self.verdict_form
         return out
 
     @classmethod
@@ -224,6 +230,7 @@ class ActivationEvent:
             approvals=payload.get("approvals"),
             site_sha256=payload.get("site_sha256"),
             marker_count=payload.get("marker_count"),
+            verdict_form=payload.get("verdict_form"),
         )
 
 

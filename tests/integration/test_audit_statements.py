@@ -202,12 +202,43 @@ def test_an_activation_refuses_an_override_signed_twice_by_one_person(
         pass
     last = site.ledger.history(f"hsm:{site.hsm.loaded.hsm.name}")[-1]
     assert last["payload"]["outcome"].startswith("refused: ") and last["payload"]["override"]
-    # The refusal is recorded with the override it refused and its verdict on it; the
-    # signatures of the person `rejected` names are not re-checked, the statement is.
+    # The refusal is recorded with the override it refused and its verdict on it, naming
+    # the signature it rejected by its place in the list: ca's second one. That one is not
+    # re-checked; the statement and ca's first signature are.
     assert last["payload"]["override"]["rejected"] == [
-        {"person": "ca", "reason": "the override is signed twice by ca"}
+        {"index": 1, "person": "ca", "reason": "the override is signed twice by ca"}
     ]
+    assert last["payload"]["verdict_form"] == 2
     assert site.ledger.verify().statements == 2
+
+
+def test_a_person_signing_the_override_twice_has_only_the_rejected_signature_skipped(
+    override_site: OverrideSite,
+) -> None:
+    """ca's first signature in an override signed twice by ca held; the refusal rejects the
+    second only, so a forger who rewrites the first is caught. A log as earlier versions
+    wrote it (``rejected`` naming the person only) still skips all of that person's."""
+    site = override_site
+    once = site.override.signatures[0]
+    twice = ActivationOverride(site.override.statement, (once, once))
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=twice)  # fmt: skip
+    with pytest.raises(CustodyRefused), activation.session([]):
+        pass
+    seq, _ = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+
+    def first_forged(sigs: list[Payload]) -> None:
+        sigs[0]["signature"] = "5a" * 64
+
+    key = site.keys["ca"]
+    why = "the override signature of ca does not verify"
+    refused(forge_ledger(site.ledger.path, seq, _signatures(first_forged), key), seq, why)
+    transcript = export(site.ledger, site.transcript.with_name("twice.json"))
+    refused(forge_transcript(transcript, seq, _signatures(first_forged), key), seq, why,
+            transcript=True)  # fmt: skip
+    old = _as_old_version(site.ledger, site.hsm.loaded.hsm.name, key)
+    with Ledger.open(forge_ledger(old, seq, _signatures(first_forged), key), create=False) as led:
+        assert led.verify().statements == 2  # the refusal's: every signature of ca skipped
 
 
 def test_an_override_statement_widened_after_signing_fails(override_site: OverrideSite) -> None:
@@ -428,20 +459,111 @@ def test_a_refused_override_rejects_only_the_signature_that_failed(
     refused(forged, seq, "the override signature of ca does not verify")
 
 
+def _as_old_version(ledger: Ledger, hsm: str, key: SoftwareEd25519Signer) -> Path:
+    """A copy of ``ledger`` as tcr-kit wrote it before verdicts named the signature they
+    reject (no ``verdict_form``, ``rejected`` naming the person only): each ``hsm.activate``
+    event rewritten so, and the log re-chained."""
+
+    def old_form(payload: Payload) -> None:
+        payload.pop("verdict_form", None)
+        for item in (payload.get("override") or {}).get("rejected", ()):
+            item.pop("index", None)
+
+    path = ledger.path
+    for event in ledger.history(f"hsm:{hsm}"):
+        if event["kind"] == "hsm.activate" and "verdict_form" in event["payload"]:
+            path = forge_ledger(path, int(event["seq"]), old_form, key)
+    return path
+
+
+def _no_verdict(forge: Callable[[list[Payload]], None]) -> Callable[[Payload], None]:
+    """A refused activation's override rewritten by ``forge``, its verdict dropped."""
+
+    def apply(payload: Payload) -> None:
+        payload.pop("verdict_form", None)
+        del payload["override"]["rejected"]
+        forge(payload["override"]["signatures"])
+
+    return apply
+
+
 def test_a_refused_activation_recorded_without_a_verdict_verifies_as_before(
     refused_override: OverrideSite,
 ) -> None:
     """Refused activations recorded before the verdict was kept carry no ``rejected``:
-    they may hold the very signatures that failed, and are not re-checked."""
+    they may hold the very signatures that failed, and are not re-checked, in a log that
+    holds no event recorded with ``verdict_form`` before them (a log of an earlier
+    version), even after a refused activation that did record a verdict (as the override
+    signature refusal of earlier versions did not)."""
     site = refused_override
-
-    def old_format(payload: Payload) -> None:
-        del payload["override"]["rejected"]
-        payload["override"]["signatures"][1]["signature"] = "5a" * 64
-
-    old = forge_ledger(site.ledger.path, site.seq, old_format, site.keys["ca"])
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=site.override)  # fmt: skip
+    with pytest.raises(QuorumNotMet), activation.session([]):
+        pass
+    last, payload = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+    assert payload["verdict_form"] == 2 and payload["override"]["rejected"] == []
+    name = site.hsm.loaded.hsm.name
+    old = _as_old_version(site.ledger, name, site.keys["ca"])
     with Ledger.open(old, create=False) as led:
-        assert led.verify().statements == 1
+        assert led.verify().statements == 3
+        (first,) = [e["payload"] for e in led.history(f"hsm:{name}") if e["seq"] == site.seq]
+        assert "verdict_form" not in first and first["override"]["rejected"] == []
+    unchecked = forge_ledger(old, last, _no_verdict(_forged), site.keys["ca"])
+    with Ledger.open(unchecked, create=False) as led:
+        assert led.verify().statements == 2  # the last refusal is not re-checked
+
+
+def test_a_refused_activation_after_one_recorded_with_a_verdict_must_carry_its_verdict(
+    refused_override: OverrideSite,
+) -> None:
+    """Once the log holds an ``hsm.activate`` recorded with ``verdict_form``, a later
+    refused one whose override (or approvals) has no ``rejected`` fails verification: a
+    forger holding the actor's key cannot drop the verdict to escape the re-check."""
+    site = refused_override
+    key = site.keys["ca"]
+    why = "a refused activation after event"
+    forgery = _no_verdict(_forged)
+    refused(forge_ledger(site.ledger.path, site.seq, forgery, key), site.seq, why)
+    refused(forge_transcript(site.transcript, site.seq, forgery, key), site.seq, why,
+            transcript=True)  # fmt: skip
+    # Keeping verdict_form while dropping `rejected` fails the same way.
+
+    def marker_kept(payload: Payload) -> None:
+        del payload["override"]["rejected"]
+
+    refused(forge_ledger(site.ledger.path, site.seq, marker_kept, key), site.seq,
+            "records its override without a verdict")  # fmt: skip
+
+
+def test_a_receipt_applies_the_verdict_rule_among_its_events(
+    refused_override: OverrideSite,
+) -> None:
+    """tcr-2 presented a share at both activations: their receipt holds the accepted one
+    (recorded with ``verdict_form``) and the refusal; a forger who drops the refusal's
+    verdict and signs a checkpoint of the forged log is caught by the receipt's check."""
+    from tcr_kit.audit.receipt import (
+        ReceiptInvalid,
+        build_receipt,
+        check_receipt,
+        ledger_verifiers,
+    )
+    from tcr_kit.audit.treehead import log_tree, sign_tree_head
+
+    site = refused_override
+    origin = "example.org/tcr-kit-test"
+
+    def receipt(path: Path) -> None:
+        with Ledger.open(path, create=False) as led:
+            note = sign_tree_head(log_tree(led.audit), site.keys["ca"], origin).note
+            doc = build_receipt(led.audit, "tcr-2", note)
+            verifiers = ledger_verifiers(led.audit, [origin])
+        assert site.seq in [e["seq"] for e in doc["events"]]
+        check_receipt(doc, verifiers)
+
+    receipt(site.ledger.path)
+    forged = forge_ledger(site.ledger.path, site.seq, _no_verdict(_forged), site.keys["ca"])
+    with pytest.raises(ReceiptInvalid, match=f"receipt: event {site.seq}: a refused activation"):
+        receipt(forged)
 
 
 def test_refused_approvals_are_rechecked_where_the_refusal_recorded_its_verdict(
@@ -479,6 +601,16 @@ def test_refused_approvals_are_rechecked_where_the_refusal_recorded_its_verdict(
         payload["approvals"]["approvals"][0]["signed_at"] = "2020-01-01T00:00:00Z"
 
     refused(forge_ledger(site.ledger.path, seq, tampered, key), seq, why)
+
+    # Its verdict cannot be dropped either: the accepted activation before it was recorded
+    # with verdict_form.
+    def no_verdict(payload: Payload) -> None:
+        payload.pop("verdict_form", None)
+        del payload["approvals"]["rejected"]
+        _forged_first(payload["approvals"]["approvals"])
+
+    why = "a refused activation after event"
+    refused(forge_ledger(site.ledger.path, seq, no_verdict, key), seq, why)
 
 
 def _forged_first(approvals: list[Payload]) -> None:

@@ -287,3 +287,48 @@ def test_cli_wrong_override_card_pin_is_in_the_ledger(site: Site) -> None:
         assert recorded["outcome"] == "refused: " + line.removeprefix("error: ")
         assert "not-the-pin" not in json.dumps(recorded)
     assert run_tcr(["audit", "verify"], env=env).returncode == 0
+
+
+def test_a_wrong_override_card_pin_records_its_verdict_on_the_approvals_given(
+    site: Site,
+) -> None:
+    """The override-signature refusal comes before the activation examined its remote
+    approvals: it examines them first, so that what it records carries a verdict (only the
+    valid ones listed, the others under ``rejected``), and the verifier re-checks them."""
+    from datetime import timedelta
+
+    from tcr_kit.audit.chain import AuditIntegrityError
+    from tcr_kit.clock import utcnow
+    from tcr_kit.hsm.approval import ApprovalBundle, new_request, sign_request
+    from tests.audit_forgery import forge_ledger
+
+    loaded = site.hsm.loaded
+    request = new_request(loaded, ceremony=1, purpose="sign the Q1 SKR",
+                          expires=utcnow() + timedelta(hours=1))  # fmt: skip
+    given = (sign_request(request, "tcr-4", site.keys["tcr-4"]),
+             sign_request(request, "tcr-9", SoftwareEd25519Signer.generate()))  # fmt: skip
+    activation = Activation(loaded, ledger=site.ledger, actor=Actor("ca", site.keys["ca"]),
+                            in_person=("tcr-2", "tcr-3"),
+                            approvals=ApprovalBundle(request, given))  # fmt: skip
+    wrong = CardSigner(Pkcs11Card(MODULE, token_label=site.cards["iw-2"]), _pin("not-the-pin"))
+    with _signer(site, "iw-1") as ed, wrong:
+        with pytest.raises(PinIncorrect, match="override signer card of iw-2"):
+            activation.sign_override([f"{loaded.share_set.id}-1"], REASON,
+                                     [Actor("iw-1", ed), Actor("iw-2", wrong)])  # fmt: skip
+    (recorded,) = _refusals(site.ledger, loaded.hsm.name)
+    assert recorded["purpose"] == "override-signature"
+    approvals = recorded["approvals"]
+    assert isinstance(approvals, dict)
+    assert [a["signer"] for a in approvals["approvals"]] == ["tcr-4"]
+    assert approvals["rejected"] == [{"signer": "tcr-9", "reason": "tcr-9 is not on the roster"}]
+    assert site.ledger.verify().statements == 1
+    seq = int(site.ledger.history(f"hsm:{loaded.hsm.name}")[-1]["seq"])
+
+    def forged(payload: dict[str, object]) -> None:
+        payload["approvals"]["approvals"][0]["signature"] = "5a" * 64  # type: ignore[index]
+
+    path = forge_ledger(site.ledger.path, seq, forged, site.keys["ca"])
+    with Ledger.open(path, create=False) as led, pytest.raises(AuditIntegrityError) as caught:
+        led.verify()
+    assert caught.value.seq == seq
+    assert "the approval signature of tcr-4 does not verify" in caught.value.reason

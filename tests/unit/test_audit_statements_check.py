@@ -139,3 +139,58 @@ def test_an_event_whose_kind_is_not_a_string_is_no_candidate_and_no_crash() -> N
     digest = event_hash(body)
     events.append(StoredEvent(len(events) + 1, body, digest.hex(), ADMIN.sign(digest).hex()))
     assert verify_log(events).statements == 0
+
+
+def _refused(override: dict[str, Any], **verdict: Any) -> dict[str, Any]:
+    return {**_activation(override, "refused: quorum not met"), **verdict}
+
+
+def test_the_verdict_rule_holds_across_slices_from_the_first_event_with_verdict_form() -> None:
+    """A refused activation without a verdict before any event carrying ``verdict_form``
+    verifies (earlier versions wrote such); after one, found by another slice, it fails."""
+    log = _log()
+    log.append(ADMIN, "admin", "hsm.activate", _refused(_override("iw-1", "iw-2")))
+    log.append(ADMIN, "admin", "hsm.activate", {**_activation(_override("iw-1", "iw-2")),
+                                                "verdict_form": 2})  # fmt: skip
+    marked = len(list(log.events()))
+    for i in range(verify._PARALLEL_THRESHOLD + 100):
+        log.append(ADMIN, "admin", "note", {"i": i})
+    assert verify_log(list(log.events()), workers=2).statements == 1
+    forged = _override("iw-1", "iw-2")
+    forged["signatures"][1]["signature"] = "5a" * 64
+    log.append(ADMIN, "admin", "hsm.activate", _refused(forged))
+    events = list(log.events())
+    with pytest.raises(AuditIntegrityError) as caught:
+        verify_log(events, workers=2)
+    assert caught.value.seq == len(events)
+    assert f"a refused activation after event {marked}, which recorded its verdicts" in str(
+        caught.value
+    )
+
+
+def test_a_rejected_place_must_be_the_named_persons_signature() -> None:
+    log = _log()
+    wrong = {**_override("iw-1", "iw-2"), "rejected": [{"index": 0, "person": "iw-2",
+                                                        "reason": "x"}]}  # fmt: skip
+    log.append(ADMIN, "admin", "hsm.activate", _refused(wrong, verdict_form=2))
+    with pytest.raises(AuditIntegrityError, match="names signature 0 as iw-2's; it is iw-1's"):
+        verify_log(list(log.events()))
+
+
+@pytest.mark.parametrize(
+    ("rejected", "form"),
+    [
+        ([{"index": 2, "person": "iw-1", "reason": "x"}], 2),
+        ([{"index": True, "person": "iw-1", "reason": "x"}], 2),
+        ([{"person": "iw-1", "reason": "x"}], 2),
+        ([], 1),
+        ([], "2"),
+    ],
+    ids=["index-out-of-range", "index-not-a-number", "no-index", "form-1", "form-text"],
+)
+def test_a_malformed_verdict_is_refused(rejected: list[Any], form: object) -> None:
+    log = _log()
+    verdict = {**_override("iw-1", "iw-2"), "rejected": rejected}
+    log.append(ADMIN, "admin", "hsm.activate", _refused(verdict, verdict_form=form))
+    with pytest.raises(AuditIntegrityError, match="malformed"):
+        verify_log(list(log.events()))
