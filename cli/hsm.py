@@ -191,12 +191,16 @@ def _report(activation: Activation, data: dict[str, Any], lines: list[str]) -> N
                 ("override", first.override),
                 ("approvals", first.approvals),
                 ("site_sha256", first.site_sha256),
+                ("marker_count", first.marker_count),
             )
             if v is not None
         }
         return emit_json({"ok": True, "hsm": first.hsm.facts(), "events": kinds, **data,
                           "config_sha256": first.config_sha256, **extra,
                           "presented": [p.facts() for p in first.presented]})  # fmt: skip
+    if first.marker_count is not None:
+        old, new = first.marker_count["old"], first.marker_count["new"]
+        lines.append(f"the HSM's activation marker now counts {new} shares (was {old})")
     lines.append(f"logged out; audit events: {', '.join(kinds)}")
     click.echo("\n".join([*first.describe(), *lines]))
 

@@ -345,12 +345,14 @@ def test_with_a_ledger_the_marker_is_raised_only_to_the_count_the_ledger_records
     raised = run_tcr(["hsm", "config-extend", "--config", str(config), "--output", str(config),
                       "--force", "--yes", *audit])  # fmt: skip
     assert raised.returncode == 0, raised.stderr
-    done = activate(*custody)
+    done = activate(*custody, "--json")
     assert done.returncode == 0, done.stderr
     assert last_activation()["marker_count"] == {"old": 3, "new": 5} and marker_count() == 5
+    assert json.loads(done.stdout)["marker_count"] == {"old": 3, "new": 5}  # for scripts
 
     # Without a ledger, today's behaviour: the marker follows the configuration file.
     config.write_text(config.read_text().replace("count = 5", "count = 6"))
     local = activate("--no-ledger")
     assert local.returncode == 0, local.stderr
     assert marker_count() == 6
+    assert "activation marker now counts 6 shares (was 5)" in local.stdout
