@@ -28,7 +28,7 @@ from typing import Any
 from tcr_kit.errors import InputError, OperationalError
 from tcr_kit.fileio import atomic_outputs
 from tcr_kit.hsm.activation import Activation, Quorum, Source
-from tcr_kit.hsm.errors import HsmError, SharesDoNotMatchHsm
+from tcr_kit.hsm.errors import HsmError, SharesDoNotMatchHsm, WrongShareSet
 from tcr_kit.hsm.events import REKEY
 from tcr_kit.hsm.pin import derive_user_pin
 from tcr_kit.hsm.provision import SECRET_BYTES, manifest_path, manifest_record, write_marker
@@ -246,12 +246,15 @@ def rekey(
                 f"{state_path} is for set {result.old.set_id} -> {result.new.set_id};"
                 f" {token.describe()} is at set {marker.current.set_id}"
             )
+        check_ledger_set(activation, result.new_share_set_id, result.new.epoch,
+                         result.threshold, result.count)  # fmt: skip
         result.steps.append(f"resumed from {state_path}; new shares reused")
     else:
         if not output_dir.is_dir():
             raise OperationalError(f"{output_dir}: no such directory")
-        old_quorum()  # check the old quorum before writing anything
         new_epoch = marker.current.epoch + 1
+        check_ledger_set(activation, new_share_set_id, new_epoch, threshold, count)
+        old_quorum()  # check the old quorum before writing anything
 
         def state_doc(set_id: str, files: list[Path], digests: list[str]) -> bytes:
             doc = {
@@ -322,6 +325,35 @@ def rekey(
     )
     state_path.unlink(missing_ok=True)
     return result
+
+
+def check_ledger_set(
+    activation: Activation, share_set_id: str, epoch: int, threshold: int, count: int
+) -> None:
+    """Refuse a rekey whose new ledger id already names a set other than the one it makes.
+
+    The ledger step keeps a set it finds under the new id (a re-run finishing a rekey whose
+    ledger step was done, or a set registered beforehand for the new cards): that set must
+    then be the rekey's, active, at ``epoch`` and ``threshold``-of-``count``. Otherwise the
+    HSM would move to shares the ledger describes otherwise, and ``tcr hsm config-rekey``
+    would refuse to name that set with no supported way forward; so this is checked before
+    a share is read or written or the HSM touched (:class:`WrongShareSet`, exit 3)."""
+    ledger = activation.ledger
+    if ledger is None:
+        return
+    from tcr_kit.custody.ledger import NotFound
+
+    try:
+        found = ledger.share_set(share_set_id)
+    except NotFound:
+        return
+    if (found.epoch, found.m, found.n, found.status) == (epoch, threshold, count, "active"):
+        return
+    raise WrongShareSet(
+        f"share set {share_set_id} is in the ledger as epoch {found.epoch},"
+        f" {found.m}-of-{found.n} ({found.status}); this rekey makes epoch {epoch},"
+        f" {threshold}-of-{count}: refused, HSM unchanged (give another --new-set-id)"
+    )
 
 
 def _ledger_step(activation: Activation, result: RekeyResult) -> None:
