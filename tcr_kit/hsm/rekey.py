@@ -246,8 +246,10 @@ def rekey(
                 f"{state_path} is for set {result.old.set_id} -> {result.new.set_id};"
                 f" {token.describe()} is at set {marker.current.set_id}"
             )
+        _check_resumed_as_begun(state_path, result, threshold, count, new_share_set_id)
+        moved = marker.current == result.new or None
         check_ledger_set(activation, result.new_share_set_id, result.new.epoch,
-                         result.threshold, result.count)  # fmt: skip
+                         result.threshold, result.count, hsm_moved=moved)  # fmt: skip
         result.steps.append(f"resumed from {state_path}; new shares reused")
     else:
         if not output_dir.is_dir():
@@ -327,8 +329,35 @@ def rekey(
     return result
 
 
+class ResumedOtherwise(InputError):
+    """A re-run asks for another m, n or ledger id than the rekey it would resume (exit 2)."""
+
+
+def _check_resumed_as_begun(
+    state_path: Path, result: RekeyResult, threshold: int, count: int, share_set_id: str
+) -> None:
+    """A re-run finishes the rekey its state file describes, never another: asked for other
+    values it is refused before anything is done, rather than silently making the shares
+    and the ledger set the state names while the command line (a script read aloud) says
+    otherwise. :class:`ResumedOtherwise`, exit 2."""
+    begun = (result.threshold, result.count, result.new_share_set_id)
+    if begun == (threshold, count, share_set_id):
+        return
+    raise ResumedOtherwise(
+        f"{state_path} is a rekey to {begun[0]}-of-{begun[1]} named {begun[2]}; this run asks"
+        f" for {threshold}-of-{count} named {share_set_id}: nothing done (re-run with the"
+        " values it was begun with, or use another --output-dir)"
+    )
+
+
 def check_ledger_set(
-    activation: Activation, share_set_id: str, epoch: int, threshold: int, count: int
+    activation: Activation,
+    share_set_id: str,
+    epoch: int,
+    threshold: int,
+    count: int,
+    *,
+    hsm_moved: bool | None = False,
 ) -> None:
     """Refuse a rekey whose new ledger id already names a set other than the one it makes.
 
@@ -337,7 +366,10 @@ def check_ledger_set(
     then be the rekey's, active, at ``epoch`` and ``threshold``-of-``count``. Otherwise the
     HSM would move to shares the ledger describes otherwise, and ``tcr hsm config-rekey``
     would refuse to name that set with no supported way forward; so this is checked before
-    a share is read or written or the HSM touched (:class:`WrongShareSet`, exit 3)."""
+    a share is read or written or the HSM touched (:class:`WrongShareSet`, exit 3).
+    ``hsm_moved`` says what the message may claim of the HSM: ``False``, unchanged (a new
+    rekey); ``True``, already at the new epoch (a re-run after the marker was written);
+    ``None``, not known (a re-run before it: the PIN may have changed)."""
     ledger = activation.ledger
     if ledger is None:
         return
@@ -349,10 +381,16 @@ def check_ledger_set(
         return
     if (found.epoch, found.m, found.n, found.status) == (epoch, threshold, count, "active"):
         return
+    if hsm_moved is False:
+        then = "refused, HSM unchanged (give another --new-set-id)"
+    else:
+        then = (
+            "the HSM is already at epoch" if hsm_moved else "the HSM may already be at epoch"
+        ) + f" {epoch}; refused before the ledger step (the ledger's set must be resolved first)"
     raise WrongShareSet(
         f"share set {share_set_id} is in the ledger as epoch {found.epoch},"
         f" {found.m}-of-{found.n} ({found.status}); this rekey makes epoch {epoch},"
-        f" {threshold}-of-{count}: refused, HSM unchanged (give another --new-set-id)"
+        f" {threshold}-of-{count}: {then}"
     )
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tcr_kit.custody.ledger import Ledger
+from tcr_kit.audit.signing import SoftwareEd25519Signer
+from tcr_kit.custody.ledger import Actor, Ledger
 from tcr_kit.custody.models import ShareSet, build
 from tcr_kit.hsm.activation import Activation, ShareFile
 from tcr_kit.hsm.config import load_config
@@ -112,3 +113,82 @@ def test_rekey_keeps_a_ledger_set_of_the_new_id_that_is_the_rekeys(
     assert written.returncode == 0, written.stderr
     cfg = load_config(config).share_set
     assert (cfg.id, cfg.epoch, cfg.threshold, cfg.count) == ("set-e2", 2, 2, 4)
+
+
+def test_rekey_refuses_the_new_id_of_the_set_it_retires(softhsm: SoftHsm, tmp_path: Path) -> None:
+    """--new-set-id naming the configuration's own set would keep that set (epoch 1) as the
+    'new' one and never retire it: refused like any set that is not the rekey's."""
+    hsm, path, args = _setup(tmp_path, softhsm, None)
+    old_id = hsm.loaded.share_set.id
+    args[args.index("set-e2")] = old_id
+    refused = run_tcr(args)
+    assert refused.returncode == 3, refused.stderr
+    assert f"share set {old_id} is in the ledger as epoch 1, 2-of-3 (active)" in one_error_line(
+        refused
+    )
+    assert not list((tmp_path / "new").iterdir()) and "hsm.rekey" not in _kinds(path)
+
+
+def test_a_rekey_resumed_with_other_values_than_it_was_begun_with_is_refused(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """A rekey answered 'no' leaves its shares and state; a re-run asking for 3-of-5 named
+    set-e3 would have silently finished the 2-of-4 set-e2 of the state. It is refused in one
+    line (exit 2) with the HSM and the state untouched; the values it was begun with finish
+    it."""
+    hsm, path, args = _setup(tmp_path, softhsm, None)
+    begun = [a for a in args if a != "--yes"]
+    stopped = run_tcr(begun, stdin="no\n")
+    assert stopped.returncode == 1 and "not confirmed" in stopped.stderr
+    state = (tmp_path / "new" / "rekey-state.json").read_bytes()
+    other = list(args)
+    other[other.index("-m") + 1], other[other.index("-n") + 1] = "3", "5"
+    other[other.index("set-e2")] = "set-e3"
+    refused = run_tcr(other)
+    assert refused.returncode == 2, refused.stderr
+    line = one_error_line(refused)
+    assert "is a rekey to 2-of-4 named set-e2; this run asks for 3-of-5 named set-e3" in line
+    assert (tmp_path / "new" / "rekey-state.json").read_bytes() == state
+    marker = Activation(load_config(hsm.config_path)).token().marker()
+    assert marker is not None and marker.current.epoch == 1
+    assert "hsm.rekey" not in _kinds(path)
+    done = run_tcr(args)
+    assert done.returncode == 0, done.stderr
+    assert "resumed from" in done.stdout and "set-e2" in done.stdout
+
+
+def test_a_rerun_after_the_marker_was_written_refuses_a_set_added_since_and_says_so(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """The rekey stopped after the marker step; a set of the new id that is not the rekey's
+    was added before the re-run. The re-run records no rekey with it, and its one line says
+    that the HSM has already moved (never 'HSM unchanged'); the state file stays."""
+    from tcr_kit.hsm.errors import WrongShareSet
+    from tcr_kit.hsm.rekey import STATE_NAME, rekey
+
+    class Stop(Exception):
+        pass
+
+    def stop(step: str) -> None:
+        if step == "marker-written":
+            raise Stop(step)
+
+    hsm, path, _ = _setup(tmp_path, softhsm, None)
+    new_dir = tmp_path / "new"
+    kwargs: dict[str, Any] = {"threshold": 2, "count": 4, "output_dir": new_dir,
+                              "new_share_set_id": "set-e2"}  # fmt: skip
+    holders = ("tcr-1", "tcr-2")
+    with Ledger.open(path, create=False) as led:
+        ca = Actor("ca", SoftwareEd25519Signer.load(tmp_path / "ca.pem"))
+        shares = [ShareFile(p) for p in hsm.plan.share_files[:2]]
+        with pytest.raises(Stop):
+            rekey(Activation(hsm.loaded, ledger=led, actor=ca, in_person=holders), shares,
+                  after_step=stop, **kwargs)  # fmt: skip
+        led.add_share_set(ca, build(ShareSet, id="set-e2", m=3, n=4, purpose="HSM", epoch=2))
+        with pytest.raises(WrongShareSet) as refused:
+            rekey(Activation(hsm.loaded, ledger=led, actor=ca, in_person=holders), shares,
+                  **kwargs)  # fmt: skip
+    message = str(refused.value)
+    assert "as epoch 2, 3-of-4 (active); this rekey makes epoch 2, 2-of-4" in message
+    assert "the HSM is already at epoch 2" in message and "unchanged" not in message
+    assert (new_dir / STATE_NAME).exists() and "hsm.rekey" not in _kinds(path)
