@@ -248,14 +248,14 @@ def rekey(
             )
         _check_resumed_as_begun(state_path, result, threshold, count, new_share_set_id)
         moved = marker.current == result.new or None
-        check_ledger_set(activation, result.new_share_set_id, result.new.epoch,
+        _check_ledger_set(activation, result.new_share_set_id, result.new.epoch,
                          result.threshold, result.count, hsm_moved=moved)  # fmt: skip
         result.steps.append(f"resumed from {state_path}; new shares reused")
     else:
         if not output_dir.is_dir():
             raise OperationalError(f"{output_dir}: no such directory")
         new_epoch = marker.current.epoch + 1
-        check_ledger_set(activation, new_share_set_id, new_epoch, threshold, count)
+        _check_ledger_set(activation, new_share_set_id, new_epoch, threshold, count)
         old_quorum()  # check the old quorum before writing anything
 
         def state_doc(set_id: str, files: list[Path], digests: list[str]) -> bytes:
@@ -350,7 +350,7 @@ def _check_resumed_as_begun(
     )
 
 
-def check_ledger_set(
+def _check_ledger_set(
     activation: Activation,
     share_set_id: str,
     epoch: int,
