@@ -249,7 +249,8 @@ def rekey(
         _check_resumed_as_begun(state_path, result, threshold, count, new_share_set_id)
         moved = marker.current == result.new or None
         _check_ledger_set(activation, result.new_share_set_id, result.new.epoch,
-                         result.threshold, result.count, hsm_moved=moved)  # fmt: skip
+                          result.threshold, result.count, hsm_moved=moved,
+                          native_set_id=result.new.set_id)  # fmt: skip
         result.steps.append(f"resumed from {state_path}; new shares reused")
     else:
         if not output_dir.is_dir():
@@ -358,12 +359,15 @@ def _check_ledger_set(
     count: int,
     *,
     hsm_moved: bool | None = False,
+    native_set_id: str | None = None,
 ) -> None:
     """Refuse a rekey whose new ledger id already names a set other than the one it makes.
 
     The ledger step keeps a set it finds under the new id (a re-run finishing a rekey whose
     ledger step was done, or a set registered beforehand for the new cards): that set must
-    then be the rekey's, active, at ``epoch`` and ``threshold``-of-``count``. Otherwise the
+    then be the rekey's, active, at ``epoch`` and ``threshold``-of-``count``, holding no
+    manifest of shares other than the rekey's (``native_set_id``; ``None`` before the new
+    shares exist, when any registered manifest is of other shares). Otherwise the
     HSM would move to shares the ledger describes otherwise, and ``tcr hsm config-rekey``
     would refuse to name that set with no supported way forward; so this is checked before
     a share is read or written or the HSM touched (:class:`WrongShareSet`, exit 3).
@@ -379,19 +383,27 @@ def _check_ledger_set(
         found = ledger.share_set(share_set_id)
     except NotFound:
         return
-    if (found.epoch, found.m, found.n, found.status) == (epoch, threshold, count, "active"):
-        return
     if hsm_moved is False:
         then = "refused, HSM unchanged (give another --new-set-id)"
     else:
         then = (
             "the HSM is already at epoch" if hsm_moved else "the HSM may already be at epoch"
         ) + f" {epoch}; refused before the ledger step (the ledger's set must be resolved first)"
-    raise WrongShareSet(
-        f"share set {share_set_id} is in the ledger as epoch {found.epoch},"
-        f" {found.m}-of-{found.n} ({found.status}); this rekey makes epoch {epoch},"
-        f" {threshold}-of-{count}: {then}"
-    )
+    if (found.epoch, found.m, found.n, found.status) != (epoch, threshold, count, "active"):
+        raise WrongShareSet(
+            f"share set {share_set_id} is in the ledger as epoch {found.epoch},"
+            f" {found.m}-of-{found.n} ({found.status}); this rekey makes epoch {epoch},"
+            f" {threshold}-of-{count}: {then}"
+        )
+    for body in ledger.manifest_history(share_set_id):
+        held = (body.get("payload") or {}).get("native_set_id")
+        if held != native_set_id:
+            raise WrongShareSet(
+                f"share set {share_set_id} holds the manifest of native set {held} (audit event"
+                f" {body.get('seq')}); this rekey's shares are "
+                + (f"native set {native_set_id}" if native_set_id else "new ones")
+                + f": {then}"
+            )
 
 
 def _ledger_step(activation: Activation, result: RekeyResult) -> None:

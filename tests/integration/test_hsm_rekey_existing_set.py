@@ -192,3 +192,32 @@ def test_a_rerun_after_the_marker_was_written_refuses_a_set_added_since_and_says
     assert "as epoch 2, 3-of-4 (active); this rekey makes epoch 2, 2-of-4" in message
     assert "the HSM is already at epoch 2" in message and "unchanged" not in message
     assert (new_dir / STATE_NAME).exists() and "hsm.rekey" not in _kinds(path)
+
+
+def test_rekey_refuses_a_ledger_set_of_the_new_id_holding_another_sets_manifest(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """set-e2 is 2-of-4 at epoch 2, as the rekey makes it, but a signed manifest of other
+    shares (another HSM's 2-of-4) is registered with it: the rekey's shares could then never
+    have their manifest registered or be extended, and the ledger would describe shares the
+    HSM does not take. Refused like a set of another m or n, before anything is done."""
+    from tcr_kit.custody.share_manifests import sign_manifest
+    from tcr_kit.sharing.manifest import load_manifest
+
+    other = tmp_path / "other"
+    other.mkdir()
+    foreign = make_hsm(other, softhsm, m=2, n=4)
+    hsm, path, args = _setup(tmp_path, softhsm, {"m": 2, "n": 4, "epoch": 2})
+    with Ledger.open(path, create=False) as led:
+        ca = Actor("ca", SoftwareEd25519Signer.load(tmp_path / "ca.pem"))
+        signed = sign_manifest(load_manifest(foreign.plan.manifest_file), ca.signer, "ca")
+        led.register_manifest(ca, "set-e2", signed)
+    before = _kinds(path)
+    refused = run_tcr(args)
+    assert refused.returncode == 3, refused.stderr
+    line = one_error_line(refused)
+    assert f"share set set-e2 holds the manifest of native set {signed.set_id}" in line
+    assert "HSM unchanged" in line
+    assert not list((tmp_path / "new").iterdir()) and _kinds(path) == before
+    marker = Activation(load_config(hsm.config_path)).token().marker()
+    assert marker is not None and marker.current.epoch == 1
