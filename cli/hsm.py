@@ -225,8 +225,11 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
     """Give the HSM a new activation secret split m-of-n; retire the current epoch.
 
     The new shares are written and verified before the HSM PIN changes; re-running with
-    the same --output-dir resumes an interrupted rekey. With the ledger the old quorum is
-    checked by custody as for 'hsm activate' (--in-person, --override)."""
+    the same --output-dir resumes an interrupted rekey (with the -m, -n and --new-set-id it
+    began with, else exit 2). With the ledger the old quorum is checked by custody as for
+    'hsm activate' (--in-person, --override), and a set already recorded under
+    --new-set-id must be the one this rekey makes (epoch, m, n, active), else exit 3
+    before anything is done."""
     custody.check()
     # Like activate: a rekey is always recorded, in the ledger or (asked for) a local log.
     if no_ledger and audit.actor_id is not None:

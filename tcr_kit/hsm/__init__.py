@@ -73,7 +73,13 @@ from tcr_kit.hsm.pin import derive_user_pin
 from tcr_kit.hsm.provision import InitPlan, init_softhsm
 from tcr_kit.hsm.readiness import Readiness, readiness
 from tcr_kit.hsm.register import register_share_set
-from tcr_kit.hsm.rekey import RekeyResult, StateFileInvalid, load_rekey_state, rekey
+from tcr_kit.hsm.rekey import (
+    RekeyResult,
+    ResumedOtherwise,
+    StateFileInvalid,
+    load_rekey_state,
+    rekey,
+)
 from tcr_kit.hsm.signing import SignedFile, SignRequest
 from tcr_kit.hsm.token import HsmSession
 
@@ -110,6 +116,7 @@ __all__ = [
     "Quorum",
     "Readiness",
     "RekeyResult",
+    "ResumedOtherwise",
     "ShareFile",
     "SharesDoNotMatchHsm",
     "SignRequest",

@@ -317,16 +317,24 @@ def check_raise_with_ledger(
         return
     if (share_set.m, share_set.n) == (cfg.threshold, cfg.count):
         return
-    how = (
-        "record the extension first ('tcr shares extend --share-set'), then"
-        if share_set.n < cfg.count
-        else "write the ledger's count with"
-    )
+    # The way forward named must be one that works: config-extend only ever writes the
+    # ledger's n over a lower count of the same threshold.
+    if share_set.m != cfg.threshold:
+        how = (
+            "the threshold is not the ledger's m: the configuration or the ledger is not this set's"
+        )
+    elif share_set.n < cfg.count:
+        how = (
+            "a count no recorded extension made: go back to the configuration's reviewed"
+            " version; an extension is recorded with 'tcr shares extend --share-set'"
+        )
+    else:
+        how = "write the ledger's count with 'tcr hsm config-extend'"
     raise WrongShareSet(
         f"{loaded.path} says share set {cfg.id} is {cfg.threshold}-of-{cfg.count}; the ledger"
         f" records {share_set.m}-of-{share_set.n}: the HSM's marker ({marker.count} shares) is"
         f" not raised to a count the ledger does not hold, refused before any share is read"
-        f" ({how} 'tcr hsm config-extend')"
+        f" ({how})"
     )
 
 

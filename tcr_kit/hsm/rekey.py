@@ -28,7 +28,7 @@ from typing import Any
 from tcr_kit.errors import InputError, OperationalError
 from tcr_kit.fileio import atomic_outputs
 from tcr_kit.hsm.activation import Activation, Quorum, Source
-from tcr_kit.hsm.errors import HsmError, SharesDoNotMatchHsm
+from tcr_kit.hsm.errors import HsmError, SharesDoNotMatchHsm, WrongShareSet
 from tcr_kit.hsm.events import REKEY
 from tcr_kit.hsm.pin import derive_user_pin
 from tcr_kit.hsm.provision import SECRET_BYTES, manifest_path, manifest_record, write_marker
@@ -246,12 +246,18 @@ def rekey(
                 f"{state_path} is for set {result.old.set_id} -> {result.new.set_id};"
                 f" {token.describe()} is at set {marker.current.set_id}"
             )
+        _check_resumed_as_begun(state_path, result, threshold, count, new_share_set_id)
+        moved = marker.current == result.new or None
+        _check_ledger_set(activation, result.new_share_set_id, result.new.epoch,
+                          result.threshold, result.count, hsm_moved=moved,
+                          native_set_id=result.new.set_id)  # fmt: skip
         result.steps.append(f"resumed from {state_path}; new shares reused")
     else:
         if not output_dir.is_dir():
             raise OperationalError(f"{output_dir}: no such directory")
-        old_quorum()  # check the old quorum before writing anything
         new_epoch = marker.current.epoch + 1
+        _check_ledger_set(activation, new_share_set_id, new_epoch, threshold, count)
+        old_quorum()  # check the old quorum before writing anything
 
         def state_doc(set_id: str, files: list[Path], digests: list[str]) -> bytes:
             doc = {
@@ -322,6 +328,82 @@ def rekey(
     )
     state_path.unlink(missing_ok=True)
     return result
+
+
+class ResumedOtherwise(InputError):
+    """A re-run asks for another m, n or ledger id than the rekey it would resume (exit 2)."""
+
+
+def _check_resumed_as_begun(
+    state_path: Path, result: RekeyResult, threshold: int, count: int, share_set_id: str
+) -> None:
+    """A re-run finishes the rekey its state file describes, never another: asked for other
+    values it is refused before anything is done, rather than silently making the shares
+    and the ledger set the state names while the command line (a script read aloud) says
+    otherwise. :class:`ResumedOtherwise`, exit 2."""
+    begun = (result.threshold, result.count, result.new_share_set_id)
+    if begun == (threshold, count, share_set_id):
+        return
+    raise ResumedOtherwise(
+        f"{state_path} is a rekey to {begun[0]}-of-{begun[1]} named {begun[2]}; this run asks"
+        f" for {threshold}-of-{count} named {share_set_id}: nothing done (re-run with the"
+        " values it was begun with, or use another --output-dir)"
+    )
+
+
+def _check_ledger_set(
+    activation: Activation,
+    share_set_id: str,
+    epoch: int,
+    threshold: int,
+    count: int,
+    *,
+    hsm_moved: bool | None = False,
+    native_set_id: str | None = None,
+) -> None:
+    """Refuse a rekey whose new ledger id already names a set other than the one it makes.
+
+    The ledger step keeps a set it finds under the new id (a re-run finishing a rekey whose
+    ledger step was done, or a set registered beforehand for the new cards): that set must
+    then be the rekey's, active, at ``epoch`` and ``threshold``-of-``count``, holding no
+    manifest of shares other than the rekey's (``native_set_id``; ``None`` before the new
+    shares exist, when any registered manifest is of other shares). Otherwise the
+    HSM would move to shares the ledger describes otherwise, and ``tcr hsm config-rekey``
+    would refuse to name that set with no supported way forward; so this is checked before
+    a share is read or written or the HSM touched (:class:`WrongShareSet`, exit 3).
+    ``hsm_moved`` says what the message may claim of the HSM: ``False``, unchanged (a new
+    rekey); ``True``, already at the new epoch (a re-run after the marker was written);
+    ``None``, not known (a re-run before it: the PIN may have changed)."""
+    ledger = activation.ledger
+    if ledger is None:
+        return
+    from tcr_kit.custody.ledger import NotFound
+
+    try:
+        found = ledger.share_set(share_set_id)
+    except NotFound:
+        return
+    if hsm_moved is False:
+        then = "refused, HSM unchanged (give another --new-set-id)"
+    else:
+        then = (
+            "the HSM is already at epoch" if hsm_moved else "the HSM may already be at epoch"
+        ) + f" {epoch}; refused before the ledger step (the ledger's set must be resolved first)"
+    if (found.epoch, found.m, found.n, found.status) != (epoch, threshold, count, "active"):
+        raise WrongShareSet(
+            f"share set {share_set_id} is in the ledger as epoch {found.epoch},"
+            f" {found.m}-of-{found.n} ({found.status}); this rekey makes epoch {epoch},"
+            f" {threshold}-of-{count}: {then}"
+        )
+    for body in ledger.manifest_history(share_set_id):
+        held = (body.get("payload") or {}).get("native_set_id")
+        if held != native_set_id:
+            raise WrongShareSet(
+                f"share set {share_set_id} holds the manifest of native set {held} (audit event"
+                f" {body.get('seq')}); this rekey's shares are "
+                + (f"native set {native_set_id}" if native_set_id else "new ones")
+                + f": {then}"
+            )
 
 
 def _ledger_step(activation: Activation, result: RekeyResult) -> None:

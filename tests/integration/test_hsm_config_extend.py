@@ -356,3 +356,38 @@ def test_with_a_ledger_the_marker_is_raised_only_to_the_count_the_ledger_records
     assert local.returncode == 0, local.stderr
     assert marker_count() == 6
     assert "activation marker now counts 6 shares (was 5)" in local.stdout
+
+
+@pytest.mark.parametrize("ledger_m", [2, 3], ids=["count-above-the-ledgers", "other-threshold"])
+def test_a_refused_marker_raise_names_a_way_forward_that_works(
+    softhsm: SoftHsm, tmp_path: Path, ledger_m: int
+) -> None:
+    """The one line refusing a marker raise must not send the operator to a command that
+    refuses in turn: a count no extension recorded goes back to the reviewed version (after
+    an extension recorded later, that version activates and config-extend writes it), and
+    a threshold other than the ledger's m is not something config-extend can change."""
+    from tests.integration.hsm_helpers import custody_ledger, register_shares
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    config, files, set_id = hsm.config_path, hsm.plan.share_files, hsm.loaded.share_set.id
+    path = tmp_path / "ledger.sqlite"
+    ledger, ca = custody_ledger(path, set_id, m=ledger_m, n=3)
+    register_shares(ledger, ca, set_id, 3)
+    ledger.close()
+    ca.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    config.write_text(config.read_text().replace("count = 3", "count = 4"))
+    refused = run_tcr(["hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
+                       "--in-person", "tcr-1", "--in-person", "tcr-2", "--share", str(files[0]),
+                       "--share", str(files[1]), "--", "true"])  # fmt: skip
+    assert refused.returncode == 3, refused.stderr
+    line = one_error_line(refused)
+    assert f"the ledger records {ledger_m}-of-3" in line
+    extend = run_tcr(["hsm", "config-extend", "--config", str(config), "--output",
+                      str(config), "--force", "--yes", *audit])  # fmt: skip
+    assert extend.returncode != 0  # neither case is config-extend's to settle
+    if ledger_m == 2:
+        assert "go back to the configuration's reviewed version" in line
+        assert "then 'tcr hsm config-extend'" not in line
+    else:
+        assert "the threshold is not the ledger's m" in line and "config-extend" not in line

@@ -253,24 +253,32 @@ def test_an_extension_recorded_before_config_rekey_is_counted_in_the_new_version
 def test_config_rekey_refuses_a_ledger_threshold_other_than_the_rekeys(
     softhsm: SoftHsm, tmp_path: Path
 ) -> None:
-    """The new set was put in the ledger as 3-of-4 before the rekey made it 2-of-4 (the
-    rekey keeps a set it finds): the signed hsm.rekey event records 2-of-4, so config-rekey
-    refuses in one line (exit 3) instead of writing a threshold the shares do not have."""
+    """A ledger written by a version whose rekey kept a set it found under the new id: the
+    set was put in the ledger as 3-of-4 before the rekey made it 2-of-4 (a rekey now refuses
+    that, tests/integration/test_hsm_rekey_existing_set.py). The signed hsm.rekey event
+    records 2-of-4, so config-rekey refuses in one line (exit 3) instead of writing a
+    threshold the shares do not have. The ledger is made as that version made it: the rekey
+    on SoftHSM2, then its ledger step and its event recorded as it recorded them."""
     from tcr_kit.custody.models import ShareSet, build
+    from tcr_kit.hsm.events import ActivationEvent
 
     hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
     config, old_id = hsm.config_path, hsm.loaded.share_set.id
     keys: dict = {}  # type: ignore[type-arg]
     path = tmp_path / "ledger.sqlite"
     ledger, ca = custody_ledger(path, old_id, m=2, n=3, keys=keys, config=hsm.loaded)
-    holders = register_shares(ledger, ca, old_id, 3)
+    register_shares(ledger, ca, old_id, 3)
     keys["ca"].save(tmp_path / "ca.pem")
-    ledger.add_share_set(ca, build(ShareSet, id="set-e2", m=3, n=4, purpose="HSM", epoch=2))
     new_dir = tmp_path / "new"
     new_dir.mkdir()
-    rekey(Activation(hsm.loaded, ledger=ledger, actor=ca, in_person=holders),
+    events: list[ActivationEvent] = []
+    rekey(Activation(hsm.loaded, on_event=events.append),
           [ShareFile(p) for p in hsm.plan.share_files[:2]], threshold=2, count=4,
           output_dir=new_dir, new_share_set_id="set-e2")  # fmt: skip
+    (event,) = [e for e in events if e.kind == "hsm.rekey"]
+    ledger.add_share_set(ca, build(ShareSet, id="set-e2", m=3, n=4, purpose="HSM", epoch=2))
+    ledger.retire_share_set(ca, old_id)
+    ledger.record_event(ca, "hsm.rekey", event.subjects, event.payload())
     ledger.close()
     with Ledger.open(path, create=False) as led:
         (rekeyed,) = [json.loads(e.body) for e in led.audit.events()
