@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from tcr_kit.errors import InputError, OperationalError
-from tcr_kit.fileio import atomic_outputs
+from tcr_kit.errors import OperationalError
+from tcr_kit.fileio import atomic_outputs, require_folder
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing.errors import (
     DuplicateShareError,
@@ -32,7 +32,7 @@ from tcr_kit.sharing.errors import (
     NotEnoughSharesError,
     ShareError,
 )
-from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, refused_by_format
 from tcr_kit.sharing.gf256 import GFSHARE_POLY, field
 from tcr_kit.sharing.result import CombineResult
 from tcr_kit.sharing.stream import CHUNK_SIZE, BulkRandom, CombineKernel, SplitKernel
@@ -307,12 +307,9 @@ class GfshareFormat:
         *,
         force: bool = False,
     ) -> list[Path]:
-        if not out_dir.is_dir():
-            raise InputError(f"{out_dir}: no such directory")
-        try:
+        require_folder(out_dir)
+        with refused_by_format(FORMAT_NAME):
             return split_stream(source, threshold, count, out_dir, stem, force=force)
-        except ValueError as exc:
-            raise InputError(f"gfshare: {exc}") from exc
 
     def combine(
         self,
@@ -322,10 +319,8 @@ class GfshareFormat:
         *,
         threshold: int | None = None,
     ) -> CombineResult:
-        try:
+        with refused_by_format(FORMAT_NAME):
             return combine_paths(paths, sink, threshold=threshold)
-        except ValueError as exc:
-            raise InputError(f"gfshare: {exc}") from exc
 
     def describe(self, path: Path) -> ShareFacts:
         return ShareFacts(
