@@ -30,6 +30,7 @@ __all__ = [
     "PeerFormat",
     "ShareFacts",
     "TextFormat",
+    "parses",
     "read_passphrase_file",
     "read_secret",
     "read_text",
@@ -163,6 +164,16 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8").strip()
     except UnicodeDecodeError as exc:
         raise ShareError(str(path), "not UTF-8 text") from exc
+
+
+def parses(parse: Callable[[str, str], object], text: str) -> bool:
+    """Whether ``parse`` (a text format's) reads ``text`` as a share: a text format detects
+    its shares by parsing them, so that what is detected as that format is what it reads."""
+    try:
+        parse(text, "")
+    except ShareError:
+        return False
+    return True
 
 
 def read_passphrase_file(path: Path) -> bytes:

@@ -32,7 +32,7 @@ from tcr_kit.sharing.errors import (
     NotEnoughSharesError,
     ShareError,
 )
-from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat, parses
 from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.result import CombineResult
 
@@ -273,11 +273,7 @@ class SsssShare:
 
 def looks_like(text: str) -> bool:
     """True if ``text`` has the shape of an ssss share (``[token-]index-hex``, valid length)."""
-    try:
-        parse(text, "")
-    except ShareError:
-        return False
-    return True
+    return parses(parse, text)
 
 
 def parse(text: str, source: str) -> SsssShare:

@@ -30,7 +30,7 @@ from tcr_kit.sharing.errors import (
     NotEnoughSharesError,
     ShareError,
 )
-from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat, parses
 from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.gf256 import RIJNDAEL_POLY, field
 from tcr_kit.sharing.result import CombineResult
@@ -173,11 +173,7 @@ def looks_like(text: str) -> bool:
         NATIVE_COMPACT_MAGIC_HEX
     ):
         return False
-    try:
-        parse(text, "")
-    except ShareError:
-        return False
-    return True
+    return parses(parse, text)
 
 
 def split(
