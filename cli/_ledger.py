@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -250,12 +251,27 @@ def location(
     return where
 
 
-def location_options(f: Any) -> Any:
+def location_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--facility`` (``--safe``, ``--box``) or ``--with PERSON``, handed to the command as
+    one ``where`` (a :class:`Location`) before its body runs; none of them is exit 2."""
+
+    @functools.wraps(f)
+    def command(
+        *args: Any,
+        facility: str | None,
+        safe: str | None,
+        box: str | None,
+        with_person: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        return f(*args, where=location(facility, safe, box, with_person), **kwargs)
+
+    decorated: Callable[..., Any] = command
     for opt in (
         click.option("--with", "with_person", help="Held by this person."),
         click.option("--box", help="Safe-deposit box."),
         click.option("--safe", help="Safe at the facility."),
         click.option("--facility", help="Facility (e.g. east, west)."),
     ):
-        f = opt(f)
-    return f
+        decorated = opt(decorated)
+    return decorated

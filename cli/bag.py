@@ -6,7 +6,7 @@ Inspecting, opening and resealing (the ceremony's part) are in :mod:`.bag_openin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,7 +16,6 @@ from ._ledger import (
     cosign_options,
     dry_run_option,
     ledger_option,
-    location,
     location_options,
     open_ledger,
     split_ids,
@@ -24,6 +23,9 @@ from ._ledger import (
 from ._ledger import report_change as _report
 from .app import emit_json, json_option, table
 from .bag_opening import bag_inspect, bag_open, bag_reseal
+
+if TYPE_CHECKING:
+    from tcr_kit.custody.models import Location
 
 
 @click.group()
@@ -54,15 +56,11 @@ def bag_seal(
     witness: str,
     holder: str | None,
     kind: str,
-    facility: str | None,
-    safe: str | None,
-    box: str | None,
-    with_person: str | None,
+    where: Location,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Seal credentials into a new bag, on site, with a witness."""
-    where = location(facility, safe, box, with_person)
     with open_ledger(ledger_path) as led:
         b = led.seal_bag(
             actor(actor_id, key_file),
@@ -155,17 +153,13 @@ def bag_receive(
     serial: str,
     serial_read: str,
     attestation: Path | None,
-    facility: str | None,
-    safe: str | None,
-    box: str | None,
-    with_person: str | None,
+    where: Location,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Record a bag's arrival; it stays unopened until inspected at a ceremony."""
     from tcr_kit.custody import remote
 
-    where = location(facility, safe, box, with_person)
     signed = remote.load(attestation) if attestation else None
     with open_ledger(ledger_path) as led:
         b = led.receive_bag(
@@ -196,15 +190,11 @@ def bag_store(
     actor_id: str,
     key_file: Path,
     serial: str,
-    facility: str | None,
-    safe: str | None,
-    box: str | None,
-    with_person: str | None,
+    where: Location,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Put a bag away (safe, box, or with a person)."""
-    where = location(facility, safe, box, with_person)
     with open_ledger(ledger_path) as led:
         b = led.store_bag(actor(actor_id, key_file), serial, location=where, dry_run=dry_run)
         _report(led, f"bag {b.serial} stored at {where.describe()}", dry_run, {"bag": b.serial})

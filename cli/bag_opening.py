@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,13 +15,15 @@ from ._ledger import (
     cosign_options,
     dry_run_option,
     ledger_option,
-    location,
     location_options,
     open_ledger,
     split_ids,
 )
 from ._ledger import report_change as _report
 from .app import json_option
+
+if TYPE_CHECKING:
+    from tcr_kit.custody.models import Location
 
 
 def _photo_hashes(photos: tuple[Path, ...], given: tuple[str, ...]) -> list[str]:
@@ -147,15 +150,11 @@ def bag_reseal(
     witness: str,
     contents: tuple[str, ...],
     kind: str | None,
-    facility: str | None,
-    safe: str | None,
-    box: str | None,
-    with_person: str | None,
+    where: Location,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Put the contents of an opened bag into a new bag (old serial -> new serial)."""
-    where = location(facility, safe, box, with_person)
     with open_ledger(ledger_path) as led:
         b = led.reseal_bag(
             actor(actor_id, key_file),

@@ -17,7 +17,7 @@ from ._ledger import (
 )
 from ._ledger import report_change as _report
 from .app import json_option
-from .custody import KINDS, credential, one_record, record_options
+from .custody import KINDS, credential, new_credential, one_record, record_options
 
 __all__ = ["credential"]
 
@@ -95,21 +95,7 @@ def credential_replace(
 ) -> None:
     """Retire OLD and register its replacement in one change (after a card rotation)."""
     enrolment = one_record(enrolment, old_enrolment)
-    from tcr_kit.custody.ledger import enrolment_sha256
-    from tcr_kit.custody.models import Credential, CredentialKind, build
-
-    record = enrolment.read_text(encoding="utf-8") if enrolment else None
-    new = build(
-        Credential,
-        id=cid,
-        kind=CredentialKind(kind),
-        serial=serial,
-        holder=holder,
-        share_set=share_set,
-        share_index=share_index,
-        enrolment_record=record,
-        enrolment_sha256=enrolment_sha256(record) if record else None,
-    )
+    new = new_credential(cid, kind, serial, holder, share_set, share_index, enrolment)
     with open_ledger(ledger_path) as led:
         led.replace_credential(actor(actor_id, key_file), old, new, dry_run=dry_run)
         _report(led, f"credential {old} retired, replaced by {cid}", dry_run, {"credential": cid})

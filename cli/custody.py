@@ -23,8 +23,9 @@ from .audit_show import echo_entries, head_line
 
 if TYPE_CHECKING:
     from tcr_kit.custody.history import PersonHistory
+    from tcr_kit.custody.models import Credential
 
-__all__ = ["credential", "one_record", "record_options", "status"]
+__all__ = ["credential", "new_credential", "one_record", "record_options", "status"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,13 +91,30 @@ def credential_add(
 ) -> None:
     """Register a credential (a smartcard: with --record, its enrolment record)."""
     enrolment = one_record(enrolment, old_enrolment)
+    cred = new_credential(cid, kind, serial, holder, share_set, share_index, enrolment)
+    with open_ledger(ledger_path) as led:
+        led.add_credential(actor(actor_id, key_file), cred, dry_run=dry_run)
+        _report(led, f"credential {cid} ({kind} {cred.serial})", dry_run, {"credential": cid})
+
+
+def new_credential(
+    cid: str,
+    kind: str,
+    serial: str | None,
+    holder: str | None,
+    share_set: str | None,
+    share_index: int | None,
+    enrolment: Path | None,
+) -> Credential:
+    """The credential ``add`` and ``replace`` register: their options, with the enrolment
+    record's text and hash; without ``serial``, the card serial the record names."""
     from tcr_kit.custody.ledger import enrolment_sha256
     from tcr_kit.custody.models import Credential, CredentialKind, build
 
     record = enrolment.read_text(encoding="utf-8") if enrolment else None
     if serial is None:
         serial = _record_serial(enrolment, record)
-    cred = build(
+    return build(
         Credential,
         id=cid,
         kind=CredentialKind(kind),
@@ -107,9 +125,6 @@ def credential_add(
         enrolment_record=record,
         enrolment_sha256=enrolment_sha256(record) if record else None,
     )
-    with open_ledger(ledger_path) as led:
-        led.add_credential(actor(actor_id, key_file), cred, dry_run=dry_run)
-        _report(led, f"credential {cid} ({kind} {serial})", dry_run, {"credential": cid})
 
 
 def _record_serial(path: Path | None, record: str | None) -> str:

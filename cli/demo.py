@@ -103,6 +103,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _split_3_of_5(demo: Demo, secret: Path, folder: str, *options: str) -> Path:
+    """``tcr shares split`` of the demo's secret, 3 of 5, into a new ``folder`` of the output
+    (``options``: the format's); returns that folder."""
+    (demo.out / folder).mkdir()
+    demo.run(
+        [
+            "shares",
+            "split",
+            "--threshold",
+            "3",
+            "--count",
+            "5",
+            "--input",
+            secret.name,
+            "--output-dir",
+            folder,
+            *options,
+        ]
+    )
+    return demo.out / folder
+
+
+def _combine(
+    demo: Demo,
+    output: str,
+    shares: Sequence[str],
+    *,
+    expect: int = 0,
+    options: Sequence[str] = (),
+) -> None:
+    """``tcr shares combine [options] --output OUTPUT SHARE...``, expecting exit ``expect``."""
+    demo.run(["shares", "combine", *options, "--output", output, *shares], expect=expect)
+
+
 def run_demo(demo: Demo) -> None:
     out = demo.out
     for tool in ("ssss-split", "ssss-combine", "gfsplit", "gfcombine", "softhsm2-util"):
@@ -116,24 +150,7 @@ def run_demo(demo: Demo) -> None:
     print(f"  wrote {secret.name}, sha256 {sha256(secret)}")
 
     demo.step("split it 3-of-5 into native text shares")
-    shares_dir = out / "split"
-    shares_dir.mkdir()
-    demo.run(
-        [
-            "shares",
-            "split",
-            "--threshold",
-            "3",
-            "--count",
-            "5",
-            "--input",
-            secret.name,
-            "--output-dir",
-            "split",
-            "--label",
-            "demo HSM activation",
-        ]
-    )
+    shares_dir = _split_3_of_5(demo, secret, "split", "--label", "demo HSM activation")
     shares = sorted(shares_dir.glob("*.share-*"))
     print(
         "  share 1 reads:\n"
@@ -144,28 +161,11 @@ def run_demo(demo: Demo) -> None:
     demo.run(["shares", "inspect", *[f"split/{p.name}" for p in shares]])
 
     demo.step("combine any 3 shares (1, 3, 5)")
-    demo.run(
-        [
-            "shares",
-            "combine",
-            "--output",
-            "recovered.bin",
-            *[f"split/{shares[i].name}" for i in (0, 2, 4)],
-        ]
-    )
+    _combine(demo, "recovered.bin", [f"split/{shares[i].name}" for i in (0, 2, 4)])
     demo.expect_same(secret, out / "recovered.bin")
 
     demo.step("two shares are not enough: exit 4, no output")
-    demo.run(
-        [
-            "shares",
-            "combine",
-            "--output",
-            "never.bin",
-            *[f"split/{shares[i].name}" for i in (0, 1)],
-        ],
-        expect=4,
-    )
+    _combine(demo, "never.bin", [f"split/{shares[i].name}" for i in (0, 1)], expect=4)
 
     demo.step("a mistyped share is caught and named: exit 3")
     typo_dir = out / "typo"
@@ -177,31 +177,23 @@ def run_demo(demo: Demo) -> None:
     typo.write_text(text[:pos] + wrong + text[pos + 1 :])
     typo.chmod(0o600)
     print(f"  changed symbol {pos + 1} of share 2 from {text[pos]!r} to {wrong!r}")
-    demo.run(
-        [
-            "shares",
-            "combine",
-            "--output",
-            "never.bin",
-            f"split/{shares[0].name}",
-            f"typo/{typo.name}",
-            f"split/{shares[3].name}",
-        ],
+    _combine(
+        demo,
+        "never.bin",
+        [f"split/{shares[0].name}", f"typo/{typo.name}", f"split/{shares[3].name}"],
         expect=3,
     )
 
     demo.step("with a spare share, the bad one is named and the secret still recovered")
-    demo.run(
+    _combine(
+        demo,
+        "recovered-with-spare.bin",
         [
-            "shares",
-            "combine",
-            "--output",
-            "recovered-with-spare.bin",
             f"split/{shares[0].name}",
             f"typo/{typo.name}",
             f"split/{shares[3].name}",
             f"split/{shares[4].name}",
-        ]
+        ],
     )
     demo.expect_same(secret, out / "recovered-with-spare.bin")
     if (out / "never.bin").exists():
@@ -209,16 +201,10 @@ def run_demo(demo: Demo) -> None:
 
     demo.step("a forged share (valid checksum, altered data) is refused, never a wrong secret")
     forged = forge_share(shares[2], out / "forged")
-    demo.run(
-        [
-            "shares",
-            "combine",
-            "--output",
-            "never.bin",
-            f"split/{shares[0].name}",
-            f"split/{shares[1].name}",
-            f"forged/{forged.name}",
-        ],
+    _combine(
+        demo,
+        "never.bin",
+        [f"split/{shares[0].name}", f"split/{shares[1].name}", f"forged/{forged.name}"],
         expect=3,
     )
 
@@ -259,25 +245,7 @@ def _peer_round_trips(demo: Demo, secret: Path) -> None:
     secret_hex = secret.read_bytes().hex()
 
     demo.step("export to ssss; the real ssss-combine recovers the secret")
-    (out / "ssss").mkdir()
-    demo.run(
-        [
-            "shares",
-            "split",
-            "--threshold",
-            "3",
-            "--count",
-            "5",
-            "--input",
-            secret.name,
-            "--output-dir",
-            "ssss",
-            "--format",
-            "ssss",
-            "--ssss-token",
-            "demo",
-        ]
-    )
+    _split_3_of_5(demo, secret, "ssss", "--format", "ssss", "--ssss-token", "demo")
     ssss_files = sorted((out / "ssss").iterdir())
     lines = b"".join(ssss_files[i].read_bytes() for i in (0, 2, 4))
     proc = demo.run(
@@ -298,38 +266,16 @@ def _peer_round_trips(demo: Demo, secret: Path) -> None:
     peer.mkdir()
     for i, line in enumerate(proc.stdout.decode().split(), 1):
         (peer / f"peer.ssss-{i:03d}.txt").write_text(line + "\n")
-    demo.run(
-        [
-            "shares",
-            "combine",
-            "--threshold",
-            "2",
-            "--output",
-            "from-ssss.bin",
-            "ssss-peer/peer.ssss-001.txt",
-            "ssss-peer/peer.ssss-003.txt",
-        ]
+    _combine(
+        demo,
+        "from-ssss.bin",
+        ["ssss-peer/peer.ssss-001.txt", "ssss-peer/peer.ssss-003.txt"],
+        options=("--threshold", "2"),
     )
     demo.expect_same(secret, out / "from-ssss.bin")
 
     demo.step("export to gfshare; the real gfcombine recovers the secret")
-    (out / "gfshare").mkdir()
-    demo.run(
-        [
-            "shares",
-            "split",
-            "--threshold",
-            "3",
-            "--count",
-            "5",
-            "--input",
-            secret.name,
-            "--output-dir",
-            "gfshare",
-            "--format",
-            "gfshare",
-        ]
-    )
+    _split_3_of_5(demo, secret, "gfshare", "--format", "gfshare")
     demo.run(
         [
             "gfcombine",
@@ -351,15 +297,7 @@ def _peer_round_trips(demo: Demo, secret: Path) -> None:
     demo.run(["gfsplit", "-n", "2", "-m", "4", str(copy)], tcr=False)
     copy.unlink()
     peer_files = sorted(peer.iterdir())
-    demo.run(
-        [
-            "shares",
-            "combine",
-            "--output",
-            "from-gfsplit.bin",
-            *[f"gfshare-peer/{p.name}" for p in peer_files[1:3]],
-        ]
-    )
+    _combine(demo, "from-gfsplit.bin", [f"gfshare-peer/{p.name}" for p in peer_files[1:3]])
     demo.expect_same(secret, out / "from-gfsplit.bin")
 
 

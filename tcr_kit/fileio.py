@@ -43,6 +43,7 @@ __all__ = [
     "atomic_outputs",
     "check_private_file",
     "remove_stale_partials",
+    "require_folder",
     "sha256_file",
     "write_new_file",
 ]
@@ -260,6 +261,13 @@ class _Publisher:
                 os.unlink(final)
 
 
+def require_folder(folder: Path) -> None:
+    """Refuse an output folder that does not exist (:class:`InputError`, exit 2): a split
+    checks it before it reads or shares a byte of the secret, the writer again at the end."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such directory")
+
+
 @contextlib.contextmanager
 def atomic_outputs(
     paths: Sequence[Path], *, force: bool = False, mode: int = SECRET_MODE
@@ -277,8 +285,7 @@ def atomic_outputs(
     for final in finals:
         _check_replaceable(final, force)
     for folder in dict.fromkeys(final.parent for final in finals):
-        if not folder.is_dir():
-            raise InputError(f"{folder}: no such directory")
+        require_folder(folder)
         remove_stale_partials(folder)
     temps: list[Path] = []
     handles: list[_Output] = []

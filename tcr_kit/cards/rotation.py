@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 from tcr_kit.cards.base import Card
-from tcr_kit.cards.enrol import EnrolResult, rotate, rotate_cards
+from tcr_kit.cards.enrol import EnrolResult, rotate_cards
 from tcr_kit.cards.errors import CardSelectionError
 from tcr_kit.cards.record import EnrolmentRecord, SigningAlgorithm, TcrRef
 from tcr_kit.cards.selection import (
@@ -131,6 +132,18 @@ def rotate_selected(
     key, as for :func:`~tcr_kit.cards.enrol.enrol_card`. The caller owns and wipes every
     secret.
     """
+    rotation = partial(
+        rotate_cards,
+        old_pin=old_pin,
+        new_current_pin=new_current_pin,
+        new_pin=new_pin,
+        record_path=record_path,
+        old_record=old_record,
+        tcr=tcr,
+        puk=puk,
+        force=force,
+        signing_algorithm=signing_algorithm,
+    )
     if uses_one_reader(old, new):
         if ask is None:
             raise ValueError("a one-reader rotation needs an ask callable for the card swaps")
@@ -143,34 +156,11 @@ def rotate_selected(
             wait_for=wait_for,
         )
         progress("reading the share from the old card ...")
-        return rotate_cards(
-            swap.open_old,
-            swap.open_new,
-            old_pin,
-            new_current_pin=new_current_pin,
-            new_pin=new_pin,
-            record_path=record_path,
-            old_record=old_record,
-            tcr=tcr,
-            puk=puk,
-            force=force,
-            signing_algorithm=signing_algorithm,
-        )
+        return rotation(swap.open_old, swap.open_new)
     with (
         closing(open_card(old, allow_last_try=allow_last_try)) as old_card,
         closing(open_card(new, allow_last_try=allow_last_try)) as new_card,
     ):
         progress("reading the share from the old card, enrolling the new one ...")
-        return rotate(
-            old_card,
-            old_pin,
-            new_card,
-            new_current_pin=new_current_pin,
-            new_pin=new_pin,
-            record_path=record_path,
-            old_record=old_record,
-            tcr=tcr,
-            puk=puk,
-            force=force,
-            signing_algorithm=signing_algorithm,
-        )
+        # Both cards are open here; they are closed by this block, not by the rotation.
+        return rotation(lambda: old_card, lambda: new_card, close_cards=False)

@@ -29,7 +29,7 @@ from tcr_kit.audit.chain import AuditLog, as_bytes
 from tcr_kit.audit.timeline import entries_of
 from tcr_kit.clock import isoformat
 from tcr_kit.custody.errors import LedgerIntegrityError, NotFound, sqlite_error
-from tcr_kit.custody.history import PersonHistory, person_history
+from tcr_kit.custody.history import CredentialNow, PersonHistory, person_history
 from tcr_kit.custody.ledger_file import connect_read_only, default_ledger_path, not_a_ledger
 from tcr_kit.custody.wording import describe_location, inspection_outcome
 
@@ -60,27 +60,17 @@ class InspectionBrief:
 
 
 @dataclass(frozen=True)
-class CredentialStatus:
-    """One of a person's credentials: its state, its bag and where that is."""
+class CredentialStatus(CredentialNow):
+    """One of a person's credentials: the facts the events give (:class:`CredentialNow`:
+    its state, its bag), and where the bag is, its last inspection and what is open."""
 
-    credential: str
-    kind: str
-    serial: str
-    state: str
-    bag: str | None
-    bag_state: str | None
     location: str | None
     last_inspection: InspectionBrief | None
     open_discrepancies: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "credential": self.credential,
-            "kind": self.kind,
-            "serial": self.serial,
-            "state": self.state,
-            "bag": self.bag,
-            "bag_state": self.bag_state,
+            **super().to_json(),
             "location": self.location,
             "last_inspection": self.last_inspection.to_json() if self.last_inspection else None,
             "open_discrepancies": list(self.open_discrepancies),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from tcr_kit.errors import InputError
-from tcr_kit.fileio import atomic_output, atomic_outputs
+from tcr_kit.fileio import atomic_output, atomic_outputs, require_folder
 from tcr_kit.secrets import wipe
 from tcr_kit.sharing import native
 from tcr_kit.sharing.errors import ShareChangedError, ShareError, UnknownFormatError
@@ -148,8 +148,7 @@ def split_native_to_dir(
         label = validate_label(label)
     except ValueError as exc:
         raise InputError(f"invalid label: {exc}") from None
-    if not out_dir.is_dir():
-        raise InputError(f"{out_dir}: no such directory")
+    require_folder(out_dir)
     if encoding == "auto":
         head = bytearray(TEXT_AUTO_LIMIT + 1)
         n = source.readinto(head)  # type: ignore[attr-defined]

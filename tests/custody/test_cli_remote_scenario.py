@@ -322,6 +322,25 @@ def test_cli_usage_errors_exit_2_with_one_line(tcr: Tcr) -> None:
     tcr("bag", "show", "TEB-404", code=2)
 
 
+def test_cli_bag_commands_that_place_a_bag_refuse_no_place_with_exit_2_recording_nothing(
+    tcr: Tcr,
+) -> None:
+    before = json.loads(tcr("audit", "head", "--json"))
+    for args in (
+        ("seal", "TEB-3004", *CA, "--contents", "CO3-KEY", *IW),
+        ("receive", "TEB-3004", *CA, "--serial-read", "TEB-3004"),
+        ("store", "TEB-3004", *CA),
+        ("reseal", "TEB-3004", "TEB-3005", *CA, *IW),
+    ):
+        err = tcr("bag", *args, code=2)
+        assert err.strip() == (
+            "error: say where: --facility (and --safe/--box) or --with PERSON"
+            f" (see 'tcr bag {args[0]} --help')"
+        )
+    assert json.loads(tcr("audit", "head", "--json")) == before
+    assert json.loads(tcr("bag", "list", "--json"))["bags"] == []
+
+
 def test_cli_tampered_ledger_exits_3_naming_the_event(tcr: Tcr) -> None:
     import sqlite3
 

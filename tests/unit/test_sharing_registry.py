@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,11 +11,13 @@ from pathlib import Path
 import pytest
 
 import tcr_kit.sharing
+from tcr_kit.errors import ExitCode, InputError
 from tcr_kit.sharing import formats
 from tcr_kit.sharing.errors import UnknownFormatError
 from tcr_kit.sharing.formats import (
     PEER_FORMATS,
     TEXT_FORMATS,
+    ForeignOptions,
     detect_peer_format,
     gfshare,
     peer_format,
@@ -39,6 +43,29 @@ def test_each_format_module_provides_its_peer_format_object(name: str) -> None:
         assert callable(getattr(fmt, method))
     module = {"ssss": ssss, "vault": vault, "slip39": slip39, "gfshare": gfshare}[name]
     assert fmt is module.FORMAT
+
+
+@pytest.mark.parametrize("name", PEER_FORMATS)
+def test_every_format_refuses_a_split_into_a_missing_folder_with_exit_2(
+    name: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing"
+    with pytest.raises(
+        InputError, match=f"^{re.escape(str(missing))}: no such directory$"
+    ) as caught:
+        peer_format(name).split(io.BytesIO(b"s" * 32), 2, 3, missing, "k", ForeignOptions())
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", PEER_FORMATS)
+def test_every_format_names_itself_when_it_refuses_split_parameters(
+    name: str, tmp_path: Path
+) -> None:
+    with pytest.raises(InputError, match=f"^{name}: .*threshold <= count") as caught:
+        peer_format(name).split(io.BytesIO(b"s" * 32), 4, 3, tmp_path, "k", ForeignOptions())
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_unknown_format_name_is_refused() -> None:

@@ -11,13 +11,14 @@ This module stays light (no format code, no numpy): the CLI imports it for the o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import BinaryIO, Generic, Protocol, TypeVar
 
 from tcr_kit.errors import InputError
-from tcr_kit.fileio import atomic_outputs
+from tcr_kit.fileio import atomic_outputs, require_folder
 from tcr_kit.secrets import SecretBuffer, wipe
 from tcr_kit.sharing.errors import ShareError, UnknownFormatError
 from tcr_kit.sharing.result import CombineResult
@@ -29,6 +30,7 @@ __all__ = [
     "PeerFormat",
     "ShareFacts",
     "TextFormat",
+    "parses",
     "read_passphrase_file",
     "read_secret",
     "read_text",
@@ -164,6 +166,16 @@ def read_text(path: Path) -> str:
         raise ShareError(str(path), "not UTF-8 text") from exc
 
 
+def parses(parse: Callable[[str, str], object], text: str) -> bool:
+    """Whether ``parse`` (a text format's) reads ``text`` as a share: a text format detects
+    its shares by parsing them, so that what is detected as that format is what it reads."""
+    try:
+        parse(text, "")
+    except ShareError:
+        return False
+    return True
+
+
 def read_passphrase_file(path: Path) -> bytes:
     """A passphrase from a 0600 file of its owner, read by the one secret reader
     (:func:`tcr_kit.secretio.read_secret_file`: one line, one line ending dropped).
@@ -200,6 +212,16 @@ def read_secret(source: BinaryIO, limit: int = MAX_IN_MEMORY) -> SecretBuffer:
     if not len(secret):
         raise InputError("the secret is empty: nothing to split")
     return secret
+
+
+@contextmanager
+def refused_by_format(name: str) -> Iterator[None]:
+    """A format's ``ValueError`` (parameters its dialect refuses, such as a threshold above
+    the count) as the :class:`InputError` (exit 2) that names the format."""
+    try:
+        yield
+    except ValueError as exc:
+        raise InputError(f"{name}: {exc}") from exc
 
 
 S = TypeVar("S")
@@ -275,12 +297,9 @@ class TextFormat(Generic[S]):
         force: bool = False,
     ) -> list[Path]:
         """Split an in-memory secret into ``count`` share files."""
-        if not out_dir.is_dir():
-            raise InputError(f"{out_dir}: no such directory")
-        try:
+        require_folder(out_dir)
+        with refused_by_format(self.name):
             texts = self._split(secret.raw, threshold, count, options)
-        except ValueError as exc:
-            raise InputError(f"{self.name}: {exc}") from exc
         paths = [out_dir / self.share_name(stem, i) for i in range(1, count + 1)]
         with atomic_outputs(paths, force=force) as handles:
             for handle, text in zip(handles, texts, strict=True):
@@ -292,10 +311,8 @@ class TextFormat(Generic[S]):
     ) -> CombineResult:
         """Combine share files into an in-memory secret (the caller wipes it)."""
         shares = [self.parse(p) for p in paths]
-        try:
+        with refused_by_format(self.name):
             result = self._combine(shares, options, threshold)
-        except ValueError as exc:
-            raise InputError(f"{self.name}: {exc}") from exc
         if not result.verified and not any("verif" in w for w in result.warnings):
             result.warnings.append(
                 f"{self.name} shares carry no integrity data: the result cannot be verified"

@@ -22,17 +22,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from tcr_kit.errors import InputError, OperationalError
-from tcr_kit.fileio import atomic_outputs
+from tcr_kit.errors import OperationalError
+from tcr_kit.fileio import atomic_outputs, require_folder
 from tcr_kit.secrets import SecretBuffer, wipe
-from tcr_kit.sharing.errors import (
-    DuplicateShareError,
-    ForeignShareError,
-    InconsistentSharesError,
-    NotEnoughSharesError,
-    ShareError,
+from tcr_kit.sharing.errors import DuplicateShareError, ForeignShareError, ShareError
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, refused_by_format
+from tcr_kit.sharing.formats.common import (
+    agreeing_extra_note,
+    refuse_off_polynomial,
+    require_enough,
 )
-from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts
 from tcr_kit.sharing.gf256 import GFSHARE_POLY, field
 from tcr_kit.sharing.result import CombineResult
 from tcr_kit.sharing.stream import CHUNK_SIZE, BulkRandom, CombineKernel, SplitKernel
@@ -182,9 +181,7 @@ def combine_paths(
             raise DuplicateShareError(str(path), f"share number {index} also given as {previous}")
         seen[index] = path
         chosen.append((index, path))
-    need = threshold if threshold is not None else 2
-    if len(chosen) < need:
-        raise NotEnoughSharesError(len(chosen), need)
+    require_enough(chosen, threshold)
     sizes: list[int] = []
     for _, path in chosen:
         try:
@@ -240,13 +237,7 @@ def combine_paths(
                     expected ^= table[numpy.frombuffer(chunk, dtype=numpy.uint8)]
                 if not numpy.array_equal(expected, numpy.frombuffer(data, dtype=numpy.uint8)):
                     culprits.append(str(path))
-            if culprits:
-                raise InconsistentSharesError(
-                    f"shares do not lie on one polynomial of threshold {threshold}: "
-                    f"{', '.join(culprits)} disagree with "
-                    f"{', '.join(str(p) for _, p in base)}",
-                    culprits,
-                )
+            refuse_off_polynomial(culprits, (str(p) for _, p in base), threshold)
             out = kernel.process(base_chunks)
             try:
                 sink.write(memoryview(out))
@@ -260,10 +251,7 @@ def combine_paths(
         for handle in handles:
             handle.close()
     if extra:
-        warnings.append(
-            f"{len(extra)} share(s) beyond the threshold agree with the others: the shares "
-            "are consistent, which is not a proof that the output is right."
-        )
+        warnings.append(agreeing_extra_note(len(extra), "output"))
     warnings.append("gfshare shares carry no checksum or digest: the output cannot be verified.")
     return CombineResult(
         secret=SecretBuffer(0),
@@ -307,12 +295,9 @@ class GfshareFormat:
         *,
         force: bool = False,
     ) -> list[Path]:
-        if not out_dir.is_dir():
-            raise InputError(f"{out_dir}: no such directory")
-        try:
+        require_folder(out_dir)
+        with refused_by_format(FORMAT_NAME):
             return split_stream(source, threshold, count, out_dir, stem, force=force)
-        except ValueError as exc:
-            raise InputError(f"gfshare: {exc}") from exc
 
     def combine(
         self,
@@ -322,10 +307,8 @@ class GfshareFormat:
         *,
         threshold: int | None = None,
     ) -> CombineResult:
-        try:
+        with refused_by_format(FORMAT_NAME):
             return combine_paths(paths, sink, threshold=threshold)
-        except ValueError as exc:
-            raise InputError(f"gfshare: {exc}") from exc
 
     def describe(self, path: Path) -> ShareFacts:
         return ShareFacts(

@@ -34,7 +34,7 @@ from tcr_kit.sharing.errors import (
     ShareChecksumError,
     ShareError,
 )
-from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat, parses
 from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.result import CombineResult
 
@@ -128,11 +128,7 @@ def parse(text: str, source: str) -> Slip39Share:
 
 def looks_like(text: str) -> bool:
     """True if ``text`` is a SLIP-39 mnemonic with a valid checksum."""
-    try:
-        parse(text, "")
-    except ShareError:
-        return False
-    return True
+    return parses(parse, text)
 
 
 def split(

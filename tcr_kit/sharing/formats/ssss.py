@@ -26,14 +26,14 @@ from dataclasses import dataclass
 
 from tcr_kit.errors import InputError
 from tcr_kit.secrets import SecretBuffer, random_bytes
-from tcr_kit.sharing.errors import (
-    ForeignShareError,
-    InconsistentSharesError,
-    NotEnoughSharesError,
-    ShareError,
+from tcr_kit.sharing.errors import ForeignShareError, ShareError
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat, parses
+from tcr_kit.sharing.formats.common import (
+    agreeing_extra_note,
+    drop_repeats,
+    refuse_off_polynomial,
+    require_enough,
 )
-from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat
-from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.result import CombineResult
 
 FORMAT_NAME = "ssss"
@@ -273,11 +273,7 @@ class SsssShare:
 
 def looks_like(text: str) -> bool:
     """True if ``text`` has the shape of an ssss share (``[token-]index-hex``, valid length)."""
-    try:
-        parse(text, "")
-    except ShareError:
-        return False
-    return True
+    return parses(parse, text)
 
 
 def parse(text: str, source: str) -> SsssShare:
@@ -387,9 +383,7 @@ def combine(
         same=lambda a, b: a.value == b.value and a.bits == b.bits,
         slot=lambda s: f"index {s.index}",
     )
-    need = threshold if threshold is not None else 2
-    if len(unique) < need:
-        raise NotEnoughSharesError(len(unique), need)
+    require_enough(unique, threshold)
     first = unique[0]
     for share in unique[1:]:
         if share.bits != first.bits:
@@ -418,12 +412,7 @@ def combine(
         for s in extra
         if gf.lagrange_at(points, s.index) ^ gf.pow(s.index, threshold) != s.value
     ]
-    if culprits:
-        raise InconsistentSharesError(
-            f"shares do not lie on one polynomial of threshold {threshold}: "
-            f"{', '.join(culprits)} disagree with {', '.join(s.source for s in base)}",
-            culprits,
-        )
+    refuse_off_polynomial(culprits, (s.source for s in base), threshold)
     value = gf.lagrange_at(points, 0)
     if diffusion:
         if first.bits >= DIFFUSION_MIN_BITS:
@@ -442,10 +431,7 @@ def combine(
                 "the secret is not printable ASCII (ssss-combine would print dots): use hex mode."
             )
     if extra:
-        warnings.append(
-            f"{len(extra)} share(s) beyond the threshold agree with the others: the shares "
-            "are consistent, which is not a proof that the secret is right."
-        )
+        warnings.append(agreeing_extra_note(len(extra)))
     warnings.append(
         "ssss shares carry no checksum or digest: the secret cannot be verified, and wrong "
         "shares or a wrong threshold give a wrong secret without an error."

@@ -24,14 +24,14 @@ from typing import Literal, cast
 
 from tcr_kit.errors import InputError
 from tcr_kit.secrets import SecretBuffer
-from tcr_kit.sharing.errors import (
-    ForeignShareError,
-    InconsistentSharesError,
-    NotEnoughSharesError,
-    ShareError,
+from tcr_kit.sharing.errors import ForeignShareError, ShareError
+from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat, parses
+from tcr_kit.sharing.formats.common import (
+    agreeing_extra_note,
+    drop_repeats,
+    refuse_off_polynomial,
+    require_enough,
 )
-from tcr_kit.sharing.formats.base import ForeignOptions, ShareFacts, TextFormat
-from tcr_kit.sharing.formats.common import drop_repeats
 from tcr_kit.sharing.gf256 import RIJNDAEL_POLY, field
 from tcr_kit.sharing.result import CombineResult
 from tcr_kit.sharing.stream import split_small
@@ -173,11 +173,7 @@ def looks_like(text: str) -> bool:
         NATIVE_COMPACT_MAGIC_HEX
     ):
         return False
-    try:
-        parse(text, "")
-    except ShareError:
-        return False
-    return True
+    return parses(parse, text)
 
 
 def split(
@@ -230,9 +226,7 @@ def combine(
         same=lambda a, b: a.value == b.value,
         slot=lambda s: f"x = {s.index}",
     )
-    need = threshold if threshold is not None else 2
-    if len(unique) < need:
-        raise NotEnoughSharesError(len(unique), need)
+    require_enough(unique, threshold)
     first = unique[0]
     for share in unique[1:]:
         if len(share.value) != len(first.value):
@@ -252,12 +246,7 @@ def combine(
         base, extra = unique[:threshold], unique[threshold:]
     points = [(s.index, s.value) for s in base]
     culprits = [s.source for s in extra if gf.interpolate(points, at=s.index) != s.value]
-    if culprits:
-        raise InconsistentSharesError(
-            f"shares do not lie on one polynomial of threshold {threshold}: "
-            f"{', '.join(culprits)} disagree with {', '.join(s.source for s in base)}",
-            culprits,
-        )
+    refuse_off_polynomial(culprits, (s.source for s in base), threshold)
     # Interpolate straight into a wipeable buffer (no immutable copy of the secret).
     secret = bytearray(len(first.value))
     for coefficient, (_, y) in zip(
@@ -267,10 +256,7 @@ def combine(
         for i, byte in enumerate(y):
             secret[i] ^= table[byte]
     if extra:
-        warnings.append(
-            f"{len(extra)} share(s) beyond the threshold agree with the others: the shares "
-            "are consistent, which is not a proof that the secret is right."
-        )
+        warnings.append(agreeing_extra_note(len(extra)))
     if any(s.index > len(unique) for s in unique):
         warnings.append(
             "x values above the share count: these look like shares from an older Vault "
