@@ -459,6 +459,34 @@ def test_a_refused_override_rejects_only_the_signature_that_failed(
     refused(forged, seq, "the override signature of ca does not verify")
 
 
+def test_an_override_signature_labelled_with_another_algorithm_is_rejected_as_the_verifier_would(
+    override_site: OverrideSite,
+) -> None:
+    """The verifier checks an override signature only under a key of the algorithm the
+    signature names; the activation must judge it so too. A signature that verifies under
+    the signer's roster key but names another algorithm is refused and recorded as
+    rejected, so the honest log still verifies (it used to be accepted, and the log then
+    failed ``tcr audit verify`` with exit 3 though nobody had touched it)."""
+    site = override_site
+    ca_sig, iw_sig = site.override.signatures
+    assert iw_sig.algorithm == "ed25519"
+    mislabelled = replace(iw_sig, algorithm="ecdsa-p256-sha256")
+    override = ActivationOverride(site.override.statement, (ca_sig, mislabelled))
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=override)  # fmt: skip
+    files = [ShareFile(p) for p in site.hsm.plan.share_files[:3]]
+    with (
+        pytest.raises(CustodyRefused, match="override signature of iw-1 names ecdsa-p256"),
+        activation.session(files),
+    ):
+        pass
+    seq, payload = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+    assert [(r["index"], r["person"]) for r in payload["override"]["rejected"]] == [(1, "iw-1")]
+    assert site.ledger.verify().statements == 2  # ca's signature re-checked, iw-1's skipped
+    proc = run_tcr(["audit", "verify"], env={"TCR_LEDGER": str(site.ledger.path)})
+    assert proc.returncode == 0, proc.stderr
+
+
 def _as_old_version(ledger: Ledger, hsm: str, key: SoftwareEd25519Signer) -> Path:
     """A copy of ``ledger`` as tcr-kit wrote it before verdicts named the signature they
     reject (no ``verdict_form``, ``rejected`` naming the person only): each ``hsm.activate``
