@@ -7,6 +7,7 @@ naming its event."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,3 +195,33 @@ def test_a_malformed_verdict_is_refused(rejected: list[Any], form: object) -> No
     log.append(ADMIN, "admin", "hsm.activate", _refused(verdict, verdict_form=form))
     with pytest.raises(AuditIntegrityError, match="malformed"):
         verify_log(list(log.events()))
+
+
+def test_a_name_the_log_holds_cannot_add_a_line_to_the_error_the_cli_prints(
+    tmp_path: Path,
+) -> None:
+    """The verifier names people as the log spells them; a forger who puts a line break
+    (or a terminal escape) in a name must not be able to print a second line such as a
+    success under the error: ``tcr audit verify`` prints exactly one line, exit 3."""
+    import json
+
+    from tests.audit_forgery import forge_transcript
+    from tests.cli_runner import run_tcr
+    from tests.unit.test_audit_verify_slices import transcript_of
+
+    log = _log()
+    log.append(ADMIN, "admin", "hsm.activate", _refused({**_override("iw-1", "iw-2"),
+                                                         "rejected": []}, verdict_form=2))  # fmt: skip
+    events = list(log.events())
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(transcript_of(events, path), indent=1, sort_keys=True) + "\n")
+
+    def injected(payload: dict[str, Any]) -> None:
+        name = "iw-2\nok: the audit log verified\x1b[2K"
+        payload["override"]["rejected"] = [{"index": 0, "person": name, "reason": "x"}]
+
+    forged = forge_transcript(path, len(events), injected, ADMIN)
+    proc = run_tcr("audit", "verify", "--transcript", forged, expect=3)
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert "\x1b" not in proc.stderr
+    assert "names signature 0 as iw-2\\nok: the audit log verified\\x1b[2K's" in proc.stderr
