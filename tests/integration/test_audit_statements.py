@@ -643,3 +643,34 @@ def test_refused_approvals_are_rechecked_where_the_refusal_recorded_its_verdict(
 
 def _forged_first(approvals: list[Payload]) -> None:
     approvals[0]["signature"] = "5a" * 64
+
+
+def test_a_refusal_after_the_approvals_were_replaced_records_its_verdict_on_the_new_ones(
+    approval_site: ApprovalSite,
+) -> None:
+    """A script retries with a new request and new approvals after a refusal
+    (``activation.approvals = ...``), and the next attempt is refused before the activation
+    examined them (``record_refusal``, or a staff card refusing to sign the override). The
+    event must carry the verdict on the approvals it records, not the previous attempt's:
+    that one lists approvals of the old request under the new one, and the honest log
+    then failed ``tcr audit verify`` (exit 3, "of another request")."""
+    site = approval_site
+    ca = Actor("ca", site.keys["ca"])
+
+    def bundle(purpose: str, *who: str) -> ApprovalBundle:
+        request = new_request(site.loaded, ceremony=1, purpose=purpose,
+                              expires=utcnow() + timedelta(hours=2))  # fmt: skip
+        return ApprovalBundle(request, tuple(sign_request(request, w, site.keys[w]) for w in who))
+
+    activation = Activation(site.loaded, ledger=site.ledger, actor=ca,
+                            approvals=bundle("first try", "tcr-4"))  # fmt: skip
+    with pytest.raises(ApprovalsNotMet), activation.session([]):
+        pass
+    activation.approvals = bundle("second try", "tcr-4", "tcr-5")
+    activation.record_refusal(None, CustodyRefused("the operator stopped"), "collect")
+    _, payload = _last_refusal(site.ledger, site.loaded.hsm.name)
+    recorded = payload["approvals"]
+    assert recorded["request"]["purpose"] == "second try"
+    assert [a["signer"] for a in recorded["approvals"]] == ["tcr-4", "tcr-5"]
+    assert {a["request_sha256"] for a in recorded["approvals"]} == {recorded["request_sha256"]}
+    assert site.ledger.verify().statements == 2 + 1 + 2
