@@ -480,7 +480,7 @@ def test_an_override_signature_labelled_with_another_algorithm_is_rejected_as_th
         activation.session(files),
     ):
         pass
-    seq, payload = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+    _, payload = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
     assert [(r["index"], r["person"]) for r in payload["override"]["rejected"]] == [(1, "iw-1")]
     assert site.ledger.verify().statements == 2  # ca's signature re-checked, iw-1's skipped
     proc = run_tcr(["audit", "verify"], env={"TCR_LEDGER": str(site.ledger.path)})

@@ -210,8 +210,8 @@ def test_a_name_the_log_holds_cannot_add_a_line_to_the_error_the_cli_prints(
     from tests.unit.test_audit_verify_slices import transcript_of
 
     log = _log()
-    log.append(ADMIN, "admin", "hsm.activate", _refused({**_override("iw-1", "iw-2"),
-                                                         "rejected": []}, verdict_form=2))  # fmt: skip
+    verdict = {**_override("iw-1", "iw-2"), "rejected": []}
+    log.append(ADMIN, "admin", "hsm.activate", _refused(verdict, verdict_form=2))
     events = list(log.events())
     path = tmp_path / "t.json"
     path.write_text(json.dumps(transcript_of(events, path), indent=1, sort_keys=True) + "\n")
