@@ -298,7 +298,17 @@ class AlreadyReported(Exception):
         self.exit_code = int(exit_code)
 
 
+def _one_line(message: str) -> str:
+    """``message`` with every character that is not printable (a line break, a terminal
+    escape) written as its escape: errors name what a file or log spells (a person, a path),
+    and a forged name must not print a second line under the error."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def _report_error(state: CliState, code: int, message: str) -> None:
+    message = _one_line(message)
     click.echo(f"error: {message}", err=True)
     if state.json:
         emit_json({"ok": False, "exit_code": int(code), "error": message})

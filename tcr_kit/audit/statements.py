@@ -42,6 +42,8 @@ __all__ = [
     "check_statements",
     "manifest_digest",
     "override_message",
+    "refused_activation",
+    "rejected_override_signatures",
     "request_sha256",
     "seal_attestation_digest",
     "statement_signers",
@@ -184,7 +186,7 @@ def _check_event(seq: int, event: Any, signers: _Signers, rule: _VerdictRule) ->
     kind, payload = event.get("kind"), event["payload"]
     count = 0
     if kind == _ACTIVATE:
-        refused = str(payload.get("outcome", "")).startswith("refused")
+        refused = refused_activation(payload)
         rule.check(seq, payload, refused=refused)
         # A refused activation's statements are re-checked where it recorded its verdict
         # on them (a ``rejected`` list): what it did not reject must hold.
@@ -205,6 +207,13 @@ def _check_event(seq: int, event: Any, signers: _Signers, rule: _VerdictRule) ->
         _check_manifest(seq, payload, signers)
         count += 1
     return count
+
+
+def refused_activation(payload: Mapping[str, Any]) -> bool:
+    """Whether an ``hsm.activate`` payload records a refusal (its ``outcome`` starts with
+    ``refused``): one reading for the verifier, the timeline and the check that approvals
+    were not used before, so that none counts as refused what another counts as done."""
+    return str(payload.get("outcome", "")).startswith("refused")
 
 
 def _for_this_activation(
@@ -288,6 +297,29 @@ def _rejected_signatures(
             )
         places.add(index)
     return places, people
+
+
+def rejected_override_signatures(payload: Mapping[str, Any]) -> set[int] | None:
+    """The places in ``payload["override"]["signatures"]`` of an ``hsm.activate`` payload
+    whose signatures its verdict rejected, read as :func:`check_statements` reads them (by
+    ``index`` in an event carrying ``verdict_form``; before it, every signature of each
+    person named): what a reader must not show as a signature that held. ``None`` where the
+    verdict is malformed (the verifier refuses the event). Shown only for a refused
+    activation's override; an accepted one's signatures are all re-checked."""
+    try:
+        override = _object(payload["override"], "override")
+        signatures = override["signatures"]
+        if not isinstance(signatures, list):
+            return None
+        if "rejected" not in override:
+            return set()
+        places, people = _rejected_signatures(
+            0, override, signatures, form=payload.get("verdict_form")
+        )
+    except (_Malformed, AuditIntegrityError, KeyError, TypeError):
+        return None
+    named = [s.get("person") if isinstance(s, dict) else None for s in signatures]
+    return places | {i for i, who in enumerate(named) if isinstance(who, str) and who in people}
 
 
 def _check_override(

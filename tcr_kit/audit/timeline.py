@@ -217,6 +217,33 @@ def _discrepancies(records: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _activation_override(payload: dict[str, Any], override: dict[str, Any]) -> str:
+    """An emergency override of activation custody, as the timeline shows it. A refused
+    activation may record signatures its verdict rejected; ``tcr audit verify`` re-checks
+    only the others, so only their signers are named as overriding, the rest as rejected
+    (:func:`~tcr_kit.audit.statements.rejected_override_signatures`)."""
+    from tcr_kit.audit.statements import refused_activation, rejected_override_signatures
+
+    st = override.get("statement")
+    st = st if isinstance(st, dict) else {}
+    sigs = override.get("signatures")
+    signers = [s.get("person") if isinstance(s, dict) else None for s in sigs or ()]
+    refused = refused_activation(payload)
+    rejected: set[int] | None = set()
+    if refused:
+        rejected = rejected_override_signatures(payload)
+    if rejected is None:  # a verdict the verifier refuses: no signature shown as held
+        rejected = set(range(len(signers)))
+    held = [str(p) for i, p in enumerate(signers) if i not in rejected]
+    failed = [str(p) for i, p in enumerate(signers) if i in rejected]
+    text = f"custody of {_text(st.get('credentials'))} overridden by {', '.join(held) or '-'}"
+    if failed:
+        text += f" (rejected: {', '.join(failed)})"
+    elif refused and "rejected" not in override:  # recorded before refusals kept a verdict
+        text += " (signatures not re-checked)"
+    return f"{text}: {st.get('reason')}"
+
+
 def _entry(
     body: dict[str, Any], roles: dict[str, tuple[str, ...]], selected: bool
 ) -> TimelineEntry:
@@ -231,12 +258,8 @@ def _entry(
         for did in payload.get("overridden") or ["(open discrepancies)"]:
             overrides.append(f"{did} overridden by {payload['override_by']}")
     activation_override = payload.get("override")
-    if isinstance(activation_override, dict):  # an emergency override of activation custody
-        st = activation_override.get("statement") or {}
-        by = ", ".join(str(s.get("person")) for s in activation_override.get("signatures") or ())
-        overrides.append(
-            f"custody of {_text(st.get('credentials'))} overridden by {by}: {st.get('reason')}"
-        )
+    if body.get("kind") == "hsm.activate" and isinstance(activation_override, dict):
+        overrides.append(_activation_override(payload, activation_override))
     ceremony = payload.get("ceremony")
     step = payload.get("step")
     return TimelineEntry(

@@ -480,6 +480,8 @@ def require_approvals(
         raise ApprovalsNotMet(f"the approval request expired at {request.expires}").with_check(
             check
         )
+    from tcr_kit.audit.statements import refused_activation
+
     for event in ledger.audit.events_about(f"hsm:{name}"):
         payload = event.get("payload") or {}
         used = payload.get("approvals") if isinstance(payload, dict) else None
@@ -487,7 +489,7 @@ def require_approvals(
             event.get("kind") == "hsm.activate"
             and isinstance(used, dict)
             and used.get("request_sha256") == request.sha256
-            and not str(payload.get("outcome", "")).startswith("refused")
+            and not refused_activation(payload)
         ):
             raise ApprovalsNotMet(
                 f"the approval request {request.sha256[:16]}... was already used by audit"

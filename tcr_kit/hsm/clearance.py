@@ -358,6 +358,13 @@ def _override_signer(
         raise CustodyRefused(
             f"the override signature of {sig.person} does not verify under their roster key"
         ) from None
+    if sig.algorithm != person.key_algorithm:
+        # The audit verifier checks a signature only under a key of the algorithm it names:
+        # a verdict that let this one through would leave an honest log that fails exit 3.
+        raise CustodyRefused(
+            f"the override signature of {sig.person} names {sig.algorithm}; their roster key"
+            f" is {person.key_algorithm}"
+        )
     return person
 
 

@@ -45,7 +45,8 @@ def recorded_statements(
     """The ``override``, ``approvals`` and ``verdict_form`` fields of an ``hsm.activate``
     event (:class:`~tcr_kit.hsm.events.ActivationEvent`); ``check`` is the activation's
     verdict on ``approvals`` if it examined them (``None``: it did not, and they are
-    examined here)."""
+    examined here). A ``check`` of other approvals (an earlier attempt's, before a script
+    gave new ones) is not their verdict: they are examined here too."""
     out: dict[str, Any] = {}
     if override is not None:
         if not refused:
@@ -54,12 +55,22 @@ def recorded_statements(
             rejected = override_rejections(ledger, override)  # what held, what did not
             out["override"] = {**override.facts(), "rejected": rejected}
     if approvals is not None:
-        verdict = check if check is not None else _examine(ledger, approvals)
+        verdict = check if _is_verdict_on(check, approvals) else _examine(ledger, approvals)
         if verdict is not None:
             out["approvals"] = approvals.facts(verdict)
     if out:
         out["verdict_form"] = VERDICT_FORM
     return out
+
+
+def _is_verdict_on(check: ApprovalCheck | None, bundle: ApprovalBundle) -> bool:
+    """Whether ``check`` judged the approvals of ``bundle``: the same request, and those it
+    counted among them (the event records ``check``'s list under ``bundle``'s request)."""
+    return (
+        check is not None
+        and check.request == bundle.request
+        and all(a in bundle.approvals for a in check.valid)
+    )
 
 
 def _examine(ledger: Ledger | None, bundle: ApprovalBundle) -> ApprovalCheck | None:

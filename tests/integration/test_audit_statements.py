@@ -459,6 +459,34 @@ def test_a_refused_override_rejects_only_the_signature_that_failed(
     refused(forged, seq, "the override signature of ca does not verify")
 
 
+def test_an_override_signature_labelled_with_another_algorithm_is_rejected_as_the_verifier_would(
+    override_site: OverrideSite,
+) -> None:
+    """The verifier checks an override signature only under a key of the algorithm the
+    signature names; the activation must judge it so too. A signature that verifies under
+    the signer's roster key but names another algorithm is refused and recorded as
+    rejected, so the honest log still verifies (it used to be accepted, and the log then
+    failed ``tcr audit verify`` with exit 3 though nobody had touched it)."""
+    site = override_site
+    ca_sig, iw_sig = site.override.signatures
+    assert iw_sig.algorithm == "ed25519"
+    mislabelled = replace(iw_sig, algorithm="ecdsa-p256-sha256")
+    override = ActivationOverride(site.override.statement, (ca_sig, mislabelled))
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=override)  # fmt: skip
+    files = [ShareFile(p) for p in site.hsm.plan.share_files[:3]]
+    with (
+        pytest.raises(CustodyRefused, match="override signature of iw-1 names ecdsa-p256"),
+        activation.session(files),
+    ):
+        pass
+    _, payload = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+    assert [(r["index"], r["person"]) for r in payload["override"]["rejected"]] == [(1, "iw-1")]
+    assert site.ledger.verify().statements == 2  # ca's signature re-checked, iw-1's skipped
+    proc = run_tcr(["audit", "verify"], env={"TCR_LEDGER": str(site.ledger.path)})
+    assert proc.returncode == 0, proc.stderr
+
+
 def _as_old_version(ledger: Ledger, hsm: str, key: SoftwareEd25519Signer) -> Path:
     """A copy of ``ledger`` as tcr-kit wrote it before verdicts named the signature they
     reject (no ``verdict_form``, ``rejected`` naming the person only): each ``hsm.activate``
@@ -615,3 +643,34 @@ def test_refused_approvals_are_rechecked_where_the_refusal_recorded_its_verdict(
 
 def _forged_first(approvals: list[Payload]) -> None:
     approvals[0]["signature"] = "5a" * 64
+
+
+def test_a_refusal_after_the_approvals_were_replaced_records_its_verdict_on_the_new_ones(
+    approval_site: ApprovalSite,
+) -> None:
+    """A script retries with a new request and new approvals after a refusal
+    (``activation.approvals = ...``), and the next attempt is refused before the activation
+    examined them (``record_refusal``, or a staff card refusing to sign the override). The
+    event must carry the verdict on the approvals it records, not the previous attempt's:
+    that one lists approvals of the old request under the new one, and the honest log
+    then failed ``tcr audit verify`` (exit 3, "of another request")."""
+    site = approval_site
+    ca = Actor("ca", site.keys["ca"])
+
+    def bundle(purpose: str, *who: str) -> ApprovalBundle:
+        request = new_request(site.loaded, ceremony=1, purpose=purpose,
+                              expires=utcnow() + timedelta(hours=2))  # fmt: skip
+        return ApprovalBundle(request, tuple(sign_request(request, w, site.keys[w]) for w in who))
+
+    activation = Activation(site.loaded, ledger=site.ledger, actor=ca,
+                            approvals=bundle("first try", "tcr-4"))  # fmt: skip
+    with pytest.raises(ApprovalsNotMet), activation.session([]):
+        pass
+    activation.approvals = bundle("second try", "tcr-4", "tcr-5")
+    activation.record_refusal(None, CustodyRefused("the operator stopped"), "collect")
+    _, payload = _last_refusal(site.ledger, site.loaded.hsm.name)
+    recorded = payload["approvals"]
+    assert recorded["request"]["purpose"] == "second try"
+    assert [a["signer"] for a in recorded["approvals"]] == ["tcr-4", "tcr-5"]
+    assert {a["request_sha256"] for a in recorded["approvals"]} == {recorded["request_sha256"]}
+    assert site.ledger.verify().statements == 2 + 1 + 2

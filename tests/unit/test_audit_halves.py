@@ -278,3 +278,46 @@ def test_signed_statements_in_the_back_half_are_rechecked(tmp_path: Path, used: 
     # The halves were read (the statement is checked after them) and gave no success.
     assert used == [True, True]
     assert transcript._verify_in_halves(forged, forged.read_bytes(), None, None) is None
+
+
+def test_the_verdict_rule_holds_across_the_cut(tmp_path: Path, used: list[bool]) -> None:
+    """An activation recorded with ``verdict_form`` in the front half starts the rule for
+    the back half's refusals (the back's process cannot see it): an honest log verifies in
+    halves as whole, and a refusal in the back whose verdict a forger dropped is never a
+    success of the halves and fails as the whole file fails it."""
+    from tcr_kit.clock import isoformat, utcnow
+    from tests.audit_forgery import forge_transcript
+    from tests.unit import test_audit_statements_check as s
+
+    log = s._log()
+    old = s._override("iw-1", "iw-2")  # an earlier version's refusal: no verdict, no rule yet
+    log.append(s.ADMIN, "admin", "hsm.activate", s._refused(old))
+    log.append(s.ADMIN, "admin", "hsm.activate",
+               {**s._activation(s._override("iw-1", "iw-2")), "verdict_form": 2})  # fmt: skip
+    for i in range(40):
+        log.append(s.ADMIN, "admin", "note", {"i": i})
+    verdict = {**s._override("iw-1", "iw-2"), "rejected": []}
+    log.append(s.ADMIN, "admin", "hsm.activate", s._refused(verdict, verdict_form=2))
+    events = list(log.events())
+    marker, last = len(events) - 41, len(events)
+    path = tmp_path / "t.json"
+    doc = transcript_of(events, tmp_path / "x.json")
+    write(path, {**doc, "exported_at": isoformat(utcnow())})  # these events are of today
+    cut = halves.find_cut(path.read_bytes())
+    assert cut is not None
+    front = json.loads(path.read_bytes()[: cut[0]] + b"]}")["events"]
+    assert marker <= len(front) < last  # the marker in the front half, the refusal behind
+    assert verify_transcript(path, workers=2) == verify_transcript(path, workers=1)
+    assert used == [True]
+
+    def dropped(payload: dict[str, Any]) -> None:
+        payload.pop("verdict_form")
+        del payload["override"]["rejected"]
+        payload["override"]["signatures"][1]["signature"] = "5a" * 64
+
+    forged = forge_transcript(path, last, dropped, s.ADMIN)
+    raw = forged.read_bytes()
+    assert transcript._verify_in_halves(forged, raw, None, None) is None
+    expected = outcome(forged, 1)
+    assert expected[0] is not None and f"after event {marker}, which recorded" in expected[1]
+    assert outcome(forged, 2) == expected

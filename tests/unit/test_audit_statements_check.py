@@ -7,6 +7,7 @@ naming its event."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,3 +195,83 @@ def test_a_malformed_verdict_is_refused(rejected: list[Any], form: object) -> No
     log.append(ADMIN, "admin", "hsm.activate", _refused(verdict, verdict_form=form))
     with pytest.raises(AuditIntegrityError, match="malformed"):
         verify_log(list(log.events()))
+
+
+def test_a_name_the_log_holds_cannot_add_a_line_to_the_error_the_cli_prints(
+    tmp_path: Path,
+) -> None:
+    """The verifier names people as the log spells them; a forger who puts a line break
+    (or a terminal escape) in a name must not be able to print a second line such as a
+    success under the error: ``tcr audit verify`` prints exactly one line, exit 3."""
+    import json
+
+    from tests.audit_forgery import forge_transcript
+    from tests.cli_runner import run_tcr
+    from tests.unit.test_audit_verify_slices import transcript_of
+
+    log = _log()
+    verdict = {**_override("iw-1", "iw-2"), "rejected": []}
+    log.append(ADMIN, "admin", "hsm.activate", _refused(verdict, verdict_form=2))
+    events = list(log.events())
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(transcript_of(events, path), indent=1, sort_keys=True) + "\n")
+
+    def injected(payload: dict[str, Any]) -> None:
+        name = "iw-2\nok: the audit log verified\x1b[2K"
+        payload["override"]["rejected"] = [{"index": 0, "person": name, "reason": "x"}]
+
+    forged = forge_transcript(path, len(events), injected, ADMIN)
+    proc = run_tcr("audit", "verify", "--transcript", forged, expect=3)
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert "\x1b" not in proc.stderr
+    assert "names signature 0 as iw-2\\nok: the audit log verified\\x1b[2K's" in proc.stderr
+
+
+def test_the_timeline_names_a_rejected_override_signer_as_rejected_not_as_overriding() -> None:
+    """A refused activation may record a signature its verdict rejected (``tcr audit verify``
+    does not re-check it: it failed, or a forger holding the actor's key made it up). The
+    timeline (``tcr audit show``) must not list that person among those who overrode
+    custody; nor show as an override a statement in an event of a kind whose statements the
+    verifier does not check."""
+    from tcr_kit.audit.timeline import entries_of
+
+    log = _log()
+    old = _override("iw-1", "iw-2")  # an earlier version's verdict: by person
+    old["signatures"][0]["signature"] = "5a" * 64
+    old["rejected"] = [{"person": "iw-1", "reason": "does not verify"}]
+    log.append(ADMIN, "admin", "hsm.activate", _refused(old))
+    unchecked = _override("iw-1", "iw-2")  # an earlier version's refusal with no verdict
+    unchecked["signatures"][1]["signature"] = "5a" * 64
+    log.append(ADMIN, "admin", "hsm.activate", _refused(unchecked))
+    made_up = _override("iw-1", "iw-2")
+    made_up["signatures"][1]["signature"] = "5a" * 64
+    made_up["rejected"] = [{"index": 1, "person": "iw-2", "reason": "does not verify"}]
+    log.append(ADMIN, "admin", "hsm.activate", _refused(made_up, verdict_form=2))
+    log.append(ADMIN, "admin", "note", {"override": _override("iw-1", "iw-2")})
+    events = list(log.events())
+    assert verify_log(events).statements == 2
+    earlier, unverified, forged, note = entries_of(events[-4:])
+    (shown,) = forged.overrides
+    assert "overridden by iw-1 (rejected: iw-2)" in shown
+    assert "overridden by iw-2 (rejected: iw-1)" in earlier.overrides[0]
+    assert "overridden by iw-1, iw-2 (signatures not re-checked)" in unverified.overrides[0]
+    assert note.overrides == ()
+    accepted = entries_of([events[0]])  # unchanged for an event with no override
+    assert accepted[0].overrides == ()
+
+
+def test_the_timeline_reads_a_verdict_by_person_before_verdict_form_as_the_verifier_does() -> None:
+    """An event without ``verdict_form`` names rejected signers by person: the verifier
+    skips each of their signatures and ignores an ``index``; the timeline must too, or a
+    forger could show one person overriding while the verifier skipped that person."""
+    from tcr_kit.audit.timeline import entries_of
+
+    log = _log()
+    override = _override("iw-1", "iw-2")
+    override["signatures"][1]["signature"] = "5a" * 64  # iw-2 never signed
+    override["rejected"] = [{"index": 0, "person": "iw-2", "reason": "x"}]
+    log.append(ADMIN, "admin", "hsm.activate", _refused(override))
+    events = list(log.events())
+    assert verify_log(events).statements == 1  # iw-1's re-checked, iw-2's skipped
+    (entry,) = entries_of(events[-1:])
+    assert "overridden by iw-1 (rejected: iw-2)" in entry.overrides[0]

@@ -15,7 +15,7 @@ from tcr_kit.hsm.clearance import ActivationOverride, OverrideStatement
 from tcr_kit.hsm.verdicts import VERDICT_FORM, recorded_statements
 
 
-def _request() -> ApprovalRequest:
+def _request(nonce: str = "cd" * 32) -> ApprovalRequest:
     now = utcnow()
     return ApprovalRequest.model_validate(
         {
@@ -25,7 +25,7 @@ def _request() -> ApprovalRequest:
             "hsm": "hsm-a",
             "config_sha256": "ab" * 32,
             "purpose": "sign",
-            "nonce": "cd" * 32,
+            "nonce": nonce,
             "created": isoformat(now),
             "expires": isoformat(now + timedelta(hours=1)),
         }
@@ -50,3 +50,19 @@ def test_an_accepted_override_is_recorded_whole_with_the_verdict_form() -> None:
     override = _override()
     out = recorded_statements(None, override, None, None, refused=False)
     assert out == {"override": override.facts(), "verdict_form": VERDICT_FORM}
+
+
+def test_a_verdict_on_other_approvals_is_not_recorded_as_the_verdict_on_these() -> None:
+    """An activation given new approvals after an attempt it judged still holds that
+    attempt's verdict: recording it would list the old request's approvals under the new
+    one. Without a roster to judge the new ones by, they are left out."""
+    from tcr_kit.hsm.approval import ApprovalCheck
+
+    first, second = _request(), _request("ef" * 32)
+    signer = SoftwareEd25519Signer.generate()
+    old = ApprovalBundle(first, (sign_request(first, "tcr-1", signer),))
+    new = ApprovalBundle(second, (sign_request(second, "tcr-1", signer),))
+    stale = ApprovalCheck(first, valid=list(old.approvals))
+    assert recorded_statements(None, None, new, stale, refused=True) == {}
+    kept = recorded_statements(None, None, old, stale, refused=True)
+    assert kept == {"approvals": old.facts(stale), "verdict_form": VERDICT_FORM}
