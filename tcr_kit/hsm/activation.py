@@ -433,7 +433,7 @@ class Activation:
             )
         from tcr_kit.hsm.provision import check_raise_with_ledger
 
-        check_raise_with_ledger(marker, self.config, share_set)  # a marker raise: the ledger's n
+        check_raise_with_ledger(marker, self.config, share_set, self.ledger)  # a marker raise
         return [c for c in self.ledger.credentials() if c.share_set == cfg.id]
 
     def quorum(self) -> Quorum:
