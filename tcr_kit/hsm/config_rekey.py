@@ -10,8 +10,11 @@ The configuration still names the old set and epoch, and an activation under it 
   that moved this HSM away from the configuration's set and epoch, recorded **with this
   configuration's exact SHA-256** (the version reviewed and used for the rekey is the one
   the new version is made from), and the new share set the rekey added (id, epoch, m, n;
-  active, its epoch, threshold and share count those of the event; a rekey recorded before
-  the event kept the threshold is not cross-checked on it, and says so);
+  active, its epoch, threshold and share count those of the event); where the ledger holds
+  the new set's registered signed manifest, the set is also checked against it (the rekey's
+  native set and share digests, the ledger's m, the latest revision's count the ledger's
+  n), which is what checks the threshold of a rekey recorded before the event kept it; with
+  neither, the threshold is not cross-checked, and the new version says so;
 * a count above the rekey's is taken only when recorded extensions of the new set
   (``share-set.extend``, e.g. ``tcr shares extend`` run before this command) account for
   every share above it; the new version then counts them and its event names them;
@@ -198,7 +201,8 @@ def plan_config_rekey(
     rekey recorded with another configuration version (exit 3); the new set not in the
     ledger, not active, not the rekey's epoch, threshold (when the event records it) and
     share count, or with more shares than the rekey made and its recorded extensions
-    account for (exit 3); ``output`` existing without ``force`` (exit 1); an ``output`` in
+    account for, or holding a signed manifest that is not of the rekey's shares, m and n
+    (exit 3); ``output`` existing without ``force`` (exit 1); an ``output`` in
     another folder than a relative site file allows (exit 2); a configuration changed
     since it was read (exit 3)."""
     from tcr_kit.custody.errors import NotFound
@@ -262,8 +266,9 @@ def plan_config_rekey(
 
 def _check_rekey_shape(seq: int, rekey: ActivationEvent, share_set: ShareSet) -> int:
     """The share count the rekey of audit event ``seq`` made, after checking the ledger's
-    set against the event: its epoch, its m (when the event records it: rekeys recorded
-    before they kept ``new_threshold`` are not cross-checked) and an n not below the
+    set against the event: its epoch, its m (when the event records it: for rekeys recorded
+    before they kept ``new_threshold`` the set's manifest, :func:`_check_manifests`, is
+    what checks it) and an n not below the
     rekey's (above it only by recorded extensions, :func:`_extensions_since`). A mismatch
     is :class:`WrongShareSet` (exit 3): the new version would name a set the HSM's shares
     are not."""

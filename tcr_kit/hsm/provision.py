@@ -327,14 +327,15 @@ def check_raise_with_ledger(
         f"the HSM's marker ({marker.count} shares) is not raised to {cfg.count}, refused before"
         " any share is read"
     )
+    without = f"a configuration counting the marker's {marker.count} activates without a raise"
     for body in manifests:
         held = (body.get("payload") or {}).get("native_set_id")
         if held != native:
             raise WrongShareSet(
                 f"share set {share_set.id} holds the signed manifest of native set {held}"
                 f" (audit event {body.get('seq')}); the HSM's marker names native set {native}:"
-                f" the ledger's set is not this HSM's shares, so {refused} (name the HSM's set"
-                " in the configuration, or register its own manifest for it)"
+                f" the ledger's set is not this HSM's shares, so {refused} ({without}; the"
+                " raise needs a ledger set registered with the HSM's own manifest)"
             )
     if (share_set.m, share_set.n) != (cfg.threshold, cfg.count):
         # Without a manifest a count below the ledger's is not config-extend's to settle.
@@ -344,8 +345,7 @@ def check_raise_with_ledger(
         raise WrongShareSet(
             f"share set {share_set.id} holds no signed manifest in the ledger: nothing recorded"
             f" ties it to the HSM's native set {native} or made its {share_set.n} shares, so"
-            f" {refused} (a configuration counting the marker's {marker.count} activates"
-            " without a raise)"
+            f" {refused} ({without})"
         )
 
 

@@ -426,15 +426,17 @@ def test_a_marker_raise_is_refused_when_the_ledgers_manifest_is_another_hsms_sha
     assert written.returncode == 0, written.stderr
     assert load_config(config).share_set.count == 4
 
-    refused = run_tcr(["hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
-                       "--in-person", "tcr-1", "--in-person", "tcr-3", "--share", str(files[0]),
-                       "--share", str(files[2]), "--", "true"])  # fmt: skip
+    activate = ["hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
+                "--in-person", "tcr-1", "--in-person", "tcr-3", "--share", str(files[0]),
+                "--share", str(files[2])]  # fmt: skip
+    refused = run_tcr([*activate, "--", "true"])
     assert refused.returncode == 3, refused.stderr
     line = one_error_line(refused)
     mine, theirs = hsm.plan.set_id, other.plan.set_id
     assert f"holds the signed manifest of native set {theirs}" in line
     assert f"the HSM's marker names native set {mine}" in line
     assert "marker (3 shares) is not raised to 4, refused before any share is read" in line
+    assert "a configuration counting the marker's 3 activates without a raise" in line
     marker = Activation(load_config(config)).token().marker()
     assert marker is not None and marker.count == 3
     with Ledger.open(path, create=False) as led:
@@ -442,6 +444,11 @@ def test_a_marker_raise_is_refused_when_the_ledgers_manifest_is_another_hsms_sha
     event = [b for b in bodies if b["kind"] == "hsm.activate"][-1]["payload"]
     assert event["outcome"].startswith("refused: ") and event["presented"] == []
     assert "marker_count" not in event
+    # The way forward the line names works: the version counting 3 activates, no raise.
+    config.write_text(config.read_text().replace("count = 4", "count = 3"))
+    done = run_tcr([*activate, "--json", "--", "true"])
+    assert done.returncode == 0, done.stderr
+    assert "marker_count" not in json.loads(done.stdout)
 
 
 def test_a_marker_raise_is_refused_when_the_ledger_holds_no_manifest_of_the_set(
