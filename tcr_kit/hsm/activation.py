@@ -433,7 +433,7 @@ class Activation:
             )
         from tcr_kit.hsm.provision import check_raise_with_ledger
 
-        check_raise_with_ledger(marker, self.config, share_set)  # a marker raise: the ledger's n
+        check_raise_with_ledger(marker, self.config, share_set, self.ledger)  # a marker raise
         return [c for c in self.ledger.credentials() if c.share_set == cfg.id]
 
     def quorum(self) -> Quorum:
@@ -597,9 +597,10 @@ class Activation:
         set is about to log in: after ``tcr shares extend`` and ``tcr hsm config-extend`` the
         set has more shares than when the marker was written (``tcr hsm init``/``rekey``),
         and the marker must not keep saying otherwise. With a ledger, :meth:`quorum` has
-        checked that count against the ledger's set first. Only a raise, only for the marker's
-        set, epoch and threshold; written with ``pin`` (a login of its own, which a wrong PIN
-        fails like the activation's), read back. Returns the activation event's
+        checked that count, and that the set's signed manifest is of the marker's native set,
+        against the ledger first. Only a raise, only for the marker's set, epoch and
+        threshold; written with ``pin`` (a login of its own, which a wrong PIN fails like the
+        activation's), read back. Returns the activation event's
         ``marker_count`` field (``{"marker_count": {"old": N, "new": M}}``) or nothing."""
         from tcr_kit.hsm.provision import marker_behind, write_marker
 

@@ -10,8 +10,11 @@ The configuration still names the old set and epoch, and an activation under it 
   that moved this HSM away from the configuration's set and epoch, recorded **with this
   configuration's exact SHA-256** (the version reviewed and used for the rekey is the one
   the new version is made from), and the new share set the rekey added (id, epoch, m, n;
-  active, its epoch, threshold and share count those of the event; a rekey recorded before
-  the event kept the threshold is not cross-checked on it, and says so);
+  active, its epoch, threshold and share count those of the event); where the ledger holds
+  the new set's registered signed manifest, the set is also checked against it (the rekey's
+  native set and share digests, the ledger's m, the latest revision's count the ledger's
+  n), which is what checks the threshold of a rekey recorded before the event kept it; with
+  neither, the threshold is not cross-checked, and the new version says so;
 * a count above the rekey's is taken only when recorded extensions of the new set
   (``share-set.extend``, e.g. ``tcr shares extend`` run before this command) account for
   every share above it; the new version then counts them and its event names them;
@@ -83,8 +86,16 @@ class ConfigRekey:
     """The ``share-set.extend`` events that raised the new set's count after the rekey
     (``seq``, ``hash``, ``old_count``, ``new_count``): the new version counts them."""
     threshold_checked: bool = True
-    """``False`` for a rekey recorded before ``hsm.rekey`` kept the new set's threshold:
-    the ledger's m is then written without a cross-check against the event."""
+    """``False`` when neither the ``hsm.rekey`` event (one recorded before rekeys kept the
+    new set's threshold) nor a registered signed manifest of the new set says its
+    threshold: the ledger's m is then written without a cross-check."""
+    manifest_event: dict[str, Any] | None = None
+    """The new set's registered signed manifest (the split's revision) the threshold, the
+    count and the share digests were cross-checked against: ``seq`` and ``hash`` of its
+    ``share-set.manifest`` event and its ``manifest_sha256``; ``None`` when the ledger holds
+    none."""
+    event_threshold: bool = True
+    """The ``hsm.rekey`` event records the new set's threshold (``new_threshold``)."""
 
     @property
     def old(self) -> dict[str, Any]:
@@ -114,16 +125,24 @@ class ConfigRekey:
             "rekey_event": {"seq": self.rekey_seq, "hash": self.rekey_hash},
             "extensions": [dict(e) for e in self.extensions],
             "threshold_checked": self.threshold_checked,
+            "manifest_event": dict(self.manifest_event) if self.manifest_event else None,
         }
 
     def notes(self) -> list[str]:
         """One line per thing the reader must know besides the changed lines: where a count
-        above the rekey's comes from, and a threshold not cross-checked."""
+        above the rekey's comes from, and what the threshold was cross-checked against when
+        the rekey event does not record it (the new set's signed manifest, or nothing)."""
         lines = [
             f"  count {e['old_count']} -> {e['new_count']}: the extension of audit event"
             f" {e['seq']} (share-set.extend) after the rekey"
             for e in self.extensions
         ]
+        if not self.event_threshold and self.manifest_event is not None:
+            lines.append(
+                f"  threshold {self.new['threshold']} cross-checked against the new set's signed"
+                f" manifest (audit event {self.manifest_event['seq']}): the hsm.rekey event"
+                f" {self.rekey_seq} was recorded before rekeys kept it"
+            )
         if not self.threshold_checked:
             lines.append(
                 f"  threshold not cross-checked: the hsm.rekey event {self.rekey_seq} was"
@@ -182,7 +201,8 @@ def plan_config_rekey(
     rekey recorded with another configuration version (exit 3); the new set not in the
     ledger, not active, not the rekey's epoch, threshold (when the event records it) and
     share count, or with more shares than the rekey made and its recorded extensions
-    account for (exit 3); ``output`` existing without ``force`` (exit 1); an ``output`` in
+    account for, or holding a signed manifest that is not of the rekey's shares, m and n
+    (exit 3); ``output`` existing without ``force`` (exit 1); an ``output`` in
     another folder than a relative site file allows (exit 2); a configuration changed
     since it was read (exit 3)."""
     from tcr_kit.custody.errors import NotFound
@@ -225,6 +245,7 @@ def plan_config_rekey(
     if share_set.status != "active":
         raise WrongShareSet(f"share set {share_set.id} is {share_set.status} in the ledger")
     count = _check_rekey_shape(seq, rekey, share_set)
+    manifest = _check_manifests(ledger, seq, rekey, share_set, count)
     extensions = _extensions_since(ledger, seq, rekey, share_set, count)
     output, replaces, data = read_for_new_version(loaded, output, force=force)
     new = {"id": share_set.id, "epoch": share_set.epoch, "threshold": share_set.m,
@@ -237,14 +258,17 @@ def plan_config_rekey(
     (stored,) = ledger.audit.events(seq, seq)
     return ConfigRekey(
         loaded, output, new, text, seq, stored.hash, rekey.old.set_id if rekey.old else "",
-        rekey.new.set_id, replaces, tuple(extensions), rekey.new_threshold is not None,
+        rekey.new.set_id, replaces, tuple(extensions),
+        rekey.new_threshold is not None or manifest is not None, manifest,
+        rekey.new_threshold is not None,
     )  # fmt: skip
 
 
 def _check_rekey_shape(seq: int, rekey: ActivationEvent, share_set: ShareSet) -> int:
     """The share count the rekey of audit event ``seq`` made, after checking the ledger's
-    set against the event: its epoch, its m (when the event records it: rekeys recorded
-    before they kept ``new_threshold`` are not cross-checked) and an n not below the
+    set against the event: its epoch, its m (when the event records it: for rekeys recorded
+    before they kept ``new_threshold`` the set's manifest, :func:`_check_manifests`, is
+    what checks it) and an n not below the
     rekey's (above it only by recorded extensions, :func:`_extensions_since`). A mismatch
     is :class:`WrongShareSet` (exit 3): the new version would name a set the HSM's shares
     are not."""
@@ -267,6 +291,55 @@ def _check_rekey_shape(seq: int, rekey: ActivationEvent, share_set: ShareSet) ->
             f" {rekey.new.epoch}{made}"
         )
     return count
+
+
+def _check_manifests(
+    ledger: Ledger, seq: int, rekey: ActivationEvent, share_set: ShareSet, count: int
+) -> dict[str, Any] | None:
+    """Cross-check the new set's registered signed manifests, when the ledger holds any,
+    against the rekey of audit event ``seq`` and the ledger's set: every revision of the
+    rekey's native set and of the ledger's m; the split's revision of the ``count`` shares
+    the rekey made, with the share digests the event records; the latest revision of the
+    ledger's n (an extension raises both at once). This is what checks the threshold of a
+    rekey recorded before ``hsm.rekey`` kept it. Returns the split revision's event
+    (``seq``, ``hash``, ``manifest_sha256``), or ``None`` when there is no manifest; a
+    mismatch is :class:`WrongShareSet` (exit 3)."""
+    assert rekey.new is not None  # noqa: S101 - _rekeys
+    history = ledger.manifest_history(share_set.id)
+    if not history:
+        return None
+    native, made = rekey.new.set_id, f"the rekey of audit event {seq} made"
+    manifests = [_as_dict(_as_dict(body.get("payload")).get("manifest")) for body in history]
+    for body, manifest in zip(history, manifests, strict=True):
+        held = _as_dict(body.get("payload")).get("native_set_id")
+        where = f"share set {share_set.id}'s signed manifest of audit event {body.get('seq')}"
+        if held != native:
+            raise WrongShareSet(f"{where} is of native set {held}; {made} native set {native}")
+        if manifest.get("threshold") != share_set.m:
+            raise WrongShareSet(
+                f"{where} has threshold {manifest.get('threshold')}; the ledger's m is"
+                f" {share_set.m}: the ledger does not describe the rekey's shares"
+            )
+    first, latest = manifests[0], manifests[-1]
+    digests = [_as_dict(e).get("sha256") for e in first.get("shares") or ()]
+    if first.get("count") != count or digests != list(rekey.new_share_digests or ()):
+        raise WrongShareSet(
+            f"share set {share_set.id}'s signed manifest of audit event {history[0].get('seq')}"
+            f" lists shares other than the {count} {made} (their SHA-256 differ)"
+        )
+    if latest.get("count") != share_set.n:
+        raise WrongShareSet(
+            f"share set {share_set.id} has {share_set.n} shares in the ledger; its latest signed"
+            f" manifest (audit event {history[-1].get('seq')}) counts {latest.get('count')}"
+        )
+    split = int(history[0]["seq"])
+    (stored,) = ledger.audit.events(split, split)
+    digest = _as_dict(history[0].get("payload")).get("manifest_sha256")
+    return {"seq": stored.seq, "hash": stored.hash, "manifest_sha256": digest}
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _extensions_since(

@@ -44,6 +44,7 @@ from tcr_kit.hsm.token import (
 from tcr_kit.secrets import SecretBuffer, random_bytes
 
 if TYPE_CHECKING:
+    from tcr_kit.custody.ledger import Ledger
     from tcr_kit.custody.models import ShareSet
     from tcr_kit.sharing.native_share import NativeShare
 
@@ -306,17 +307,52 @@ def marker_behind(marker: Marker, cfg: ShareSetSection) -> bool:
 
 
 def check_raise_with_ledger(
-    marker: Marker | None, loaded: LoadedConfig, share_set: ShareSet
+    marker: Marker | None, loaded: LoadedConfig, share_set: ShareSet, ledger: Ledger
 ) -> None:
     """With a ledger, the marker is raised only to the count the ledger records for the
     set (extensions included: each raised it by a signed manifest revision), never to a
-    count that only the configuration file says. A mismatch is :class:`WrongShareSet`
-    (exit 3), raised before any share is read and so before any PIN is tried."""
+    count that only the configuration file says, and only when the ledger's set is the
+    marker's own shares: every signed manifest the ledger registered for the set must be of
+    the marker's native set. A set with no registered manifest is refused a raise too:
+    nothing recorded then ties it to the HSM's shares or made its count (every recorded
+    extension is a manifest revision), and a marker, which only ever moves forward, cannot
+    take a wrong count back. A refusal is :class:`WrongShareSet` (exit 3), raised before
+    any share is read and so before any PIN is tried."""
     cfg = loaded.share_set
     if marker is None or not marker_behind(marker, cfg):
         return
-    if (share_set.m, share_set.n) == (cfg.threshold, cfg.count):
-        return
+    manifests = ledger.manifest_history(share_set.id)
+    native = marker.current.set_id
+    refused = (
+        f"the HSM's marker ({marker.count} shares) is not raised to {cfg.count}, refused before"
+        " any share is read"
+    )
+    without = f"a configuration counting the marker's {marker.count} activates without a raise"
+    for body in manifests:
+        held = (body.get("payload") or {}).get("native_set_id")
+        if held != native:
+            raise WrongShareSet(
+                f"share set {share_set.id} holds the signed manifest of native set {held}"
+                f" (audit event {body.get('seq')}); the HSM's marker names native set {native}:"
+                f" the ledger's set is not this HSM's shares, so {refused} ({without}; the"
+                " raise needs a ledger set registered with the HSM's own manifest)"
+            )
+    if (share_set.m, share_set.n) != (cfg.threshold, cfg.count):
+        # Without a manifest a count below the ledger's is not config-extend's to settle.
+        if manifests or share_set.m != cfg.threshold or share_set.n < cfg.count:
+            _refuse_other_count(marker, loaded, share_set)
+    if not manifests:
+        raise WrongShareSet(
+            f"share set {share_set.id} holds no signed manifest in the ledger: nothing recorded"
+            f" ties it to the HSM's native set {native} or made its {share_set.n} shares, so"
+            f" {refused} ({without})"
+        )
+
+
+def _refuse_other_count(marker: Marker, loaded: LoadedConfig, share_set: ShareSet) -> None:
+    """Refuse a raise to a threshold or count other than the ledger's, naming the way
+    forward that works."""
+    cfg = loaded.share_set
     # The way forward named must be one that works: config-extend only ever writes the
     # ledger's n over a lower count of the same threshold.
     if share_set.m != cfg.threshold:

@@ -391,3 +391,103 @@ def test_a_refused_marker_raise_names_a_way_forward_that_works(
         assert "then 'tcr hsm config-extend'" not in line
     else:
         assert "the threshold is not the ledger's m" in line and "config-extend" not in line
+
+
+def test_a_marker_raise_is_refused_when_the_ledgers_manifest_is_another_hsms_shares(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """The ledger set the configuration names holds the signed manifest of another HSM's
+    shares (registered for it by mistake) and an extension of them: 'tcr hsm config-extend'
+    writes that count, but the activation refuses the marker raise in one line (exit 3)
+    before any share is read, since the ledger's set is not the marker's native set. With
+    the HSM's own manifest registered the same steps raise the marker (the test above)."""
+    from tcr_kit.custody.share_manifests import extend_set, sign_manifest
+    from tcr_kit.hsm.activation import Activation
+    from tcr_kit.hsm.config import load_config
+    from tcr_kit.sharing.manifest import load_manifest
+    from tests.integration.hsm_helpers import custody_ledger, register_shares
+
+    hsm, other = make_hsm(tmp_path, softhsm, m=2, n=3), make_hsm(tmp_path, softhsm, m=2, n=3)
+    config, files, set_id = hsm.config_path, hsm.plan.share_files, hsm.loaded.share_set.id
+    path = tmp_path / "ledger.sqlite"
+    ledger, ca = custody_ledger(path, set_id, m=2, n=3)
+    register_shares(ledger, ca, set_id, 3)
+    wrong = sign_manifest(load_manifest(other.plan.manifest_file), ca.signer, "ca")
+    ledger.register_manifest(ca, set_id, wrong)
+    out = tmp_path / "extended"
+    out.mkdir()
+    extend_set(other.plan.share_files[:2], wrong, ca.signer, "ca", out, count=1, ledger=ledger,
+               actor=ca, share_set_id=set_id)  # fmt: skip
+    ledger.close()
+    ca.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    written = run_tcr(["hsm", "config-extend", "--config", str(config), "--output", str(config),
+                       "--force", "--yes", *audit])  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    assert load_config(config).share_set.count == 4
+
+    activate = ["hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
+                "--in-person", "tcr-1", "--in-person", "tcr-3", "--share", str(files[0]),
+                "--share", str(files[2])]  # fmt: skip
+    refused = run_tcr([*activate, "--", "true"])
+    assert refused.returncode == 3, refused.stderr
+    line = one_error_line(refused)
+    mine, theirs = hsm.plan.set_id, other.plan.set_id
+    assert f"holds the signed manifest of native set {theirs}" in line
+    assert f"the HSM's marker names native set {mine}" in line
+    assert "marker (3 shares) is not raised to 4, refused before any share is read" in line
+    assert "a configuration counting the marker's 3 activates without a raise" in line
+    marker = Activation(load_config(config)).token().marker()
+    assert marker is not None and marker.count == 3
+    with Ledger.open(path, create=False) as led:
+        bodies = [json.loads(e.body) for e in led.audit.events()]
+    event = [b for b in bodies if b["kind"] == "hsm.activate"][-1]["payload"]
+    assert event["outcome"].startswith("refused: ") and event["presented"] == []
+    assert "marker_count" not in event
+    # The way forward the line names works: the version counting 3 activates, no raise.
+    config.write_text(config.read_text().replace("count = 4", "count = 3"))
+    done = run_tcr([*activate, "--json", "--", "true"])
+    assert done.returncode == 0, done.stderr
+    assert "marker_count" not in json.loads(done.stdout)
+
+
+def test_a_marker_raise_is_refused_when_the_ledger_holds_no_manifest_of_the_set(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """The ledger's set was registered with a count above the HSM's (no extension recorded,
+    no manifest): nothing recorded ties it to the marker's native set, and a marker only
+    moves forward, so the raise is refused in one line (exit 3) before any share is read.
+    The way forward the line names works: the configuration counting the marker's shares
+    activates without a raise."""
+    from tcr_kit.hsm.activation import Activation
+    from tcr_kit.hsm.config import load_config
+    from tests.integration.hsm_helpers import custody_ledger, register_shares
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    config, files, set_id = hsm.config_path, hsm.plan.share_files, hsm.loaded.share_set.id
+    path = tmp_path / "ledger.sqlite"
+    ledger, ca = custody_ledger(path, set_id, m=2, n=4)
+    register_shares(ledger, ca, set_id, 3)
+    ledger.close()
+    ca.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    activate = ["hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
+                "--in-person", "tcr-1", "--in-person", "tcr-2", "--share", str(files[0]),
+                "--share", str(files[1]), "--json", "--", "true"]  # fmt: skip
+    config.write_text(config.read_text().replace("count = 3", "count = 4"))
+    refused = run_tcr(activate)
+    assert refused.returncode == 3, refused.stderr
+    line = one_error_line(refused)
+    assert f"share set {set_id} holds no signed manifest in the ledger" in line
+    assert f"ties it to the HSM's native set {hsm.plan.set_id}" in line
+    assert "marker (3 shares) is not raised to 4, refused before any share is read" in line
+    assert "a configuration counting the marker's 3 activates without a raise" in line
+    marker = Activation(load_config(config)).token().marker()
+    assert marker is not None and marker.count == 3
+
+    config.write_text(config.read_text().replace("count = 4", "count = 3"))
+    done = run_tcr(activate)
+    assert done.returncode == 0, done.stderr
+    assert "marker_count" not in json.loads(done.stdout)
+    verify = run_tcr(["audit", "verify", "--ledger", str(path)])
+    assert verify.returncode == 0, verify.stderr

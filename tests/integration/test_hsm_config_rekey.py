@@ -294,3 +294,85 @@ def test_config_rekey_refuses_a_ledger_threshold_other_than_the_rekeys(
         assert "3-of-4 in the ledger; the rekey of audit event" in one_error_line(refused)
         assert "made epoch 2, 2-of-4" in one_error_line(refused)
     assert config.read_bytes() == before and "hsm.config-rekey" not in _kinds(path)
+
+
+def test_a_rekey_recorded_without_its_threshold_is_cross_checked_against_the_signed_manifest(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """A ledger whose hsm.rekey event was recorded the old way (no new_threshold, no
+    new_count): config-rekey says "threshold not cross-checked" only while the ledger holds
+    no signed manifest of the new set. Once the rekey's manifest is signed and registered
+    ('tcr shares sign', 'tcr shares register') the threshold and count are checked against
+    it, the note names it instead, and the event records it; the new shares activate."""
+    from dataclasses import replace
+
+    from tcr_kit.custody.models import ShareSet, build
+    from tcr_kit.hsm.events import ActivationEvent
+    from tcr_kit.hsm.provision import manifest_path
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    config, old_id = hsm.config_path, hsm.loaded.share_set.id
+    keys: dict = {}  # type: ignore[type-arg]
+    path = tmp_path / "ledger.sqlite"
+    ledger, ca = custody_ledger(path, old_id, m=2, n=3, keys=keys, config=hsm.loaded)
+    register_shares(ledger, ca, old_id, 3)
+    keys["ca"].save(tmp_path / "ca.pem")
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    events: list[ActivationEvent] = []
+    result = rekey(Activation(hsm.loaded, on_event=events.append),
+                   [ShareFile(p) for p in hsm.plan.share_files[:2]], threshold=2, count=4,
+                   output_dir=new_dir, new_share_set_id="set-e2")  # fmt: skip
+    (event,) = [e for e in events if e.kind == "hsm.rekey"]
+    old_way = replace(event, new_threshold=None, new_count=None).payload()
+    assert "new_threshold" not in old_way and "new_count" not in old_way
+    ledger.add_share_set(ca, build(ShareSet, id="set-e2", m=2, n=4, purpose="HSM", epoch=2))
+    ledger.retire_share_set(ca, old_id)
+    ledger.record_event(ca, "hsm.rekey", event.subjects, old_way)
+    ledger.close()
+
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    cmd = ["hsm", "config-rekey", "--config", str(config), "--output", str(config), "--force",
+           *audit]  # fmt: skip
+    unchecked = run_tcr([*cmd, "--dry-run"])
+    assert unchecked.returncode == 0, unchecked.stderr
+    assert "threshold not cross-checked" in unchecked.stdout
+
+    manifest = manifest_path(new_dir, hsm.label, 2)
+    signed = tmp_path / "e2.manifest.signed.json"
+    for args in (["shares", "sign", str(manifest), "--output", str(signed), *audit[2:]],
+                 ["shares", "register", str(signed), "--share-set", "set-e2", *audit]):  # fmt: skip
+        done = run_tcr(args)
+        assert done.returncode == 0, (args, done.stderr)
+    with Ledger.open(path, create=False) as led:
+        (registered,) = [e for e in led.audit.events()
+                         if json.loads(e.body)["kind"] == "share-set.manifest"]  # fmt: skip
+    before = config.read_bytes()
+    dry = run_tcr([*cmd, "--dry-run"])
+    assert dry.returncode == 0, dry.stderr
+    assert "not cross-checked" not in dry.stdout
+    (note,) = [x for x in dry.stdout.splitlines() if "cross-checked" in x]
+    assert "threshold 2 cross-checked against the new set's signed manifest" in note
+    assert f"(audit event {registered.seq})" in note
+    assert config.read_bytes() == before
+    written = run_tcr([*cmd, "--yes", "--json"])
+    assert written.returncode == 0, written.stderr
+    facts = json.loads(written.stdout)
+    assert facts["threshold_checked"] is True
+    assert facts["manifest_event"]["seq"] == registered.seq
+    assert facts["manifest_event"]["hash"] == registered.hash
+    assert facts["new_share_set"] == {"id": "set-e2", "epoch": 2, "threshold": 2, "count": 4}
+    with Ledger.open(path, create=False) as led:
+        (recorded,) = [json.loads(e.body) for e in led.audit.events()
+                       if json.loads(e.body)["kind"] == "hsm.config-rekey"]  # fmt: skip
+    assert recorded["payload"]["manifest_event"] == facts["manifest_event"]
+
+    data = tmp_path / "zone.txt"
+    data.write_bytes(b"zone signed after an old rekey")
+    signs = run_tcr(["hsm", "activate", "--no-ledger", "--config", str(config), "--sign-key",
+                     "ksk-demo", "--input", str(data), "--output", str(tmp_path / "z.sig"),
+                     "--share", str(result.share_files[0]), "--share",
+                     str(result.share_files[3]), "-q"])  # fmt: skip
+    assert signs.returncode == 0, signs.stderr
+    verify = run_tcr(["audit", "verify", "--ledger", str(path)])
+    assert verify.returncode == 0, verify.stderr

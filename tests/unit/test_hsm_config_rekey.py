@@ -20,6 +20,7 @@ from tcr_kit.hsm.config_rekey import plan_config_rekey, rekey_config
 from tcr_kit.hsm.errors import ConfigError, WrongShareSet
 from tcr_kit.hsm.events import REKEY, ActivationEvent, HsmRef, ShareSetRef
 from tcr_kit.hsm.token import EpochRef
+from tcr_kit.sharing.manifest import ShareManifest
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 OLD, NEW = "hsm-e-activation", "hsm-e-activation-2"
@@ -57,19 +58,22 @@ def _rekeyed(
     n: int = 5,
     epoch: int = 2,
     shape: tuple[int, int] | None = None,
+    new: tuple[str, tuple[str, ...]] | None = None,
 ) -> int:
     """What ``tcr hsm rekey`` leaves in the ledger: the new set added (m-of-n, ``epoch``),
     the old one retired, and the ``hsm.rekey`` event (made with ``config``). The event is
     in the format of rekeys recorded before they kept the new set's threshold and count,
-    unless ``shape`` gives them (``(threshold, count)``, as rekeys record them now)."""
+    unless ``shape`` gives them (``(threshold, count)``, as rekeys record them now).
+    ``new`` is the new shares' native set id and digests (made-up ones by default)."""
     loaded = load_config(config)
     ledger.add_share_set(actor, build(ShareSet, id=NEW, m=m, n=n, purpose="HSM", epoch=epoch))
     ledger.retire_share_set(actor, OLD)
     event = ActivationEvent(
         kind=REKEY, hsm=HsmRef("HSM-E", MODULE), config_sha256=loaded.sha256,
         share_set=ShareSetRef(OLD, 1, 2, 3), presented=(), outcome="rekeyed to epoch 2",
-        at="2026-12-02T10:00:00Z", old=EpochRef("aa" * 8, 1), new=EpochRef("bb" * 8, 2),
-        new_share_set=NEW, new_share_digests=tuple("cd" * 32 for _ in range(5)),
+        at="2026-12-02T10:00:00Z", old=EpochRef("aa" * 8, 1),
+        new=EpochRef(new[0] if new else "bb" * 8, 2), new_share_set=NEW,
+        new_share_digests=new[1] if new else tuple("cd" * 32 for _ in range(5)),
         site_sha256=loaded.site_sha256,
         new_threshold=shape[0] if shape else None, new_count=shape[1] if shape else None,
     )  # fmt: skip
@@ -253,3 +257,81 @@ def test_tcr_hsm_config_rekey_says_in_one_line_the_threshold_was_not_cross_check
         (line,) = [x for x in shown.splitlines() if "cross-checked" in x]
         assert "threshold not cross-checked: the hsm.rekey event" in line
     assert load_config(path).share_set.threshold == 3
+
+
+def _split(actor: Actor, m: int = 3, n: int = 5) -> tuple[ShareManifest, tuple[str, ...]]:
+    """A real m-of-n split of a random secret: its manifest signed by ``actor``, and the
+    shares' digests (what a rekey records in its event)."""
+    from tcr_kit.custody.share_manifests import sign_manifest
+    from tcr_kit.hsm.provision import manifest_record
+    from tcr_kit.secrets import random_bytes
+    from tcr_kit.sharing.manifest import parse_manifest
+    from tcr_kit.sharing.native_split import split_bytes
+
+    shares = split_bytes(random_bytes(32), m, n, label="HSM-E activation epoch 2")
+    files = [Path(f"HSM-E-epoch2-share-{i:03d}.txt") for i in range(1, n + 1)]
+    signed = sign_manifest(parse_manifest(manifest_record(shares, files)), actor.signer, "ca-1")
+    return signed, tuple(s.digest().hex() for s in shares)
+
+
+def test_a_rekey_recorded_before_it_kept_the_threshold_is_checked_against_the_manifest(
+    tmp_path: Path, world: tuple[Ledger, Actor]
+) -> None:
+    """The old hsm.rekey event says nothing of m; the new set's registered signed manifest
+    of the rekey's own shares does: the threshold counts as cross-checked, the note says
+    against what, and the new version's event names the manifest's registration."""
+    ledger, actor = world
+    path = _config(tmp_path)
+    manifest, digests = _split(actor)
+    seq = _rekeyed(ledger, actor, path, new=(manifest.set_id, digests))  # the old format
+    registered = ledger.register_manifest(actor, NEW, manifest)
+    plan = plan_config_rekey(load_config(path), ledger, path, force=True)
+    assert plan.threshold_checked and not plan.event_threshold and plan.rekey_seq == seq
+    assert plan.payload()["threshold_checked"] is True
+    assert plan.payload()["manifest_event"] == {
+        "seq": registered.seq,
+        "hash": registered.hash,
+        "manifest_sha256": manifest.signing_digest().hex(),
+    }
+    assert not any("not cross-checked" in line for line in plan.describe())
+    (note,) = plan.notes()
+    assert "threshold 3 cross-checked against the new set's signed manifest" in note
+    assert f"(audit event {registered.seq})" in note and f"hsm.rekey event {seq}" in note
+    _, back = rekey_config(plan, ledger, actor, force=True)
+    assert back is not None and back.share_set.threshold == 3
+    ledger.verify()
+
+
+@pytest.mark.parametrize("shape", [None, (3, 5)], ids=["old-event", "event-with-threshold"])
+def test_a_manifest_of_other_shares_than_the_rekeys_is_refused(
+    tmp_path: Path, world: tuple[Ledger, Actor], shape: tuple[int, int] | None
+) -> None:
+    """A signed manifest registered for the new set that is of another split (another
+    native set), or of the rekey's set id with other share digests, is not the rekey's
+    shares: refused in one line (exit 3), whatever the event records."""
+    ledger, actor = world
+    path = _config(tmp_path)
+    manifest, digests = _split(actor)
+    _rekeyed(ledger, actor, path, shape=shape, new=("ee" * 8, digests))
+    registered = ledger.register_manifest(actor, NEW, manifest)
+    with pytest.raises(WrongShareSet) as caught:
+        plan_config_rekey(load_config(path), ledger, path, force=True)
+    assert caught.value.exit_code == ExitCode.INTEGRITY
+    assert str(caught.value) == (
+        f"share set {NEW}'s signed manifest of audit event {registered.seq} is of native set"
+        f" {manifest.set_id}; the rekey of audit event {registered.seq - 1} made native set"
+        f" {'ee' * 8}"
+    )
+
+
+def test_a_manifest_of_the_rekeys_set_id_listing_other_shares_is_refused(
+    tmp_path: Path, world: tuple[Ledger, Actor]
+) -> None:
+    ledger, actor = world
+    path = _config(tmp_path)
+    manifest, digests = _split(actor)
+    other = (*digests[:4], "ab" * 32)
+    _rekeyed(ledger, actor, path, new=(manifest.set_id, other))
+    ledger.register_manifest(actor, NEW, manifest)
+    with pytest.raises(WrongShareSet, match="lists shares other than the 5 the rekey of audit"):
+        plan_config_rekey(load_config(path), ledger, path, force=True)
