@@ -39,9 +39,10 @@ def echo_entries(entries: Sequence[TimelineEntry]) -> None:
             click.echo(f"      PGP words: {words}")
         for d in e.discrepancies:
             click.echo(f"    discrepancy: {d}")
-        for o in e.overrides:
-            signed = " (co-signed)" if o.rsplit(" ", 1)[-1] in e.cosigned else ""
-            click.echo(f"    override:  {o}{signed}")
+        for o in e.override_lines():
+            click.echo(f"    override:  {o}")
+        for a in e.approvals:
+            click.echo(f"    approvals: {a}")
 
 
 def head_line(source: str, seq: int, head: str) -> list[str]:
@@ -58,7 +59,11 @@ def head_line(source: str, seq: int, head: str) -> list[str]:
 
 @audit.command("show")
 @click.argument("transcript", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--person", help="Only events about this person (actor, witness, holder).")
+@click.option(
+    "--person",
+    help="Only events about this person (actor, witness, holder, override or approval signer,"
+    " a rejected one included).",
+)
 @click.option("--bag", help="Only events about this bag serial.")
 @click.option("--credential", help="Only events about this credential id.")
 @click.option("--all", "all_events", is_flag=True, help="Every event, not only the selected ones.")

@@ -275,3 +275,34 @@ def test_the_timeline_reads_a_verdict_by_person_before_verdict_form_as_the_verif
     assert verify_log(events).statements == 1  # iw-1's re-checked, iw-2's skipped
     (entry,) = entries_of(events[-1:])
     assert "overridden by iw-1 (rejected: iw-2)" in entry.overrides[0]
+
+
+def test_the_person_filter_reads_who_signed_not_how_the_override_is_worded() -> None:
+    """``tcr audit show --person``: the override text ends with its reason, so a filter on
+    its wording missed every signer and could catch whoever the reason names. The filter
+    reads the signers (a rejected one included) and the co-signed mark reads
+    ``override_by``, not the reason's last word."""
+    from tcr_kit.audit.timeline import TimelineEntry, entries_of
+
+    log = _log()
+    override = _override("iw-1", "iw-2")
+    override["statement"]["reason"] = "card examined, as asked by tcr-1"
+    override["signatures"][1]["signature"] = "5a" * 64
+    override["rejected"] = [{"index": 1, "person": "iw-2", "reason": "does not verify"}]
+    log.append(ADMIN, "admin", "hsm.activate", _refused(override, verdict_form=2))
+    (entry,) = entries_of(list(log.events())[-1:])
+    assert entry.mentions(person="iw-1") and entry.mentions(person="iw-2")
+    assert not entry.mentions(person="tcr-1")
+    assert [(s.person, s.verdict, s.reason) for s in entry.signers] == [
+        ("iw-1", "held", None),
+        ("iw-2", "rejected", "does not verify"),
+    ]
+    shown = (
+        "custody of card-1 overridden by iw-1 (rejected: iw-2): card examined, as asked by tcr-1"
+    )
+    both = TimelineEntry(
+        seq=9, time="t", actor="admin", roles=(), action="hsm.activate", objects=(),
+        witnesses=("tcr-1",), outcome="activated", overrides=("D-0001 overridden by iw-1", shown),
+        override_by="iw-1", activation_override=shown, cosigned=("iw-1", "tcr-1"),
+    )  # fmt: skip
+    assert both.override_lines() == ["D-0001 overridden by iw-1 (co-signed)", shown]
