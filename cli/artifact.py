@@ -273,7 +273,7 @@ def artifact_show(ledger_path: Path | None, name: str, as_json: bool) -> None:
         return
     say(f"artifact {art.name} on drive {art.drive}, registered by {art.registered_by}")
     rows = [s.to_json() for s in states]
-    say(
+    click.echo(
         table(
             rows,
             ["label", "not_before", "until", "files", "state", "released_at", "released_by"],
