@@ -97,3 +97,28 @@ def test_a_forged_file_name_in_an_error_stays_on_its_line(tmp_path: Path) -> Non
     assert proc.returncode != 0
     (line,) = _lines_on_stderr_are_ours(proc.stderr)
     assert line.startswith("error: ")
+
+
+def test_every_cli_module_prints_through_the_escape() -> None:
+    """What a command prints for people goes through :mod:`cli._output` (``say``,
+    ``say_lines``, ``warn``, ``progress``) or a :func:`cli.app.table` (whose cells are
+    escaped); a bare ``click.echo`` of anything else, or a table handed to ``say`` (its
+    row breaks would be escaped), is refused here. The exceptions print what is not a
+    name from outside: the JSON document, the manual, a signed note as it is signed."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "cli"
+    allowed = {"app.py", "_output.py", "manual.py"}
+    wrong: list[str] = []
+    for path in sorted(root.glob("*.py")):
+        if path.name in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func, first = ast.unparse(node.func), ast.unparse(node.args[0])
+            if func == "click.echo" and not first.startswith("table(") and first != "result.note":
+                wrong.append(f"{path.name}:{node.lineno}: click.echo({first})")
+            if func == "say" and first.startswith("table("):
+                wrong.append(f"{path.name}:{node.lineno}: say(table(...))")
+    assert wrong == []
