@@ -301,11 +301,13 @@ def _activation_override(
     unchecked = refused and "rejected" not in override  # recorded before refusals kept one
     reasons = _override_reasons(override)
     for i, person in enumerate(named):
+        if not isinstance(person, str):  # malformed: shown as it is, nobody's to match
+            continue
         if i in rejected:
-            verdict, why = "rejected", reasons.get(i) or reasons.get(str(person))
+            verdict, why = "rejected", reasons.get(i) or reasons.get(person)
         else:
             verdict, why = ("not re-checked" if unchecked else "held"), None
-        signers.append(StatementSigner(str(person), "override", verdict, why))
+        signers.append(StatementSigner(person, "override", verdict, why))
     held = [str(p) for i, p in enumerate(named) if i not in rejected]
     failed = [str(p) for i, p in enumerate(named) if i in rejected]
     text = f"custody of {_text(st.get('credentials'))} overridden by {', '.join(held) or '-'}"
@@ -339,15 +341,13 @@ def _approvals(
 
     unchecked = refused_activation(payload) and "rejected" not in bundle
     counted = [a.get("signer") for a in bundle.get("approvals") or () if isinstance(a, dict)]
-    for person in counted:
-        verdict = "not re-checked" if unchecked else "held"
-        signers.append(StatementSigner(str(person), "approval", verdict))
+    verdict = "not re-checked" if unchecked else "held"
+    signers += [StatementSigner(p, "approval", verdict) for p in counted if isinstance(p, str)]
     failed = [r for r in bundle.get("rejected") or () if isinstance(r, dict)]
     for r in failed:
-        why = r.get("reason")
-        signers.append(
-            StatementSigner(str(r.get("signer")), "approval", "rejected", _opt_text(why))
-        )
+        if isinstance(r.get("signer"), str):
+            why = _opt_text(r.get("reason"))
+            signers.append(StatementSigner(r["signer"], "approval", "rejected", why))
     text = f"approved by {', '.join(str(p) for p in counted) or '-'}"
     if failed:
         text += f" (rejected: {', '.join(str(r.get('signer')) for r in failed)})"
