@@ -22,6 +22,7 @@ import click
 from tcr_kit import cards, secretio
 from tcr_kit.secrets import SecretBuffer
 
+from ._output import one_line, say
 from .app import progress
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ T = TypeVar("T")
 
 def _hidden_prompt(text: str, confirm: bool) -> str:
     # click returns a str, which cannot be wiped; secretio copies it into a buffer at once.
-    return str(click.prompt(text, hide_input=True, confirmation_prompt=confirm, err=True))
+    asked = one_line(text)  # it may name a card by what the card or its record says
+    return str(click.prompt(asked, hide_input=True, confirmation_prompt=confirm, err=True))
 
 
 def read_secret(what: str, path: Path | None = None, *, confirm: bool = False) -> SecretBuffer:
@@ -147,7 +149,7 @@ def confirm(action: str, yes: bool) -> None:
     if not sys.stdin.isatty():
         raise click.UsageError(f"{action} needs a typed 'yes' at a terminal; use --yes in scripts")
     answer = click.prompt(
-        f"{action}: type 'yes' to go on", default="", show_default=False, err=True
+        one_line(f"{action}: type 'yes' to go on"), default="", show_default=False, err=True
     )
     if answer != "yes":
         raise click.exceptions.Abort()
@@ -172,7 +174,7 @@ def print_facts(facts: dict[str, Any]) -> None:
     width = max(len(k) for k in facts)
     for key, value in facts.items():
         if value is not None:
-            click.echo(f"{key.ljust(width)}  {value}")
+            say(f"{key.ljust(width)}  {value}")
 
 
 def listed_row(listed: ListedCard) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ._ledger import open_ledger
+from ._output import say
 from .app import emit_json, table
 
 
@@ -62,5 +63,5 @@ def summary_command(
         return
     click.echo(table(rows, cols))
     for k in ("year", "category", "severity"):
-        click.echo(f"by {k}: " + ", ".join(f"{a} {n}" for a, n in sorted(totals[k].items())))
-    click.echo(f"total: {total}")
+        say(f"by {k}: " + ", ".join(f"{a} {n}" for a, n in sorted(totals[k].items())))
+    say(f"total: {total}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from ._output import one_line, say
 from .app import json_option, progress, quiet_option, warn
 
 if TYPE_CHECKING:
@@ -118,10 +119,11 @@ def ask(question: str) -> str:
     """One answer: a prompt on a terminal, else one line of stdin (read from the same
     binary buffer as the PINs, so answers and PINs interleave correctly)."""
     if sys.stdin.isatty():
-        return str(click.prompt(question, default="", show_default=False, err=True)).strip()
-    click.echo(f"{question}: ", err=True, nl=False)
+        asked = one_line(question)
+        return str(click.prompt(asked, default="", show_default=False, err=True)).strip()
+    say(f"{question}: ", err=True, nl=False)
     line = sys.stdin.buffer.readline().decode("utf-8", "replace").strip()
-    click.echo("", err=True)
+    say("", err=True)
     return line
 
 
@@ -130,10 +132,10 @@ def prompts() -> Prompts:
 
     from .card import read_secret
 
-    def say(line: str) -> None:
-        click.echo(line, err=True)
+    def show(line: str) -> None:
+        say(line, err=True)
 
-    return Prompts(read_pin=read_secret, progress=progress, warn=warn, ask=ask, say=say)
+    return Prompts(read_pin=read_secret, progress=progress, warn=warn, ask=ask, say=show)
 
 
 # fmt: off

@@ -14,6 +14,7 @@ import click
 from ._cosign import cosign_options as cosign_options  # re-exported: commands import it here
 from ._cosign import open_card_signer as open_card_signer
 from ._cosign import use_cosigners, write_signing_requests
+from ._output import one_line, say
 from .app import TerminalProgress, counted, emit_json, json_mode, progress, progress_bar
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def _auto_publish(led: Ledger) -> None:
     if setting is None or not setting.enabled:
         return
     if done.error is not None:
-        click.echo(
+        say(
             f"warning: the change is recorded, but publishing it to {setting.output_dir} "
             f"failed: {done.error}; run 'tcr report publish' to catch the site up",
             err=True,
@@ -144,7 +145,8 @@ def read_passphrase(prompt: str, *, confirm: bool = False) -> SecretBuffer:
 
     def hidden(text: str, again: bool) -> str:
         # click returns a str, which cannot be wiped; secretio copies it into a buffer at once.
-        return str(click.prompt(text, hide_input=True, confirmation_prompt=again, err=True))
+        asked = one_line(text)
+        return str(click.prompt(asked, hide_input=True, confirmation_prompt=again, err=True))
 
     stream = None if sys.stdin.isatty() else sys.stdin.buffer
     return secretio.read_secret(
@@ -218,15 +220,15 @@ def report_change(ledger: Ledger, summary: str, dry_run: bool, data: dict[str, A
         )
         return
     prefix = "dry run: would record" if dry_run else "recorded"
-    click.echo(f"{prefix}: {summary}")
+    say(f"{prefix}: {summary}")
     for e in events:
-        click.echo(f"  audit event {e.seq} {e.kind} sha256 {e.hash}")
+        say(f"  audit event {e.seq} {e.kind} sha256 {e.hash}")
     for r in requests:
-        click.echo(f"  signing request for {r['person']}: {r['file']}")
-        click.echo(f"    event sha256 {r['sha256']}")
-        click.echo(f"    PGP words: {r['words']}")
+        say(f"  signing request for {r['person']}: {r['file']}")
+        say(f"    event sha256 {r['sha256']}")
+        say(f"    PGP words: {r['words']}")
     if dry_run:
-        click.echo("dry run: nothing was changed")
+        say("dry run: nothing was changed")
 
 
 def progress_callback(label: str = "verifying signatures") -> Callable[[int, int], None] | None:

@@ -13,6 +13,7 @@ from tcr_kit.sharing import dispatch, files
 from tcr_kit.sharing.formats.base import ForeignOptions, read_passphrase_file
 from tcr_kit.sharing.native_header import validate_label
 
+from ._output import say
 from .app import emit_json, table, warn
 
 FORMATS = list(dispatch.FORMATS)
@@ -136,7 +137,7 @@ def report_split(outcome: files.SplitOutcome | dispatch.PeerSplit, as_json: bool
         if as_json:
             emit_json(record)
         else:
-            click.echo(f"{outcome.format} shares: {outcome.threshold} of {outcome.count}")
+            say(f"{outcome.format} shares: {outcome.threshold} of {outcome.count}")
             click.echo(table(outcome.share_rows(), ["index", "file", "sha256"]))
         return
     from tcr_kit.audit.pgpwords import digest_words
@@ -146,12 +147,12 @@ def report_split(outcome: files.SplitOutcome | dispatch.PeerSplit, as_json: bool
         emit_json({**record, "manifest_pgp_words": words})
         return
     m = outcome.manifest
-    click.echo(
+    say(
         f"share set {m.set_id_hex}: {m.threshold} of {m.count}, "
         f"secret {m.secret_length} bytes, {outcome.encoding} encoding"
         + (f", label {m.label!r}" if m.label else "")
     )
     click.echo(table(outcome.share_rows(), ["index", "file", "share_sha256"]))
-    click.echo(f"manifest {outcome.manifest_path}")
-    click.echo(f"  SHA-256: {hexdigest}")
-    click.echo(f"  PGP Words: {words}")
+    say(f"manifest {outcome.manifest_path}")
+    say(f"  SHA-256: {hexdigest}")
+    say(f"  PGP Words: {words}")

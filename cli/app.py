@@ -26,6 +26,7 @@ import click
 from tcr_kit.errors import ExitCode, TcrError
 
 from ._collection import resume_collection_when_invoked
+from ._output import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -180,15 +181,16 @@ def emit_json(obj: Any) -> None:
 
 
 def warn(message: str) -> None:
-    """A warning on stderr (silenced by --quiet)."""
+    """A warning on stderr (silenced by --quiet): one line, whatever names it holds
+    (:func:`~cli._output.one_line`, as errors)."""
     if not cli_state().quiet:
-        click.echo(f"warning: {message}", err=True)
+        click.echo(f"warning: {one_line(message)}", err=True)
 
 
 def progress(message: str) -> None:
-    """A progress line on stderr (silenced by --quiet); never on stdout."""
+    """A progress line on stderr (silenced by --quiet); never on stdout; one line."""
     if not cli_state().quiet:
-        click.echo(message, err=True)
+        click.echo(one_line(message), err=True)
 
 
 PROGRESS_AFTER_ENV = "TCR_PROGRESS_AFTER"
@@ -281,8 +283,9 @@ def human(value: Any) -> str:
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """A plain aligned text table."""
-    cells = [[human(r.get(c, "")) for c in columns] for r in rows]
+    """A plain aligned text table; a cell holding a control character (a line break in a
+    label read from a card or a file) shows its escape, so each row stays one line."""
+    cells = [[one_line(human(r.get(c, ""))) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
@@ -298,17 +301,11 @@ class AlreadyReported(Exception):
         self.exit_code = int(exit_code)
 
 
-def _one_line(message: str) -> str:
-    """``message`` with every character that is not printable (a line break, a terminal
-    escape) written as its escape: errors name what a file or log spells (a person, a path),
-    and a forged name must not print a second line under the error."""
-    if message.isprintable():
-        return message
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-
-
 def _report_error(state: CliState, code: int, message: str) -> None:
-    message = _one_line(message)
+    """One ``error:`` line on stderr (and the JSON answer with ``--json``): ``message``
+    names what a file or log spells (a person, a path), so a forged name must not print a
+    second line under it (:func:`~cli._output.one_line`)."""
+    message = one_line(message)
     click.echo(f"error: {message}", err=True)
     if state.json:
         emit_json({"ok": False, "exit_code": int(code), "error": message})

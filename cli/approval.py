@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ._hsm_options import FILE, ask, config_option, ledger_option, output_options
+from ._output import say, say_lines
 from .app import emit_json, json_mode
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def request_cmd(config_path: Path, ceremony: int, hsm_name: str | None, purpose:
     if json_mode():
         return emit_json({"ok": True, "output": str(output_path), "request_sha256": req.sha256,
                           "request": req.facts()})  # fmt: skip
-    click.echo("\n".join([*req.describe(), f"written to {output_path}"]))
+    say_lines([*req.describe(), f"written to {output_path}"])
 
 
 def _card_signer(spec: str, module: str | None) -> tuple[Card, CardSigner, str | None]:
@@ -109,7 +110,7 @@ def sign_cmd(request_path: Path, signer_id: str | None, key_file: Path | None,
     if (key_file is None) == (card_spec is None):
         raise click.UsageError("sign with either --card or --key")
     req = load_request(request_path)
-    click.echo("\n".join(req.describe()), err=True)
+    say_lines(req.describe(), err=True)
     if not yes and ask("type yes to approve this activation") != "yes":
         raise OperationalError("not approved: nothing was signed")
     signer: Signer
@@ -137,7 +138,7 @@ def sign_cmd(request_path: Path, signer_id: str | None, key_file: Path | None,
     if json_mode():
         return emit_json({"ok": True, "output": str(output_path), "signer": signer_id,
                           "request_sha256": req.sha256})  # fmt: skip
-    click.echo(f"approved by {signer_id} ({signed.algorithm}); written to {output_path}")
+    say(f"approved by {signer_id} ({signed.algorithm}); written to {output_path}")
 
 
 @approval.command("verify")
@@ -169,7 +170,7 @@ def verify_cmd(request_path: Path, approval_paths: tuple[Path, ...], need: int |
         lines += [f"  valid: {a.signer} ({a.algorithm}, signed {a.signed_at})" for a in check.valid]
         lines += [f"  refused: {signer}: {reason}" for signer, reason in check.rejected]
         lines.append(f"{len(check.valid)} valid approval(s), {wanted} needed")
-        click.echo("\n".join(lines))
+        say_lines(lines)
     if not ok:
         from .app import AlreadyReported
 

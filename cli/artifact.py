@@ -22,6 +22,7 @@ from ._ledger import (
     open_ledger,
 )
 from ._ledger import report_change as _report
+from ._output import say
 from .app import emit_json, ensure_output_dir, json_mode, json_option, table
 
 if TYPE_CHECKING:
@@ -40,8 +41,8 @@ def _words(sha256_hex: str) -> str:
 
 def _file_lines(files: list[ArtifactFile] | tuple[ArtifactFile, ...], indent: str = "  ") -> None:
     for f in files:
-        click.echo(f"{indent}{f.name}  {f.size} bytes  sha256 {f.sha256}")
-        click.echo(f"{indent}  {_words(f.sha256)}")
+        say(f"{indent}{f.name}  {f.size} bytes  sha256 {f.sha256}")
+        say(f"{indent}  {_words(f.sha256)}")
 
 
 @click.group()
@@ -100,7 +101,7 @@ def artifact_register(
         if not json_mode():
             for t in art.tranches:
                 start, end = art.window(t.label)
-                click.echo(f"tranche {t.label}: {describe_window(start, end)}")
+                say(f"tranche {t.label}: {describe_window(start, end)}")
                 _file_lines(t.files)
 
 
@@ -160,9 +161,9 @@ def artifact_release(
             },
         )
         if not json_mode():
-            click.echo("files checked" + (" (would be copied):" if dry_run else " and copied:"))
+            say("files checked" + (" (would be copied):" if dry_run else " and copied:"))
             _file_lines(r.files)
-            click.echo(
+            say(
                 f"next: put drive {r.drive} back into a new bag: "
                 f"tcr bag reseal {out.bag} NEW_SERIAL --witness ID ..."
             )
@@ -221,10 +222,10 @@ def artifact_check(
     where = f"transcript {transcript} (head {found.head})" if transcript else "the ledger"
     for c in checks:
         state = "released" if c.tranche in done else "not released yet"
-        click.echo(f"{c.name}: ok, the registered file (tranche {c.tranche}, {state})")
-        click.echo(f"  sha256 {c.sha256}")
-        click.echo(f"  {_words(str(c.sha256))}")
-    click.echo(f"checked against {where}")
+        say(f"{c.name}: ok, the registered file (tranche {c.tranche}, {state})")
+        say(f"  sha256 {c.sha256}")
+        say(f"  {_words(str(c.sha256))}")
+    say(f"checked against {where}")
 
 
 @artifact.command("list")
@@ -270,7 +271,7 @@ def artifact_show(ledger_path: Path | None, name: str, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"artifact {art.name} on drive {art.drive}, registered by {art.registered_by}")
+    say(f"artifact {art.name} on drive {art.drive}, registered by {art.registered_by}")
     rows = [s.to_json() for s in states]
     click.echo(
         table(
@@ -279,5 +280,5 @@ def artifact_show(ledger_path: Path | None, name: str, as_json: bool) -> None:
         )
     )
     for t in art.tranches:
-        click.echo(f"tranche {t.label}:")
+        say(f"tranche {t.label}:")
         _file_lines(t.files)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ._ledger import actor, actor_options, ledger_option, open_ledger, progress_callback
+from ._output import say
 from ._tlog import (
     check_head_note,
     note_output_options,
@@ -93,22 +94,22 @@ def verify(
     if as_json:
         emit_json(data)
         return
-    click.echo(
+    say(
         f"verified: {source}: {report.events} events, {report.checkpoints} checkpoints, "
         f"{len(report.keys)} keys"
     )
     if report.cosignatures:
-        click.echo(f"witnesses' co-signatures: {report.cosignatures} verified")
+        say(f"witnesses' co-signatures: {report.cosignatures} verified")
     if report.statements:
-        click.echo(
+        say(
             f"signed statements in events (overrides, approvals, attestations, manifests): "
             f"{report.statements} verified"
         )
-    click.echo(f"head (event {report.events}) SHA-256: {hex_}")
-    click.echo(f"PGP Words: {words}")
+    say(f"head (event {report.events}) SHA-256: {hex_}")
+    say(f"PGP Words: {words}")
     if head_data:
         cp = head_data["checkpoint"]
-        click.echo(
+        say(
             f"checkpoint note: {cp['origin']} tree size {cp['tree_size']} matches the log; "
             f"cosigned by {len(cp['witnessed_by'])} known witnesses (needed {cp['need']})"
         )
@@ -172,12 +173,12 @@ def export(
     if as_json:
         emit_json(data)
         return
-    click.echo(
+    say(
         f"wrote {output}: {data['selected_events']} selected of {data['events']} events "
         f"({description})"
     )
-    click.echo(f"SHA-256:   {hex_}")
-    click.echo(f"PGP Words: {words}")
+    say(f"SHA-256:   {hex_}")
+    say(f"PGP Words: {words}")
 
 
 @audit.command("checkpoint")
@@ -209,11 +210,11 @@ def checkpoint(
     if as_json:
         emit_json({"ok": True, "seq": seq, "head": hex_, "words": words, **note})
         return
-    click.echo(f"checkpoint at event {seq}: {hex_}")
-    click.echo(f"PGP Words: {words}")
+    say(f"checkpoint at event {seq}: {hex_}")
+    say(f"PGP Words: {words}")
     if note:
-        click.echo(f"wrote {note['note']}: {note['origin']}, tree size {note['tree_size']}")
-        click.echo(f"verifier key: {note['verifier_key']}")
+        say(f"wrote {note['note']}: {note['origin']}, tree size {note['tree_size']}")
+        say(f"verifier key: {note['verifier_key']}")
 
 
 @audit.command("head")
@@ -231,6 +232,6 @@ def head(ledger_path: Path | None, as_json: bool) -> None:
     if as_json:
         emit_json({"ok": True, "seq": seq, "head": hex_, "words": words, **tree})
         return
-    click.echo(f"event {seq} SHA-256: {hex_}")
-    click.echo(f"PGP Words: {words}")
-    click.echo(f"tree size {seq} root: {tree['tree_root']} (hex {tree['tree_root_hex']})")
+    say(f"event {seq} SHA-256: {hex_}")
+    say(f"PGP Words: {words}")
+    say(f"tree size {seq} root: {tree['tree_root']} (hex {tree['tree_root_hex']})")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ._ledger import ledger_option, open_ledger
+from ._output import say
 from .app import emit_json, json_option
 from .audit import audit
 from .audit_show import show as _show  # noqa: F401  (registers 'tcr audit show')
@@ -56,11 +57,11 @@ def prove(ledger_path: Path | None, first: int, second: int | None, as_json: boo
     if as_json:
         emit_json(data)
         return
-    click.echo(f"from: size {first} root {data['from']['root']}")
-    click.echo(f"to:   size {to} root {data['to']['root']}")
-    click.echo(f"proof: {len(data['proof'])} hashes")
+    say(f"from: size {first} root {data['from']['root']}")
+    say(f"to:   size {to} root {data['to']['root']}")
+    say(f"proof: {len(data['proof'])} hashes")
     for h in data["proof"]:
-        click.echo(h)
+        say(h)
 
 
 @audit.command("receipt")
@@ -104,7 +105,7 @@ def receipt(
     if as_json:
         emit_json(data)
         return
-    click.echo(f"wrote {output}: {len(doc['events'])} events of {participant}")
+    say(f"wrote {output}: {len(doc['events'])} events of {participant}")
 
 
 @audit.command("check-receipt")
@@ -150,9 +151,9 @@ def check_receipt(
         emit_json(data)
         return
     where = f" (ceremony {result.ceremony})" if result.ceremony is not None else ""
-    click.echo(
+    say(
         f"receipt OK: {len(result.events)} events of {result.participant}{where} are in "
         f"{cp.origin} at tree size {cp.size}"
     )
     for e in result.events:
-        click.echo(f"  event {e.seq} {e.time} {e.kind} by {e.actor}")
+        say(f"  event {e.seq} {e.time} {e.kind} by {e.actor}")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ._ledger import progress_callback
+from ._output import say
 from .app import emit_json, json_option, quiet_option
 from .audit import audit
 
@@ -27,21 +28,22 @@ def echo_entries(entries: Sequence[TimelineEntry]) -> None:
     """Print timeline entries for people: one heading line, then indented details."""
     for e in entries:
         where = f" [ceremony {e.ceremony}" + (f", step {e.step}" if e.step else "") + "]"
-        click.echo(f"{e.time}  #{e.seq}  {e.action}  by {_who(e)}{where if e.ceremony else ''}")
+        say(f"{e.time}  #{e.seq}  {e.action}  by {_who(e)}{where if e.ceremony else ''}")
         objects = [o for o in e.objects if not o.startswith("ceremony:")]
         if objects:
-            click.echo(f"    objects:   {', '.join(objects)}")
+            say(f"    objects:   {', '.join(objects)}")
         for line in e.witness_lines():
-            click.echo(f"    witnessed by {line}")
-        click.echo(f"    outcome:   {e.outcome}")
+            say(f"    witnessed by {line}")
+        say(f"    outcome:   {e.outcome}")
         for what, hex_, words in e.hash_lines():
-            click.echo(f"    {what} SHA-256: {hex_}")
-            click.echo(f"      PGP words: {words}")
+            say(f"    {what} SHA-256: {hex_}")
+            say(f"      PGP words: {words}")
         for d in e.discrepancies:
-            click.echo(f"    discrepancy: {d}")
-        for o in e.overrides:
-            signed = " (co-signed)" if o.rsplit(" ", 1)[-1] in e.cosigned else ""
-            click.echo(f"    override:  {o}{signed}")
+            say(f"    discrepancy: {d}")
+        for o in e.override_lines():
+            say(f"    override:  {o}")
+        for a in e.approvals:
+            say(f"    approvals: {a}")
 
 
 def head_line(source: str, seq: int, head: str) -> list[str]:
@@ -58,7 +60,11 @@ def head_line(source: str, seq: int, head: str) -> list[str]:
 
 @audit.command("show")
 @click.argument("transcript", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--person", help="Only events about this person (actor, witness, holder).")
+@click.option(
+    "--person",
+    help="Only events about this person (actor, witness, holder, override or approval signer,"
+    " a rejected one included).",
+)
 @click.option("--bag", help="Only events about this bag serial.")
 @click.option("--credential", help="Only events about this credential id.")
 @click.option("--all", "all_events", is_flag=True, help="Every event, not only the selected ones.")
@@ -99,7 +105,7 @@ def show(
         return
     if not quiet:
         for line in head_line(timeline.source, timeline.head_seq, timeline.head):
-            click.echo(line)
-        click.echo(f"selection: {timeline.description}; {len(entries)} events shown")
-        click.echo("")
+            say(line)
+        say(f"selection: {timeline.description}; {len(entries)} events shown")
+        say("")
     echo_entries(entries)

@@ -21,6 +21,7 @@ from ._ledger import (
     split_ids,
 )
 from ._ledger import report_change as _report
+from ._output import say
 from .app import emit_json, json_option, table
 from .bag_opening import bag_inspect, bag_open, bag_reseal
 
@@ -288,14 +289,14 @@ def bag_show(ledger_path: Path | None, serial: str, as_json: bool) -> None:
         "replaces",
         "replaced_by",
     ):
-        click.echo(f"{k:>19}: {data[k]}")
-    click.echo(f"{'location':>19}: {b.location.describe()}")
+        say(f"{k:>19}: {data[k]}")
+    say(f"{'location':>19}: {b.location.describe()}")
     for i in data["inspections"]:
-        click.echo(
+        say(
             f"{'inspection':>19}: {i['id']} {i['at']} read {i['serial_read']} "
             f"by {i['inspector']} witness {i['witness']}"
         )
-    click.echo(f"{'open discrepancies':>19}: {', '.join(data['open_discrepancies']) or 'none'}")
+    say(f"{'open discrepancies':>19}: {', '.join(data['open_discrepancies']) or 'none'}")
 
 
 def _witness(payload: dict[str, Any]) -> str:

@@ -36,6 +36,7 @@ from ._cards import (
     usage,
     with_words,
 )
+from ._output import say, say_lines
 from ._rotation_ledger import rotation_ledger_options
 from .app import emit_json, json_option, progress, quiet_option, table, warn
 from .card_pin import change_pin, unblock
@@ -207,7 +208,7 @@ def enrol(
             if as_json:
                 emit_json({"ok": True, "dry_run": True, "plan": plan})
             else:
-                click.echo("dry run: would enrol")
+                say("dry run: would enrol")
                 print_facts(plan)
             return
         with ExitStack() as stack:
@@ -244,7 +245,7 @@ def enrol(
         emit_json(out)
         return
     if result.completed_interrupted:
-        click.echo("completed an interrupted enrolment: the card was already committed")
+        say("completed an interrupted enrolment: the card was already committed")
     print_facts({k: v for k, v in out.items() if k not in ("ok", "completed_interrupted")})
 
 
@@ -282,9 +283,8 @@ def wipe_cmd(
         shown = ("backend", "serial", "label", "state", "tcr_id", "set_id", "index", "share_digest")
         plan = {key: facts[key] for key in shown if facts.get(key) is not None}
         if not quiet:
-            click.echo(f"{'dry run: would wipe' if dry_run else 'about to wipe'}:", err=True)
-            for key, value in plan.items():
-                click.echo(f"  {key}: {value}", err=True)
+            head = "dry run: would wipe" if dry_run else "about to wipe"
+            say_lines([f"{head}:", *(f"  {k}: {v}" for k, v in plan.items())], err=True)
         if dry_run:
             if as_json:
                 emit_json({"ok": True, "dry_run": True, "would_wipe": plan})
@@ -295,7 +295,7 @@ def wipe_cmd(
     if as_json:
         emit_json({"ok": True, "wiped": plan})
         return
-    click.echo(f"wiped {status.identity.describe()}")
+    say(f"wiped {status.identity.describe()}")
 
 
 @card.command()

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from ._cards import OneCard, file_option, force_option, one_card, read_secret
+from ._output import say
 from .app import emit_json, json_option, quiet_option
 
 __all__ = ["change_pin", "unblock"]
@@ -44,7 +45,7 @@ def change_pin(
     if as_json:
         emit_json({"ok": True, "card": identity.describe(), "serial": identity.serial})
         return
-    click.echo("PIN changed")
+    say("PIN changed")
 
 
 @click.command()
@@ -72,4 +73,4 @@ def unblock(
     if as_json:
         emit_json({"ok": True, "card": identity.describe(), "serial": identity.serial})
         return
-    click.echo("PIN reset; the retry counter is full again")
+    say("PIN reset; the retry counter is full again")

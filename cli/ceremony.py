@@ -18,6 +18,7 @@ from ._ledger import (
     who_options,
 )
 from ._ledger import report_change as _report
+from ._output import say
 from ._tlog import origin_options, write_checkpoint_note
 from .app import emit_json, json_option, quiet_option, table
 
@@ -155,11 +156,11 @@ def open_(
         if not as_json and not dry_run:
             for a in record.attendance:
                 where = "remote" if a.remote else "present"
-                click.echo(f"  {a.person}: {a.role}, {where}")
+                say(f"  {a.person}: {a.role}, {where}")
             if record.config_sha256:
-                click.echo(f"  configuration SHA-256: {record.config_sha256}")
+                say(f"  configuration SHA-256: {record.config_sha256}")
             if record.site_sha256:
-                click.echo(f"  site file SHA-256:     {record.site_sha256}")
+                say(f"  site file SHA-256:     {record.site_sha256}")
 
 
 @ceremony.command("step")
@@ -299,18 +300,16 @@ def close(
     if as_json:
         emit_json(data)
         return
-    click.echo(f"closed ceremony {number}: checkpoint at event {closed.checkpoint.seq}")
-    click.echo(f"head (event {doc['head']['seq']}) SHA-256: {head_hex}")
-    click.echo(f"PGP Words: {head_words}")
+    say(f"closed ceremony {number}: checkpoint at event {closed.checkpoint.seq}")
+    say(f"head (event {doc['head']['seq']}) SHA-256: {head_hex}")
+    say(f"PGP Words: {head_words}")
     if quiet:
         return
-    click.echo(f"wrote {transcript_path}: SHA-256 {file_hex}")
-    click.echo(f"  PGP Words: {file_words}")
+    say(f"wrote {transcript_path}: SHA-256 {file_hex}")
+    say(f"  PGP Words: {file_words}")
     if note:
-        click.echo(f"wrote {note['note']}: {note['origin']}, tree size {note['tree_size']}")
-    click.echo(
-        f"check it: tcr audit verify --transcript {transcript_path} --expect-head {head_hex}"
-    )
+        say(f"wrote {note['note']}: {note['origin']}, tree size {note['tree_size']}")
+    say(f"check it: tcr audit verify --transcript {transcript_path} --expect-head {head_hex}")
 
 
 @ceremony.command("list")
@@ -337,6 +336,6 @@ def list_(ledger_path: Path | None, quiet: bool, as_json: bool) -> None:
     ]
     if not rows:
         if not quiet:
-            click.echo("no ceremonies recorded")
+            say("no ceremonies recorded")
         return
     click.echo(table(rows, ["number", "kind", "facility", "opened", "state", "script"]))

@@ -18,6 +18,7 @@ from ._ledger import (
     progress_callback,
 )
 from ._ledger import report_change as _report
+from ._output import say
 from .app import emit_json, json_option, quiet_option, table
 from .audit_show import echo_entries, head_line
 
@@ -174,7 +175,7 @@ def credential_show(ledger_path: Path | None, cid: str, as_json: bool) -> None:
         return
     for k, v in cred.items():
         if k != "enrolment_record":
-            click.echo(f"{k:>17}: {v}")
+            say(f"{k:>17}: {v}")
 
 
 # -- discrepancies --------------------------------------------------------------------------
@@ -239,7 +240,7 @@ def status(
             }
         )
         return
-    click.echo(f"{view.name} ({view.person}, {', '.join(view.roles)})")
+    say(f"{view.name} ({view.person}, {', '.join(view.roles)})")
     rows = [
         dict(
             item.to_json(),
@@ -257,24 +258,24 @@ def status(
     ]
     click.echo(table(rows, STATUS_COLUMNS))
     if not quiet and hist.history:
-        click.echo("")
-        click.echo("history:")
+        say("")
+        say("history:")
         echo_entries(hist.history)
 
 
 def _echo_history(hist: PersonHistory, source: tuple[str, int, str], quiet: bool) -> None:
     if not quiet:
         for line in head_line(*source):
-            click.echo(line)
-        click.echo("")
-    click.echo(f"{hist.name} ({hist.person}, {', '.join(hist.roles)})")
+            say(line)
+        say("")
+    say(f"{hist.name} ({hist.person}, {', '.join(hist.roles)})")
     rows = [
         dict(c.to_json(), bag=c.bag or "-", bag_state=c.bag_state or "-") for c in hist.credentials
     ]
     click.echo(table(rows, ["credential", "kind", "serial", "state", "bag", "bag_state"]))
     if hist.history:
-        click.echo("")
-        click.echo("history:")
+        say("")
+        say("history:")
         echo_entries(hist.history)
 
 

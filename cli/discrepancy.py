@@ -15,6 +15,7 @@ from ._ledger import (
     open_ledger,
 )
 from ._ledger import report_change as _report
+from ._output import say
 from .app import emit_json, json_option, table
 
 __all__ = ["discrepancy"]
@@ -174,7 +175,7 @@ def discrepancy_show(ledger_path: Path | None, did: str, as_json: bool) -> None:
     for k, v in doc.items():
         if isinstance(v, list):
             v = ", ".join(map(str, v))
-        click.echo(f"{k:>14}: {'' if v is None else v}")
+        say(f"{k:>14}: {'' if v is None else v}")
 
 
 @discrepancy.command("resolve")

@@ -26,6 +26,7 @@ from ._hsm_options import (
     source_options,
     split_options,
 )
+from ._output import say, say_lines
 from .app import (
     AlreadyReported,
     LazyGroup,
@@ -91,7 +92,7 @@ def init_cmd(config_path: Path, threshold: int, count: int, output_dir: Path,
     if json_mode():
         emit_json({"ok": True, "dry_run": dry_run, **plan.facts()})
     else:
-        click.echo("\n".join(plan.describe(loaded, dry_run=dry_run)))
+        say_lines(plan.describe(loaded, dry_run=dry_run))
 
 
 @hsm.command("activate", context_settings={"allow_interspersed_args": False})
@@ -202,7 +203,7 @@ def _report(activation: Activation, data: dict[str, Any], lines: list[str]) -> N
         old, new = first.marker_count["old"], first.marker_count["new"]
         lines.append(f"the HSM's activation marker now counts {new} shares (was {old})")
     lines.append(f"logged out; audit events: {', '.join(kinds)}")
-    click.echo("\n".join([*first.describe(), *lines]))
+    say_lines([*first.describe(), *lines])
 
 
 @hsm.command("rekey")
@@ -253,8 +254,7 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
         warn(f"--no-ledger: this rekey is recorded only in {local.path}")
 
     def confirm(result: RekeyResult) -> bool:
-        click.echo("\n".join(result.describe_change(activation.token().describe(), output_dir)),
-                   err=True)  # fmt: skip
+        say_lines(result.describe_change(activation.token().describe(), output_dir), err=True)
         return yes or ask("type yes to go on") == "yes"
 
     try:
@@ -275,7 +275,7 @@ def rekey_cmd(config_path: Path, shares: tuple[Path, ...], card_specs: tuple[str
         return emit_json({"ok": True, **result.facts(), **hashes})
     rekeyed = [e for e in activation.events if e.kind == "hsm.rekey"]
     lines = result.describe(loaded.hsm.name, config_path, recorded=local is None)
-    click.echo("\n".join(lines + (rekeyed[-1].describe_hashes() if rekeyed else [])))
+    say_lines(lines + (rekeyed[-1].describe_hashes() if rekeyed else []))
 
 
 @hsm.command("register-set")
@@ -320,8 +320,8 @@ def register_set_cmd(config_path: Path, audit: Audit, purpose: str | None,
             facts.update(manifest_facts(manifest))
         report_change(ledger, summary, dry_run, facts)
         if manifest is not None and not json_mode():
-            click.echo(f"  manifest SHA-256 {facts['manifest_sha256']}")
-            click.echo(f"    PGP words: {facts['manifest_pgp_words']}")
+            say(f"  manifest SHA-256 {facts['manifest_sha256']}")
+            say(f"    PGP words: {facts['manifest_pgp_words']}")
     finally:
         ledger.close()
 
@@ -349,7 +349,7 @@ def readiness_cmd(config_path: Path, ledger_path: Path | None, as_json: bool) ->
     rows = view.rows()
     lines = [view.headline(), *([table(rows, ROW_COLUMNS)] if rows else [])]
     lines += [f"verdict: {view.summary}", *(f"  to restore: {a}" for a in view.restore)]
-    click.echo("\n".join(lines))
+    say_lines(lines)
     if view.verdict == "not-ready":
         raise QuorumError(view.summary)
 

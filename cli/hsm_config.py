@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from ._hsm_options import FILE, Audit, ask, audit_options, config_option, output_options
+from ._output import say, say_lines
 from .app import emit_json, json_mode, progress, warn
 
 __all__ = ["config_extend_cmd", "config_rekey_cmd"]
@@ -124,9 +125,9 @@ def _new_version(
     try:
         plan = planner(loaded, ledger, output_path, force=force)
         if dry_run and not json_mode():
-            click.echo("\n".join(plan.describe()))
+            say_lines(plan.describe())
         elif not dry_run and (not yes or not json_mode()):  # what the yes is for, on stderr
-            click.echo("\n".join(plan.describe()), err=True)
+            say_lines(plan.describe(), err=True)
         if not dry_run and not yes and ask("type yes to write and record it") != "yes":
             raise click.ClickException("not confirmed: nothing was written or recorded")
         if not dry_run:
@@ -139,8 +140,8 @@ def _new_version(
         emit_json({"ok": True, "dry_run": dry_run, "event": event.to_json(), **plan.facts()})
         return
     if dry_run:
-        click.echo(f"dry run: would record audit event {event.kind}; nothing was written")
+        say(f"dry run: would record audit event {event.kind}; nothing was written")
         return
-    click.echo("\n".join(done(plan)))
-    click.echo(f"  SHA-256 {plan.new_sha256} (read back)")
-    click.echo(f"  audit event {event.seq} {event.kind} sha256 {event.hash}")
+    say_lines(done(plan))
+    say(f"  SHA-256 {plan.new_sha256} (read back)")
+    say(f"  audit event {event.seq} {event.kind} sha256 {event.hash}")

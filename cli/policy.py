@@ -8,6 +8,7 @@ import click
 
 from ._ledger import actor, actor_options, dry_run_option, ledger_option, open_ledger
 from ._ledger import report_change as _report
+from ._output import say, say_lines
 from .app import emit_json, json_option
 
 __all__ = ["policy"]
@@ -45,10 +46,10 @@ def policy_show(ledger_path: Path | None, default: bool, as_json: bool) -> None:
         )
         return
     origin = "recorded in the ledger" if recorded else "default (no policy recorded)"
-    click.echo(f"# policy {current.name!r}, {origin}, sha256 {current.sha256}")
-    click.echo(current.text.rstrip("\n"))
+    say(f"# policy {current.name!r}, {origin}, sha256 {current.sha256}")
+    say_lines(line.removesuffix("\r") for line in current.text.rstrip("\n").split("\n"))
     if current.defaulted:
-        click.echo(
+        say(
             "# not listed above (added to tcr-kit after this policy was written), so the "
             f"defaults apply: {', '.join(sorted(current.defaulted))}"
         )

@@ -10,6 +10,7 @@ import click
 from tcr_kit.fileio import sha256_file
 
 from ._ledger import ledger_option, load_signer, open_ledger
+from ._output import say
 from .app import emit_json, json_option
 
 if TYPE_CHECKING:
@@ -140,10 +141,10 @@ def _show(
         status = " (self-signed only: signature valid, signer NOT checked)"
     else:
         status = " (signature and signer verified)" if verified else ""
-    click.echo(f"attestation: {path}{status}")
-    click.echo(f"bag:         {att.bag_serial} ({att.bag_kind})")
-    click.echo(f"holder:      {att.holder}")
-    click.echo(f"contents:    {', '.join(att.contents)}")
-    click.echo(f"sealed at:   {att.sealed_at.isoformat().replace('+00:00', 'Z')}")
-    click.echo(f"SHA-256:     {hex_}")
-    click.echo(f"PGP Words:   {words}")
+    say(f"attestation: {path}{status}")
+    say(f"bag:         {att.bag_serial} ({att.bag_kind})")
+    say(f"holder:      {att.holder}")
+    say(f"contents:    {', '.join(att.contents)}")
+    say(f"sealed at:   {att.sealed_at.isoformat().replace('+00:00', 'Z')}")
+    say(f"SHA-256:     {hex_}")
+    say(f"PGP Words:   {words}")

@@ -12,6 +12,7 @@ from ._ledger import (
     load_signer,
     open_ledger,
 )
+from ._output import say
 from .app import (
     counted,
     emit_json,
@@ -57,10 +58,10 @@ def build(output_dir: Path, ledger_path: Path | None, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"wrote {counted(len(result.pages), 'page')}; open {index.as_uri()}")
+    say(f"wrote {counted(len(result.pages), 'page')}; open {index.as_uri()}")
     for number, why in sorted(result.withheld.items()):
         if why:
-            click.echo(f"ceremony {number}: transcript withheld ({why[0]})")
+            say(f"ceremony {number}: transcript withheld ({why[0]})")
 
 
 @report.command("publish")
@@ -111,13 +112,13 @@ def publish_command(
         )
         return
     if result.published == 0:
-        click.echo(f"nothing new: the site already shows the head at size {result.size}")
+        say(f"nothing new: the site already shows the head at size {result.size}")
         return
-    click.echo(
+    say(
         f"published {counted(result.published, 'event')}; head at size {result.size} "
         f"({result.root}); {counted(result.pages, 'page')} rewritten"
     )
-    click.echo(f"verifier key: {result.verifier_key}")
+    say(f"verifier key: {result.verifier_key}")
 
 
 # -- printable forms -------------------------------------------------------------------------
@@ -142,7 +143,7 @@ def _write_pdf(output: Path, data: bytes, *, secret: bool = False) -> None:
     if json_mode():
         emit_json({"ok": True, "output": str(output), "bytes": len(data), "secret": secret})
         return
-    click.echo(f"wrote {output}" + (" (0600: it holds a share)" if secret else ""))
+    say(f"wrote {output}" + (" (0600: it holds a share)" if secret else ""))
 
 
 @report.group("form")

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ._ledger import actor, dry_run_option, ledger_option, open_ledger, report_change
+from ._output import say
 from .app import counted, emit_json, ensure_output_dir, json_option
 from .report import report
 
@@ -89,9 +90,9 @@ def auto_publish_command(
         if as_json:
             emit_json({"ok": True, **doc})
         elif setting is None or not setting.enabled:
-            click.echo("auto-publish is off")
+            say("auto-publish is off")
         else:
-            click.echo(
+            say(
                 f"auto-publish is on: to {setting.output_dir}, heads signed by "
                 f"{setting.publisher} (set by event {setting.seq})"
             )
@@ -160,14 +161,14 @@ def verify_command(
     if as_json:
         emit_json({"ok": True, **result.__dict__, "witnessed_by": list(result.witnessed_by)})
         return
-    click.echo(
+    say(
         f"feed ok: {counted(result.entries, 'event')}, "
         f"{counted(result.checkpoints, 'signed head')}, each extending "
         f"the last; head at size {result.size} ({result.root}) of {result.origin}"
     )
     if witnesses:
         names = ", ".join(result.witnessed_by) or "none"
-        click.echo(
+        say(
             "last head cosigned by "
             f"{counted(len(result.witnessed_by), 'known witness', 'known witnesses')} "
             f"({names}; needed {required}); "
@@ -189,11 +190,11 @@ def prove_command(site: Path, first: int, second: int | None, as_json: bool) -> 
     if as_json:
         emit_json(data)
         return
-    click.echo(f"from: size {first} root {data['from']['root']}")
-    click.echo(f"to:   size {data['to']['size']} root {data['to']['root']}")
-    click.echo(f"proof: {counted(len(data['proof']), 'hash', 'hashes')}")
+    say(f"from: size {first} root {data['from']['root']}")
+    say(f"to:   size {data['to']['size']} root {data['to']['root']}")
+    say(f"proof: {counted(len(data['proof']), 'hash', 'hashes')}")
     for h in data["proof"]:
-        click.echo(f"  {h}")
+        say(f"  {h}")
 
 
 @report.command("add-cosignatures")
@@ -228,7 +229,7 @@ def add_cosignatures_command(
         return
     for a in added:
         now = ", ".join(a.witnesses) or "none"
-        click.echo(
+        say(
             f"head at size {a.size}: added {counted(len(a.added), 'cosignature')}; "
             f"cosigned by: {now}"
         )

@@ -16,6 +16,7 @@ from ._ledger import (
     read_new_passphrase,
     report_change,
 )
+from ._output import say
 from .app import emit_json, json_option, table
 
 ROLE_CHOICE = click.Choice(["CO", "RKSH", "CA", "IW", "SSC", "SA"])
@@ -141,7 +142,7 @@ def show(ledger_path: Path | None, pid: str, as_json: bool) -> None:
         emit_json({"ok": True, "person": person})
         return
     for k, v in person.items():
-        click.echo(f"{k:>18}: {', '.join(v) if isinstance(v, list) else v}")
+        say(f"{k:>18}: {', '.join(v) if isinstance(v, list) else v}")
 
 
 @roster.command("retire")
@@ -204,10 +205,10 @@ def generate(output: Path, passphrase: bool, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"key file:   {output} (mode 0600)")
-    click.echo(f"public key: {pub.hex()}")
-    click.echo(f"SHA-256:    {hex_}")
-    click.echo(f"PGP Words:  {words}")
+    say(f"key file:   {output} (mode 0600)")
+    say(f"public key: {pub.hex()}")
+    say(f"SHA-256:    {hex_}")
+    say(f"PGP Words:  {words}")
 
 
 @key.command("show")
@@ -224,11 +225,11 @@ def show_key(key_file: Path, quiet: bool, as_json: bool) -> None:
         emit_json({"ok": True, "public_key": pub.hex(), "sha256": hex_, "words": words})
         return
     if quiet:
-        click.echo(pub.hex())
+        say(pub.hex())
         return
-    click.echo(f"public key: {pub.hex()}")
-    click.echo(f"SHA-256:    {hex_}")
-    click.echo(f"PGP Words:  {words}")
+    say(f"public key: {pub.hex()}")
+    say(f"SHA-256:    {hex_}")
+    say(f"PGP Words:  {words}")
 
 
 @roster.command("rekey")

@@ -19,6 +19,7 @@ from tcr_kit.sharing import dispatch, files
 from tcr_kit.sharing.dispatch import ShareFilesRejected, open_secret_file
 
 from . import app
+from ._output import say
 from ._shares_options import (
     encoding_option,
     foreign_options,
@@ -111,10 +112,10 @@ def split(
             plan = {"dry_run": True, "format": fmt, "threshold": threshold, "count": count}
             emit_json({**plan, "would_write": would_write, "already_exist": existing})
             return
-        click.echo(f"would split {input_name} {threshold}-of-{count} ({fmt}) into:")
+        say(f"would split {input_name} {threshold}-of-{count} ({fmt}) into:")
         for name in would_write:
             exists = "  (exists: would be refused without --force)" if name in existing else ""
-            click.echo(f"  {name}{exists}")
+            say(f"  {name}{exists}")
         return
     options = foreign_options(**format_opts)
     ensure_output_dir(output_dir)
@@ -173,5 +174,5 @@ def inspect(share_files: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     if errors := [f.error for f in facts if f.error]:
         if not as_json:
             for message in errors[:-1]:
-                click.echo(f"error: {message}", err=True)
+                say(f"error: {message}", err=True)
         raise ShareFilesRejected(errors[-1], worst)

@@ -26,6 +26,7 @@ from ._ledger import (
     open_ledger,
     report_change,
 )
+from ._output import say, say_lines
 from .app import emit_json, ensure_output_dir, json_option, progress, table, warn
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def sign_cmd(manifest_path: Path, output: Path | None, force: bool, actor_id: st
     if as_json:
         emit_json({"ok": True, **_facts(signed, output)})
         return
-    click.echo("\n".join([f"signed manifest {output}", *_describe(signed)]))
+    say_lines([f"signed manifest {output}", *_describe(signed)])
 
 
 @click.command("register")
@@ -215,7 +216,7 @@ def check_cmd(
     if as_json:
         emit_json({"ok": True, **result.facts()})
         return
-    click.echo("\n".join(result.describe()))
+    say_lines(result.describe())
 
 
 @click.command("extend")
@@ -354,11 +355,11 @@ def extend_cmd(
         )
         return
     head = "dry run: would make" if dry_run else "made"
-    click.echo(f"{head} {len(rows)} new share(s) of set {new.set_id}:")
+    say(f"{head} {len(rows)} new share(s) of set {new.set_id}:")
     columns = ["index", "replaces"] if dry_run else ["index", "replaces", "file", "share_sha256"]
     click.echo(table(rows, columns))
     where = "(not written)" if dry_run else str(result.manifest_path)
-    click.echo(f"new manifest {where}")
-    click.echo("\n".join(_describe(new)[1:]))
+    say(f"new manifest {where}")
+    say_lines(_describe(new)[1:])
     if dry_run:
-        click.echo("dry run: nothing was written or recorded")
+        say("dry run: nothing was written or recorded")

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ._output import say
 from .app import emit_json, json_option
 
 STATE = click.option(
@@ -42,8 +43,8 @@ def init(state_dir: Path, name: str, as_json: bool) -> None:
     if as_json:
         emit_json({"ok": True, "state": str(state_dir), "name": name, "witness_key": vkey})
         return
-    click.echo(f"witness {name} created in {state_dir}")
-    click.echo(f"witness key (publish it): {vkey}")
+    say(f"witness {name} created in {state_dir}")
+    say(f"witness key (publish it): {vkey}")
 
 
 @witness.command("cosign")
@@ -104,9 +105,9 @@ def cosign(
         return
     if output is None:
         click.echo(result.note, nl=False)
-        click.echo(f"cosigned {cp.origin} at tree size {cp.size} ({seen})", err=True)
+        say(f"cosigned {cp.origin} at tree size {cp.size} ({seen})", err=True)
     else:
-        click.echo(f"cosigned {cp.origin} at tree size {cp.size} ({seen}): wrote {output}")
+        say(f"cosigned {cp.origin} at tree size {cp.size} ({seen}): wrote {output}")
 
 
 @witness.command("show")
@@ -127,9 +128,9 @@ def show(state_dir: Path, as_json: bool) -> None:
     if as_json:
         emit_json({"ok": True, "witness_key": vkey, "logs": logs})
         return
-    click.echo(f"witness key: {vkey}")
+    say(f"witness key: {vkey}")
     for log in logs:
-        click.echo(f"  {log['origin']}: tree size {log['tree_size']} root {log['tree_root']}")
+        say(f"  {log['origin']}: tree size {log['tree_size']} root {log['tree_root']}")
 
 
 @witness.command("sign")
@@ -205,11 +206,11 @@ def sign(
             }
         )
         return
-    click.echo(f"event {event.get('seq')} {event.get('kind')} by {event.get('actor')}")
-    click.echo(f"  at:       {event.get('time')}")
-    click.echo(f"  objects:  {', '.join(map(str, event.get('subjects') or []))}")
+    say(f"event {event.get('seq')} {event.get('kind')} by {event.get('actor')}")
+    say(f"  at:       {event.get('time')}")
+    say(f"  objects:  {', '.join(map(str, event.get('subjects') or []))}")
     for k, v in sorted(details.items()):
-        click.echo(f"  {k}: {json.dumps(v, sort_keys=True)}")
-    click.echo(f"  sha256:    {hex_}")
-    click.echo(f"  PGP words: {words}")
-    click.echo(f"co-signed as {person}: wrote {output}")
+        say(f"  {k}: {json.dumps(v, sort_keys=True)}")
+    say(f"  sha256:    {hex_}")
+    say(f"  PGP words: {words}")
+    say(f"co-signed as {person}: wrote {output}")

@@ -25,7 +25,32 @@ from tcr_kit.audit.transcript import TranscriptResult, verify_transcript
 from tcr_kit.audit.verify import Progress
 from tcr_kit.errors import InputError, OperationalError
 
-__all__ = ["Timeline", "TimelineEntry", "entries_of", "read_timeline"]
+__all__ = ["StatementSigner", "Timeline", "TimelineEntry", "entries_of", "read_timeline"]
+
+
+@dataclass(frozen=True)
+class StatementSigner:
+    """Somebody other than the actor who signed a statement an ``hsm.activate`` records (its
+    emergency override or its remote approvals), and the verdict on their signature as
+    ``tcr audit verify`` reads it: a person filter matches on these, not on the wording."""
+
+    person: str
+    statement: str
+    """``"override"`` or ``"approval"``."""
+    verdict: str
+    """``"held"`` (re-checked by the verifier), ``"rejected"`` (the activation's verdict
+    rejected it; not re-checked) or ``"not re-checked"`` (a refusal recorded before
+    verdicts were kept)."""
+    reason: str | None = None
+    """Why it was rejected, where the event says."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "person": self.person,
+            "statement": self.statement,
+            "verdict": self.verdict,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -43,7 +68,18 @@ class TimelineEntry:
     discrepancies: tuple[str, ...] = ()
     """``"D-0001 (tamper, high): ..."``: discrepancies this event opened or resolved."""
     overrides: tuple[str, ...] = ()
-    """``"D-0001 overridden by iw-1"``: open discrepancies this event went ahead despite."""
+    """``"D-0001 overridden by iw-1"``: open discrepancies this event went ahead despite (by
+    :attr:`override_by`), then an activation's emergency override (``"custody of card-7
+    overridden by iw-1, ca-1 (rejected: iw-2): REASON"``, its signers in :attr:`signers`)."""
+    override_by: str | None = None
+    """Who went ahead despite open discrepancies (the event's ``override_by``)."""
+    activation_override: str | None = None
+    """The last of :attr:`overrides` when it is an activation's emergency override."""
+    approvals: tuple[str, ...] = ()
+    """``"approved by tcr-4, tcr-5 (rejected: tcr-9): PURPOSE"``: an activation's remote
+    approvals, read as the verifier reads them (its signers in :attr:`signers`)."""
+    signers: tuple[StatementSigner, ...] = ()
+    """Who signed the override or the approvals an activation records, with each verdict."""
     ceremony: int | None = None
     step: str | None = None
     selected: bool = True
@@ -74,6 +110,8 @@ class TimelineEntry:
             "outcome": self.outcome,
             "discrepancies": list(self.discrepancies),
             "overrides": list(self.overrides),
+            "approvals": list(self.approvals),
+            "signers": [s.to_json() for s in self.signers],
             "ceremony": self.ceremony,
             "step": self.step,
             "selected": self.selected,
@@ -90,18 +128,41 @@ class TimelineEntry:
             f"{w} ({'co-signed' if w in self.cosigned else 'named only'})" for w in self.witnesses
         ]
 
+    def override_lines(self) -> list[str]:
+        """:attr:`overrides` as people read them: a discrepancy override whose overrider
+        co-signed the event is marked ``(co-signed)`` (decided from :attr:`override_by`,
+        never from the wording, whose last word may be a reason's)."""
+        by_discrepancy = len(self.overrides) - (self.activation_override is not None)
+        marked = self.override_by is not None and self.override_by in self.cosigned
+        return [
+            f"{o} (co-signed)" if i < by_discrepancy and marked else o
+            for i, o in enumerate(self.overrides)
+        ]
+
+    def people(self) -> set[str]:
+        """Everyone this event concerns: the actor, witnesses and co-signers, persons among
+        its subjects, the holder named in a record it writes, whoever overrode open
+        discrepancies, and every signer of its override or approvals, *rejected ones
+        included*: a person looking for everything about them must see the activation where
+        their signature was rejected (it shows them as rejected, never as having signed)."""
+        found = {self.actor, *self.witnesses, *self.cosigned}
+        found |= {o.removeprefix("person:") for o in self.objects if o.startswith("person:")}
+        found |= {s.person for s in self.signers}
+        if self.override_by is not None:
+            found.add(self.override_by)
+        for r in self.records:
+            holder = r["doc"].get("holder") if isinstance(r.get("doc"), dict) else None
+            if isinstance(holder, str):
+                found.add(holder)
+        return found
+
     def mentions(
         self, *, person: str | None = None, bag: str | None = None, credential: str | None = None
     ) -> bool:
-        """Whether this event is about ``person`` (as actor, witness, overrider or subject),
-        ``bag`` (serial, any case) or ``credential``."""
-        if person is not None:
-            people = {self.actor, *self.witnesses}
-            if person not in people and f"person:{person}" not in self.objects:
-                if not any(o.endswith(f"by {person}") for o in self.overrides) and not any(
-                    r["doc"].get("holder") == person for r in self.records
-                ):
-                    return False
+        """Whether this event is about ``person`` (one of :meth:`people`), ``bag`` (serial,
+        any case) or ``credential``."""
+        if person is not None and person not in self.people():
+            return False
         if bag is not None and f"bag:{bag.strip().upper()}" not in self.objects:
             return False
         if credential is not None and f"credential:{credential}" not in self.objects:
@@ -217,31 +278,88 @@ def _discrepancies(records: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _activation_override(payload: dict[str, Any], override: dict[str, Any]) -> str:
-    """An emergency override of activation custody, as the timeline shows it. A refused
-    activation may record signatures its verdict rejected; ``tcr audit verify`` re-checks
-    only the others, so only their signers are named as overriding, the rest as rejected
+def _activation_override(
+    payload: dict[str, Any], override: dict[str, Any], signers: list[StatementSigner]
+) -> str:
+    """An emergency override of activation custody, as the timeline shows it; each signer
+    is added to ``signers`` with the verdict on their signature. A refused activation may
+    record signatures its verdict rejected; ``tcr audit verify`` re-checks only the others,
+    so only their signers are named as overriding, the rest as rejected
     (:func:`~tcr_kit.audit.statements.rejected_override_signatures`)."""
     from tcr_kit.audit.statements import refused_activation, rejected_override_signatures
 
     st = override.get("statement")
     st = st if isinstance(st, dict) else {}
     sigs = override.get("signatures")
-    signers = [s.get("person") if isinstance(s, dict) else None for s in sigs or ()]
+    named = [s.get("person") if isinstance(s, dict) else None for s in sigs or ()]
     refused = refused_activation(payload)
     rejected: set[int] | None = set()
     if refused:
         rejected = rejected_override_signatures(payload)
     if rejected is None:  # a verdict the verifier refuses: no signature shown as held
-        rejected = set(range(len(signers)))
-    held = [str(p) for i, p in enumerate(signers) if i not in rejected]
-    failed = [str(p) for i, p in enumerate(signers) if i in rejected]
+        rejected = set(range(len(named)))
+    unchecked = refused and "rejected" not in override  # recorded before refusals kept one
+    reasons = _override_reasons(override)
+    for i, person in enumerate(named):
+        if not isinstance(person, str):  # malformed: shown as it is, nobody's to match
+            continue
+        if i in rejected:
+            verdict, why = "rejected", reasons.get(i) or reasons.get(person)
+        else:
+            verdict, why = ("not re-checked" if unchecked else "held"), None
+        signers.append(StatementSigner(person, "override", verdict, why))
+    held = [str(p) for i, p in enumerate(named) if i not in rejected]
+    failed = [str(p) for i, p in enumerate(named) if i in rejected]
     text = f"custody of {_text(st.get('credentials'))} overridden by {', '.join(held) or '-'}"
     if failed:
         text += f" (rejected: {', '.join(failed)})"
-    elif refused and "rejected" not in override:  # recorded before refusals kept a verdict
+    elif unchecked:
         text += " (signatures not re-checked)"
     return f"{text}: {st.get('reason')}"
+
+
+def _override_reasons(override: dict[str, Any]) -> dict[int | str, str]:
+    """The reasons an override's verdict gives, by place (``index``) and by person."""
+    out: dict[int | str, str] = {}
+    for item in override.get("rejected") or ():
+        if isinstance(item, dict) and isinstance(item.get("reason"), str):
+            if type(item.get("index")) is int:
+                out.setdefault(item["index"], item["reason"])
+            out.setdefault(str(item.get("person")), item["reason"])
+    return out
+
+
+def _approvals(
+    payload: dict[str, Any], bundle: dict[str, Any], signers: list[StatementSigner]
+) -> str:
+    """An activation's remote approvals, as the timeline shows them; each signer is added
+    to ``signers`` with its verdict. Those listed under ``approvals`` held (the verifier
+    re-checks them, in a refused activation too where it recorded its verdict), those under
+    ``rejected`` were not counted; a refusal recorded before verdicts were kept is not
+    re-checked, and says so."""
+    from tcr_kit.audit.statements import refused_activation
+
+    unchecked = refused_activation(payload) and "rejected" not in bundle
+    counted = [a.get("signer") for a in bundle.get("approvals") or () if isinstance(a, dict)]
+    verdict = "not re-checked" if unchecked else "held"
+    signers += [StatementSigner(p, "approval", verdict) for p in counted if isinstance(p, str)]
+    failed = [r for r in bundle.get("rejected") or () if isinstance(r, dict)]
+    for r in failed:
+        if isinstance(r.get("signer"), str):
+            why = _opt_text(r.get("reason"))
+            signers.append(StatementSigner(r["signer"], "approval", "rejected", why))
+    text = f"approved by {', '.join(str(p) for p in counted) or '-'}"
+    if failed:
+        text += f" (rejected: {', '.join(str(r.get('signer')) for r in failed)})"
+    elif unchecked:
+        text += " (signatures not re-checked)"
+    request = bundle.get("request")
+    purpose = request.get("purpose") if isinstance(request, dict) else None
+    return f"{text}: {purpose}" if purpose is not None else text
+
+
+def _opt_text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _entry(
@@ -257,9 +375,16 @@ def _entry(
     if payload.get("override_by"):
         for did in payload.get("overridden") or ["(open discrepancies)"]:
             overrides.append(f"{did} overridden by {payload['override_by']}")
-    activation_override = payload.get("override")
-    if body.get("kind") == "hsm.activate" and isinstance(activation_override, dict):
-        overrides.append(_activation_override(payload, activation_override))
+    override_by = payload.get("override_by")
+    activation_override: str | None = None
+    approvals: list[str] = []
+    signers: list[StatementSigner] = []
+    if body.get("kind") == "hsm.activate":
+        if isinstance(payload.get("override"), dict):
+            activation_override = _activation_override(payload, payload["override"], signers)
+            overrides.append(activation_override)
+        if isinstance(payload.get("approvals"), dict):
+            approvals.append(_approvals(payload, payload["approvals"], signers))
     ceremony = payload.get("ceremony")
     step = payload.get("step")
     return TimelineEntry(
@@ -273,6 +398,10 @@ def _entry(
         outcome=_outcome(str(body.get("kind", "")), payload, records),
         discrepancies=tuple(_discrepancies(records)),
         overrides=tuple(overrides),
+        override_by=str(override_by) if override_by else None,
+        activation_override=activation_override,
+        approvals=tuple(approvals),
+        signers=tuple(signers),
         ceremony=ceremony if isinstance(ceremony, int) else None,
         step=str(step) if step is not None else None,
         selected=selected,

@@ -200,17 +200,14 @@ class ApprovalBundle:
     request: ApprovalRequest
     approvals: tuple[Approval, ...]
 
-    def facts(self, check: ApprovalCheck | None = None) -> dict[str, Any]:
-        """The ``approvals`` object of the ``hsm.activate`` audit event. With the ``check``
-        an activation passed, ``approvals`` holds only the ones it counted and
-        ``rejected`` the others' signers and reasons: ``tcr audit verify`` re-checks every
-        recorded approval of an activation that was not refused."""
-        if check is None:
-            return {
-                "request_sha256": self.request.sha256,
-                "request": self.request.facts(),
-                "approvals": [a.facts() for a in self.approvals],
-            }
+    def facts(self, *, check: ApprovalCheck) -> dict[str, Any]:
+        """The ``approvals`` object of the ``hsm.activate`` audit event, with ``check``, the
+        verdict the activation reached on them: ``approvals`` holds only the ones it counted
+        and ``rejected`` the others' signers and reasons. ``tcr audit verify`` re-checks
+        every recorded approval of an activation that was not refused, and of a refused one
+        every approval its verdict counted; after the first event carrying ``verdict_form``
+        it refuses approvals recorded without a verdict, so there is no form without one
+        (:func:`tcr_kit.hsm.verdicts.recorded_statements` decides what an event records)."""
         return {
             "request_sha256": self.request.sha256,
             "request": self.request.facts(),

@@ -57,7 +57,7 @@ def recorded_statements(
     if approvals is not None:
         verdict = check if _is_verdict_on(check, approvals) else _examine(ledger, approvals)
         if verdict is not None:
-            out["approvals"] = approvals.facts(verdict)
+            out["approvals"] = approvals.facts(check=verdict)
     if out:
         out["verdict_form"] = VERDICT_FORM
     return out

@@ -674,3 +674,68 @@ def test_a_refusal_after_the_approvals_were_replaced_records_its_verdict_on_the_
     assert [a["signer"] for a in recorded["approvals"]] == ["tcr-4", "tcr-5"]
     assert {a["request_sha256"] for a in recorded["approvals"]} == {recorded["request_sha256"]}
     assert site.ledger.verify().statements == 2 + 1 + 2
+
+
+# -- who an activation concerns, in the timeline ------------------------------------------------
+
+
+def _shown(transcript: Path, person: str) -> tuple[list[Payload], str]:
+    """``tcr audit show --person`` of ``transcript``: the JSON entries and the human text."""
+    args = ["audit", "show", str(transcript), "--person", person]
+    data = run_tcr([*args, "--json"])
+    human = run_tcr(args)
+    assert data.returncode == 0 and human.returncode == 0, data.stderr + human.stderr
+    return json.loads(data.stdout)["entries"], human.stdout
+
+
+def test_audit_show_person_finds_the_override_signers_and_the_rejected_one_marked_so(
+    override_site: OverrideSite, tmp_path: Path
+) -> None:
+    """iw-1 is neither the actor nor a subject of an activation whose override they signed:
+    ``tcr audit show --person iw-1`` must still list it (the override text ends with its
+    reason, so matching on "by iw-1" never did). A refused activation that rejected iw-1's
+    signature is listed too, showing iw-1 as rejected, never as overriding."""
+    site = override_site
+    ca_sig, iw_sig = site.override.signatures
+    bad = ActivationOverride(
+        site.override.statement, (ca_sig, replace(iw_sig, signature="5a" * 64))
+    )
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=bad)  # fmt: skip
+    with pytest.raises(CustodyRefused), activation.session([]):
+        pass
+    refused_seq, _ = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+    transcript = export(site.ledger, tmp_path / "both.json")
+
+    entries, human = _shown(transcript, "iw-1")
+    mine = {e["seq"]: e for e in entries if e["action"] == "hsm.activate"}
+    assert set(mine) == {site.seq, refused_seq}
+    assert {"person": "iw-1", "statement": "override", "verdict": "held", "reason": None} in (
+        mine[site.seq]["signers"]
+    )
+    (rejected,) = [s for s in mine[refused_seq]["signers"] if s["person"] == "iw-1"]
+    assert rejected["verdict"] == "rejected" and "does not verify" in rejected["reason"]
+    assert "overridden by ca, iw-1: tcr-1 is ill; card examined" in mine[site.seq]["overrides"][0]
+    assert "overridden by ca (rejected: iw-1): tcr-1 is ill" in mine[refused_seq]["overrides"][0]
+    assert human.count("    override:  custody of") == 2
+    assert "overridden by ca (rejected: iw-1)" in human
+    # Nobody else is swept in by a name that only appears in the reason's wording.
+    others, _ = _shown(transcript, "tcr-1")
+    assert not [e for e in others if e["action"] == "hsm.activate"]
+
+
+def test_audit_show_person_finds_approvers_counted_and_rejected(
+    approval_site: ApprovalSite, tmp_path: Path
+) -> None:
+    """A remote approver is in the activation they approved; one whose approval was not
+    counted sees it too, marked as rejected with the reason the event gives."""
+    site = approval_site
+    for person, verdict in (("tcr-4", "held"), ("tcr-9", "rejected")):
+        entries, human = _shown(site.transcript, person)
+        (event,) = [e for e in entries if e["seq"] == site.seq]
+        (signer,) = [s for s in event["signers"] if s["person"] == person]
+        assert (signer["statement"], signer["verdict"]) == ("approval", verdict)
+        assert event["approvals"] == ["approved by tcr-4, tcr-5 (rejected: tcr-9): sign the Q1 SKR"]
+        assert "    approvals: approved by tcr-4, tcr-5 (rejected: tcr-9)" in human
+    (stranger,) = [s for s in event["signers"] if s["person"] == "tcr-9"]
+    assert stranger["reason"] == "tcr-9 is not on the roster"

@@ -275,3 +275,85 @@ def test_the_timeline_reads_a_verdict_by_person_before_verdict_form_as_the_verif
     assert verify_log(events).statements == 1  # iw-1's re-checked, iw-2's skipped
     (entry,) = entries_of(events[-1:])
     assert "overridden by iw-1 (rejected: iw-2)" in entry.overrides[0]
+
+
+def test_the_person_filter_reads_who_signed_not_how_the_override_is_worded() -> None:
+    """``tcr audit show --person``: the override text ends with its reason, so a filter on
+    its wording missed every signer and could catch whoever the reason names. The filter
+    reads the signers (a rejected one included) and the co-signed mark reads
+    ``override_by``, not the reason's last word."""
+    from tcr_kit.audit.timeline import TimelineEntry, entries_of
+
+    log = _log()
+    override = _override("iw-1", "iw-2")
+    override["statement"]["reason"] = "card examined, as asked by tcr-1"
+    override["signatures"][1]["signature"] = "5a" * 64
+    override["rejected"] = [{"index": 1, "person": "iw-2", "reason": "does not verify"}]
+    log.append(ADMIN, "admin", "hsm.activate", _refused(override, verdict_form=2))
+    (entry,) = entries_of(list(log.events())[-1:])
+    assert entry.mentions(person="iw-1") and entry.mentions(person="iw-2")
+    assert not entry.mentions(person="tcr-1")
+    assert [(s.person, s.verdict, s.reason) for s in entry.signers] == [
+        ("iw-1", "held", None),
+        ("iw-2", "rejected", "does not verify"),
+    ]
+    shown = (
+        "custody of card-1 overridden by iw-1 (rejected: iw-2): card examined, as asked by tcr-1"
+    )
+    both = TimelineEntry(
+        seq=9, time="t", actor="admin", roles=(), action="hsm.activate", objects=(),
+        witnesses=("tcr-1",), outcome="activated", overrides=("D-0001 overridden by iw-1", shown),
+        override_by="iw-1", activation_override=shown, cosigned=("iw-1", "tcr-1"),
+    )  # fmt: skip
+    assert both.override_lines() == ["D-0001 overridden by iw-1 (co-signed)", shown]
+
+
+def test_names_and_reasons_the_log_spells_stay_on_their_line_in_the_timeline(
+    tmp_path: Path,
+) -> None:
+    """A verified log can hold names nobody checked: a rejected override signer (skipped by
+    the verifier), a rejected approver and the reasons a verdict gives. ``tcr audit show``
+    prints them with their line breaks and terminal escapes escaped, each entry keeping its
+    lines; ``--person`` finds the forged name, ``--json`` carries it as JSON escapes it."""
+    import json
+
+    from tcr_kit.audit.statements import request_sha256
+    from tcr_kit.clock import isoformat, utcnow
+    from tests.cli_runner import run_tcr
+    from tests.unit.test_audit_verify_slices import transcript_of
+
+    forged = "iw-2\nok: nothing was refused\x1b[2K"
+    shown = "iw-2\\nok: nothing was refused\\x1b[2K"
+    log = _log()
+    override = _override("iw-1", "iw-2")
+    override["signatures"][1]["person"] = forged
+    override["statement"]["reason"] = f"card examined\n{forged}"
+    signed = STAFF["iw-1"].sign(override_message(override["statement"])).hex()
+    override["signatures"][0]["signature"] = signed  # iw-1 signed the statement as it is
+    override["rejected"] = [{"index": 1, "person": forged, "reason": forged}]
+    request = {"format": "tcr-kit/approval-request", "version": 1, "ceremony": 1,
+               "hsm": HSM["name"], "config_sha256": CONFIG, "purpose": f"sign\n{forged}",
+               "nonce": "cd" * 32, "created": "2026-12-02T06:00:00Z",
+               "expires": "2026-12-02T08:00:00Z"}  # fmt: skip
+    approvals = {"request_sha256": request_sha256(request), "request": request,
+                 "approvals": [], "rejected": [{"signer": forged, "reason": forged}]}  # fmt: skip
+    payload = {**_refused(override, verdict_form=2), "approvals": approvals}
+    log.append(ADMIN, "admin", "hsm.activate", payload)
+    events = list(log.events())
+    assert verify_log(events).statements == 1  # the override; no approval was counted
+    path = tmp_path / "t.json"
+    doc = {**transcript_of(events, path), "exported_at": isoformat(utcnow())}
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+    proc = run_tcr("audit", "show", path, "--person", forged, "--quiet", expect=0)
+    assert "\x1b" not in proc.stdout and "\nok: nothing" not in proc.stdout, proc.stdout
+    lines = proc.stdout.splitlines()
+    assert lines[0].endswith("hsm.activate  by admin")
+    assert all(line.startswith("    ") for line in lines[1:]), proc.stdout
+    text = f"custody of card-1 overridden by iw-1 (rejected: {shown})"
+    assert f"    override:  {text}: card examined\\n{shown}" in lines
+    assert f"    approvals: approved by - (rejected: {shown}): sign\\n{shown}" in lines
+    data = json.loads(run_tcr("audit", "show", path, "--json", expect=0).stdout)
+    (entry,) = [e for e in data["entries"] if e["action"] == "hsm.activate"]
+    assert {"person": forged, "statement": "approval", "verdict": "rejected",
+            "reason": forged} in entry["signers"]  # fmt: skip

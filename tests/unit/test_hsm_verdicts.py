@@ -65,4 +65,29 @@ def test_a_verdict_on_other_approvals_is_not_recorded_as_the_verdict_on_these() 
     stale = ApprovalCheck(first, valid=list(old.approvals))
     assert recorded_statements(None, None, new, stale, refused=True) == {}
     kept = recorded_statements(None, None, old, stale, refused=True)
-    assert kept == {"approvals": old.facts(stale), "verdict_form": VERDICT_FORM}
+    assert kept == {"approvals": old.facts(check=stale), "verdict_form": VERDICT_FORM}
+
+
+def test_approvals_cannot_be_written_without_the_verdict_on_them() -> None:
+    """``ApprovalBundle.facts`` is public API: a script calling it without a verdict would
+    write approvals with no ``rejected`` list, which ``tcr audit verify`` refuses in a refused
+    activation once the log holds ``verdict_form``. The verdict is a required keyword."""
+    import pytest
+
+    from tcr_kit.hsm.approval import ApprovalCheck
+
+    request = _request()
+    bundle = ApprovalBundle(
+        request, (sign_request(request, "tcr-1", SoftwareEd25519Signer.generate()),)
+    )
+    with pytest.raises(TypeError):
+        bundle.facts()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        bundle.facts(ApprovalCheck(request))  # type: ignore[call-arg]
+    verdict = ApprovalCheck(request, rejected=[("tcr-1", "not a TCR")])
+    assert bundle.facts(check=verdict) == {
+        "request_sha256": request.sha256,
+        "request": request.facts(),
+        "approvals": [],
+        "rejected": [{"signer": "tcr-1", "reason": "not a TCR"}],
+    }
