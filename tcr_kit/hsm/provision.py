@@ -347,6 +347,13 @@ def check_raise_with_ledger(
             f" ties it to the HSM's native set {native} or made its {share_set.n} shares, so"
             f" {refused} ({without})"
         )
+    # The recorded fields above are the ledger writer's; the signed text must say the same.
+    from tcr_kit.hsm.manifest_ties import checked_manifest_chain
+
+    try:
+        checked_manifest_chain(ledger, share_set, manifests, native, "the HSM's marker names")
+    except WrongShareSet as exc:
+        raise WrongShareSet(f"{exc}: {refused}") from None
 
 
 def _refuse_other_count(marker: Marker, loaded: LoadedConfig, share_set: ShareSet) -> None:
