@@ -73,10 +73,12 @@ def checked_manifest_chain(
         previous = chain[-1].payload.get("manifest_sha256") if chain else None
         if payload.get("manifest_sha256") != manifest.signing_digest().hex():
             raise WrongShareSet(f"{where} does not hash to the manifest_sha256 recorded with it")
-        if {payload.get("native_set_id"), manifest.set_id} != {native_set_id}:
+        recorded_set = payload.get("native_set_id")
+        if {recorded_set, manifest.set_id} != {native_set_id}:
+            also = "" if recorded_set == manifest.set_id else f" (recorded as {recorded_set})"
             raise WrongShareSet(
-                f"{where} is of native set {manifest.set_id} (recorded as"
-                f" {payload.get('native_set_id')}); {native_what} native set {native_set_id}"
+                f"{where} is of native set {manifest.set_id}{also}; {native_what} native set"
+                f" {native_set_id}"
             )
         if (
             manifest.revision != revision

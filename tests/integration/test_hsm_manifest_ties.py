@@ -161,3 +161,61 @@ def test_a_set_registered_without_a_manifest_is_extended_and_raised_after_regist
     assert json.loads(done.stdout)["marker_count"] == {"old": 3, "new": 4}
     marker = Activation(load_config(config)).token().marker()
     assert marker is not None and marker.count == 4
+
+
+@pytest.mark.parametrize("forgery", ["other-native-set", "out-of-order"])
+def test_config_rekey_counts_only_extensions_the_signed_manifests_make(
+    softhsm: SoftHsm, tmp_path: Path, forgery: str
+) -> None:
+    """After a rekey (2-of-4) and its registered signed manifest, a ledger writer records an
+    "extension" to 5 that is another set's signed revision recorded as the rekey's native
+    set, or a revision out of the chain's order: config-rekey refuses in one line (exit 3),
+    dry run or not, and writes and records nothing."""
+    from tcr_kit.custody.share_manifests import extend_set, sign_manifest
+    from tcr_kit.hsm.activation import Activation, ShareFile
+    from tcr_kit.hsm.provision import manifest_path
+    from tcr_kit.hsm.rekey import rekey
+    from tcr_kit.sharing.manifest import load_manifest
+    from tests.integration.hsm_helpers import custody_ledger, register_shares
+
+    hsm, other = make_hsm(tmp_path, softhsm, m=2, n=3), make_hsm(tmp_path, softhsm, m=2, n=3)
+    config, old_id = hsm.config_path, hsm.loaded.share_set.id
+    path = tmp_path / "ledger.sqlite"
+    ledger, ca = custody_ledger(path, old_id, m=2, n=3, config=hsm.loaded)
+    holders = register_shares(ledger, ca, old_id, 3)
+    new_dir, out = tmp_path / "new", tmp_path / "ext"
+    new_dir.mkdir()
+    out.mkdir()
+    result = rekey(Activation(hsm.loaded, ledger=ledger, actor=ca, in_person=holders),
+                   [ShareFile(p) for p in hsm.plan.share_files[:2]], threshold=2, count=4,
+                   output_dir=new_dir, new_share_set_id="set-e2")  # fmt: skip
+    split = load_manifest(manifest_path(new_dir, hsm.label, 2))
+    split = sign_manifest(split, ca.signer, "ca")
+    ledger.register_manifest(ca, "set-e2", split)
+    if forgery == "other-native-set":
+        theirs = sign_manifest(load_manifest(other.plan.manifest_file), ca.signer, "ca")
+        forged = extend_set(other.plan.share_files[:2], theirs, ca.signer, "ca", out,
+                            count=2).manifest  # fmt: skip
+    else:
+        mine = extend_set(result.share_files[:2], split, ca.signer, "ca", out, count=1)
+        forged = _resigned(mine.manifest, ca.signer, revision=2, previous_sha256="0" * 64)
+    _forge(ledger, ca, "set-e2", forged, "share-set.extend", result.new.set_id)
+    assert ledger.share_set("set-e2").n == 5
+    ledger.close()
+    ca.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    before = config.read_bytes()
+    for extra in ("--dry-run", "--yes"):
+        refused = run_tcr(["hsm", "config-rekey", "--config", str(config), "--output",
+                           str(config), "--force", *audit, extra])  # fmt: skip
+        assert refused.returncode == 3, refused.stderr
+        line = one_error_line(refused)
+        assert "share set set-e2's signed manifest of audit event" in line
+        if forgery == "other-native-set":
+            assert f"(recorded as {result.new.set_id})" in line
+        else:
+            assert "is revision 2 following 0000" in line
+    assert config.read_bytes() == before
+    with Ledger.open(path, create=False) as led:
+        kinds = [json.loads(e.body)["kind"] for e in led.audit.events()]
+    assert "hsm.config-rekey" not in kinds
