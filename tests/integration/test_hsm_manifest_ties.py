@@ -2,7 +2,8 @@
 records beside them: a ledger writer holding the actor's key can record a share count, a
 native set id or a revision number, but not a roster signer's manifest. Each forged
 ledger below verifies as a log (its events are signed by the actor); the activation still
-refuses the raise in one line (exit 3) before any share is read, and the marker stays.
+refuses the raise in one line (exit 3) before any share is read, and the marker stays;
+'tcr hsm config-extend' refuses to write the forged count.
 And the supported way forward for a set registered without a manifest works end to end.
 SoftHSM2, real shares, a real ledger, the real CLI."""
 
@@ -110,7 +111,13 @@ def test_a_marker_raise_needs_the_count_the_signed_manifests_make(
     audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
     assert run_tcr(["audit", "verify", "--ledger", str(path)]).returncode == 0
 
-    # The configuration says what the ledger says (2-of-4): only the signed text differs.
+    # config-extend does not write a version the signed manifests do not make either.
+    before = config.read_bytes()
+    extend = run_tcr(["hsm", "config-extend", "--config", str(config), "--output", str(config),
+                      "--force", "--yes", *audit])  # fmt: skip
+    assert extend.returncode == 3, extend.stderr
+    assert f"share set {set_id}" in one_error_line(extend) and config.read_bytes() == before
+    # A configuration saying what the ledger says (2-of-4): only the signed text differs.
     config.write_text(config.read_text().replace("count = 3", "count = 4"))
     refused = run_tcr(["hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
                        "--in-person", "tcr-1", "--in-person", "tcr-3", "--share", str(files[0]),
