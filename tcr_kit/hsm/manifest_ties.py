@@ -6,10 +6,11 @@ shares only when its registered manifests say so. What the ledger records beside
 (``native_set_id``, ``revision``, the set's ``m`` and ``n``) is written by whoever holds the
 actor's key; only the manifest itself is signed by a roster signer. So the chain is read
 once and checked as a whole here, against the signed text: each revision's signature, its
-signer on the roster with that key, its digest the one recorded, its native set the one
-expected (recorded and signed alike), revisions 0, 1, 2, ... each naming the one before as
-``previous_sha256``, every threshold the ledger's m, and the latest count the ledger's n.
-Any mismatch is :class:`~tcr_kit.hsm.errors.WrongShareSet` (exit 3), naming the event.
+key registered to its signer (not revoked, the signer not retired) at the event that
+recorded it, its digest the one recorded, its native set the one expected (recorded and
+signed alike), revisions 0, 1, 2, ... each naming the one before as ``previous_sha256``,
+every threshold the ledger's m, and the latest count the ledger's n. Any mismatch is
+:class:`~tcr_kit.hsm.errors.WrongShareSet` (exit 3), naming the event.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def checked_manifest_chain(
         try:
             manifest = parse_manifest(json.dumps(payload.get("manifest")).encode(), where)
             verify_manifest(manifest)
-            ledger.check_manifest_signer(manifest)
+            _check_signer(ledger, manifest, seq)
         except InputError as exc:
             raise WrongShareSet(str(exc)) from None
         except IntegrityError as exc:
@@ -102,3 +103,27 @@ def checked_manifest_chain(
             f" manifest (audit event {chain[-1].seq}) counts {chain[-1].manifest.count}"
         )
     return chain
+
+
+def _check_signer(ledger: Ledger, manifest: ShareManifest, seq: int) -> None:
+    """The manifest's key was registered to its signer, and not revoked, at the event that
+    recorded it (audit event ``seq``), and the signer had not been retired by then: the
+    key timeline, not today's roster, since a signer may have replaced their key or left
+    since (what ``tcr audit verify`` checks too). :class:`IntegrityError` otherwise."""
+    from tcr_kit.audit.signing import key_id
+
+    signer = manifest.signer
+    assert signer is not None  # noqa: S101 - verify_manifest
+    kid = key_id(bytes.fromhex(signer.public_key))
+    key = ledger.audit.key_of(kid)
+    if (
+        key is None
+        or key.owner != signer.id
+        or key.algorithm != signer.algorithm
+        or key.added_seq >= seq
+        or (key.revoked_seq is not None and key.revoked_seq < seq)
+    ):
+        raise IntegrityError(f"it is signed by key {kid}, not {signer.id}'s at that event")
+    for body in ledger.audit.events_about(f"person:{signer.id}"):
+        if body.get("kind") == "person.retire" and int(body["seq"]) < seq:
+            raise IntegrityError(f"its signer {signer.id} was retired at audit event {body['seq']}")

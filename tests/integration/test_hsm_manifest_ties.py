@@ -59,6 +59,7 @@ REFUSALS = {
     "other-threshold": "has threshold 3; the ledger's m is 2",
     "out-of-order": "is revision 2 following 0000",
     "second-split": "is revision 0 following None; the set's chain needs revision 1",
+    "retired-signer": "its signer ca-2 was retired at audit event",
 }
 """What each forgery's one line names (the manifest check that refuses it)."""
 FORGERIES = list(REFUSALS)
@@ -68,7 +69,9 @@ FORGERIES = list(REFUSALS)
 def test_a_marker_raise_needs_the_count_the_signed_manifests_make(
     softhsm: SoftHsm, tmp_path: Path, forgery: str
 ) -> None:
-    from tcr_kit.custody.models import revalidate
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.custody.ledger import Actor
+    from tcr_kit.custody.models import Person, Role, build, revalidate
     from tcr_kit.custody.share_manifests import extend_set, sign_manifest
     from tcr_kit.hsm.activation import Activation
     from tcr_kit.hsm.config import load_config
@@ -79,8 +82,13 @@ def test_a_marker_raise_needs_the_count_the_signed_manifests_make(
     config, files, set_id = hsm.config_path, hsm.plan.share_files, hsm.loaded.share_set.id
     native = hsm.plan.set_id
     path = tmp_path / "ledger.sqlite"
-    ledger, ca = custody_ledger(path, set_id, m=2, n=3)
+    keys: dict[str, Any] = {}
+    ledger, ca = custody_ledger(path, set_id, m=2, n=3, keys=keys)
     register_shares(ledger, ca, set_id, 3)
+    sa, ca2 = Actor("sa", keys["sa"]), SoftwareEd25519Signer.generate()
+    ledger.add_person(sa, build(Person, id="ca-2", name="CA2", roles=(Role.CA,),
+                                key_algorithm="ed25519",
+                                public_key=ca2.public_key_bytes().hex()))  # fmt: skip
     split = sign_manifest(load_manifest(hsm.plan.manifest_file), ca.signer, "ca")
     ledger.register_manifest(ca, set_id, split)
     out = tmp_path / "ext"
@@ -97,6 +105,11 @@ def test_a_marker_raise_needs_the_count_the_signed_manifests_make(
         mine = extend_set(files[:2], split, ca.signer, "ca", out, count=1).manifest
         if forgery == "other-threshold":
             forged = _resigned(mine, ca.signer, threshold=3)
+            kind = "share-set.extend"
+        elif forgery == "retired-signer":  # signed by a staff member retired since
+            (out / "2").mkdir()
+            forged = extend_set(files[:2], split, ca2, "ca-2", out / "2", count=1).manifest
+            ledger.retire_person(sa, "ca-2")
             kind = "share-set.extend"
         elif forgery == "out-of-order":
             forged = _resigned(mine, ca.signer, revision=2, previous_sha256="0" * 64)
@@ -226,3 +239,44 @@ def test_config_rekey_counts_only_extensions_the_signed_manifests_make(
     with Ledger.open(path, create=False) as led:
         kinds = [json.loads(e.body)["kind"] for e in led.audit.events()]
     assert "hsm.config-rekey" not in kinds
+
+
+def test_a_manifest_signed_before_its_signer_replaced_their_key_still_raises_the_marker(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """The CA signs and registers the split and an extension, then replaces their key ('tcr
+    roster' key replacement): the manifests were signed with the key registered to them at
+    the time, so the extension still raises the marker at the next activation, and
+    config-extend still writes its count."""
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.custody.ledger import Actor
+    from tcr_kit.custody.share_manifests import extend_set, sign_manifest
+    from tcr_kit.sharing.manifest import load_manifest
+    from tests.integration.hsm_helpers import custody_ledger, register_shares
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    config, files, set_id = hsm.config_path, hsm.plan.share_files, hsm.loaded.share_set.id
+    path = tmp_path / "ledger.sqlite"
+    keys: dict[str, Any] = {}
+    ledger, ca = custody_ledger(path, set_id, m=2, n=3, keys=keys)
+    register_shares(ledger, ca, set_id, 3)
+    split = sign_manifest(load_manifest(hsm.plan.manifest_file), ca.signer, "ca")
+    ledger.register_manifest(ca, set_id, split)
+    out = tmp_path / "ext"
+    out.mkdir()
+    extend_set(files[:2], split, ca.signer, "ca", out, count=1, ledger=ledger, actor=ca,
+               share_set_id=set_id)  # fmt: skip
+    new_key = SoftwareEd25519Signer.generate()
+    ledger.replace_key(Actor("sa", keys["sa"]), "ca", new_key.public_key_bytes())
+    ledger.close()
+    new_key.save(tmp_path / "ca.pem")
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    extend = run_tcr(["hsm", "config-extend", "--config", str(config), "--output", str(config),
+                      "--force", "--yes", *audit])  # fmt: skip
+    assert extend.returncode == 0, extend.stderr
+    done = run_tcr(["hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
+                    "--in-person", "tcr-1", "--in-person", "tcr-3", "--share", str(files[0]),
+                    "--share", str(files[2]), "--json", "--", "true"])  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["marker_count"] == {"old": 3, "new": 4}
+    assert run_tcr(["audit", "verify", "--ledger", str(path)]).returncode == 0
