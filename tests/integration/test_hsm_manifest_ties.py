@@ -280,3 +280,56 @@ def test_a_manifest_signed_before_its_signer_replaced_their_key_still_raises_the
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["marker_count"] == {"old": 3, "new": 4}
     assert run_tcr(["audit", "verify", "--ledger", str(path)]).returncode == 0
+
+
+def test_rekey_config_rekey_extension_config_extend_then_the_activation_raises_the_marker(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """The whole legitimate path after a rekey, with the ledger at every step: rekey (2-of-4),
+    its manifest signed and registered, config-rekey, one more share ('tcr shares extend'),
+    config-extend, and the activation with the ledger raises the marker from 4 to 5."""
+    from tcr_kit.hsm.activation import Activation, ShareFile
+    from tcr_kit.hsm.config import load_config
+    from tcr_kit.hsm.provision import manifest_path
+    from tcr_kit.hsm.rekey import rekey
+    from tests.integration.hsm_helpers import custody_ledger, register_shares
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    config, old_id = hsm.config_path, hsm.loaded.share_set.id
+    path, key = tmp_path / "ledger.sqlite", tmp_path / "ca.pem"
+    ledger, ca = custody_ledger(path, old_id, m=2, n=3)
+    holders = register_shares(ledger, ca, old_id, 3)
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    result = rekey(Activation(hsm.loaded, ledger=ledger, actor=ca, in_person=holders),
+                   [ShareFile(p) for p in hsm.plan.share_files[:2]], threshold=2, count=4,
+                   output_dir=new_dir, new_share_set_id="set-e2")  # fmt: skip
+    register_shares(ledger, ca, "set-e2", 3)
+    ledger.close()
+    ca.signer.save(key)  # type: ignore[attr-defined]
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(key)]
+
+    def tcr(*args: str) -> subprocess.CompletedProcess[str]:
+        done = run_tcr(list(args))
+        assert done.returncode == 0, (args, done.stderr)
+        return done
+
+    signed = tmp_path / "e2.manifest.signed.json"
+    tcr("shares", "sign", str(manifest_path(new_dir, hsm.label, 2)), "--output", str(signed),
+        "--as", "ca", "--key", str(key))  # fmt: skip
+    tcr("shares", "register", str(signed), "--share-set", "set-e2", *audit)
+    tcr("hsm", "config-rekey", "--config", str(config), "--output", str(config), "--force",
+        "--yes", *audit)  # fmt: skip
+    shares = result.share_files
+    tcr("shares", "extend", str(shares[0]), str(shares[1]), "--manifest", str(signed), "--count",
+        "1", "--output-dir", str(tmp_path / "ext"), "--share-set", "set-e2", *audit)  # fmt: skip
+    tcr("hsm", "config-extend", "--config", str(config), "--output", str(config), "--force",
+        "--yes", *audit)  # fmt: skip
+    assert load_config(config).share_set.count == 5
+    done = tcr("hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
+               "--in-person", "tcr-1", "--in-person", "tcr-3", "--share", str(shares[0]),
+               "--share", str(shares[2]), "--json", "--", "true")  # fmt: skip
+    assert json.loads(done.stdout)["marker_count"] == {"old": 4, "new": 5}
+    marker = Activation(load_config(config)).token().marker()
+    assert marker is not None and (marker.current, marker.count) == (result.new, 5)
+    tcr("audit", "verify", "--ledger", str(path))
