@@ -167,6 +167,19 @@ def test_a_set_registered_without_a_manifest_is_extended_and_raised_after_regist
         assert done.returncode == 0, (args, done.stderr)
         return done
 
+    # A count typed above the ledger's: the refusal names the way that works, which the
+    # steps below follow (the version reviewed, counting 3, is put back first).
+    reviewed = config.read_text()
+    config.write_text(reviewed.replace("count = 3", "count = 4"))
+    refused = run_tcr(["hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
+                       "--in-person", "tcr-1", "--in-person", "tcr-3", "--share",
+                       str(files[0]), "--share", str(files[2]), "--", "true"])  # fmt: skip
+    assert refused.returncode == 3, refused.stderr
+    line = one_error_line(refused)
+    assert "go back to the configuration's reviewed version" in line
+    assert "'tcr shares extend --share-set', after the set's signed split manifest is" in line
+    assert "registered ('tcr shares register MANIFEST --share-set')" in line
+    config.write_text(reviewed)
     manifest = hsm.plan.manifest_file
     tcr("shares", "sign", str(manifest), "--as", "ca", "--key", str(key))
     signed = manifest.with_name(manifest.name.removesuffix(".json") + ".signed.json")
