@@ -35,6 +35,7 @@ from tcr_kit.hsm.errors import ConfigError, WrongShareSet
 if TYPE_CHECKING:
     from tcr_kit.audit.chain import StoredEvent
     from tcr_kit.custody.ledger import Actor, Ledger
+    from tcr_kit.custody.models import ShareSet
 
 __all__ = ["CONFIG_EXTEND", "ConfigExtension", "extend_config", "plan_config_extension"]
 
@@ -227,17 +228,34 @@ def plan_config_extension(
             f"{loaded.path} says share set {cfg.id} has {cfg.count} shares; the ledger records"
             f" only {share_set.n}"
         )
+    latest = _latest_signed_manifest(ledger, share_set)
     output, replaces, data = read_for_new_version(loaded, output, force=force)
     new = _raise_count(data, share_set.n, str(loaded.path))
     expected = loaded.config.model_copy(
         update={"share_set": cfg.model_copy(update={"count": share_set.n})}
     )
     check_new_version(loaded, new, output, expected, what="the count")
-    history = ledger.manifest_history(cfg.id)
-    latest = history[-1]["payload"].get("manifest_sha256") if history else None
-    return ConfigExtension(
-        loaded, output, share_set.n, new, str(latest) if latest else None, replaces
-    )
+    return ConfigExtension(loaded, output, share_set.n, new, latest, replaces)
+
+
+def _latest_signed_manifest(ledger: Ledger, share_set: ShareSet) -> str | None:
+    """The ``manifest_sha256`` of the set's latest registered manifest revision, after
+    checking that the signed chain makes the ledger's n (one native set, revisions in
+    order, the ledger's m, the latest counting n): a count only the ledger's records say
+    would give a version whose first activation refuses the marker raise
+    (:func:`~tcr_kit.hsm.provision.check_raise_with_ledger`); :class:`WrongShareSet`
+    (exit 3). The native set is the split's; the HSM's own is checked at the raise, which
+    reads the marker. ``None`` for a set registered without a manifest (its count is the
+    ledger's alone, which a raise refuses too; that version is written as before)."""
+    from tcr_kit.hsm.manifest_ties import checked_manifest_chain
+
+    history = ledger.manifest_history(share_set.id)
+    if not history:
+        return None
+    split = history[0].get("payload") or {}
+    native = str(split.get("native_set_id"))
+    chain = checked_manifest_chain(ledger, share_set, history, native, "the set's split is of")
+    return str(chain[-1].payload.get("manifest_sha256"))
 
 
 def extend_config(

@@ -50,6 +50,7 @@ from tcr_kit.hsm.config_extend import (
 )
 from tcr_kit.hsm.errors import WrongShareSet
 from tcr_kit.hsm.events import REKEY, ActivationEvent
+from tcr_kit.hsm.manifest_ties import ManifestRevision, checked_manifest_chain
 
 if TYPE_CHECKING:
     from tcr_kit.audit.chain import StoredEvent
@@ -245,8 +246,8 @@ def plan_config_rekey(
     if share_set.status != "active":
         raise WrongShareSet(f"share set {share_set.id} is {share_set.status} in the ledger")
     count = _check_rekey_shape(seq, rekey, share_set)
-    manifest = _check_manifests(ledger, seq, rekey, share_set, count)
-    extensions = _extensions_since(ledger, seq, rekey, share_set, count)
+    chain, manifest = _check_manifests(ledger, seq, rekey, share_set, count)
+    extensions = _extensions_since(ledger, seq, rekey, share_set, count, chain)
     output, replaces, data = read_for_new_version(loaded, output, force=force)
     new = {"id": share_set.id, "epoch": share_set.epoch, "threshold": share_set.m,
            "count": share_set.n}  # fmt: skip
@@ -295,81 +296,66 @@ def _check_rekey_shape(seq: int, rekey: ActivationEvent, share_set: ShareSet) ->
 
 def _check_manifests(
     ledger: Ledger, seq: int, rekey: ActivationEvent, share_set: ShareSet, count: int
-) -> dict[str, Any] | None:
+) -> tuple[list[ManifestRevision], dict[str, Any] | None]:
     """Cross-check the new set's registered signed manifests, when the ledger holds any,
-    against the rekey of audit event ``seq`` and the ledger's set: every revision of the
-    rekey's native set and of the ledger's m; the split's revision of the ``count`` shares
-    the rekey made, with the share digests the event records; the latest revision of the
-    ledger's n (an extension raises both at once). This is what checks the threshold of a
-    rekey recorded before ``hsm.rekey`` kept it. Returns the split revision's event
-    (``seq``, ``hash``, ``manifest_sha256``), or ``None`` when there is no manifest; a
+    against the rekey of audit event ``seq`` and the ledger's set: one chain of the rekey's
+    native set with the ledger's m, its latest revision of the ledger's n
+    (:func:`~tcr_kit.hsm.manifest_ties.checked_manifest_chain`, which reads the signed text,
+    not only what the ledger records beside it), and the split's revision of the ``count``
+    shares the rekey made, with the share digests the event records. This is what checks
+    the threshold of a rekey recorded before ``hsm.rekey`` kept it. Returns the checked
+    chain (read once: :func:`_extensions_since` walks it too) and the split revision's
+    event (``seq``, ``hash``, ``manifest_sha256``), ``None`` when there is no manifest; a
     mismatch is :class:`WrongShareSet` (exit 3)."""
     assert rekey.new is not None  # noqa: S101 - _rekeys
-    history = ledger.manifest_history(share_set.id)
-    if not history:
-        return None
-    native, made = rekey.new.set_id, f"the rekey of audit event {seq} made"
-    manifests = [_as_dict(_as_dict(body.get("payload")).get("manifest")) for body in history]
-    for body, manifest in zip(history, manifests, strict=True):
-        held = _as_dict(body.get("payload")).get("native_set_id")
-        where = f"share set {share_set.id}'s signed manifest of audit event {body.get('seq')}"
-        if held != native:
-            raise WrongShareSet(f"{where} is of native set {held}; {made} native set {native}")
-        if manifest.get("threshold") != share_set.m:
-            raise WrongShareSet(
-                f"{where} has threshold {manifest.get('threshold')}; the ledger's m is"
-                f" {share_set.m}: the ledger does not describe the rekey's shares"
-            )
-    first, latest = manifests[0], manifests[-1]
-    digests = [_as_dict(e).get("sha256") for e in first.get("shares") or ()]
-    if first.get("count") != count or digests != list(rekey.new_share_digests or ()):
+    made = f"the rekey of audit event {seq} made"
+    chain = checked_manifest_chain(
+        ledger, share_set, ledger.manifest_history(share_set.id), rekey.new.set_id, made
+    )
+    if not chain:
+        return chain, None
+    first = chain[0]
+    digests = [e.sha256 for e in first.manifest.shares]
+    if first.manifest.count != count or digests != list(rekey.new_share_digests or ()):
         raise WrongShareSet(
-            f"share set {share_set.id}'s signed manifest of audit event {history[0].get('seq')}"
+            f"share set {share_set.id}'s signed manifest of audit event {first.seq}"
             f" lists shares other than the {count} {made} (their SHA-256 differ)"
         )
-    if latest.get("count") != share_set.n:
-        raise WrongShareSet(
-            f"share set {share_set.id} has {share_set.n} shares in the ledger; its latest signed"
-            f" manifest (audit event {history[-1].get('seq')}) counts {latest.get('count')}"
-        )
-    split = int(history[0]["seq"])
-    (stored,) = ledger.audit.events(split, split)
-    digest = _as_dict(history[0].get("payload")).get("manifest_sha256")
-    return {"seq": stored.seq, "hash": stored.hash, "manifest_sha256": digest}
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+    (stored,) = ledger.audit.events(first.seq, first.seq)
+    digest = first.payload.get("manifest_sha256")
+    return chain, {"seq": stored.seq, "hash": stored.hash, "manifest_sha256": digest}
 
 
 def _extensions_since(
-    ledger: Ledger, seq: int, rekey: ActivationEvent, share_set: ShareSet, count: int
+    ledger: Ledger,
+    seq: int,
+    rekey: ActivationEvent,
+    share_set: ShareSet,
+    count: int,
+    chain: list[ManifestRevision],
 ) -> list[dict[str, Any]]:
     """The recorded extensions (``share-set.extend``) that took the rekey's new set from
     the ``count`` shares the rekey made to the ledger's ``n`` now, oldest first, each as
     ``{"seq", "hash", "old_count", "new_count"}``: none when ``n`` is the rekey's count.
-    Their chain must start at the rekey's count, be of the rekey's native set and end at
-    ``n``; otherwise :class:`WrongShareSet` (exit 3), since nothing recorded would then
-    justify the count."""
+    ``chain`` is the set's checked manifest chain (:func:`_check_manifests`: one chain of
+    the rekey's native set); it must start at the rekey's count and end at ``n``;
+    otherwise :class:`WrongShareSet` (exit 3), since nothing recorded would then justify
+    the count."""
     if share_set.n == count:
         return []
     assert rekey.new is not None  # noqa: S101 - _rekeys
     out: list[dict[str, Any]] = []
-    previous: Any = count  # a manifest's count, as recorded
-    for body in ledger.manifest_history(share_set.id):
-        payload = body.get("payload") or {}
-        manifest = payload.get("manifest") or {}
-        if payload.get("native_set_id") != rekey.new.set_id:
-            break
-        if body.get("kind") != "share-set.extend":
-            previous = manifest.get("count")
+    previous = count
+    for revision in chain:
+        if revision.kind != "share-set.extend":
+            previous = revision.manifest.count
             continue
-        if manifest.get("count") == previous:
+        if revision.manifest.count == previous:
             continue  # a revision replacing lost shares at indices already counted
-        (stored,) = ledger.audit.events(int(body["seq"]), int(body["seq"]))
+        (stored,) = ledger.audit.events(revision.seq, revision.seq)
         out.append({"seq": stored.seq, "hash": stored.hash, "old_count": previous,
-                    "new_count": manifest.get("count")})  # fmt: skip
-        previous = manifest.get("count")
+                    "new_count": revision.manifest.count})  # fmt: skip
+        previous = revision.manifest.count
     if not out or out[0]["old_count"] != count or previous != share_set.n:
         raise WrongShareSet(
             f"share set {share_set.id} has {share_set.n} shares in the ledger; the rekey of"

@@ -340,18 +340,28 @@ def check_raise_with_ledger(
     if (share_set.m, share_set.n) != (cfg.threshold, cfg.count):
         # Without a manifest a count below the ledger's is not config-extend's to settle.
         if manifests or share_set.m != cfg.threshold or share_set.n < cfg.count:
-            _refuse_other_count(marker, loaded, share_set)
+            _refuse_other_count(marker, loaded, share_set, registered=bool(manifests))
     if not manifests:
         raise WrongShareSet(
             f"share set {share_set.id} holds no signed manifest in the ledger: nothing recorded"
             f" ties it to the HSM's native set {native} or made its {share_set.n} shares, so"
             f" {refused} ({without})"
         )
+    # The recorded fields above are the ledger writer's; the signed text must say the same.
+    from tcr_kit.hsm.manifest_ties import checked_manifest_chain
+
+    try:
+        checked_manifest_chain(ledger, share_set, manifests, native, "the HSM's marker names")
+    except WrongShareSet as exc:
+        raise WrongShareSet(f"{exc}: {refused}") from None
 
 
-def _refuse_other_count(marker: Marker, loaded: LoadedConfig, share_set: ShareSet) -> None:
+def _refuse_other_count(
+    marker: Marker, loaded: LoadedConfig, share_set: ShareSet, *, registered: bool
+) -> None:
     """Refuse a raise to a threshold or count other than the ledger's, naming the way
-    forward that works."""
+    forward that works (an extension of a set ``registered`` without a manifest needs the
+    split's signed manifest registered first)."""
     cfg = loaded.share_set
     # The way forward named must be one that works: config-extend only ever writes the
     # ledger's n over a lower count of the same threshold.
@@ -364,6 +374,11 @@ def _refuse_other_count(marker: Marker, loaded: LoadedConfig, share_set: ShareSe
             "a count no recorded extension made: go back to the configuration's reviewed"
             " version; an extension is recorded with 'tcr shares extend --share-set'"
         )
+        if not registered:
+            how += (
+                ", after the set's signed split manifest is registered ('tcr shares register"
+                " MANIFEST --share-set')"
+            )
     else:
         how = "write the ledger's count with 'tcr hsm config-extend'"
     raise WrongShareSet(
