@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -250,6 +251,45 @@ def test_an_extension_recorded_before_config_rekey_is_counted_in_the_new_version
     assert verify.returncode == 0, verify.stderr
 
 
+def _rekey_recorded_by_hand(
+    tmp_path: Path, softhsm: SoftHsm, *, ledger_m: int, with_threshold: bool
+) -> tuple[Any, Any]:
+    """A ledger as an earlier version could leave it: a 2-of-3 HSM rekeyed on SoftHSM2 to
+    2-of-4 shares in ``tmp_path / "new"`` (no ledger during the rekey), then the new set put
+    in the ledger as ``ledger_m``-of-4, the old one retired and the ``hsm.rekey`` event
+    recorded (without its new threshold and count unless ``with_threshold``), as that
+    version's ledger step did. The ledger is ``tmp_path / "ledger.sqlite"``, the actor's key
+    ``tmp_path / "ca.pem"``. Returns the HSM and the rekey's result."""
+    from dataclasses import replace
+
+    from tcr_kit.custody.models import ShareSet, build
+    from tcr_kit.hsm.events import ActivationEvent
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    old_id = hsm.loaded.share_set.id
+    keys: dict = {}  # type: ignore[type-arg]
+    ledger, ca = custody_ledger(tmp_path / "ledger.sqlite", old_id, m=2, n=3, keys=keys,
+                                config=hsm.loaded)  # fmt: skip
+    register_shares(ledger, ca, old_id, 3)
+    keys["ca"].save(tmp_path / "ca.pem")
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    events: list[ActivationEvent] = []
+    result = rekey(Activation(hsm.loaded, on_event=events.append),
+                   [ShareFile(p) for p in hsm.plan.share_files[:2]], threshold=2, count=4,
+                   output_dir=new_dir, new_share_set_id="set-e2")  # fmt: skip
+    (event,) = [e for e in events if e.kind == "hsm.rekey"]
+    if not with_threshold:
+        event = replace(event, new_threshold=None, new_count=None)
+        assert not {"new_threshold", "new_count"} & set(event.payload())
+    ledger.add_share_set(ca, build(ShareSet, id="set-e2", m=ledger_m, n=4, purpose="HSM",
+                                   epoch=2))  # fmt: skip
+    ledger.retire_share_set(ca, old_id)
+    ledger.record_event(ca, "hsm.rekey", event.subjects, event.payload())
+    ledger.close()
+    return hsm, result
+
+
 def test_config_rekey_refuses_a_ledger_threshold_other_than_the_rekeys(
     softhsm: SoftHsm, tmp_path: Path
 ) -> None:
@@ -259,27 +299,8 @@ def test_config_rekey_refuses_a_ledger_threshold_other_than_the_rekeys(
     records 2-of-4, so config-rekey refuses in one line (exit 3) instead of writing a
     threshold the shares do not have. The ledger is made as that version made it: the rekey
     on SoftHSM2, then its ledger step and its event recorded as it recorded them."""
-    from tcr_kit.custody.models import ShareSet, build
-    from tcr_kit.hsm.events import ActivationEvent
-
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
-    config, old_id = hsm.config_path, hsm.loaded.share_set.id
-    keys: dict = {}  # type: ignore[type-arg]
-    path = tmp_path / "ledger.sqlite"
-    ledger, ca = custody_ledger(path, old_id, m=2, n=3, keys=keys, config=hsm.loaded)
-    register_shares(ledger, ca, old_id, 3)
-    keys["ca"].save(tmp_path / "ca.pem")
-    new_dir = tmp_path / "new"
-    new_dir.mkdir()
-    events: list[ActivationEvent] = []
-    rekey(Activation(hsm.loaded, on_event=events.append),
-          [ShareFile(p) for p in hsm.plan.share_files[:2]], threshold=2, count=4,
-          output_dir=new_dir, new_share_set_id="set-e2")  # fmt: skip
-    (event,) = [e for e in events if e.kind == "hsm.rekey"]
-    ledger.add_share_set(ca, build(ShareSet, id="set-e2", m=3, n=4, purpose="HSM", epoch=2))
-    ledger.retire_share_set(ca, old_id)
-    ledger.record_event(ca, "hsm.rekey", event.subjects, event.payload())
-    ledger.close()
+    hsm, _ = _rekey_recorded_by_hand(tmp_path, softhsm, ledger_m=3, with_threshold=True)
+    config, path = hsm.config_path, tmp_path / "ledger.sqlite"
     with Ledger.open(path, create=False) as led:
         (rekeyed,) = [json.loads(e.body) for e in led.audit.events()
                       if json.loads(e.body)["kind"] == "hsm.rekey"]  # fmt: skip
@@ -304,33 +325,10 @@ def test_a_rekey_recorded_without_its_threshold_is_cross_checked_against_the_sig
     no signed manifest of the new set. Once the rekey's manifest is signed and registered
     ('tcr shares sign', 'tcr shares register') the threshold and count are checked against
     it, the note names it instead, and the event records it; the new shares activate."""
-    from dataclasses import replace
-
-    from tcr_kit.custody.models import ShareSet, build
-    from tcr_kit.hsm.events import ActivationEvent
     from tcr_kit.hsm.provision import manifest_path
 
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
-    config, old_id = hsm.config_path, hsm.loaded.share_set.id
-    keys: dict = {}  # type: ignore[type-arg]
-    path = tmp_path / "ledger.sqlite"
-    ledger, ca = custody_ledger(path, old_id, m=2, n=3, keys=keys, config=hsm.loaded)
-    register_shares(ledger, ca, old_id, 3)
-    keys["ca"].save(tmp_path / "ca.pem")
-    new_dir = tmp_path / "new"
-    new_dir.mkdir()
-    events: list[ActivationEvent] = []
-    result = rekey(Activation(hsm.loaded, on_event=events.append),
-                   [ShareFile(p) for p in hsm.plan.share_files[:2]], threshold=2, count=4,
-                   output_dir=new_dir, new_share_set_id="set-e2")  # fmt: skip
-    (event,) = [e for e in events if e.kind == "hsm.rekey"]
-    old_way = replace(event, new_threshold=None, new_count=None).payload()
-    assert "new_threshold" not in old_way and "new_count" not in old_way
-    ledger.add_share_set(ca, build(ShareSet, id="set-e2", m=2, n=4, purpose="HSM", epoch=2))
-    ledger.retire_share_set(ca, old_id)
-    ledger.record_event(ca, "hsm.rekey", event.subjects, old_way)
-    ledger.close()
-
+    hsm, result = _rekey_recorded_by_hand(tmp_path, softhsm, ledger_m=2, with_threshold=False)
+    config, path, new_dir = hsm.config_path, tmp_path / "ledger.sqlite", tmp_path / "new"
     audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
     cmd = ["hsm", "config-rekey", "--config", str(config), "--output", str(config), "--force",
            *audit]  # fmt: skip

@@ -29,6 +29,13 @@ def _local_activation_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("TCR_ACTIVATION_LOG", str(tmp_path / "activations.log"))
 
 
+def tcr(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run a ``tcr`` command that must succeed."""
+    done = run_tcr(list(args))
+    assert done.returncode == 0, (args, done.stderr)
+    return done
+
+
 def _resigned(manifest: Any, signer: Any, **update: Any) -> Any:
     """``manifest`` changed by ``update`` and signed again by the roster's CA."""
     from tcr_kit.custody.share_manifests import sign_manifest
@@ -161,11 +168,6 @@ def test_a_set_registered_without_a_manifest_is_extended_and_raised_after_regist
     ledger.close()
     ca.signer.save(key)  # type: ignore[attr-defined]
     audit = ["--ledger", str(path), "--as", "ca", "--key", str(key)]
-
-    def tcr(*args: str) -> subprocess.CompletedProcess[str]:
-        done = run_tcr(list(args))
-        assert done.returncode == 0, (args, done.stderr)
-        return done
 
     # A count typed above the ledger's: the refusal names the way that works, which the
     # steps below follow (the version reviewed, counting 3, is put back first).
@@ -321,11 +323,6 @@ def test_rekey_config_rekey_extension_config_extend_then_the_activation_raises_t
     ledger.close()
     ca.signer.save(key)  # type: ignore[attr-defined]
     audit = ["--ledger", str(path), "--as", "ca", "--key", str(key)]
-
-    def tcr(*args: str) -> subprocess.CompletedProcess[str]:
-        done = run_tcr(list(args))
-        assert done.returncode == 0, (args, done.stderr)
-        return done
 
     signed = tmp_path / "e2.manifest.signed.json"
     tcr("shares", "sign", str(manifest_path(new_dir, hsm.label, 2)), "--output", str(signed),
