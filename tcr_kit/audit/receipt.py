@@ -10,11 +10,17 @@ A receipt is one JSON object (see ``docs/audit-format.md``)::
      "keys":   [ the audit.key.add events of the keys that signed them, and of the keys
                  of the people who signed a statement inside them, same fields ]}
 
-An event belongs to a participant when they acted (``actor``), are a subject
-(``person:<id>``), are named as ``witness`` or ``override_by`` in its payload, it writes a
-record whose ``holder`` is them, or it lists a credential of theirs among ``presented``
-(``holder`` or ``tcr_id``; HSM activations). With a ceremony number, only events of that
-ceremony (subject ``ceremony:N``, or a record whose ``doc`` has ``"ceremony": N``) are taken.
+An event belongs to a participant when it concerns them by the one rule of
+:mod:`tcr_kit.audit.concerns`, the same that ``tcr audit show --person`` applies: they acted
+(``actor``), are a subject (``person:<id>``), are named as a witness, co-signer or
+``override_by``, it writes a record whose ``holder`` is them, lists a credential of theirs
+among ``presented`` (``holder`` or ``tcr_id``), records an override or approval they signed
+(a *rejected* signature included: a person must see where theirs was refused), or records a
+share manifest they signed (``manifest.signer.id``). ``tcr audit check-receipt`` re-applies
+the rule to every event a receipt lists, and re-checks the statements inside them under the
+key registrations the receipt carries; a rejected signature is not re-checked, as in
+``tcr audit verify``. With a ceremony number, only events of that ceremony (subject
+``ceremony:N``, or a record whose ``doc`` has ``"ceremony": N``) are taken.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from tcr_kit.audit.chain import (
     StoredEvent,
     event_hash,
 )
+from tcr_kit.audit.concerns import concerns
 from tcr_kit.audit.merkle import LogTree, ProofInvalid, leaf_hash, verify_inclusion
 from tcr_kit.audit.note import (
     Checkpoint,
@@ -63,37 +70,14 @@ class ReceiptInvalid(IntegrityError):
 
 
 def mentions(body: dict[str, Any], participant: str) -> bool:
-    """Whether an event body concerns ``participant`` (the rule in the module docstring)."""
-    if body.get("actor") == participant:
-        return True
-    if f"person:{participant}" in body.get("subjects", []):
-        return True
-    payload = body.get("payload")
-    if not isinstance(payload, dict):
-        return False
-    if participant in (payload.get("witness"), payload.get("override_by")):
-        return True
-    if participant in _fields(payload, "records", "doc", "holder"):
-        return True
-    return participant in _fields(payload, "presented", None, "holder") or participant in _fields(
-        payload, "presented", None, "tcr_id"
-    )
+    """Whether an event body concerns ``participant``: :func:`~tcr_kit.audit.concerns.concerns`,
+    the rule the timeline's person filter shares."""
+    return concerns(body, participant)
 
 
 def in_ceremony(body: dict[str, Any], number: int) -> bool:
     """Whether an event is of ceremony ``number``: the rule of ``tcr audit export --ceremony``."""
     return EventSelection.names_ceremony(body, number)
-
-
-def _fields(payload: dict[str, Any], items: str, inner: str | None, name: str) -> list[Any]:
-    """``payload[items][*][inner][name]`` (or ``[*][name]`` without ``inner``), where present."""
-    found = payload.get(items, [])
-    out = []
-    for item in found if isinstance(found, list) else []:
-        obj = item.get(inner) if isinstance(item, dict) and inner is not None else item
-        if isinstance(obj, dict) and name in obj:
-            out.append(obj[name])
-    return out
 
 
 def _entry(event: StoredEvent, tree: LogTree, size: int) -> dict[str, Any]:

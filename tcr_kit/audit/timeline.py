@@ -19,6 +19,7 @@ from typing import Any
 
 from tcr_kit.audit.canonical import parse_canonical
 from tcr_kit.audit.chain import StoredEvent
+from tcr_kit.audit.concerns import people_concerned
 from tcr_kit.audit.cosign import declared_cosigners
 from tcr_kit.audit.pgpwords import pgp_words
 from tcr_kit.audit.transcript import TranscriptResult, verify_transcript
@@ -91,6 +92,9 @@ class TimelineEntry:
     """``("config", HEX)``, ``("site file", HEX)``: the set-up files an event commits to
     (an HSM event's ``config_sha256`` and ``site_sha256``, a ceremony's recorded ones, the
     ``old config`` and ``new config`` of ``hsm.config-extend``)."""
+    concerned: frozenset[str] = frozenset()
+    """Everyone the event concerns, read from its body by
+    :func:`~tcr_kit.audit.concerns.people_concerned` (:func:`entries_of` fills it in)."""
 
     def hash_lines(self) -> list[tuple[str, str, str]]:
         """``(what, hex, PGP words)`` for each of :attr:`hashes`, to compare aloud."""
@@ -140,21 +144,12 @@ class TimelineEntry:
         ]
 
     def people(self) -> set[str]:
-        """Everyone this event concerns: the actor, witnesses and co-signers, persons among
-        its subjects, the holder named in a record it writes, whoever overrode open
-        discrepancies, and every signer of its override or approvals, *rejected ones
-        included*: a person looking for everything about them must see the activation where
-        their signature was rejected (it shows them as rejected, never as having signed)."""
-        found = {self.actor, *self.witnesses, *self.cosigned}
-        found |= {o.removeprefix("person:") for o in self.objects if o.startswith("person:")}
-        found |= {s.person for s in self.signers}
-        if self.override_by is not None:
-            found.add(self.override_by)
-        for r in self.records:
-            holder = r["doc"].get("holder") if isinstance(r.get("doc"), dict) else None
-            if isinstance(holder, str):
-                found.add(holder)
-        return found
+        """Everyone this event concerns (:attr:`concerned`): the rule of
+        :func:`~tcr_kit.audit.concerns.people_concerned`, which receipts apply too. It
+        includes every signer of an override or approvals, *rejected ones included*: a person
+        looking for everything about them must see the activation where their signature was
+        rejected (:attr:`signers` shows them as rejected, never as having signed)."""
+        return set(self.concerned)
 
     def mentions(
         self, *, person: str | None = None, bag: str | None = None, credential: str | None = None
@@ -408,6 +403,7 @@ def _entry(
         records=tuple(records),
         cosigned=tuple(_cosigned(body)),
         hashes=tuple(_hashes(payload, records)),
+        concerned=frozenset(people_concerned(body)),
     )
 
 

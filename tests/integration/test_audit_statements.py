@@ -719,9 +719,13 @@ def test_audit_show_person_finds_the_override_signers_and_the_rejected_one_marke
     assert "overridden by ca (rejected: iw-1): tcr-1 is ill" in mine[refused_seq]["overrides"][0]
     assert human.count("    override:  custody of") == 2
     assert "overridden by ca (rejected: iw-1)" in human
-    # Nobody else is swept in by a name that only appears in the reason's wording.
+    # Nobody else is swept in by a name that only appears in the reason's wording: tcr-1,
+    # whom both reasons name, is found where their share was presented, not at the refusal
+    # (which read no share), and never as a signer.
     others, _ = _shown(transcript, "tcr-1")
-    assert not [e for e in others if e["action"] == "hsm.activate"]
+    theirs = [e for e in others if e["action"] == "hsm.activate"]
+    assert [e["seq"] for e in theirs] == [site.seq]
+    assert "tcr-1" not in [s["person"] for s in theirs[0]["signers"]]
 
 
 def test_audit_show_person_finds_approvers_counted_and_rejected(
@@ -739,3 +743,124 @@ def test_audit_show_person_finds_approvers_counted_and_rejected(
         assert "    approvals: approved by tcr-4, tcr-5 (rejected: tcr-9)" in human
     (stranger,) = [s for s in event["signers"] if s["person"] == "tcr-9"]
     assert stranger["reason"] == "tcr-9 is not on the roster"
+
+
+# -- which events concern a person: one rule for receipts and 'tcr audit show --person' ------
+
+
+_ORIGIN = "example.org/tcr-kit-test"
+
+
+def _receipt_seqs(ledger_path: Path, signer: SoftwareEd25519Signer, person: str) -> list[int]:
+    """A receipt for ``person`` against a checkpoint of the whole log (signed with
+    ``signer``, a registered key), checked offline as 'tcr audit check-receipt' checks it;
+    the seqs it holds. It carries the key registration of every signer of a statement
+    re-checked inside its events."""
+    from tcr_kit.audit.canonical import parse_canonical
+    from tcr_kit.audit.receipt import build_receipt, check_receipt, ledger_verifiers
+    from tcr_kit.audit.statements import statement_signers
+    from tcr_kit.audit.treehead import log_tree, sign_tree_head
+
+    with Ledger.open(ledger_path, create=False) as led:
+        note = sign_tree_head(log_tree(led.audit), signer, _ORIGIN).note
+        doc = build_receipt(led.audit, person, note)
+        verifiers = ledger_verifiers(led.audit, [_ORIGIN])
+    checked = check_receipt(doc, verifiers)
+    assert [e.seq for e in checked.events] == [e["seq"] for e in doc["events"]]
+    owners = {json.loads(k["body"])["payload"]["owner"] for k in doc["keys"]}
+    for event in doc["events"]:
+        assert statement_signers(parse_canonical(event["body"].encode())) <= owners
+    return [int(e["seq"]) for e in doc["events"]]
+
+
+def _refuse_with_iw1_rejected(site: OverrideSite) -> int:
+    """An activation refused because iw-1's override signature does not verify: the event
+    records it as rejected (ca's signature held). Returns its seq."""
+    ca_sig, iw_sig = site.override.signatures
+    bad = ActivationOverride(
+        site.override.statement, (ca_sig, replace(iw_sig, signature="5a" * 64))
+    )
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=bad)  # fmt: skip
+    with pytest.raises(CustodyRefused), activation.session([]):
+        pass
+    seq, payload = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+    assert [r["person"] for r in payload["override"]["rejected"]] == ["iw-1"]
+    return seq
+
+
+def test_a_receipt_for_an_override_signer_holds_the_activation_they_signed_for_and_checks(
+    override_site: OverrideSite,
+) -> None:
+    """iw-1 is neither the actor nor a subject of the activation whose override they signed;
+    their receipt holds it, and check-receipt re-checks both override signatures under the
+    key registrations the receipt carries (iw-1's replaced key included)."""
+    site = override_site
+    assert site.seq in _receipt_seqs(site.ledger.path, site.keys["ca"], "iw-1")
+
+
+def test_a_receipt_for_a_rejected_override_signer_holds_the_refusal_and_checks(
+    override_site: OverrideSite,
+) -> None:
+    """Where iw-1's signature was rejected, the refusal concerns them too: their receipt
+    holds it and checks (the rejected signature is not re-checked, ca's is)."""
+    site = override_site
+    refused_seq = _refuse_with_iw1_rejected(site)
+    seqs = _receipt_seqs(site.ledger.path, site.keys["ca"], "iw-1")
+    assert {site.seq, refused_seq} <= set(seqs)
+
+
+def test_a_receipt_for_an_approver_holds_the_activation_and_checks(
+    approval_site: ApprovalSite,
+) -> None:
+    """tcr-4 approved from home (presented no share): their receipt holds the activation;
+    so does that of tcr-9, whose approval was not counted (nobody's key to carry)."""
+    site = approval_site
+    for person in ("tcr-4", "tcr-9"):
+        assert site.seq in _receipt_seqs(site.ledger.path, site.keys["ca"], person), person
+
+
+def test_audit_show_person_finds_a_share_presenter(override_site: OverrideSite) -> None:
+    """tcr-2 presented a share in person: 'tcr audit show --person tcr-2' lists the
+    activation, as tcr-2's receipt does."""
+    site = override_site
+    entries, human = _shown(site.transcript, "tcr-2")
+    assert site.seq in [e["seq"] for e in entries]
+    assert f"  #{site.seq}  hsm.activate  by ca" in human
+    assert site.seq in _receipt_seqs(site.ledger.path, site.keys["ca"], "tcr-2")
+
+
+def test_a_manifest_signer_finds_the_registration_in_their_receipt_and_timeline(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """sa signs the HSM's split manifest ('tcr shares sign'), ca registers it ('tcr shares
+    register'): the share-set.manifest event, by ca, concerns sa, its signer. Their receipt
+    holds it and checks (re-checking the manifest signature), and 'tcr audit show --person
+    sa' lists it."""
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    set_id = hsm.loaded.share_set.id
+    keys: dict[str, SoftwareEd25519Signer] = {}
+    path = tmp_path / "ledger.sqlite"
+    ledger, _ = custody_ledger(path, set_id, m=2, n=3, keys=keys)
+    ledger.close()
+    keys["ca"].save(tmp_path / "ca.pem")
+    keys["sa"].save(tmp_path / "sa.pem")
+    manifest = hsm.plan.manifest_file
+    signed = tmp_path / "signed.json"
+    for args in (
+        ["shares", "sign", str(manifest), "--as", "sa", "--key", str(tmp_path / "sa.pem"),
+         "--output", str(signed)],
+        ["shares", "register", str(signed), "--share-set", set_id, "--ledger", str(path),
+         "--as", "ca", "--key", str(tmp_path / "ca.pem")],
+    ):  # fmt: skip
+        done = run_tcr(args)
+        assert done.returncode == 0, (args, done.stderr)
+    with Ledger.open(path, create=False) as led:
+        (event,) = [e for e in led.history(f"share-set:{set_id}")
+                    if e["kind"] == "share-set.manifest"]  # fmt: skip
+        assert event["actor"] == "ca" and event["payload"]["manifest"]["signer"]["id"] == "sa"
+        transcript = export(led, tmp_path / "transcript.json")
+    seq = int(event["seq"])
+    assert seq in _receipt_seqs(path, keys["ca"], "sa")
+    entries, _ = _shown(transcript, "sa")
+    assert seq in [e["seq"] for e in entries]
