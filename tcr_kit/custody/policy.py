@@ -9,7 +9,8 @@ policy before it writes anything; a refusal is :class:`~tcr_kit.errors.NotPermit
 Rules (their names appear in every refusal):
 
 ``action-role``
-    the actor has one of the roles the policy lists for the action;
+    the actor has one of the roles the policy lists for the action (and the signer of a share
+    set's manifest one of those of ``share-set.sign-manifest``, when it is registered);
 ``witness-role``
     a witness has one of the policy's witness roles;
 ``witness-distinct``
