@@ -93,7 +93,8 @@ def sign_cmd(manifest_path: Path, output: Path | None, force: bool, actor_id: st
     --token-label or --token-serial).
 
     Then register it (tcr shares register) and hand out the shares: each TCR can check
-    theirs alone with tcr shares check."""
+    theirs alone with tcr shares check. The ledger registers it only if the policy lets
+    you sign manifests (share-set.sign-manifest: SA, CA by default; else exit 5)."""
     from tcr_kit.custody.share_manifests import sign_manifest
     from tcr_kit.fileio import write_new_file
     from tcr_kit.sharing.manifest import load_manifest

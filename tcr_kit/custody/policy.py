@@ -9,7 +9,8 @@ policy before it writes anything; a refusal is :class:`~tcr_kit.errors.NotPermit
 Rules (their names appear in every refusal):
 
 ``action-role``
-    the actor has one of the roles the policy lists for the action;
+    the actor has one of the roles the policy lists for the action (and the signer of a share
+    set's manifest one of those of ``share-set.sign-manifest``, when it is registered);
 ``witness-role``
     a witness has one of the policy's witness roles;
 ``witness-distinct``
@@ -65,6 +66,10 @@ ACTIONS: dict[str, str] = {
         "tcr hsm register-set | config-extend | config-rekey | rekey, "
         "tcr shares register | extend --share-set"
     ),
+    "share-set.sign-manifest": (
+        "the signer (tcr shares sign) of a manifest that tcr shares register | extend "
+        "--share-set or tcr hsm register-set --manifest records"
+    ),
     "credential.add": "tcr credential add [--enrolment]",
     "credential.lifecycle": (
         "tcr credential retire | lose | destroy | replace, tcr card rotate --replace"
@@ -90,7 +95,7 @@ ACTIONS: dict[str, str] = {
 """Every action the policy governs -> the command(s) it governs."""
 
 LATER_ACTIONS: frozenset[str] = frozenset(
-    {"artifact.register", "artifact.release", "hsm.activate-override"}
+    {"artifact.register", "artifact.release", "hsm.activate-override", "share-set.sign-manifest"}
 )
 """Actions added after policies were first recorded: a policy text that does not list one
 (written before it existed) gets the default policy's roles for it, so a recorded policy
@@ -189,6 +194,18 @@ class Policy:
                 "action-role",
                 f"{action} ({ACTIONS[action]}) is for {_describe(allowed)}; "
                 f"{person.id} is {_describe(person.roles)}",
+            )
+
+    def require_signer(self, action: str, person: Person, what: str) -> None:
+        """Rule ``action-role`` for the signer of ``what`` a change records (a share set's
+        manifest): the record is only as good as whoever signed it, so the signer, not only
+        the actor recording it, must hold one of the action's roles."""
+        allowed = self.actions[action]
+        if not set(person.roles) & allowed:
+            raise NotPermitted(
+                "action-role",
+                f"{action}: {what}'s signer {person.id} is {_describe(person.roles)}; "
+                f"its signer must be {_describe(allowed)}",
             )
 
     def require_witness(self, action: str, actor: Person, witness: Person) -> None:

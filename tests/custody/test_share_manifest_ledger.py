@@ -153,3 +153,58 @@ def test_revisions_register_in_order_only(world: World) -> None:
     assert world.ledger.share_set("hsm-a").n == 5
     kinds = [b["kind"] for b in world.ledger.manifest_history("hsm-a")]
     assert kinds == ["share-set.manifest", "share-set.extend", "share-set.extend"]
+
+
+def resigned(manifest: ShareManifest, who: str) -> ShareManifest:
+    """``manifest`` signed again by roster member ``who`` (``tcr-3``, ``iw-1``, ...)."""
+    bare = manifest.model_copy(update={"signature": None, "signer": None, "signed_at": None})
+    return sign_manifest(bare, KEYS[who.split("-")[0]], who)
+
+
+def test_a_manifest_signed_by_a_tcr_or_a_witness_is_refused_and_nothing_is_recorded(
+    world: World,
+) -> None:
+    """Rule action-role for share-set.sign-manifest: the signer (not only the registering
+    actor) must hold its roles (default SA, CA) when the manifest enters the ledger."""
+    shares, manifest = split_and_sign(world)
+    count = world.ledger.audit.count()
+    for who, roles in (("tcr-3", "CO"), ("iw-1", "IW")):
+        for dry_run in (True, False):
+            with pytest.raises(NotPermitted) as info:
+                world.ledger.register_manifest(
+                    world.ca, "hsm-a", resigned(manifest, who), purpose="x", dry_run=dry_run
+                )
+            assert info.value.exit_code == ExitCode.NOT_PERMITTED
+            assert info.value.rule == "action-role"
+            message = str(info.value)
+            assert "share-set.sign-manifest" in message and f"signer {who} is {roles}" in message
+            assert "CA/SA" in message and "\n" not in message
+    assert world.ledger.audit.count() == count
+    with pytest.raises(NotFound):
+        world.ledger.share_set("hsm-a")
+    # Signed by an allowed role (SA), the same split registers; an extension signed by the
+    # TCR is refused and the set keeps its n; signed by the CA it registers.
+    world.ledger.register_manifest(world.ca, "hsm-a", manifest, purpose="HSM A PIN")
+    _, revised = extension(manifest, [shares[0], shares[1]], 4, replaces=None)
+    count = world.ledger.audit.count()
+    with pytest.raises(NotPermitted, match="signer tcr-3 is CO"):
+        world.ledger.register_manifest(world.ca, "hsm-a", resigned(revised, "tcr-3"))
+    assert world.ledger.audit.count() == count and world.ledger.share_set("hsm-a").n == 3
+    world.ledger.register_manifest(world.ca, "hsm-a", revised)
+    assert world.ledger.share_set("hsm-a").n == 4
+    world.ledger.verify()
+
+
+def test_the_recorded_policy_decides_who_signs_manifests(world: World) -> None:
+    from tcr_kit.custody.policy import default_policy_text
+
+    text = default_policy_text().replace(
+        '"share-set.sign-manifest" = ["SA", "CA"]', '"share-set.sign-manifest" = ["IW"]'
+    )
+    assert '"share-set.sign-manifest" = ["IW"]' in text
+    world.ledger.set_policy(world.sa, text)
+    _, manifest = split_and_sign(world)
+    with pytest.raises(NotPermitted, match="signer sa-1 is SA"):
+        world.ledger.register_manifest(world.ca, "hsm-a", manifest, purpose="x")
+    world.ledger.register_manifest(world.ca, "hsm-a", resigned(manifest, "iw-1"), purpose="x")
+    assert world.ledger.manifest_history("hsm-a")[0]["payload"]["signer"] == "iw-1"

@@ -231,3 +231,77 @@ def test_a_real_process_reports_one_line_and_exit_3(tcr: Tcr) -> None:
     proc = run_tcr("shares", "check", share(1), "--manifest", SIGNED)
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+
+
+CO = ("--as", "co-1", "--key", "co.pem")
+
+
+def add_crypto_officer(tcr: Tcr) -> None:
+    """Put co-1, a crypto officer (a TCR, no staff role), on the roster with key co.pem."""
+    key = tcr.json("key", "generate", "--output", "co.pem")["public_key"]
+    tcr("roster", "add", *SA, "--id", "co-1", "--name", "CO", "--role", "CO",
+        "--facility", "east", "--public-key", str(key))  # fmt: skip
+
+
+def audit_count() -> int:
+    from tcr_kit.custody.ledger import Ledger
+
+    with Ledger.open(Path("ledger.sqlite"), create=False) as led:
+        return led.audit.count()
+
+
+def test_register_refuses_a_manifest_signed_by_a_tcr_with_exit_5_and_records_nothing(
+    tcr: Tcr,
+) -> None:
+    add_crypto_officer(tcr)
+    tcr("shares", "sign", "out/pin.txt.manifest.json", *CO, "--output", "co.json")
+    count = audit_count()
+    register = ("shares", "register", "co.json", "--share-set", "pin", "--purpose", "HSM PIN")
+    for extra in ((), ("--dry-run",)):
+        err = tcr(*register, *SA, *extra, code=5)
+        assert len(err.strip().splitlines()) == 1, err
+        assert "share-set.sign-manifest" in err and "signer co-1 is CO" in err
+        assert "CA/SA" in err
+    assert audit_count() == count and kinds() == []
+    # The same split, signed by a staff member with the role, registers.
+    sign_and_register(tcr)
+    assert kinds() == ["share-set.manifest"]
+
+
+def test_an_extension_signed_by_a_tcr_is_refused_at_register_with_exit_5(tcr: Tcr) -> None:
+    add_crypto_officer(tcr)
+    sign_and_register(tcr)
+    tcr("shares", "extend", share(1), share(3), "--manifest", SIGNED, "--count", "1",
+        "-o", "out", "--no-ledger", *CO)  # fmt: skip
+    revised = Path("out/pin.txt.manifest-r1.json")
+    count = audit_count()
+    err = tcr("shares", "register", revised, "--share-set", "pin", *CA, code=5)
+    assert "signer co-1 is CO" in err and "share-set.sign-manifest" in err
+    assert audit_count() == count and kinds() == ["share-set.manifest"]
+
+
+def test_a_policy_from_before_sign_manifest_gets_its_default_roles_at_extend(tcr: Tcr) -> None:
+    """A policy recorded before share-set.sign-manifest existed does not list it: the
+    default's roles (SA, CA) apply and 'tcr policy show' says so. Here that policy lets a
+    crypto officer change share sets, yet the extension they would sign is refused."""
+    from tcr_kit.custody.policy import default_policy_text
+
+    add_crypto_officer(tcr)
+    sign_and_register(tcr)
+    lines = default_policy_text().replace(
+        '"share-set.change" = ["SA", "CA"]', '"share-set.change" = ["SA", "CA", "CO"]'
+    )
+    old = [ln for ln in lines.splitlines() if not ln.startswith('"share-set.sign-manifest"')]
+    Path("old.toml").write_text("\n".join(old).replace('name = "default"', 'name = "east-2025"'))
+    tcr("policy", "set", "old.toml", *SA)
+    assert json.loads(tcr("policy", "show", "--json"))["defaulted"] == ["share-set.sign-manifest"]
+    assert "defaults apply: share-set.sign-manifest" in tcr("policy", "show")
+    before, count = sorted(p.name for p in Path("out").iterdir()), audit_count()
+    err = tcr("shares", "extend", share(1), share(3), "--manifest", SIGNED, "--count", "1",
+              "-o", "out", "--share-set", "pin", *CO, code=5)  # fmt: skip
+    assert "signer co-1 is CO" in err and "CA/SA" in err
+    assert sorted(p.name for p in Path("out").iterdir()) == before
+    assert audit_count() == count and kinds() == ["share-set.manifest"]
+    tcr("shares", "extend", share(1), share(3), "--manifest", SIGNED, "--count", "1",
+        "-o", "out", "--share-set", "pin", *CA)  # fmt: skip
+    assert kinds() == ["share-set.manifest", "share-set.extend"]

@@ -16,7 +16,14 @@ from tcr_kit.audit.signing import Signer, SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Actor, Ledger
 from tcr_kit.custody.models import Person, Role, ShareSet, build
 from tcr_kit.custody.share_manifests import sign_manifest
-from tcr_kit.errors import ExitCode, FileExistsRefused, InputError, IntegrityError, TcrError
+from tcr_kit.errors import (
+    ExitCode,
+    FileExistsRefused,
+    InputError,
+    IntegrityError,
+    NotPermitted,
+    TcrError,
+)
 from tcr_kit.hsm.config import load_config, render_config, render_site
 from tcr_kit.hsm.config_extend import extend_config, plan_config_extension
 from tcr_kit.hsm.errors import ConfigError, WrongShareSet
@@ -137,12 +144,12 @@ def test_unregistered_set_existing_output_and_unfindable_count_are_refused(
         plan_config_extension(load_config(path), ledger, path, force=True)
 
 
-def _manifest(m: int, n: int, signer: Signer) -> ShareManifest:
+def _manifest(m: int, n: int, signer: Signer, signer_id: str = "ca-1") -> ShareManifest:
     entries = tuple(ManifestEntry(index=i, sha256=f"{i:02x}" * 32) for i in range(1, n + 1))
     unsigned = ShareManifest(count=n, format_version=1, label="HSM-E activation epoch 1",
                              manifest="tcr-kit share set", manifest_version=1, secret_length=32,
                              set_id="0011223344556677", shares=entries, threshold=m)  # fmt: skip
-    return sign_manifest(unsigned, signer, "ca-1")
+    return sign_manifest(unsigned, signer, signer_id)
 
 
 def test_register_set_with_a_manifest_is_one_event_and_needs_the_configs_m_of_n(
@@ -162,6 +169,33 @@ def test_register_set_with_a_manifest_is_one_event_and_needs_the_configs_m_of_n(
     assert len(ledger.manifest_history(SET)) == 1
     with pytest.raises(InputError, match="already registered"):
         register_share_set(loaded, ledger, actor, manifest=_manifest(2, 3, actor.signer))
+
+
+def test_register_set_refuses_a_manifest_signed_by_a_tcr_and_records_nothing(
+    tmp_path: Path,
+) -> None:
+    """'tcr hsm register-set --manifest': the manifest's signer needs a role of
+    share-set.sign-manifest (default SA, CA); a crypto officer's is refused (exit 5)."""
+    keys = {pid: SoftwareEd25519Signer.generate() for pid in ("sa-1", "ca-1", "co-1")}
+    people = [
+        build(Person, id=pid, name=pid, roles=(role,), key_algorithm="ed25519",
+              public_key=keys[pid].public_key_bytes().hex(), facility="east")
+        for pid, role in (("sa-1", Role.SA), ("ca-1", Role.CA), ("co-1", Role.CO))
+    ]  # fmt: skip
+    ledger = Ledger.open(tmp_path / "ledger.sqlite")
+    ledger.initialise(people[0], keys["sa-1"])
+    for person in people[1:]:
+        ledger.add_person(Actor("sa-1", keys["sa-1"]), person)
+    actor = Actor("ca-1", keys["ca-1"])
+    loaded = load_config(_config(tmp_path))
+    co_key = keys["co-1"]
+    count = ledger.audit.count()
+    with pytest.raises(NotPermitted, match="signer co-1 is CO") as caught:
+        register_share_set(loaded, ledger, actor, manifest=_manifest(2, 3, co_key, "co-1"))
+    assert caught.value.exit_code == ExitCode.NOT_PERMITTED
+    assert ledger.audit.count() == count and ledger.manifest_history(SET) == []
+    register_share_set(loaded, ledger, actor, manifest=_manifest(2, 3, actor.signer))
+    assert ledger.manifest_history(SET)[0]["payload"]["signer"] == "ca-1"
 
 
 def test_register_set_with_a_manifest_refuses_a_set_registered_without_one(

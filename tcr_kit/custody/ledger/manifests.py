@@ -99,6 +99,10 @@ class ManifestsMixin(GuardedReader):
         ledger's latest one; it raises the set's n to the manifest's count and records which lost
         share (index, credentials) each new one replaces. A credential still issued or
         sealed cannot be replaced: record it lost first.
+
+        The manifest's signer, like the actor, is held to the policy: they must have a role
+        of ``share-set.sign-manifest`` (default SA, CA) now, else
+        :class:`~tcr_kit.errors.NotPermitted` (exit 5) before anything is written.
         """
         from tcr_kit.custody.share_manifests import verify_manifest
 
@@ -107,6 +111,8 @@ class ManifestsMixin(GuardedReader):
         signer = self.check_manifest_signer(manifest)
         if signer.retired:
             raise IntegrityError(f"the manifest's signer {signer.id} is retired")
+        self._check_rows([f"person:{signer.id}"])
+        self.policy().require_signer("share-set.sign-manifest", signer, "the manifest")
         digest = manifest.signing_digest().hex()
         history = self.manifest_history(share_set_id)
         for body in history:
