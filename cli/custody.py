@@ -201,7 +201,8 @@ def status(
     """A TCR's own view of their credentials and bags.
 
     Your credentials, where each is, and the history of your bags (state changes,
-    inspections, discrepancies, overrides, with times and witnesses)."""
+    inspections, discrepancies, overrides, with times and witnesses); then the HSM
+    activations and share set manifests that concern you, with what each was to you."""
     from tcr_kit.custody.history import person_history
 
     if transcript is not None:
@@ -235,6 +236,8 @@ def status(
                 "ok": True,
                 **view.to_json(),
                 "history": [e.to_json() for e in hist.history],
+                "activations": [a.to_json() for a in hist.activations],
+                "manifests": [m.to_json() for m in hist.manifests],
                 "head_seq": seq,
                 "head": head,
             }
@@ -261,6 +264,8 @@ def status(
         say("")
         say("history:")
         echo_entries(hist.history)
+    if not quiet:
+        _echo_concerning(hist)
 
 
 def _echo_history(hist: PersonHistory, source: tuple[str, int, str], quiet: bool) -> None:
@@ -277,6 +282,20 @@ def _echo_history(hist: PersonHistory, source: tuple[str, int, str], quiet: bool
         say("")
         say("history:")
         echo_entries(hist.history)
+    _echo_concerning(hist)
+
+
+def _echo_concerning(hist: PersonHistory) -> None:
+    """The activations and manifest events that concern the person, each with what it was
+    to them (``presented share 2``, ``signed the override (rejected: ...)``)."""
+    for title, events in (("activations", hist.activations), ("manifests", hist.manifests)):
+        if not events:
+            continue
+        say("")
+        say(f"{title}:")
+        for e in events:
+            say(f"{e.time}  #{e.seq}  {e.action}  {'; '.join(i.text() for i in e.involvements)}")
+            say(f"    outcome:   {e.outcome}")
 
 
 STATUS_COLUMNS = [

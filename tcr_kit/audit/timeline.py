@@ -95,6 +95,12 @@ class TimelineEntry:
     concerned: frozenset[str] = frozenset()
     """Everyone the event concerns, read from its body by
     :func:`~tcr_kit.audit.concerns.people_concerned` (:func:`entries_of` fills it in)."""
+    presented: tuple[tuple[str, int | None], ...] = ()
+    """``(person, share index)`` for each holder (``holder`` or ``tcr_id``) of a credential
+    an activation lists as ``presented``, the index ``None`` where the event gives none: the
+    people :func:`~tcr_kit.audit.concerns.people_concerned` finds there, with their share."""
+    manifest_signer: tuple[str, int | None] | None = None
+    """``(signer, revision)`` of the signed share-set manifest the event records, if any."""
 
     def hash_lines(self) -> list[tuple[str, str, str]]:
         """``(what, hex, PGP words)`` for each of :attr:`hashes`, to compare aloud."""
@@ -404,7 +410,34 @@ def _entry(
         cosigned=tuple(_cosigned(body)),
         hashes=tuple(_hashes(payload, records)),
         concerned=frozenset(people_concerned(body)),
+        presented=tuple(_presented(payload)),
+        manifest_signer=_manifest_signer(payload),
     )
+
+
+def _presented(payload: dict[str, Any]) -> list[tuple[str, int | None]]:
+    """The holders of the credentials ``payload`` lists as presented, each with its share
+    index (read as :func:`~tcr_kit.audit.concerns.people_concerned` reads them)."""
+    found: list[tuple[str, int | None]] = []
+    items = payload.get("presented")
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        index = item["index"] if type(item.get("index")) is int else None
+        for who in (item.get("holder"), item.get("tcr_id")):
+            if isinstance(who, str) and (who, index) not in found:
+                found.append((who, index))
+    return found
+
+
+def _manifest_signer(payload: dict[str, Any]) -> tuple[str, int | None] | None:
+    manifest = payload.get("manifest")
+    signer = manifest.get("signer") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict) or not isinstance(signer, dict):
+        return None
+    who = signer.get("id")
+    revision = manifest.get("revision", payload.get("revision"))
+    return (who, revision if type(revision) is int else None) if isinstance(who, str) else None
 
 
 def _cosigned(body: dict[str, Any]) -> list[str]:
