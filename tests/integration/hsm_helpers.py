@@ -103,6 +103,33 @@ def register_shares(ledger, actor, set_id: str, count: int, *, serials=None) -> 
     return tuple(f"tcr-{i}" for i in range(1, count + 1))
 
 
+def manifest_signed_by_sa(tmp_path: Path, softhsm: SoftHsm) -> tuple[DemoHsm, Path, dict]:  # type: ignore[type-arg]
+    """A 2-of-3 HSM whose split manifest sa signed ('tcr shares sign') and ca registered in
+    the ledger ('tcr shares register'), both as real processes. The ledger is
+    ``tmp_path / "ledger.sqlite"``, the keys ``tmp_path / "sa.pem"`` and ``"ca.pem"``.
+    Returns the HSM, the ledger's path and the staff keys."""
+    from tests.integration.conftest import run_tcr
+
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    set_id = hsm.loaded.share_set.id
+    keys: dict = {}  # type: ignore[type-arg]
+    path = tmp_path / "ledger.sqlite"
+    ledger, _ = custody_ledger(path, set_id, m=2, n=3, keys=keys)
+    ledger.close()
+    keys["ca"].save(tmp_path / "ca.pem")
+    keys["sa"].save(tmp_path / "sa.pem")
+    signed = tmp_path / "signed.json"
+    for args in (
+        ["shares", "sign", str(hsm.plan.manifest_file), "--as", "sa",
+         "--key", str(tmp_path / "sa.pem"), "--output", str(signed)],
+        ["shares", "register", str(signed), "--share-set", set_id, "--ledger", str(path),
+         "--as", "ca", "--key", str(tmp_path / "ca.pem")],
+    ):  # fmt: skip
+        done = run_tcr(args)
+        assert done.returncode == 0, (args, done.stderr)
+    return hsm, path, keys
+
+
 def enrol_pcsc_share(  # type: ignore[no-untyped-def]
     reader: str, share_file: Path, tcr, new_pin: str, record_path: Path
 ):

@@ -837,24 +837,10 @@ def test_a_manifest_signer_finds_the_registration_in_their_receipt_and_timeline(
     register'): the share-set.manifest event, by ca, concerns sa, its signer. Their receipt
     holds it and checks (re-checking the manifest signature), and 'tcr audit show --person
     sa' lists it."""
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    from tests.integration.hsm_helpers import manifest_signed_by_sa
+
+    hsm, path, keys = manifest_signed_by_sa(tmp_path, softhsm)
     set_id = hsm.loaded.share_set.id
-    keys: dict[str, SoftwareEd25519Signer] = {}
-    path = tmp_path / "ledger.sqlite"
-    ledger, _ = custody_ledger(path, set_id, m=2, n=3, keys=keys)
-    ledger.close()
-    keys["ca"].save(tmp_path / "ca.pem")
-    keys["sa"].save(tmp_path / "sa.pem")
-    manifest = hsm.plan.manifest_file
-    signed = tmp_path / "signed.json"
-    for args in (
-        ["shares", "sign", str(manifest), "--as", "sa", "--key", str(tmp_path / "sa.pem"),
-         "--output", str(signed)],
-        ["shares", "register", str(signed), "--share-set", set_id, "--ledger", str(path),
-         "--as", "ca", "--key", str(tmp_path / "ca.pem")],
-    ):  # fmt: skip
-        done = run_tcr(args)
-        assert done.returncode == 0, (args, done.stderr)
     with Ledger.open(path, create=False) as led:
         (event,) = [e for e in led.history(f"share-set:{set_id}")
                     if e["kind"] == "share-set.manifest"]  # fmt: skip

@@ -28,7 +28,12 @@ from tcr_kit.hsm.config import load_config
 from tcr_kit.hsm.errors import CustodyRefused
 from tests.fixtures.stack import SoftHsm
 from tests.integration.conftest import run_tcr
-from tests.integration.hsm_helpers import custody_ledger, make_hsm, register_shares
+from tests.integration.hsm_helpers import (
+    custody_ledger,
+    make_hsm,
+    manifest_signed_by_sa,
+    register_shares,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -205,23 +210,8 @@ def _activations_of(ledger: Ledger, hsm: str) -> list[Json]:
 def test_a_manifest_signer_sees_the_manifest_they_signed(softhsm: SoftHsm, tmp_path: Path) -> None:
     """sa signs the split's manifest, ca registers it: sa's status lists the
     share-set.manifest event (by ca) as 'signed manifest revision 0'; ca's as recorded."""
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    hsm, path, _ = manifest_signed_by_sa(tmp_path, softhsm)
     set_id = hsm.loaded.share_set.id
-    keys: dict[str, SoftwareEd25519Signer] = {}
-    path = tmp_path / "ledger.sqlite"
-    ledger, _ = custody_ledger(path, set_id, m=2, n=3, keys=keys)
-    ledger.close()
-    keys["ca"].save(tmp_path / "ca.pem")
-    keys["sa"].save(tmp_path / "sa.pem")
-    signed = tmp_path / "signed.json"
-    for args in (
-        ["shares", "sign", str(hsm.plan.manifest_file), "--as", "sa",
-         "--key", str(tmp_path / "sa.pem"), "--output", str(signed)],
-        ["shares", "register", str(signed), "--share-set", set_id, "--ledger", str(path),
-         "--as", "ca", "--key", str(tmp_path / "ca.pem")],
-    ):  # fmt: skip
-        done = run_tcr(args)
-        assert done.returncode == 0, (args, done.stderr)
     with Ledger.open(path, create=False) as led:
         (event,) = [e for e in led.history(f"share-set:{set_id}")
                     if e["kind"] in MANIFEST_EVENT_KINDS]  # fmt: skip
