@@ -560,3 +560,34 @@ def test_verify_refuses_a_checkpoint_of_a_rewritten_log(ceremony_run: Run) -> No
         "long.note",
     )
     assert "rolled back" in run("audit", "verify", "--checkpoint", "long.note", code=3)
+
+
+def test_a_receipt_holds_the_registration_of_each_key_put_in_the_participants_name(
+    run: Run,
+) -> None:
+    """A key registered to tcr-3 is what lets the log accept statements as theirs, so the
+    registration concerns them: after their key is replaced, their receipt and 'tcr audit
+    show --person' list both registrations (recorded by sa-1, naming them only as the
+    key's owner), and the receipt checks offline."""
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.custody.ledger import Ledger
+
+    with Ledger.open(run.world.path) as led:
+        new = SoftwareEd25519Signer.generate()
+        led.replace_key(run.world.sa, "tcr-3", new.public_key_bytes())
+        registered = [
+            e.seq
+            for e in led.audit.events()
+            if json.loads(e.body)["kind"] == "audit.key.add"
+            and json.loads(e.body)["payload"]["owner"] == "tcr-3"
+        ]
+    assert len(registered) == 2
+    vkey = _checkpoint(run)
+    run("audit", "receipt", "--as", "tcr-3", "--checkpoint", "cp.note", "--output", "r.json")
+    listed = [e["seq"] for e in json.loads(Path("r.json").read_text())["events"]]
+    assert set(registered) <= set(listed)
+    data = run.json("audit", "check-receipt", "r.json", "--key", vkey)
+    assert set(registered) <= {e["seq"] for e in data["events"]}  # type: ignore[union-attr]
+    run("audit", "export", "--output", "t.json", "-q")
+    shown = run.json("audit", "show", "t.json", "--person", "tcr-3", "-q")
+    assert set(registered) <= {e["seq"] for e in shown["entries"]}  # type: ignore[union-attr]
