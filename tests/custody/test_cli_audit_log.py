@@ -591,3 +591,54 @@ def test_a_receipt_holds_the_registration_of_each_key_put_in_the_participants_na
     run("audit", "export", "--output", "t.json", "-q")
     shown = run.json("audit", "show", "t.json", "--person", "tcr-3", "-q")
     assert set(registered) <= {e["seq"] for e in shown["entries"]}  # type: ignore[union-attr]
+
+
+def _record_raw(run: Run, kind: str, subjects: list[str], payload: dict[str, object]) -> int:
+    """Record an event with ``payload`` as ca-1 (as a forger holding ca-1's key could)."""
+    from tcr_kit.custody.ledger import Ledger
+
+    with Ledger.open(run.world.path) as led:
+        return led.record_event(run.world.ca, kind, subjects, payload).seq
+
+
+def test_a_refusal_recorded_without_verdicts_with_malformed_lists_is_shown_not_a_traceback(
+    run: Run,
+) -> None:
+    """A refused activation recorded before verdicts were kept is not re-checked, so one
+    whose override signatures or approvals are no list verifies. 'tcr audit show' and
+    'tcr status' (ledger and transcript) show it, naming nobody as a signer, instead of
+    failing with a traceback."""
+    seq = _record_raw(run, "hsm.activate", ["hsm:H1", "person:tcr-3"], {
+        "outcome": "refused: quorum not met",
+        "override": {"signatures": 5},
+        "approvals": {"approvals": 5},
+    })  # fmt: skip
+    run("audit", "export", "--output", "t.json", "-q")
+    run("audit", "verify", "--transcript", "t.json", "-q")
+    shown = run.json("audit", "show", "t.json", "--person", "tcr-3", "-q")
+    (entry,) = [e for e in shown["entries"] if e["seq"] == seq]  # type: ignore[union-attr]
+    assert entry["signers"] == []
+    assert f"#{seq}  hsm.activate" in run("audit", "show", "t.json", "-q")
+    for more in ((), ("--transcript", "t.json")):
+        doc = run.json("status", "--as", "tcr-3", *more)
+        (activation,) = doc["activations"]  # type: ignore[misc]
+        assert activation["seq"] == seq
+        assert [i["text"] for i in activation["involvements"]] == ["named in it"]
+        assert f"#{seq}  hsm.activate  named in it" in run("status", "--as", "tcr-3", *more)
+
+
+def test_an_event_the_timeline_cannot_read_is_one_line_naming_it_with_exit_3(run: Run) -> None:
+    """A field the timeline reads but the verifier does not check (here ``overridden``, the
+    discrepancies an override went past), malformed: one line naming the event, exit 3,
+    from 'tcr audit show' and 'tcr status' alike, never a traceback."""
+    seq = _record_raw(run, "bag.seal", ["person:tcr-3"], {"override_by": "ca-1", "overridden": 5})
+    run("audit", "export", "--output", "t.json", "-q")
+    run("audit", "verify", "--transcript", "t.json", "-q")
+    for args in (
+        ("audit", "show", "t.json", "-q"),
+        ("status", "--as", "tcr-3"),
+        ("status", "--as", "tcr-3", "--transcript", "t.json"),
+    ):
+        err = run(*args, code=3)
+        assert len(err.strip().splitlines()) == 1, (args, err)
+        assert f"event {seq}" in err and "Traceback" not in err
