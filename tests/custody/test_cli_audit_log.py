@@ -642,3 +642,23 @@ def test_an_event_the_timeline_cannot_read_is_one_line_naming_it_with_exit_3(run
         err = run(*args, code=3)
         assert len(err.strip().splitlines()) == 1, (args, err)
         assert f"event {seq}" in err and "Traceback" not in err
+
+
+def test_a_record_status_cannot_replay_is_one_line_naming_its_event_with_exit_3(
+    run: Run,
+) -> None:
+    """The verifier does not check a record's document: a bag whose ``contents`` is no
+    list verifies, and 'tcr status' (ledger and transcript) says which event it cannot
+    replay (exit 3) rather than failing with a traceback."""
+    record = {"table": "bag", "key": "TEB-9", "doc": {"serial": "TEB-9", "contents": 5}}
+    from tcr_kit.custody.ledger import Ledger
+
+    with Ledger.open(run.world.path) as led:  # straight into the log, as a forger would
+        signer = run.world.ca.signer
+        seq = led.audit.append(signer, "ca-1", "bag.note", {"records": [record]}, ["bag:TEB-9"]).seq
+    run("audit", "export", "--output", "t.json", "-q")
+    run("audit", "verify", "--transcript", "t.json", "-q")
+    for more in ((), ("--transcript", "t.json")):
+        err = run("status", "--as", "tcr-3", *more, code=3)
+        assert len(err.strip().splitlines()) == 1, err
+        assert f"event {seq}: a record it writes is malformed" in err
