@@ -224,6 +224,8 @@ def load_receipt(path: str | os.PathLike[str]) -> dict[str, Any]:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not JSON: {exc}") from None
+    except RecursionError:  # a receipt comes from outside: never a traceback
+        raise InputError(f"{path}: not a receipt: JSON nested too deeply") from None
     if (
         not isinstance(doc, dict)
         or doc.get("format") != RECEIPT_FORMAT

@@ -662,3 +662,20 @@ def test_a_record_status_cannot_replay_is_one_line_naming_its_event_with_exit_3(
         err = run("status", "--as", "tcr-3", *more, code=3)
         assert len(err.strip().splitlines()) == 1, err
         assert f"event {seq}: a record it writes is malformed" in err
+
+
+def test_a_receipt_nested_too_deeply_is_one_line_and_exit_2(run: Run) -> None:
+    """A receipt comes from outside: one whose JSON nests deeper than the parser goes (the
+    whole file, or a field inside a valid-looking receipt) is refused in one line (exit 2),
+    not with a traceback."""
+    vkey = _checkpoint(run)
+    Path("deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    inner = {"format": "tcr-kit/audit-receipt", "version": 1, "participant": "tcr-3",
+             "ceremony": None, "checkpoint": "x", "events": [], "keys": "@"}  # fmt: skip
+    Path("deep2.json").write_text(json.dumps(inner).replace('"@"', "[" * 100_000 + "]" * 100_000))
+    for name in ("deep.json", "deep2.json"):
+        err = run("audit", "check-receipt", name, "--key", vkey, code=2)
+        assert len(err.strip().splitlines()) == 1, err
+        assert "nested too deeply" in err
+    Path("deep.json").unlink()
+    Path("deep2.json").unlink()
