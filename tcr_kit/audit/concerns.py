@@ -18,7 +18,12 @@ An event concerns:
 - the holder (``holder`` or ``tcr_id``) of each credential it lists as ``presented``;
 - every signer of an activation's emergency override or remote approvals, **rejected ones
   included**: a person must see where their signature was refused, not only where it held;
-- the signer of a share set's signed manifest (``manifest.signer.id``).
+- the signer of a share set's signed manifest (``manifest.signer.id``);
+- the ``owner`` of the key an ``audit.key.add`` event registers: it is that key that lets
+  the log accept events and statements as theirs, so a key put in their name must show in
+  what they check (``person.add`` and ``person.rekey`` name them, but the registration is
+  a separate event). A revocation names only the key id, not its owner: it is read from the
+  body alone, so it is found through the ``person.rekey`` beside it.
 
 Only what the signed body says is read, and only text values count: a malformed field names
 nobody (the verifier judges the event itself).
@@ -29,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tcr_kit.audit.chain import KEY_ADD
 from tcr_kit.audit.cosign import declared_cosigners
 
 __all__ = ["concerns", "people_concerned"]
@@ -46,6 +52,8 @@ def people_concerned(body: Mapping[str, Any]) -> set[str]:
     payload = body.get("payload")
     if isinstance(payload, dict):
         found += _payload_people(payload)
+        if body.get("kind") == KEY_ADD:
+            found.append(payload.get("owner"))
         try:
             found += [person for person, _ in declared_cosigners(dict(body)) or ()]
         except ValueError:  # a malformed declaration: the verifier refuses it

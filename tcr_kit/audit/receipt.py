@@ -16,7 +16,8 @@ An event belongs to a participant when it concerns them by the one rule of
 ``override_by``, it writes a record whose ``holder`` is them, lists a credential of theirs
 among ``presented`` (``holder`` or ``tcr_id``), records an override or approval they signed
 (a *rejected* signature included: a person must see where theirs was refused), or records a
-share manifest they signed (``manifest.signer.id``). ``tcr audit check-receipt`` re-applies
+share manifest they signed (``manifest.signer.id``), or registers a key to them
+(``audit.key.add`` with ``owner`` them). ``tcr audit check-receipt`` re-applies
 the rule to every event a receipt lists, and re-checks the statements inside them under the
 key registrations the receipt carries; a rejected signature is not re-checked, as in
 ``tcr audit verify``. With a ceremony number, only events of that ceremony (subject
@@ -223,6 +224,8 @@ def load_receipt(path: str | os.PathLike[str]) -> dict[str, Any]:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not JSON: {exc}") from None
+    except RecursionError:  # a receipt comes from outside: never a traceback
+        raise InputError(f"{path}: not a receipt: JSON nested too deeply") from None
     if (
         not isinstance(doc, dict)
         or doc.get("format") != RECEIPT_FORMAT

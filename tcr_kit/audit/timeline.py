@@ -24,7 +24,7 @@ from tcr_kit.audit.cosign import declared_cosigners
 from tcr_kit.audit.pgpwords import pgp_words
 from tcr_kit.audit.transcript import TranscriptResult, verify_transcript
 from tcr_kit.audit.verify import Progress
-from tcr_kit.errors import InputError, OperationalError
+from tcr_kit.errors import InputError, IntegrityError, OperationalError
 
 __all__ = ["StatementSigner", "Timeline", "TimelineEntry", "entries_of", "read_timeline"]
 
@@ -292,7 +292,7 @@ def _activation_override(
     st = override.get("statement")
     st = st if isinstance(st, dict) else {}
     sigs = override.get("signatures")
-    named = [s.get("person") if isinstance(s, dict) else None for s in sigs or ()]
+    named = [s.get("person") if isinstance(s, dict) else None for s in _list(sigs)]
     refused = refused_activation(payload)
     rejected: set[int] | None = set()
     if refused:
@@ -322,7 +322,7 @@ def _activation_override(
 def _override_reasons(override: dict[str, Any]) -> dict[int | str, str]:
     """The reasons an override's verdict gives, by place (``index``) and by person."""
     out: dict[int | str, str] = {}
-    for item in override.get("rejected") or ():
+    for item in _list(override.get("rejected")):
         if isinstance(item, dict) and isinstance(item.get("reason"), str):
             if type(item.get("index")) is int:
                 out.setdefault(item["index"], item["reason"])
@@ -341,10 +341,10 @@ def _approvals(
     from tcr_kit.audit.statements import refused_activation
 
     unchecked = refused_activation(payload) and "rejected" not in bundle
-    counted = [a.get("signer") for a in bundle.get("approvals") or () if isinstance(a, dict)]
+    counted = [a.get("signer") for a in _list(bundle.get("approvals")) if isinstance(a, dict)]
     verdict = "not re-checked" if unchecked else "held"
     signers += [StatementSigner(p, "approval", verdict) for p in counted if isinstance(p, str)]
-    failed = [r for r in bundle.get("rejected") or () if isinstance(r, dict)]
+    failed = [r for r in _list(bundle.get("rejected")) if isinstance(r, dict)]
     for r in failed:
         if isinstance(r.get("signer"), str):
             why = _opt_text(r.get("reason"))
@@ -361,6 +361,12 @@ def _approvals(
 
 def _opt_text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _list(value: object) -> list[Any]:
+    """A list field of a statement, or nothing: a refusal recorded before verdicts were kept
+    is not re-checked, so its lists may be anything and still verify; they name nobody."""
+    return value if isinstance(value, list) else []
 
 
 def _entry(
@@ -451,12 +457,23 @@ def _cosigned(body: dict[str, Any]) -> list[str]:
 def entries_of(
     events: Iterable[StoredEvent], selected: set[int] | None = None
 ) -> list[TimelineEntry]:
-    """Timeline entries of events in order (``selected``: the seqs a selection names)."""
+    """Timeline entries of events in order (``selected``: the seqs a selection names).
+
+    A field the verifier does not check may still be malformed in a verified log (written
+    by whoever held the actor's key): one the timeline cannot read is
+    :class:`~tcr_kit.errors.IntegrityError` naming the event, never a traceback."""
     roles: dict[str, tuple[str, ...]] = {}
-    return [
-        _entry(parse_canonical(e.body), roles, selected is None or e.seq in selected)
-        for e in events
-    ]
+    out = []
+    for e in events:
+        body = parse_canonical(e.body)
+        try:
+            out.append(_entry(body, roles, selected is None or e.seq in selected))
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
+            raise IntegrityError(
+                f"audit event {e.seq}: a field the timeline reads is malformed"
+                f" ({type(exc).__name__}: {exc}); tcr audit verify does not check it"
+            ) from None
+    return out
 
 
 def read_timeline(

@@ -560,3 +560,122 @@ def test_verify_refuses_a_checkpoint_of_a_rewritten_log(ceremony_run: Run) -> No
         "long.note",
     )
     assert "rolled back" in run("audit", "verify", "--checkpoint", "long.note", code=3)
+
+
+def test_a_receipt_holds_the_registration_of_each_key_put_in_the_participants_name(
+    run: Run,
+) -> None:
+    """A key registered to tcr-3 is what lets the log accept statements as theirs, so the
+    registration concerns them: after their key is replaced, their receipt and 'tcr audit
+    show --person' list both registrations (recorded by sa-1, naming them only as the
+    key's owner), and the receipt checks offline."""
+    from tcr_kit.audit.signing import SoftwareEd25519Signer
+    from tcr_kit.custody.ledger import Ledger
+
+    with Ledger.open(run.world.path) as led:
+        new = SoftwareEd25519Signer.generate()
+        led.replace_key(run.world.sa, "tcr-3", new.public_key_bytes())
+        registered = [
+            e.seq
+            for e in led.audit.events()
+            if json.loads(e.body)["kind"] == "audit.key.add"
+            and json.loads(e.body)["payload"]["owner"] == "tcr-3"
+        ]
+    assert len(registered) == 2
+    vkey = _checkpoint(run)
+    run("audit", "receipt", "--as", "tcr-3", "--checkpoint", "cp.note", "--output", "r.json")
+    listed = [e["seq"] for e in json.loads(Path("r.json").read_text())["events"]]
+    assert set(registered) <= set(listed)
+    data = run.json("audit", "check-receipt", "r.json", "--key", vkey)
+    assert set(registered) <= {e["seq"] for e in data["events"]}  # type: ignore[union-attr]
+    run("audit", "export", "--output", "t.json", "-q")
+    shown = run.json("audit", "show", "t.json", "--person", "tcr-3", "-q")
+    assert set(registered) <= {e["seq"] for e in shown["entries"]}  # type: ignore[union-attr]
+
+
+def _record_raw(run: Run, kind: str, subjects: list[str], payload: dict[str, object]) -> int:
+    """Record an event with ``payload`` as ca-1 (as a forger holding ca-1's key could)."""
+    from tcr_kit.custody.ledger import Ledger
+
+    with Ledger.open(run.world.path) as led:
+        return led.record_event(run.world.ca, kind, subjects, payload).seq
+
+
+def test_a_refusal_recorded_without_verdicts_with_malformed_lists_is_shown_not_a_traceback(
+    run: Run,
+) -> None:
+    """A refused activation recorded before verdicts were kept is not re-checked, so one
+    whose override signatures or approvals are no list verifies. 'tcr audit show' and
+    'tcr status' (ledger and transcript) show it, naming nobody as a signer, instead of
+    failing with a traceback."""
+    seq = _record_raw(run, "hsm.activate", ["hsm:H1", "person:tcr-3"], {
+        "outcome": "refused: quorum not met",
+        "override": {"signatures": 5},
+        "approvals": {"approvals": 5},
+    })  # fmt: skip
+    run("audit", "export", "--output", "t.json", "-q")
+    run("audit", "verify", "--transcript", "t.json", "-q")
+    shown = run.json("audit", "show", "t.json", "--person", "tcr-3", "-q")
+    (entry,) = [e for e in shown["entries"] if e["seq"] == seq]  # type: ignore[union-attr]
+    assert entry["signers"] == []
+    assert f"#{seq}  hsm.activate" in run("audit", "show", "t.json", "-q")
+    for more in ((), ("--transcript", "t.json")):
+        doc = run.json("status", "--as", "tcr-3", *more)
+        (activation,) = doc["activations"]  # type: ignore[misc]
+        assert activation["seq"] == seq
+        assert [i["text"] for i in activation["involvements"]] == ["named in it"]
+        assert f"#{seq}  hsm.activate  named in it" in run("status", "--as", "tcr-3", *more)
+
+
+def test_an_event_the_timeline_cannot_read_is_one_line_naming_it_with_exit_3(run: Run) -> None:
+    """A field the timeline reads but the verifier does not check (here ``overridden``, the
+    discrepancies an override went past), malformed: one line naming the event, exit 3,
+    from 'tcr audit show' and 'tcr status' alike, never a traceback."""
+    seq = _record_raw(run, "bag.seal", ["person:tcr-3"], {"override_by": "ca-1", "overridden": 5})
+    run("audit", "export", "--output", "t.json", "-q")
+    run("audit", "verify", "--transcript", "t.json", "-q")
+    for args in (
+        ("audit", "show", "t.json", "-q"),
+        ("status", "--as", "tcr-3"),
+        ("status", "--as", "tcr-3", "--transcript", "t.json"),
+    ):
+        err = run(*args, code=3)
+        assert len(err.strip().splitlines()) == 1, (args, err)
+        assert f"event {seq}" in err and "Traceback" not in err
+
+
+def test_a_record_status_cannot_replay_is_one_line_naming_its_event_with_exit_3(
+    run: Run,
+) -> None:
+    """The verifier does not check a record's document: a bag whose ``contents`` is no
+    list verifies, and 'tcr status' (ledger and transcript) says which event it cannot
+    replay (exit 3) rather than failing with a traceback."""
+    record = {"table": "bag", "key": "TEB-9", "doc": {"serial": "TEB-9", "contents": 5}}
+    from tcr_kit.custody.ledger import Ledger
+
+    with Ledger.open(run.world.path) as led:  # straight into the log, as a forger would
+        signer = run.world.ca.signer
+        seq = led.audit.append(signer, "ca-1", "bag.note", {"records": [record]}, ["bag:TEB-9"]).seq
+    run("audit", "export", "--output", "t.json", "-q")
+    run("audit", "verify", "--transcript", "t.json", "-q")
+    for more in ((), ("--transcript", "t.json")):
+        err = run("status", "--as", "tcr-3", *more, code=3)
+        assert len(err.strip().splitlines()) == 1, err
+        assert f"event {seq}: a record it writes is malformed" in err
+
+
+def test_a_receipt_nested_too_deeply_is_one_line_and_exit_2(run: Run) -> None:
+    """A receipt comes from outside: one whose JSON nests deeper than the parser goes (the
+    whole file, or a field inside a valid-looking receipt) is refused in one line (exit 2),
+    not with a traceback."""
+    vkey = _checkpoint(run)
+    Path("deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    inner = {"format": "tcr-kit/audit-receipt", "version": 1, "participant": "tcr-3",
+             "ceremony": None, "checkpoint": "x", "events": [], "keys": "@"}  # fmt: skip
+    Path("deep2.json").write_text(json.dumps(inner).replace('"@"', "[" * 100_000 + "]" * 100_000))
+    for name in ("deep.json", "deep2.json"):
+        err = run("audit", "check-receipt", name, "--key", vkey, code=2)
+        assert len(err.strip().splitlines()) == 1, err
+        assert "nested too deeply" in err
+    Path("deep.json").unlink()
+    Path("deep2.json").unlink()

@@ -47,6 +47,11 @@ BODIES = {
     "approver": _body({"approvals": {"approvals": [{"signer": "p"}]}}),
     "rejected approver": _body({"approvals": {"approvals": [], "rejected": [{"signer": "p"}]}}),
     "manifest signer": _body({"manifest": {"signer": {"id": "p"}}}, kind="share-set.manifest"),
+    "owner of a registered key": _body(
+        {"algorithm": "ed25519", "key_id": "kp", "owner": "p", "public_key": "00"},
+        kind="audit.key.add",
+        subjects=["key:kp"],
+    ),
 }
 
 
@@ -78,3 +83,12 @@ def test_a_name_in_free_text_or_a_malformed_field_concerns_nobody() -> None:
         }
     )
     assert people_concerned(body) == {"ca"}
+
+
+def test_an_owner_field_outside_a_key_registration_concerns_nobody() -> None:
+    """``owner`` names a person only in ``audit.key.add``, whose key it registers to them:
+    the same field in any other event (a bag's owner, say) is not read."""
+    assert people_concerned(_body({"owner": "p"}, kind="bag.seal")) == {"ca"}
+    registration = _body({"owner": "p"}, kind="audit.key.add")
+    assert people_concerned(registration) == {"ca", "p"}
+    assert people_concerned(_body({"owner": 7}, kind="audit.key.add")) == {"ca"}

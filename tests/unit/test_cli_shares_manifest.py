@@ -305,3 +305,31 @@ def test_a_policy_from_before_sign_manifest_gets_its_default_roles_at_extend(tcr
     tcr("shares", "extend", share(1), share(3), "--manifest", SIGNED, "--count", "1",
         "-o", "out", "--share-set", "pin", *CA)  # fmt: skip
     assert kinds() == ["share-set.manifest", "share-set.extend"]
+
+
+def test_registering_again_a_manifest_registered_under_an_earlier_policy_says_it_is_registered(
+    tcr: Tcr,
+) -> None:
+    """A policy let crypto officers sign manifests and co-1's was registered; a later policy
+    no longer does. Registering that manifest again (a retried script) is told it is already
+    registered (exit 2, nothing recorded), not that its signer may not sign (exit 5): the
+    policy governs what enters the ledger, and this one is in already."""
+    from tcr_kit.custody.policy import default_policy_text
+
+    add_crypto_officer(tcr)
+    text = default_policy_text()
+    lenient = text.replace(
+        '"share-set.sign-manifest" = ["SA", "CA"]', '"share-set.sign-manifest" = ["SA", "CA", "CO"]'
+    )
+    assert lenient != text
+    Path("lenient.toml").write_text(lenient.replace('name = "default"', 'name = "lenient"'))
+    Path("strict.toml").write_text(text.replace('name = "default"', 'name = "strict"'))
+    tcr("policy", "set", "lenient.toml", *SA)
+    tcr("shares", "sign", "out/pin.txt.manifest.json", *CO, "--output", "co.json")
+    register = ("shares", "register", "co.json", "--share-set", "pin", "--purpose", "HSM PIN")
+    tcr(*register, *SA)
+    tcr("policy", "set", "strict.toml", *SA)
+    count = audit_count()
+    err = tcr(*register, *SA, code=2)
+    assert "already registered (event" in err and len(err.strip().splitlines()) == 1
+    assert audit_count() == count and kinds() == ["share-set.manifest"]

@@ -112,7 +112,6 @@ class ManifestsMixin(GuardedReader):
         if signer.retired:
             raise IntegrityError(f"the manifest's signer {signer.id} is retired")
         self._check_rows([f"person:{signer.id}"])
-        self.policy().require_signer("share-set.sign-manifest", signer, "the manifest")
         digest = manifest.signing_digest().hex()
         history = self.manifest_history(share_set_id)
         for body in history:
@@ -123,6 +122,9 @@ class ManifestsMixin(GuardedReader):
                     f"share set {share_set_id} holds native set "
                     f"{body['payload'].get('native_set_id')}, not {manifest.set_id}"
                 )
+        # After the duplicate check: a manifest registered under an earlier policy is in the
+        # ledger already, and a retry must say so, not that its signer may not sign now.
+        self.policy().require_signer("share-set.sign-manifest", signer, "the manifest")
         for body in self.audit.events_about(f"native-set:{manifest.set_id}"):
             if f"share-set:{share_set_id}" not in body.get("subjects", []):
                 raise IntegrityError(
