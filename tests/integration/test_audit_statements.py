@@ -27,7 +27,7 @@ from tcr_kit.custody.models import Person, Role, build
 from tcr_kit.errors import ExitCode, QuorumNotMet
 from tcr_kit.hsm.activation import Activation, ShareFile
 from tcr_kit.hsm.approval import ApprovalBundle, ApprovalsNotMet, new_request, sign_request
-from tcr_kit.hsm.clearance import ActivationOverride, sign_override
+from tcr_kit.hsm.clearance import ActivationOverride, OverrideSignature, sign_override
 from tcr_kit.hsm.config import LoadedConfig, load_config
 from tcr_kit.hsm.errors import CustodyRefused
 from tests.audit_forgery import Payload, forge_ledger, forge_transcript
@@ -374,6 +374,21 @@ def _last_refusal(ledger: Ledger, hsm: str) -> tuple[int, Payload]:
     return int(last["seq"]), last["payload"]
 
 
+def _refused_with_iw_signature(
+    site: OverrideSite, iw_sig: OverrideSignature, match: str
+) -> tuple[int, Payload]:
+    """An activation under the site's override with iw-1's signature replaced by ``iw_sig``,
+    refused with ``match``; the refusal's seq and payload."""
+    ca_sig, _ = site.override.signatures
+    override = ActivationOverride(site.override.statement, (ca_sig, iw_sig))
+    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
+                            in_person=("tcr-2", "tcr-3"), override=override)  # fmt: skip
+    files = [ShareFile(p) for p in site.hsm.plan.share_files[:3]]
+    with pytest.raises(CustodyRefused, match=match), activation.session(files):
+        pass
+    return _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+
+
 @pytest.fixture
 def refused_override(override_site: OverrideSite, tmp_path: Path) -> OverrideSite:
     """The override site, then a second activation with the same genuine override refused
@@ -437,18 +452,10 @@ def test_a_refused_override_rejects_only_the_signature_that_failed(
     """An override whose iw-1 signature is bad is refused; the refusal records that verdict,
     and the verifier still re-checks ca's signature (and only it)."""
     site = override_site
-    ca_sig, iw_sig = site.override.signatures
-    bad = replace(iw_sig, signature="5a" * 64)
-    override = ActivationOverride(site.override.statement, (ca_sig, bad))
-    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
-                            in_person=("tcr-2", "tcr-3"), override=override)  # fmt: skip
-    files = [ShareFile(p) for p in site.hsm.plan.share_files[:3]]
-    with (
-        pytest.raises(CustodyRefused, match="override signature of iw-1 does not verify"),
-        activation.session(files),
-    ):
-        pass
-    seq, payload = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+    bad = replace(site.override.signatures[1], signature="5a" * 64)
+    seq, payload = _refused_with_iw_signature(
+        site, bad, "override signature of iw-1 does not verify"
+    )
     assert [r["person"] for r in payload["override"]["rejected"]] == ["iw-1"]
     assert site.ledger.verify().statements == 2
 
@@ -468,19 +475,12 @@ def test_an_override_signature_labelled_with_another_algorithm_is_rejected_as_th
     rejected, so the honest log still verifies (it used to be accepted, and the log then
     failed ``tcr audit verify`` with exit 3 though nobody had touched it)."""
     site = override_site
-    ca_sig, iw_sig = site.override.signatures
+    iw_sig = site.override.signatures[1]
     assert iw_sig.algorithm == "ed25519"
     mislabelled = replace(iw_sig, algorithm="ecdsa-p256-sha256")
-    override = ActivationOverride(site.override.statement, (ca_sig, mislabelled))
-    activation = Activation(site.hsm.loaded, ledger=site.ledger, actor=site.ca,
-                            in_person=("tcr-2", "tcr-3"), override=override)  # fmt: skip
-    files = [ShareFile(p) for p in site.hsm.plan.share_files[:3]]
-    with (
-        pytest.raises(CustodyRefused, match="override signature of iw-1 names ecdsa-p256"),
-        activation.session(files),
-    ):
-        pass
-    _, payload = _last_refusal(site.ledger, site.hsm.loaded.hsm.name)
+    _, payload = _refused_with_iw_signature(
+        site, mislabelled, "override signature of iw-1 names ecdsa-p256"
+    )
     assert [(r["index"], r["person"]) for r in payload["override"]["rejected"]] == [(1, "iw-1")]
     assert site.ledger.verify().statements == 2  # ca's signature re-checked, iw-1's skipped
     proc = run_tcr(["audit", "verify"], env={"TCR_LEDGER": str(site.ledger.path)})
