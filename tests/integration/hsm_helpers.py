@@ -103,6 +103,24 @@ def register_shares(ledger, actor, set_id: str, count: int, *, serials=None) -> 
     return tuple(f"tcr-{i}" for i in range(1, count + 1))
 
 
+def ledgered_hsm(  # type: ignore[no-untyped-def]
+    tmp_path: Path, softhsm: SoftHsm, *, ledger_m: int = 2, ledger_n: int = 3
+):
+    """A 2-of-3 HSM whose set the ledger ``tmp_path / "ledger.sqlite"`` records as
+    ``ledger_m``-of-``ledger_n`` with its three shares registered, closed, and ca's key saved
+    as ``tmp_path / "ca.pem"``. Returns the HSM, the ledger's path, ca (an actor) and the
+    ``--ledger/--as/--key`` options that record as ca."""
+    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    set_id = hsm.loaded.share_set.id
+    path = tmp_path / "ledger.sqlite"
+    ledger, ca = custody_ledger(path, set_id, m=ledger_m, n=ledger_n)
+    register_shares(ledger, ca, set_id, 3)
+    ledger.close()
+    ca.signer.save(tmp_path / "ca.pem")
+    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    return hsm, path, ca, audit
+
+
 def manifest_signed_by_sa(tmp_path: Path, softhsm: SoftHsm) -> tuple[DemoHsm, Path, dict]:  # type: ignore[type-arg]
     """A 2-of-3 HSM whose split manifest sa signed ('tcr shares sign') and ca registered in
     the ledger ('tcr shares register'), both as real processes. The ledger is

@@ -19,7 +19,7 @@ from tcr_kit.audit.signing import SoftwareEd25519Signer
 from tcr_kit.custody.ledger import Ledger
 from tests.fixtures.stack import SoftHsm
 from tests.integration.conftest import one_error_line, run_tcr
-from tests.integration.hsm_helpers import make_hsm
+from tests.integration.hsm_helpers import ledgered_hsm, make_hsm
 
 pytestmark = pytest.mark.integration
 
@@ -291,16 +291,9 @@ def test_with_a_ledger_the_marker_is_raised_only_to_the_count_the_ledger_records
     from tcr_kit.hsm.activation import Activation
     from tcr_kit.hsm.config import load_config
     from tcr_kit.sharing.manifest import load_manifest
-    from tests.integration.hsm_helpers import custody_ledger, register_shares
 
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    hsm, path, ca, audit = ledgered_hsm(tmp_path, softhsm, ledger_m=2, ledger_n=3)
     config, files, set_id = hsm.config_path, hsm.plan.share_files, hsm.loaded.share_set.id
-    path = tmp_path / "ledger.sqlite"
-    ledger, ca = custody_ledger(path, set_id, m=2, n=3)
-    register_shares(ledger, ca, set_id, 3)
-    ledger.close()
-    ca.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
-    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
     custody = [*audit, "--ceremony", "1", "--in-person", "tcr-1", "--in-person", "tcr-3"]
 
     def activate(*extra: str) -> subprocess.CompletedProcess[str]:
@@ -366,16 +359,9 @@ def test_a_refused_marker_raise_names_a_way_forward_that_works(
     refuses in turn: a count no extension recorded goes back to the reviewed version (after
     an extension recorded later, that version activates and config-extend writes it), and
     a threshold other than the ledger's m is not something config-extend can change."""
-    from tests.integration.hsm_helpers import custody_ledger, register_shares
 
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
-    config, files, set_id = hsm.config_path, hsm.plan.share_files, hsm.loaded.share_set.id
-    path = tmp_path / "ledger.sqlite"
-    ledger, ca = custody_ledger(path, set_id, m=ledger_m, n=3)
-    register_shares(ledger, ca, set_id, 3)
-    ledger.close()
-    ca.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
-    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
+    hsm, _, _, audit = ledgered_hsm(tmp_path, softhsm, ledger_m=ledger_m, ledger_n=3)
+    config, files = hsm.config_path, hsm.plan.share_files
     config.write_text(config.read_text().replace("count = 3", "count = 4"))
     refused = run_tcr(["hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
                        "--in-person", "tcr-1", "--in-person", "tcr-2", "--share", str(files[0]),
@@ -461,16 +447,9 @@ def test_a_marker_raise_is_refused_when_the_ledger_holds_no_manifest_of_the_set(
     activates without a raise."""
     from tcr_kit.hsm.activation import Activation
     from tcr_kit.hsm.config import load_config
-    from tests.integration.hsm_helpers import custody_ledger, register_shares
 
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    hsm, path, _, audit = ledgered_hsm(tmp_path, softhsm, ledger_m=2, ledger_n=4)
     config, files, set_id = hsm.config_path, hsm.plan.share_files, hsm.loaded.share_set.id
-    path = tmp_path / "ledger.sqlite"
-    ledger, ca = custody_ledger(path, set_id, m=2, n=4)
-    register_shares(ledger, ca, set_id, 3)
-    ledger.close()
-    ca.signer.save(tmp_path / "ca.pem")  # type: ignore[attr-defined]
-    audit = ["--ledger", str(path), "--as", "ca", "--key", str(tmp_path / "ca.pem")]
     activate = ["hsm", "activate", "--config", str(config), *audit, "--ceremony", "1",
                 "--in-person", "tcr-1", "--in-person", "tcr-2", "--share", str(files[0]),
                 "--share", str(files[1]), "--json", "--", "true"]  # fmt: skip

@@ -19,7 +19,7 @@ import pytest
 from tcr_kit.custody.ledger import Ledger
 from tests.fixtures.stack import SoftHsm
 from tests.integration.conftest import one_error_line, run_tcr
-from tests.integration.hsm_helpers import make_hsm
+from tests.integration.hsm_helpers import ledgered_hsm, make_hsm
 
 pytestmark = pytest.mark.integration
 
@@ -158,16 +158,10 @@ def test_a_set_registered_without_a_manifest_is_extended_and_raised_after_regist
     set, extend, config-extend; the first activation with the ledger raises the marker."""
     from tcr_kit.hsm.activation import Activation
     from tcr_kit.hsm.config import load_config
-    from tests.integration.hsm_helpers import custody_ledger, register_shares
 
-    hsm = make_hsm(tmp_path, softhsm, m=2, n=3)
+    hsm, _path, _, audit = ledgered_hsm(tmp_path, softhsm)
     config, files, set_id = hsm.config_path, hsm.plan.share_files, hsm.loaded.share_set.id
-    path, key = tmp_path / "ledger.sqlite", tmp_path / "ca.pem"
-    ledger, ca = custody_ledger(path, set_id, m=2, n=3)
-    register_shares(ledger, ca, set_id, 3)
-    ledger.close()
-    ca.signer.save(key)  # type: ignore[attr-defined]
-    audit = ["--ledger", str(path), "--as", "ca", "--key", str(key)]
+    key = tmp_path / "ca.pem"
 
     # A count typed above the ledger's: the refusal names the way that works, which the
     # steps below follow (the version reviewed, counting 3, is put back first).
